@@ -1,0 +1,113 @@
+"""funrun: Fun Run tour registration, bibs, check-in and on-site enrolment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event as sa_event
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import BASE_DIR, Config, config_from_env
+from funrun.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Flask:
+    """Build the application: configuration, extensions, blueprints, commands, errors."""
+    app = Flask(
+        __name__,
+        instance_path=str(BASE_DIR / "instance"),
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+    )
+    config_class = config_class or config_from_env()
+    config_class.check()
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    from funrun.keys import load_secrets
+    from funrun.people.crypto import DataCipher
+
+    load_secrets(app)
+    app.extensions["funrun_data_cipher"] = DataCipher(app.config["FUNRUN_DATA_KEY"])
+    if app.config["FUNRUN_TRUSTED_PROXIES"]:
+        n = app.config["FUNRUN_TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    from funrun.errors import register_error_handlers
+    from funrun.security import register_security_headers
+
+    register_error_handlers(app)
+    register_security_headers(app)
+    return app
+
+
+def _configure_sqlite(app: Flask) -> None:
+    """WAL, foreign keys, and BEGIN IMMEDIATE: SQLite is only safe for quotas that way."""
+    engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+
+    @sa_event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @sa_event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the unbound extensions of funrun.extensions to ``app``."""
+    from funrun.i18n import select_locale
+
+    db.init_app(app)
+    with app.app_context():
+        _configure_sqlite(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config.setdefault("RATELIMIT_ENABLED", app.config["FUNRUN_RATE_LIMITS"] != "off")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach every feature's blueprint."""
+    from funrun import i18n
+    from funrun.accounts import views as accounts_views
+    from funrun.api import bp as api_bp
+    from funrun.api import views as _api_views  # noqa: F401  (routes register on import)
+    from funrun.events import bp as events_bp
+    from funrun.events import views as _event_views  # noqa: F401
+    from funrun.registration import bp as registration_bp
+    from funrun.registration import views as _registration_views  # noqa: F401
+
+    i18n.init_app(app)
+    app.register_blueprint(events_bp)
+    app.register_blueprint(registration_bp)
+    app.register_blueprint(api_bp)
+    accounts_views.init_app(app)
+
+
+def register_commands(app: Flask) -> None:
+    """Attach the CLI commands (``flask --app wsgi ...``)."""
+    from funrun.accounts.cli import tokens_cli, users_cli
+    from funrun.demo.cli import seed_demo
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(tokens_cli)
+    app.cli.add_command(seed_demo)

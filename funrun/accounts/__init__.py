@@ -1,0 +1,1 @@
+"""Accounts: staff and partner users, roles, event assignments, API tokens."""

@@ -1,0 +1,234 @@
+"""The OpenAPI 3.1 document for /api/v1, kept beside the handlers it describes.
+
+tests/api/test_openapi.py checks that every route is documented and that real responses
+validate against these schemas, so the document cannot drift from what the API does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from funrun.registration.validation import MAX_CONTACT, MAX_EMAIL, MAX_NAME, MAX_OCCUPATION
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+
+
+def _json(schema_ref: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}},
+    }
+
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+
+SCHEMAS: dict[str, Any] = {
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details.",
+        "required": ["type", "title", "status"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "errors": {
+                "type": "object",
+                "description": "Messages per field, in the caller's language (Accept-Language).",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    },
+    "Event": {
+        "type": "object",
+        "required": [
+            "slug", "name", "city", "date", "date_is_illustrative", "start_time", "timezone",
+            "venue", "quota", "confirmed", "waitlisted", "remaining", "status", "shirt_sizes",
+            "min_age", "max_age", "registration_opens_at", "registration_closes_at",
+        ],
+        "properties": {
+            "slug": {"type": "string"},
+            "name": {"type": "string"},
+            "city": {"type": "string"},
+            "date": {"type": "string", "format": "date"},
+            "date_is_illustrative": {"type": "boolean"},
+            "start_time": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"},
+            "timezone": {"type": "string"},
+            "venue": {"type": "string"},
+            "quota": {"type": "integer", "minimum": 1},
+            "confirmed": {"type": "integer", "minimum": 0},
+            "waitlisted": {"type": "integer", "minimum": 0},
+            "remaining": {"type": "integer", "minimum": 0},
+            "status": {"type": "string", "enum": ["open", "full", "closed"]},
+            "shirt_sizes": {"type": "array", "items": {"type": "string"}},
+            "min_age": {"type": "integer"},
+            "max_age": {"type": ["integer", "null"]},
+            "registration_opens_at": {"type": ["string", "null"], "format": "date-time"},
+            "registration_closes_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+    "EventList": {
+        "type": "object",
+        "required": ["events"],
+        "properties": {"events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}},
+    },
+    "RegistrationRequest": {
+        "type": "object",
+        "required": [
+            "full_name", "nik", "birth_date", "gender", "phone", "shirt_size", "member", "consent",
+        ],
+        "properties": {
+            "full_name": {"type": "string", "maxLength": MAX_NAME,
+                          "description": "Full name as on the ID card (KTP), letters only."},
+            "nik": {"type": "string", "pattern": "^[0-9]{16}$",
+                    "description": "16 digits; the birth date part must match birth_date and "
+                                   "gender (women add 40 to the day)."},
+            "birth_date": {"type": "string", "format": "date"},
+            "gender": {"type": "string", "enum": ["M", "F"]},
+            "phone": {"type": "string", "description": "Indonesian mobile: 08xx, 628xx or +628xx."},
+            "email": {"type": ["string", "null"], "format": "email", "maxLength": MAX_EMAIL},
+            "shirt_size": {"type": "string", "description": "One of the event's shirt_sizes."},
+            "member": {"type": "boolean", "description": "Already a member (has a KPJ number)."},
+            "kpj_number": {"type": ["string", "null"], "pattern": "^[0-9]{11}$",
+                           "description": "Required when member is true."},
+            "occupation": {"type": ["string", "null"], "maxLength": MAX_OCCUPATION},
+            "emergency_contact": {"type": ["string", "null"], "maxLength": MAX_CONTACT},
+            "emergency_phone": {"type": ["string", "null"]},
+            "consent": {"type": "boolean", "const": True,
+                        "description": "Explicit consent to the privacy notice at /privacy."},
+        },
+    },
+    "Registration": {
+        "type": "object",
+        "required": [
+            "id", "event", "status", "bib", "bib_number", "qr", "waitlist_position",
+            "full_name", "nik_masked", "shirt_size", "member", "created_at", "cancelled_at",
+        ],
+        "properties": {
+            "id": {"type": "integer"},
+            "event": {"type": "string"},
+            "status": {"type": "string", "enum": ["confirmed", "waitlisted", "cancelled"]},
+            "bib": {**_NULLABLE_STRING, "description": "Bib as printed, e.g. \"JKT 0042\"."},
+            "bib_number": {"type": ["integer", "null"]},
+            "qr": {**_NULLABLE_STRING,
+                   "description": "Signed QR payload of a confirmed bib; null until bibs are issued."},
+            "waitlist_position": {"type": ["integer", "null"], "minimum": 1},
+            "full_name": {"type": "string"},
+            "nik_masked": {"type": "string"},
+            "shirt_size": {"type": "string"},
+            "member": {"type": "boolean"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "cancelled_at": {"type": ["string", "null"], "format": "date-time"},
+            "manage_token": {"type": "string",
+                             "description": "Only in the answer that creates the registration."},
+            "manage_url": {"type": "string"},
+        },
+    },
+    "RegistrationEnvelope": {
+        "type": "object",
+        "required": ["registration"],
+        "properties": {"registration": {"$ref": "#/components/schemas/Registration"}},
+    },
+}
+
+
+def openapi_document(server_url: str) -> dict[str, Any]:
+    """The whole document, with this server's URL."""
+    slug = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+    token = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "funrun API",
+            "version": "1",
+            "description": "Fun Run tour registration. Errors are RFC 9457 problem details. "
+            "Partners send Authorization: Bearer TOKEN; no cookies are used.",
+        },
+        "servers": [{"url": server_url}],
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "paths": {
+            "/events": {
+                "get": {
+                    "operationId": "listEvents",
+                    "summary": "Every event with live places",
+                    "responses": {"200": _json("EventList", "The events")},
+                }
+            },
+            "/events/{slug}": {
+                "get": {
+                    "operationId": "getEvent",
+                    "parameters": [slug],
+                    "responses": {
+                        "200": _json("Event", "The event"),
+                        "404": _problem_response("No such event"),
+                    },
+                }
+            },
+            "/events/{slug}/registrations": {
+                "post": {
+                    "operationId": "createRegistration",
+                    "summary": "Register a runner (public; partners with their token)",
+                    "parameters": [slug],
+                    "security": [{}, {"bearer": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/RegistrationRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": _json("RegistrationEnvelope", "Confirmed or waitlisted"),
+                        "400": _problem_response("The body is not a JSON object"),
+                        "401": _problem_response("A token was sent but is not valid"),
+                        "404": _problem_response("No such event"),
+                        "409": _problem_response(
+                            "Registration closed, or this NIK already holds an active "
+                            "registration for the event"
+                        ),
+                        "415": _problem_response("The body is not JSON"),
+                        "422": _problem_response("Invalid fields (see errors)"),
+                        "429": _problem_response("Too many requests from this client"),
+                    },
+                }
+            },
+            "/registrations/{token}": {
+                "get": {
+                    "operationId": "getRegistration",
+                    "parameters": [token],
+                    "responses": {
+                        "200": _json("RegistrationEnvelope", "The registration"),
+                        "404": _problem_response("No registration for this token"),
+                    },
+                }
+            },
+            "/registrations/{token}/cancel": {
+                "post": {
+                    "operationId": "cancelRegistration",
+                    "parameters": [token],
+                    "responses": {
+                        "200": _json("RegistrationEnvelope", "Cancelled"),
+                        "404": _problem_response("No registration for this token"),
+                        "409": _problem_response("Already cancelled"),
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "operationId": "getOpenApi",
+                    "responses": {"200": {"description": "This document"}},
+                }
+            },
+        },
+    }

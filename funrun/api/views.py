@@ -1,0 +1,161 @@
+"""API handlers: parse, call the same services as the pages, answer JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from funrun.accounts.auth import bearer_token, bearer_user
+from funrun.accounts.models import Role
+from funrun.api import bp
+from funrun.api.openapi import openapi_document
+from funrun.api.problems import problem
+from funrun.events.services import get_event, list_events, summarise
+from funrun.extensions import limiter
+from funrun.people.crypto import data_cipher, mask_nik
+from funrun.ratelimit import (
+    exempt_from_partner_limit,
+    exempt_from_public_limit,
+    partner_limit,
+    public_limit,
+    token_key,
+)
+from funrun.registration.models import Registration, RegistrationSource
+from funrun.registration.services import (
+    AlreadyCancelled,
+    DuplicateRegistration,
+    RegistrationClosed,
+    cancel,
+    current_privacy_notice,
+    find_by_token,
+    register,
+    waitlist_position,
+)
+from funrun.registration.validation import ValidationFailed, clean_registration
+
+
+def registration_json(registration: Registration, *, manage_token: str | None = None) -> dict:
+    """A registration as the API shows it to its runner (NIK masked)."""
+    event = registration.event
+    body: dict[str, Any] = {
+        "id": registration.id,
+        "event": event.slug,
+        "status": registration.status,
+        "bib": registration.bib,
+        "bib_number": registration.bib_number,
+        "qr": None,
+        "waitlist_position": waitlist_position(registration),
+        "full_name": registration.full_name,
+        "nik_masked": mask_nik(data_cipher().decrypt(registration.person.nik_encrypted)),
+        "shirt_size": registration.shirt_size,
+        "member": registration.is_member,
+        "created_at": registration.created_at.isoformat(),
+        "cancelled_at": (
+            registration.cancelled_at.isoformat() if registration.cancelled_at else None
+        ),
+    }
+    if manage_token is not None:
+        body["manage_token"] = manage_token
+        body["manage_url"] = url_for("registration.manage", token=manage_token, _external=True)
+    return body
+
+
+def _event_not_found() -> Response:
+    return problem(404, _("No event with this name."), kind="not-found")
+
+
+@bp.get("/events")
+def events_index() -> Response:
+    """Every event with live places."""
+    return jsonify({"events": [s.as_json() for s in summarise(list_events())]})
+
+
+@bp.get("/events/<slug>")
+def event_detail(slug: str) -> Response:
+    """One event with live places."""
+    event = get_event(slug)
+    if event is None:
+        return _event_not_found()
+    return jsonify(summarise([event])[0].as_json())
+
+
+@bp.post("/events/<slug>/registrations")
+@limiter.limit(public_limit, exempt_when=exempt_from_public_limit)
+@limiter.limit(partner_limit, key_func=token_key, exempt_when=exempt_from_partner_limit)
+def create_registration(slug: str) -> Response | tuple[Response, int]:
+    """Register a runner (public, or a partner with its token)."""
+    user = bearer_user()
+    if bearer_token() is not None and user is None:
+        return problem(401, _("A valid API token is required."), kind="unauthorized")
+    event = get_event(slug)
+    if event is None:
+        return _event_not_found()
+    if not request.is_json:
+        return problem(415, _("Send JSON (Content-Type: application/json)."))
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return problem(400, _("The body must be a JSON object."), kind="bad-request")
+    source = RegistrationSource.PARTNER if user and user.role == Role.PARTNER else RegistrationSource.API
+    locale = str(get_locale())
+    try:
+        data = clean_registration(body, event)
+        new = register(
+            event,
+            data,
+            notice=current_privacy_notice(locale),
+            source=source,
+            locale=locale,
+            created_by_id=user.id if user else None,
+        )
+    except ValidationFailed as failed:
+        return problem(
+            422, _("Some fields need correcting."), kind="validation", errors=failed.errors
+        )
+    except RegistrationClosed as refused:
+        return problem(409, str(refused), kind="registration-closed")
+    except DuplicateRegistration as refused:
+        return problem(409, str(refused), kind="duplicate-registration")
+    response = jsonify(
+        {"registration": registration_json(new.registration, manage_token=new.manage_token)}
+    )
+    response.headers["Location"] = url_for("api.registration_detail", token=new.manage_token)
+    return response, 201
+
+
+def _registration_or_problem(token: str) -> Registration | Response:
+    registration = find_by_token(token)
+    if registration is None:
+        return problem(404, _("No registration for this link."), kind="not-found")
+    return registration
+
+
+@bp.get("/registrations/<token>")
+def registration_detail(token: str) -> Response:
+    """The registration a manage token opens."""
+    found = _registration_or_problem(token)
+    if isinstance(found, Response):
+        return found
+    return jsonify({"registration": registration_json(found)})
+
+
+@bp.post("/registrations/<token>/cancel")
+def registration_cancel(token: str) -> Response:
+    """Cancel; a freed place goes to the head of the waitlist."""
+    found = _registration_or_problem(token)
+    if isinstance(found, Response):
+        return found
+    try:
+        cancel(found)
+    except AlreadyCancelled as refused:
+        return problem(409, str(refused), kind="already-cancelled")
+    return jsonify({"registration": registration_json(found)})
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 document describing this API."""
+    return jsonify(openapi_document(request.host_url.rstrip("/") + bp.url_prefix))

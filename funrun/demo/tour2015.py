@@ -1,0 +1,41 @@
+"""The 2015 Fun Run tour as data.
+
+Jakarta's finale (Sunday 13 Dec 2015, Plaza Selatan, Gelora Bung Karno, quota 5,000)
+is published; the other ten cities' dates and venues are not, so the dates below are
+illustrative, chosen in the tour window (14 Nov - 13 Dec 2015), and marked as such.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+TOUR = {
+    "slug": "funrun-2015",
+    "name": "Fun Run 5K 2015",
+    "organiser": "BPJS Ketenagakerjaan",
+}
+
+#: (slug, city, date, timezone, venue, quota, bib prefix, illustrative date?)
+EVENTS: list[tuple[str, str, date, str, str, int, str, bool]] = [
+    ("batam-2015", "Batam", date(2015, 11, 14), "Asia/Jakarta", "Dataran Engku Putri", 1000, "BTM", True),
+    ("medan-2015", "Medan", date(2015, 11, 15), "Asia/Jakarta", "Lapangan Merdeka", 1000, "MDN", True),
+    ("makassar-2015", "Makassar", date(2015, 11, 21), "Asia/Makassar", "Pantai Losari", 1000, "MKS", True),
+    ("lampung-2015", "Lampung", date(2015, 11, 22), "Asia/Jakarta", "Lapangan Saburai", 1000, "LPG", True),
+    ("surabaya-2015", "Surabaya", date(2015, 11, 28), "Asia/Jakarta", "Taman Bungkul", 1000, "SBY", True),
+    ("serang-2015", "Serang", date(2015, 11, 29), "Asia/Jakarta", "Alun-alun Serang", 1000, "SRG", True),
+    ("balikpapan-2015", "Balikpapan", date(2015, 12, 5), "Asia/Makassar", "Lapangan Merdeka", 1000, "BPN", True),
+    ("denpasar-2015", "Denpasar", date(2015, 12, 6), "Asia/Makassar", "Lapangan Puputan Renon", 1000, "DPS", True),
+    ("bandung-2015", "Bandung", date(2015, 12, 11), "Asia/Jakarta", "Gedung Sate", 1000, "BDG", True),
+    ("semarang-2015", "Semarang", date(2015, 12, 12), "Asia/Jakarta", "Simpang Lima", 1000, "SMG", True),
+    ("jakarta-2015", "Jakarta", date(2015, 12, 13), "Asia/Jakarta",
+     "Plaza Selatan, Gelora Bung Karno", 5000, "JKT", False),
+]
+
+START_TIME = time(6, 0)
+
+#: Demo staff log-ins (development only; printed by `make run`).
+DEMO_USERS = [
+    ("admin@funrun.test", "admin", "admin-demo-pass", ()),
+    ("organiser@funrun.test", "organiser", "organiser-demo-pass", ()),
+    ("volunteer.jakarta@funrun.test", "volunteer", "volunteer-demo-pass", ("jakarta-2015",)),
+]

@@ -1,0 +1,112 @@
+"""Tours and their city events, with the counters that guard each event's quota."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from enum import StrEnum
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from funrun.dbtypes import UTCDateTime, utcnow
+from funrun.extensions import db
+
+DEFAULT_SHIRT_SIZES = ["XS", "S", "M", "L", "XL", "XXL"]
+
+
+class EventStatus(StrEnum):
+    """What a runner can do on the event page right now."""
+
+    OPEN = "open"
+    FULL = "full"  # registrations go to the waitlist
+    CLOSED = "closed"
+
+
+class Tour(db.Model):
+    """A series of city events run by one organiser (e.g. the 2015 11-city tour)."""
+
+    __tablename__ = "tours"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    organiser: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    events: Mapped[list[Event]] = relationship(
+        back_populates="tour", order_by="Event.date", lazy="selectin"
+    )
+
+
+class Event(db.Model):
+    """One city edition of a tour, with its quota, registration window and bib range."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint("quota > 0", name="quota_positive"),
+        # The backstop under the conditional UPDATE in registration.services.
+        CheckConstraint("confirmed_count >= 0 AND confirmed_count <= quota", name="within_quota"),
+        CheckConstraint("bib_first >= 0 AND bib_first <= bib_last", name="bib_range"),
+        CheckConstraint("bib_next >= bib_first AND bib_next <= bib_last + 1", name="bib_next"),
+        CheckConstraint("min_age >= 0", name="min_age"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tour_id: Mapped[int] = mapped_column(ForeignKey("tours.id"), index=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    city: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(160))
+    date: Mapped[date]
+    #: Demo and early data may not know the real date yet; pages say so.
+    date_is_illustrative: Mapped[bool] = mapped_column(default=False)
+    start_time: Mapped[time]
+    #: IANA zone of the venue (WIB, WITA or WIT), for showing local times.
+    timezone: Mapped[str] = mapped_column(String(40), default="Asia/Jakarta")
+    venue: Mapped[str] = mapped_column(String(200))
+    quota: Mapped[int]
+    #: Confirmed places taken; only ever changed by a conditional UPDATE under the row lock.
+    confirmed_count: Mapped[int] = mapped_column(default=0)
+    #: Last waitlist sequence number issued; waitlist order is gap-free per event.
+    waitlist_seq: Mapped[int] = mapped_column(default=0)
+    bib_prefix: Mapped[str] = mapped_column(String(8))
+    bib_first: Mapped[int] = mapped_column(default=1)
+    bib_last: Mapped[int] = mapped_column(default=9999)
+    #: Next bib number to hand out; numbers of cancelled runners are never reused.
+    bib_next: Mapped[int] = mapped_column(default=1)
+    shirt_sizes: Mapped[list[str]] = mapped_column(JSON, default=lambda: list(DEFAULT_SHIRT_SIZES))
+    #: Adult 5K categories need 17+; the age is taken on race day.
+    min_age: Mapped[int] = mapped_column(default=17)
+    max_age: Mapped[int | None]
+    #: The organiser's switch; the window below applies only while this is on.
+    registration_open: Mapped[bool] = mapped_column(default=True)
+    registration_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    registration_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    tour: Mapped[Tour] = relationship(back_populates="events")
+
+    def accepts_registrations(self, now: datetime) -> bool:
+        """Whether the registration window is open at ``now`` (quota aside)."""
+        if not self.registration_open:
+            return False
+        if self.registration_opens_at and now < self.registration_opens_at:
+            return False
+        return not (self.registration_closes_at and now >= self.registration_closes_at)
+
+    def status(self, now: datetime) -> EventStatus:
+        """Open, full (waitlist only) or closed at ``now``."""
+        if not self.accepts_registrations(now):
+            return EventStatus.CLOSED
+        if self.confirmed_count >= self.quota:
+            return EventStatus.FULL
+        return EventStatus.OPEN
+
+    @property
+    def remaining(self) -> int:
+        """Confirmed places still free."""
+        return max(self.quota - self.confirmed_count, 0)
+
+    def format_bib(self, number: int) -> str:
+        """A bib as printed and shown: prefix and four digits, e.g. ``JKT 0042``."""
+        return f"{self.bib_prefix} {number:04d}"

@@ -1,0 +1,116 @@
+"""Reading events with their live counts, and changing an event's quota safely."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from funrun.dbtypes import utcnow
+from funrun.events.models import Event, EventStatus, Tour
+from funrun.extensions import db
+from funrun.registration.models import Registration, RegistrationStatus
+from funrun.registration.services import lock_event, promote_waitlist
+
+
+class QuotaError(Exception):
+    """A quota change was refused; the message is for the organiser."""
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    """An event with the figures public pages and the API show."""
+
+    event: Event
+    waitlisted: int
+    status: EventStatus
+
+    def as_json(self) -> dict:
+        """The event as the API returns it."""
+        e = self.event
+        return {
+            "slug": e.slug,
+            "name": e.name,
+            "city": e.city,
+            "date": e.date.isoformat(),
+            "date_is_illustrative": e.date_is_illustrative,
+            "start_time": e.start_time.strftime("%H:%M"),
+            "timezone": e.timezone,
+            "venue": e.venue,
+            "quota": e.quota,
+            "confirmed": e.confirmed_count,
+            "waitlisted": self.waitlisted,
+            "remaining": e.remaining,
+            "status": str(self.status),
+            "shirt_sizes": list(e.shirt_sizes),
+            "min_age": e.min_age,
+            "max_age": e.max_age,
+            "registration_opens_at": _iso(e.registration_opens_at),
+            "registration_closes_at": _iso(e.registration_closes_at),
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def current_tour() -> Tour | None:
+    """The tour the public home page shows: the newest one."""
+    return db.session.scalar(select(Tour).order_by(Tour.id.desc()).limit(1))
+
+
+def _waitlisted_counts(event_ids: list[int]) -> dict[int, int]:
+    rows = db.session.execute(
+        select(Registration.event_id, func.count())
+        .where(
+            Registration.event_id.in_(event_ids),
+            Registration.status == RegistrationStatus.WAITLISTED,
+        )
+        .group_by(Registration.event_id)
+    )
+    return dict(rows.tuples().all())
+
+
+def summarise(events: list[Event], now: datetime | None = None) -> list[EventSummary]:
+    """Live figures for ``events`` (one grouped query for the waitlists)."""
+    now = now or utcnow()
+    waitlisted = _waitlisted_counts([e.id for e in events]) if events else {}
+    return [EventSummary(e, waitlisted.get(e.id, 0), e.status(now)) for e in events]
+
+
+def list_events() -> list[Event]:
+    """Every event, soonest first."""
+    return list(db.session.scalars(select(Event).order_by(Event.date, Event.city)))
+
+
+def get_event(slug: str) -> Event | None:
+    """The event with this slug, or None."""
+    if len(slug) > 64:
+        return None
+    return db.session.scalar(select(Event).where(Event.slug == slug))
+
+
+def set_quota(event: Event, new_quota: int) -> list[Registration]:
+    """Change the quota: never below the confirmed count; raising promotes from the waitlist."""
+    if new_quota < 1:
+        raise QuotaError(_("The quota must be at least 1."))
+    try:
+        lock_event(event.id)
+        db.session.refresh(event)
+        if new_quota < event.confirmed_count:
+            raise QuotaError(
+                _(
+                    "The quota cannot be lower than the %(n)d runners already confirmed.",
+                    n=event.confirmed_count,
+                )
+            )
+        event.quota = new_quota
+        db.session.flush()
+        promoted = promote_waitlist(event.id)
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return promoted

@@ -1,0 +1,45 @@
+"""Loading (and, in development, creating) the secrets the app needs at start-up."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import Flask
+
+
+def _read_or_create(path: Path, make: Callable[[], str]) -> str:
+    """Return the secret kept in ``path``, creating it (mode 0600) the first time."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    # O_EXCL: two workers starting together must not write two different keys.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def new_data_key() -> str:
+    """A fresh 32-byte personal-data key, URL-safe base64."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def load_secrets(app: Flask) -> None:
+    """Fill SECRET_KEY and FUNRUN_DATA_KEY, generating them into instance/ when allowed."""
+    if not app.config.get("GENERATE_MISSING_KEYS"):
+        return
+    instance = Path(app.instance_path)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _read_or_create(
+            instance / "secret_key", lambda: secrets.token_urlsafe(48)
+        )
+    if not app.config.get("FUNRUN_DATA_KEY"):
+        app.config["FUNRUN_DATA_KEY"] = _read_or_create(instance / "data_key", new_data_key)

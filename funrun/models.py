@@ -1,0 +1,18 @@
+"""Every model, imported in one place so the metadata is complete (migrations, tests)."""
+
+from funrun.accounts.models import ApiToken, EventAssignment, Role, User
+from funrun.events.models import Event, Tour
+from funrun.people.models import Person
+from funrun.registration.models import PrivacyNotice, Registration
+
+__all__ = [
+    "ApiToken",
+    "Event",
+    "EventAssignment",
+    "Person",
+    "PrivacyNotice",
+    "Registration",
+    "Role",
+    "Tour",
+    "User",
+]

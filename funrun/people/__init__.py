@@ -1,0 +1,1 @@
+"""People: the identity (NIK) behind registrations in any number of cities."""

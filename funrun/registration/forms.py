@@ -1,0 +1,102 @@
+"""The runner's forms. Field checks live in registration.validation, shared with the API."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, RadioField, StringField
+
+from funrun.events.models import Event
+
+#: Fields a runner may correct after registering.
+CONTACT_FIELDS = (
+    "phone",
+    "email",
+    "shirt_size",
+    "occupation",
+    "emergency_contact",
+    "emergency_phone",
+)
+
+
+class ContactForm(FlaskForm):
+    """Contact details, shirt size and emergency contact (also part of registering)."""
+
+    phone = StringField(
+        _l("Mobile number"),
+        description=_l("e.g. 0812 3456 7890"),
+        render_kw={"type": "tel", "autocomplete": "tel", "inputmode": "tel", "maxlength": 32},
+    )
+    email = StringField(
+        _l("Email (optional)"),
+        render_kw={"type": "email", "autocomplete": "email", "maxlength": 254},
+    )
+    shirt_size = RadioField(_l("Shirt size"), choices=[], validate_choice=False)
+    occupation = StringField(
+        _l("Occupation (optional)"),
+        description=_l("e.g. market trader, ojek driver, office worker"),
+        render_kw={"maxlength": 80},
+    )
+    emergency_contact = StringField(
+        _l("Emergency contact name (optional)"), render_kw={"maxlength": 100}
+    )
+    emergency_phone = StringField(
+        _l("Emergency contact mobile (optional)"),
+        render_kw={"type": "tel", "inputmode": "tel", "maxlength": 32},
+    )
+
+    def for_event(self, event: Event) -> ContactForm:
+        """Offer the event's shirt sizes."""
+        self.shirt_size.choices = [(size, size) for size in event.shirt_sizes]
+        return self
+
+    def raw(self) -> dict[str, object]:
+        """What was submitted, for the shared validation."""
+        return {name: self[name].data for name in CONTACT_FIELDS}
+
+
+class RegistrationForm(ContactForm):
+    """Registering for one city's Fun Run."""
+
+    full_name = StringField(
+        _l("Full name as on your ID card (KTP)"),
+        description=_l("No initials or nicknames."),
+        render_kw={"autocomplete": "name", "maxlength": 100},
+    )
+    nik = StringField(
+        _l("NIK (16 digits)"),
+        description=_l("The number on your KTP."),
+        render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": 32},
+    )
+    birth_date = StringField(
+        _l("Birth date"),
+        description=_l("Year-month-day, e.g. 1990-08-17"),
+        render_kw={"type": "date", "autocomplete": "bday"},
+    )
+    gender = RadioField(
+        _l("Gender"),
+        choices=[("M", _l("Male")), ("F", _l("Female"))],
+        validate_choice=False,
+    )
+    member = RadioField(
+        _l("Are you already a member of the workers' social-security scheme?"),
+        choices=[("y", _l("Yes, I have a KPJ number")), ("n", _l("Not yet"))],
+        validate_choice=False,
+    )
+    kpj_number = StringField(
+        _l("KPJ number (members only, 11 digits)"),
+        render_kw={"inputmode": "numeric", "maxlength": 20},
+    )
+    consent = BooleanField()
+
+    def raw(self) -> dict[str, object]:
+        """What was submitted, for the shared validation."""
+        data = super().raw()
+        for name in ("full_name", "nik", "birth_date", "gender", "member", "kpj_number"):
+            data[name] = self[name].data
+        data["consent"] = bool(self.consent.data)
+        return data
+
+
+class CancelForm(FlaskForm):
+    """Confirms a cancellation (the CSRF token is the point)."""

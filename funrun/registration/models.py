@@ -1,0 +1,116 @@
+"""Registrations for an event, and the privacy notices runners consented to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from funrun.dbtypes import UTCDateTime, utcnow
+from funrun.events.models import Event
+from funrun.extensions import db
+from funrun.people.models import Person
+
+
+class RegistrationStatus(StrEnum):
+    """Where a registration stands."""
+
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+
+
+class RegistrationSource(StrEnum):
+    """How a registration reached us."""
+
+    WEB = "web"
+    API = "api"
+    PARTNER = "partner"
+    WALKUP = "walkup"
+    DEMO = "demo"
+
+
+class PrivacyNotice(db.Model):
+    """The exact privacy notice and consent wording shown, kept as proof of consent."""
+
+    __tablename__ = "privacy_notices"
+    __table_args__ = (UniqueConstraint("locale", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(32))
+    locale: Mapped[str] = mapped_column(String(8))
+    body: Mapped[str] = mapped_column(Text)
+    #: The label of the consent box, exactly as shown next to it.
+    consent_label: Mapped[str] = mapped_column(Text)
+    #: SHA-256 of body and label: a changed text is a new notice, never an edit.
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Registration(db.Model):
+    """One person's place (confirmed, waitlisted or cancelled) in one event."""
+
+    __tablename__ = "registrations"
+    __table_args__ = (
+        # One active registration per person per event, enforced by the database.
+        Index(
+            "uq_registrations_active_person",
+            "event_id",
+            "person_id",
+            unique=True,
+            sqlite_where=text("status <> 'cancelled'"),
+            postgresql_where=text("status <> 'cancelled'"),
+        ),
+        # Bib numbers are unique in an event; a cancelled runner keeps (retires) theirs.
+        UniqueConstraint("event_id", "bib_number"),
+        UniqueConstraint("event_id", "waitlist_seq"),
+        Index("ix_registrations_event_status_seq", "event_id", "status", "waitlist_seq"),
+        CheckConstraint(
+            "status IN ('confirmed', 'waitlisted', 'cancelled')", name="status_known"
+        ),
+        CheckConstraint("status <> 'confirmed' OR bib_number IS NOT NULL", name="confirmed_bib"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    #: Assigned in the same transaction that confirms the place.
+    bib_number: Mapped[int | None]
+    #: Position in the event's waitlist order when the runner joined it (kept after promotion).
+    waitlist_seq: Mapped[int | None]
+    #: SHA-256 of the manage link token; the token itself is only ever shown to the runner.
+    manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(100))
+    #: E.164, e.g. +6281234567890.
+    phone: Mapped[str] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(254))
+    shirt_size: Mapped[str] = mapped_column(String(8))
+    #: Already a member of the scheme (has a KPJ number) when registering.
+    is_member: Mapped[bool]
+    kpj_number: Mapped[str | None] = mapped_column(String(11))
+    occupation: Mapped[str | None] = mapped_column(String(80))
+    emergency_contact: Mapped[str | None] = mapped_column(String(100))
+    emergency_phone: Mapped[str | None] = mapped_column(String(20))
+    privacy_notice_id: Mapped[int] = mapped_column(ForeignKey("privacy_notices.id"))
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(16), default=RegistrationSource.WEB)
+    #: The language the runner used, for any message we send later.
+    locale: Mapped[str] = mapped_column(String(8), default="id")
+    #: The partner or staff account that registered this person, if any.
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    event: Mapped[Event] = relationship()
+    person: Mapped[Person] = relationship()
+    privacy_notice: Mapped[PrivacyNotice] = relationship()
+
+    @property
+    def bib(self) -> str | None:
+        """The bib as shown, e.g. ``JKT 0042``; None until confirmed."""
+        return None if self.bib_number is None else self.event.format_bib(self.bib_number)

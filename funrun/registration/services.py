@@ -1,0 +1,360 @@
+"""The rules of registering: quota, waitlist, one active place per person, cancelling.
+
+Every change to an event's places goes through the event row: a conditional UPDATE
+(``confirmed_count < quota``) takes the row lock and the place in one statement, so no
+two transactions can take the last place, on PostgreSQL (row lock held to COMMIT) and on
+SQLite (every write transaction starts with BEGIN IMMEDIATE). Counters on the event row
+roll back with the transaction, so bib numbers and waitlist order have no gaps from
+failed attempts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from funrun.dbtypes import utcnow
+from funrun.events.models import Event
+from funrun.extensions import db
+from funrun.people.crypto import data_cipher
+from funrun.people.models import Person
+from funrun.registration.models import (
+    PrivacyNotice,
+    Registration,
+    RegistrationSource,
+    RegistrationStatus,
+)
+from funrun.registration.validation import ContactChange, RegistrationData
+
+NOTICE_VERSION = "2026-11"
+_NOTICE_DIR = Path(__file__).parent / "notices"
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_\-]{20,64}")
+
+
+class RegistrationError(Exception):
+    """A registration could not be made or changed; the message is for the user."""
+
+
+class RegistrationClosed(RegistrationError):
+    """The event is not taking registrations now."""
+
+
+class DuplicateRegistration(RegistrationError):
+    """This NIK already holds an active registration for the event."""
+
+
+class AlreadyCancelled(RegistrationError):
+    """The registration was cancelled before."""
+
+
+@dataclass(frozen=True)
+class NewRegistration:
+    """A registration just made, with the manage token shown to the runner once."""
+
+    registration: Registration
+    manage_token: str
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 of a manage token, as stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_manage_token() -> tuple[str, str]:
+    """A fresh unguessable manage token (192 bits) and its hash."""
+    token = secrets.token_urlsafe(24)
+    return token, hash_token(token)
+
+
+def current_privacy_notice(locale: str) -> PrivacyNotice:
+    """The privacy notice shown now in ``locale``, stored once per distinct text."""
+    locale = locale if locale in ("id", "en") else "id"
+    body = (_NOTICE_DIR / f"privacy.{locale}.txt").read_text(encoding="utf-8").strip()
+    with force_locale(locale):
+        label = _(
+            "I have read the privacy notice and agree that my data is processed "
+            "for this Fun Run as it describes."
+        )
+    digest = hashlib.sha256(f"{body}\n\n{label}".encode()).hexdigest()
+    notice = db.session.scalar(
+        select(PrivacyNotice).where(PrivacyNotice.locale == locale, PrivacyNotice.sha256 == digest)
+    )
+    if notice is not None:
+        return notice
+    values = {
+        "version": NOTICE_VERSION,
+        "locale": locale,
+        "body": body,
+        "consent_label": label,
+        "sha256": digest,
+        "created_at": utcnow(),
+    }
+    db.session.execute(_insert_ignore(PrivacyNotice, values))
+    db.session.commit()
+    return db.session.scalars(
+        select(PrivacyNotice).where(PrivacyNotice.locale == locale, PrivacyNotice.sha256 == digest)
+    ).one()
+
+
+def _insert_ignore(model: type[db.Model], values: dict) -> object:
+    """INSERT ... ON CONFLICT DO NOTHING for the session's database."""
+    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return insert(model).values(**values).on_conflict_do_nothing()
+
+
+def _person_id(data: RegistrationData) -> int:
+    """Find or create the person with this NIK (safe when two requests race)."""
+    cipher = data_cipher()
+    nik_hash = cipher.lookup_hash(data.nik)
+    person_id = db.session.scalar(select(Person.id).where(Person.nik_hash == nik_hash))
+    if person_id is not None:
+        return person_id
+    db.session.execute(
+        _insert_ignore(
+            Person,
+            {
+                "nik_hash": nik_hash,
+                "nik_encrypted": cipher.encrypt(data.nik),
+                "birth_date": data.birth_date,
+                "gender": data.gender,
+                "created_at": utcnow(),
+            },
+        )
+    )
+    return db.session.scalars(select(Person.id).where(Person.nik_hash == nik_hash)).one()
+
+
+def _has_active(event_id: int, person_id: int) -> bool:
+    return (
+        db.session.scalar(
+            select(Registration.id).where(
+                Registration.event_id == event_id,
+                Registration.person_id == person_id,
+                Registration.status != RegistrationStatus.CANCELLED,
+            )
+        )
+        is not None
+    )
+
+
+def _take_place(event_id: int) -> tuple[RegistrationStatus, int]:
+    """Take a confirmed place (returning its bib) or, when full, the next waitlist slot."""
+    for _attempt in range(5):
+        row = db.session.execute(
+            update(Event)
+            .where(
+                Event.id == event_id,
+                Event.confirmed_count < Event.quota,
+                Event.bib_next <= Event.bib_last,
+            )
+            .values(confirmed_count=Event.confirmed_count + 1, bib_next=Event.bib_next + 1)
+            .returning(Event.bib_next)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if row is not None:
+            return RegistrationStatus.CONFIRMED, row[0] - 1
+        # Only join the waitlist while the event is still full: a place freed in
+        # between must be taken, never left empty behind a waitlist.
+        row = db.session.execute(
+            update(Event)
+            .where(
+                Event.id == event_id,
+                (Event.confirmed_count >= Event.quota) | (Event.bib_next > Event.bib_last),
+            )
+            .values(waitlist_seq=Event.waitlist_seq + 1)
+            .returning(Event.waitlist_seq)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if row is not None:
+            return RegistrationStatus.WAITLISTED, row[0]
+    raise RuntimeError("event places kept changing; giving up")  # pragma: no cover
+
+
+def register(
+    event: Event,
+    data: RegistrationData,
+    *,
+    notice: PrivacyNotice,
+    source: RegistrationSource = RegistrationSource.WEB,
+    locale: str = "id",
+    created_by_id: int | None = None,
+    now: datetime | None = None,
+) -> NewRegistration:
+    """Register a person for ``event``: confirmed with a bib while places last, else waitlisted."""
+    now = now or utcnow()
+    if not event.accepts_registrations(now):
+        raise RegistrationClosed(_("Registration for this event is closed."))
+    event_id = event.id
+    duplicate = DuplicateRegistration(
+        _("This NIK is already registered for this event. Use your manage link to see it.")
+    )
+    try:
+        person_id = _person_id(data)
+        if _has_active(event_id, person_id):
+            raise duplicate
+        status, number = _take_place(event_id)
+        token, token_hash = new_manage_token()
+        registration = Registration(
+            event_id=event_id,
+            person_id=person_id,
+            status=status,
+            bib_number=number if status == RegistrationStatus.CONFIRMED else None,
+            waitlist_seq=number if status == RegistrationStatus.WAITLISTED else None,
+            manage_token_hash=token_hash,
+            full_name=data.full_name,
+            phone=data.phone,
+            email=data.email,
+            shirt_size=data.shirt_size,
+            is_member=data.is_member,
+            kpj_number=data.kpj_number,
+            occupation=data.occupation,
+            emergency_contact=data.emergency_contact,
+            emergency_phone=data.emergency_phone,
+            privacy_notice_id=notice.id,
+            consent_at=now,
+            source=source,
+            locale=locale,
+            created_by_id=created_by_id,
+            created_at=now,
+            updated_at=now,
+            confirmed_at=now if status == RegistrationStatus.CONFIRMED else None,
+        )
+        db.session.add(registration)
+        db.session.flush()
+    except IntegrityError as exc:
+        db.session.rollback()
+        if "active_person" in str(exc.orig) or "registrations.event_id, registrations.person_id" in str(exc.orig):
+            raise duplicate from exc
+        raise
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return NewRegistration(registration, token)
+
+
+def find_by_token(token: str) -> Registration | None:
+    """The registration a manage token opens, or None (also for malformed tokens)."""
+    if not _TOKEN_SHAPE.fullmatch(token):
+        return None
+    return db.session.scalar(
+        select(Registration).where(Registration.manage_token_hash == hash_token(token))
+    )
+
+
+def waitlist_position(registration: Registration) -> int | None:
+    """1 for the head of the waitlist; None when not waitlisted."""
+    if registration.status != RegistrationStatus.WAITLISTED:
+        return None
+    return db.session.scalar(
+        select(func.count()).where(
+            Registration.event_id == registration.event_id,
+            Registration.status == RegistrationStatus.WAITLISTED,
+            Registration.waitlist_seq <= registration.waitlist_seq,
+        )
+    )
+
+
+def lock_event(event_id: int) -> None:
+    """Take the event row lock for the rest of the transaction (SQLite: already held)."""
+    db.session.execute(select(Event.id).where(Event.id == event_id).with_for_update())
+
+
+def promote_waitlist(event_id: int, now: datetime | None = None) -> list[Registration]:
+    """Confirm waitlisted runners, head first, into free places. Caller holds the event lock."""
+    now = now or utcnow()
+    counts = db.session.execute(
+        select(Event.quota, Event.confirmed_count, Event.bib_next, Event.bib_last).where(
+            Event.id == event_id
+        )
+    ).one()
+    free = min(counts.quota - counts.confirmed_count, counts.bib_last - counts.bib_next + 1)
+    if free <= 0:
+        return []
+    heads = list(
+        db.session.scalars(
+            select(Registration)
+            .where(
+                Registration.event_id == event_id,
+                Registration.status == RegistrationStatus.WAITLISTED,
+            )
+            .order_by(Registration.waitlist_seq)
+            .limit(free)
+            .with_for_update()
+        )
+    )
+    for offset, registration in enumerate(heads):
+        registration.status = RegistrationStatus.CONFIRMED
+        registration.bib_number = counts.bib_next + offset
+        registration.confirmed_at = now
+        registration.updated_at = now
+    if heads:
+        db.session.execute(
+            update(Event)
+            .where(Event.id == event_id)
+            .values(
+                confirmed_count=Event.confirmed_count + len(heads),
+                bib_next=Event.bib_next + len(heads),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        db.session.flush()
+    return heads
+
+
+def cancel(registration: Registration, now: datetime | None = None) -> list[Registration]:
+    """Cancel a registration; a freed place goes to the head of the waitlist (returned)."""
+    now = now or utcnow()
+    try:
+        lock_event(registration.event_id)
+        current = db.session.execute(
+            select(Registration)
+            .where(Registration.id == registration.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one()
+        if current.status == RegistrationStatus.CANCELLED:
+            raise AlreadyCancelled(_("This registration was already cancelled."))
+        was_confirmed = current.status == RegistrationStatus.CONFIRMED
+        current.status = RegistrationStatus.CANCELLED
+        current.cancelled_at = now
+        current.updated_at = now
+        db.session.flush()
+        promoted: list[Registration] = []
+        if was_confirmed:
+            db.session.execute(
+                update(Event)
+                .where(Event.id == current.event_id)
+                .values(confirmed_count=Event.confirmed_count - 1)
+                .execution_options(synchronize_session=False)
+            )
+            promoted = promote_waitlist(current.event_id, now)
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return promoted
+
+
+def update_contact(registration: Registration, change: ContactChange) -> None:
+    """Apply a runner's corrections to the fields they may change."""
+    if registration.status == RegistrationStatus.CANCELLED:
+        raise AlreadyCancelled(_("This registration was already cancelled."))
+    registration.phone = change.phone
+    registration.email = change.email
+    registration.shirt_size = change.shirt_size
+    registration.occupation = change.occupation
+    registration.emergency_contact = change.emergency_contact
+    registration.emergency_phone = change.emergency_phone
+    registration.updated_at = utcnow()
+    db.session.commit()

@@ -1,0 +1,150 @@
+"""The runner's pages: register, see the confirmation, manage or cancel."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from funrun.events.services import get_event, summarise
+from funrun.extensions import limiter
+from funrun.people.crypto import data_cipher, mask_nik
+from funrun.ratelimit import exempt_from_public_limit, public_limit
+from funrun.registration import bp
+from funrun.registration.forms import CancelForm, ContactForm, RegistrationForm
+from funrun.registration.models import Registration, RegistrationSource
+from funrun.registration.services import (
+    AlreadyCancelled,
+    DuplicateRegistration,
+    RegistrationClosed,
+    cancel,
+    current_privacy_notice,
+    find_by_token,
+    register,
+    update_contact,
+    waitlist_position,
+)
+from funrun.registration.validation import (
+    ValidationFailed,
+    clean_contact_change,
+    clean_registration,
+)
+
+
+def _attach_errors(form: ContactForm, errors: dict[str, list[str]]) -> None:
+    for name, messages in errors.items():
+        if name in form:
+            form[name].errors = list(messages)
+
+
+@bp.route("/events/<slug>/register", methods=["GET", "POST"])
+@limiter.limit(public_limit, methods=["POST"], exempt_when=exempt_from_public_limit)
+def register_page(slug: str) -> Response | str | tuple[str, int]:
+    """The registration form; a valid submission lands on the confirmation."""
+    event = get_event(slug)
+    if event is None:
+        abort(404)
+    summary = summarise([event])[0]
+    locale = str(get_locale())
+    notice = current_privacy_notice(locale)
+    form = RegistrationForm().for_event(event)
+    status = 200
+    if request.method == "POST" and form.validate():
+        try:
+            data = clean_registration(form.raw(), event)
+            new = register(
+                event, data, notice=notice, source=RegistrationSource.WEB, locale=locale
+            )
+        except ValidationFailed as failed:
+            _attach_errors(form, failed.errors)
+            flash(_("Some fields need correcting. See the messages below."), "error")
+            status = 422
+        except (RegistrationClosed, DuplicateRegistration) as refused:
+            flash(str(refused), "error")
+            status = 409
+        else:
+            return redirect(url_for("registration.manage", token=new.manage_token, new=1))
+    elif request.method == "POST":
+        status = 400
+    return (
+        render_template(
+            "registration/form.html", form=form, summary=summary, notice=notice
+        ),
+        status,
+    )
+
+
+def _registration_or_404(token: str) -> Registration:
+    registration = find_by_token(token)
+    if registration is None:
+        abort(404)
+    return registration
+
+
+@bp.route("/r/<token>", methods=["GET", "POST"])
+def manage(token: str) -> Response | str | tuple[str, int]:
+    """The runner's own page: status, bib or waitlist place, corrections."""
+    registration = _registration_or_404(token)
+    form = ContactForm(obj=registration).for_event(registration.event)
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                update_contact(registration, clean_contact_change(form.raw(), registration.event))
+            except ValidationFailed as failed:
+                _attach_errors(form, failed.errors)
+                flash(_("Some fields need correcting. See the messages below."), "error")
+                status = 422
+            except AlreadyCancelled as refused:
+                flash(str(refused), "error")
+                status = 409
+            else:
+                flash(_("Your changes are saved."), "success")
+                return redirect(url_for("registration.manage", token=token))
+        else:
+            status = 400
+    nik = data_cipher().decrypt(registration.person.nik_encrypted)
+    return (
+        render_template(
+            "registration/manage.html",
+            registration=registration,
+            token=token,
+            form=form,
+            just_registered=request.args.get("new") == "1",
+            position=waitlist_position(registration),
+            masked_nik=mask_nik(nik),
+        ),
+        status,
+    )
+
+
+@bp.route("/r/<token>/cancel", methods=["GET", "POST"])
+def cancel_page(token: str) -> Response | str | tuple[str, int]:
+    """Ask, then cancel; the freed place goes to the head of the waitlist."""
+    registration = _registration_or_404(token)
+    form = CancelForm()
+    if request.method == "POST" and form.validate():
+        try:
+            cancel(registration)
+        except AlreadyCancelled as refused:
+            flash(str(refused), "error")
+            return redirect(url_for("registration.manage", token=token))
+        flash(_("Your registration is cancelled."), "success")
+        return redirect(url_for("registration.manage", token=token))
+    return render_template("registration/cancel.html", registration=registration, form=form)
+
+
+@bp.route("/privacy")
+def privacy() -> str:
+    """The privacy notice in the page language, exactly as runners consent to it."""
+    return render_template("registration/privacy.html", notice=current_privacy_notice(str(get_locale())))
+
+
+@bp.route("/events/<slug>/privacy")
+def event_privacy(slug: str) -> Response:
+    """Kept short for printed material: the privacy notice."""
+    if get_event(slug) is None:
+        abort(404)
+    return redirect(url_for("registration.privacy"))
+
