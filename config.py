@@ -90,15 +90,9 @@ class ProductionConfig(Config):
     @classmethod
     def check(cls) -> None:
         """Refuse to start without the secrets that protect sessions and personal data."""
-        missing = [
-            name
-            for name in ("SECRET_KEY", "FUNRUN_DATA_KEY")
-            if not os.environ.get(name)
-        ]
+        missing = [name for name in ("SECRET_KEY", "FUNRUN_DATA_KEY") if not os.environ.get(name)]
         if missing:
-            raise RuntimeError(
-                "production refuses to start without " + ", ".join(missing)
-            )
+            raise RuntimeError("production refuses to start without " + ", ".join(missing))
 
 
 CONFIGS: dict[str, type[Config]] = {
@@ -114,4 +108,6 @@ def config_from_env() -> type[Config]:
     try:
         return CONFIGS[name]
     except KeyError:
-        raise RuntimeError(f"FUNRUN_ENV must be one of {', '.join(CONFIGS)}, not {name!r}") from None
+        raise RuntimeError(
+            f"FUNRUN_ENV must be one of {', '.join(CONFIGS)}, not {name!r}"
+        ) from None

@@ -49,8 +49,10 @@ def register_error_handlers(app: Flask) -> None:
             render_template(
                 "errors/error.html",
                 code=400,
-                message=_("This form has expired or was not sent from our site. "
-                          "Please go back, reload the page and try again."),
+                message=_(
+                    "This form has expired or was not sent from our site. "
+                    "Please go back, reload the page and try again."
+                ),
             ),
             400,
         )
@@ -67,6 +69,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(InternalServerError)
     def _internal(error: InternalServerError) -> Response | tuple[str, int]:
-        log.error("unhandled error on %s %s", request.method, request.path,
-                  exc_info=error.original_exception)
+        log.error(
+            "unhandled error on %s %s",
+            request.method,
+            request.path,
+            exc_info=error.original_exception,
+        )
         return _respond(500)

@@ -19,7 +19,9 @@ tokens_cli = click.Group("tokens", help="Manage API tokens.")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--event", "events", multiple=True, help="Event slug (volunteers); repeatable.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def create_user_command(email: str, role: str, events: tuple[str, ...], password_stdin: bool) -> None:
+def create_user_command(
+    email: str, role: str, events: tuple[str, ...], password_stdin: bool
+) -> None:
     """Create an account; prints a generated password unless one is given on stdin."""
     generated = None
     if password_stdin:

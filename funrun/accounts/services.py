@@ -37,7 +37,9 @@ def create_user(
 ) -> User:
     """Create a staff or partner account; volunteers are scoped to the events named."""
     try:
-        email = validate_email(email, check_deliverability=False, test_environment=True).normalized.lower()
+        email = validate_email(
+            email, check_deliverability=False, test_environment=True
+        ).normalized.lower()
     except EmailNotValidError as exc:
         raise AccountError(f"not a valid email address: {email}") from exc
     role = Role(role)
@@ -78,9 +80,7 @@ def check_login(email: str, password: str) -> User | None:
 def create_api_token(user: User) -> str:
     """Issue a new API token for ``user``; only its hash is kept, so show it now."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.session.add(
-        ApiToken(user_id=user.id, token_hash=hash_api_token(token), prefix=token[:12])
-    )
+    db.session.add(ApiToken(user_id=user.id, token_hash=hash_api_token(token), prefix=token[:12]))
     db.session.commit()
     return token
 

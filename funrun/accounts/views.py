@@ -22,10 +22,16 @@ bp = Blueprint("accounts", __name__)
 class LoginForm(FlaskForm):
     """Staff sign-in."""
 
-    email = StringField(_l("Email"), validators=[DataRequired(), Length(max=254)],
-                        render_kw={"type": "email", "autocomplete": "username"})
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)],
-                             render_kw={"autocomplete": "current-password"})
+    email = StringField(
+        _l("Email"),
+        validators=[DataRequired(), Length(max=254)],
+        render_kw={"type": "email", "autocomplete": "username"},
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(), Length(max=200)],
+        render_kw={"autocomplete": "current-password"},
+    )
 
 
 @login_manager.user_loader

@@ -99,7 +99,9 @@ def create_registration(slug: str) -> Response | tuple[Response, int]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return problem(400, _("The body must be a JSON object."), kind="bad-request")
-    source = RegistrationSource.PARTNER if user and user.role == Role.PARTNER else RegistrationSource.API
+    source = (
+        RegistrationSource.PARTNER if user and user.role == Role.PARTNER else RegistrationSource.API
+    )
     locale = str(get_locale())
     try:
         data = clean_registration(body, event)

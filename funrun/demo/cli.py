@@ -11,8 +11,12 @@ from funrun.demo.services import seed_runners, seed_tour, seed_users
 
 
 @click.command("seed-demo")
-@click.option("--runners", type=click.IntRange(min=0), default=0,
-              help="Also add N synthetic registrations spread over the cities.")
+@click.option(
+    "--runners",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Also add N synthetic registrations spread over the cities.",
+)
 @click.option("--if-empty", is_flag=True, help="Do nothing if the tour already exists.")
 def seed_demo(runners: int, if_empty: bool) -> None:
     """Seed the 2015 tour (11 cities) and, with --runners, N synthetic registrations."""
@@ -20,7 +24,9 @@ def seed_demo(runners: int, if_empty: bool) -> None:
     if not created and if_empty:
         click.echo(f"demo tour {tour.slug} already there")
         return
-    click.echo(f"{'created' if created else 'kept'} tour {tour.slug} with {len(tour.events)} events")
+    click.echo(
+        f"{'created' if created else 'kept'} tour {tour.slug} with {len(tour.events)} events"
+    )
     if current_app.config["ENV_NAME"] in ("development", "testing"):
         for email, role, password in seed_users():
             click.echo(f"demo log-in  {role:10} {email}  password: {password}")

@@ -20,14 +20,75 @@ from funrun.people.models import Person
 from funrun.registration.models import Registration, RegistrationSource, RegistrationStatus
 from funrun.registration.services import current_privacy_notice
 
-FIRST_NAMES = ["Budi", "Siti", "Agus", "Dewi", "Rudi", "Sri", "Andi", "Rina", "Joko", "Ayu",
-               "Made", "Putu", "Wayan", "Nur", "Hendra", "Fitri", "Yusuf", "Lestari", "Dedi", "Intan"]
-LAST_NAMES = ["Santoso", "Wijaya", "Rahmawati", "Saputra", "Hidayat", "Kurniawan", "Siregar",
-              "Nasution", "Pratama", "Lubis", "Sembiring", "Setiawan", "Gunawan", "Hasibuan"]
-OCCUPATIONS = ["Pedagang pasar", "Pengemudi ojek", "Sopir angkot", "Petugas PPSU",
-               "Karyawan swasta", "Nelayan", "Petani", "Mahasiswa"]
-PROVINCES = ["11", "12", "13", "14", "16", "18", "21", "31", "32", "33", "34", "35", "36",
-             "51", "52", "61", "64", "71", "73"]
+FIRST_NAMES = [
+    "Budi",
+    "Siti",
+    "Agus",
+    "Dewi",
+    "Rudi",
+    "Sri",
+    "Andi",
+    "Rina",
+    "Joko",
+    "Ayu",
+    "Made",
+    "Putu",
+    "Wayan",
+    "Nur",
+    "Hendra",
+    "Fitri",
+    "Yusuf",
+    "Lestari",
+    "Dedi",
+    "Intan",
+]
+LAST_NAMES = [
+    "Santoso",
+    "Wijaya",
+    "Rahmawati",
+    "Saputra",
+    "Hidayat",
+    "Kurniawan",
+    "Siregar",
+    "Nasution",
+    "Pratama",
+    "Lubis",
+    "Sembiring",
+    "Setiawan",
+    "Gunawan",
+    "Hasibuan",
+]
+OCCUPATIONS = [
+    "Pedagang pasar",
+    "Pengemudi ojek",
+    "Sopir angkot",
+    "Petugas PPSU",
+    "Karyawan swasta",
+    "Nelayan",
+    "Petani",
+    "Mahasiswa",
+]
+PROVINCES = [
+    "11",
+    "12",
+    "13",
+    "14",
+    "16",
+    "18",
+    "21",
+    "31",
+    "32",
+    "33",
+    "34",
+    "35",
+    "36",
+    "51",
+    "52",
+    "61",
+    "64",
+    "71",
+    "73",
+]
 
 
 def seed_tour() -> tuple[Tour, bool]:
@@ -82,7 +143,8 @@ def synthetic_nik(index: int, birth: date, female: bool) -> str:
     regency = (block // len(PROVINCES)) % 99 + 1
     district = (block // (len(PROVINCES) * 99)) % 99 + 1
     day = birth.day + (40 if female else 0)
-    return f"{province}{regency:02d}{district:02d}{day:02d}{birth.month:02d}{birth.year % 100:02d}{serial + 1:04d}"
+    birth_part = f"{day:02d}{birth.month:02d}{birth.year % 100:02d}"
+    return f"{province}{regency:02d}{district:02d}{birth_part}{serial + 1:04d}"
 
 
 def seed_runners(
@@ -104,7 +166,9 @@ def seed_runners(
         raise RuntimeError("seed the tour first")
     notice_id = current_privacy_notice("id").id
     weights = [e.quota for e in events]
-    state = {e.id: [e.confirmed_count, e.bib_next, e.waitlist_seq, e.quota, e.bib_last] for e in events}
+    state = {
+        e.id: [e.confirmed_count, e.bib_next, e.waitlist_seq, e.quota, e.bib_last] for e in events
+    }
     existing = db.session.scalar(select(db.func.count(Person.id))) or 0
     now = utcnow()
     done = 0
@@ -116,46 +180,72 @@ def seed_runners(
             female = rng.random() < 0.45
             birth = date(1960, 1, 1) + timedelta(days=rng.randrange(0, 365 * 38))
             nik = synthetic_nik(index, birth, female)
-            people.append({
-                "nik_hash": cipher.lookup_hash(nik),
-                "nik_encrypted": cipher.encrypt(nik),
-                "birth_date": birth,
-                "gender": "F" if female else "M",
-                "created_at": now,
-            })
-        ids = db.session.execute(
-            insert(Person).returning(Person.id, sort_by_parameter_order=True), people
-        ).scalars().all()
+            people.append(
+                {
+                    "nik_hash": cipher.lookup_hash(nik),
+                    "nik_encrypted": cipher.encrypt(nik),
+                    "birth_date": birth,
+                    "gender": "F" if female else "M",
+                    "created_at": now,
+                }
+            )
+        ids = (
+            db.session.execute(
+                insert(Person).returning(Person.id, sort_by_parameter_order=True), people
+            )
+            .scalars()
+            .all()
+        )
         for person_id in ids:
             event = rng.choices(events, weights)[0]
             confirmed, bib_next, seq, quota, bib_last = state[event.id]
             token_hash = hashlib.sha256(secrets.token_bytes(16)).hexdigest()
             member = rng.random() < 0.6
             row = {
-                "event_id": event.id, "person_id": person_id, "manage_token_hash": token_hash,
+                "event_id": event.id,
+                "person_id": person_id,
+                "manage_token_hash": token_hash,
                 "full_name": f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
-                "phone": f"+628{rng.randrange(10**9, 10**10)}", "email": None,
-                "shirt_size": rng.choice(DEFAULT_SHIRT_SIZES), "is_member": member,
+                "phone": f"+628{rng.randrange(10**9, 10**10)}",
+                "email": None,
+                "shirt_size": rng.choice(DEFAULT_SHIRT_SIZES),
+                "is_member": member,
                 "kpj_number": f"{rng.randrange(10**10, 10**11)}" if member else None,
-                "occupation": rng.choice(OCCUPATIONS), "emergency_contact": None,
-                "emergency_phone": None, "privacy_notice_id": notice_id, "consent_at": now,
-                "source": RegistrationSource.DEMO, "locale": "id", "created_by_id": None,
-                "created_at": now, "updated_at": now, "cancelled_at": None,
+                "occupation": rng.choice(OCCUPATIONS),
+                "emergency_contact": None,
+                "emergency_phone": None,
+                "privacy_notice_id": notice_id,
+                "consent_at": now,
+                "source": RegistrationSource.DEMO,
+                "locale": "id",
+                "created_by_id": None,
+                "created_at": now,
+                "updated_at": now,
+                "cancelled_at": None,
             }
             if confirmed < quota and bib_next <= bib_last:
-                row.update(status=RegistrationStatus.CONFIRMED, bib_number=bib_next,
-                           waitlist_seq=None, confirmed_at=now)
+                row.update(
+                    status=RegistrationStatus.CONFIRMED,
+                    bib_number=bib_next,
+                    waitlist_seq=None,
+                    confirmed_at=now,
+                )
                 state[event.id][0] += 1
                 state[event.id][1] += 1
             else:
-                row.update(status=RegistrationStatus.WAITLISTED, bib_number=None,
-                           waitlist_seq=seq + 1, confirmed_at=None)
+                row.update(
+                    status=RegistrationStatus.WAITLISTED,
+                    bib_number=None,
+                    waitlist_seq=seq + 1,
+                    confirmed_at=None,
+                )
                 state[event.id][2] += 1
             regs.append(row)
         db.session.execute(insert(Registration), regs)
         for event_id, (confirmed, bib_next, seq, _quota, _last) in state.items():
             db.session.execute(
-                update(Event).where(Event.id == event_id)
+                update(Event)
+                .where(Event.id == event_id)
                 .values(confirmed_count=confirmed, bib_next=bib_next, waitlist_seq=seq)
             )
         db.session.commit()

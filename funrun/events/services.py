@@ -70,7 +70,7 @@ def _waitlisted_counts(event_ids: list[int]) -> dict[int, int]:
         )
         .group_by(Registration.event_id)
     )
-    return dict(rows.tuples().all())
+    return {event_id: count for event_id, count in rows}
 
 
 def summarise(events: list[Event], now: datetime | None = None) -> list[EventSummary]:

@@ -16,13 +16,17 @@ from flask_babel import lazy_gettext as _l
 
 #: Province codes in use (93-96 are the Papua provinces created after 2015).
 PROVINCE_CODES = frozenset(
-    [11, 12, 13, 14, 15, 16, 17, 18, 19, 21]
-    + list(range(31, 37))
-    + [51, 52, 53]
-    + list(range(61, 66))
-    + list(range(71, 77))
-    + [81, 82]
-    + list(range(91, 97))
+    [
+        *range(11, 20),
+        21,
+        *range(31, 37),
+        *range(51, 54),
+        *range(61, 66),
+        *range(71, 77),
+        81,
+        82,
+        *range(91, 97),
+    ]
 )
 
 _DIGITS = re.compile(r"\d{16}")
@@ -62,11 +66,7 @@ def check_nik(nik: str, birth_date: date | None, gender: str | None) -> NikCheck
             encoded = date(birth_date.year, month, real_day)
         except ValueError:
             encoded = None
-        if (
-            encoded is None
-            or encoded != birth_date
-            or year2 != birth_date.year % 100
-        ):
+        if encoded is None or encoded != birth_date or year2 != birth_date.year % 100:
             result.errors.append(
                 str(_l("The birth date in the NIK does not match the birth date you gave."))
             )

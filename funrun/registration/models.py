@@ -67,9 +67,7 @@ class Registration(db.Model):
         UniqueConstraint("event_id", "bib_number"),
         UniqueConstraint("event_id", "waitlist_seq"),
         Index("ix_registrations_event_status_seq", "event_id", "status", "waitlist_seq"),
-        CheckConstraint(
-            "status IN ('confirmed', 'waitlisted', 'cancelled')", name="status_known"
-        ),
+        CheckConstraint("status IN ('confirmed', 'waitlisted', 'cancelled')", name="status_known"),
         CheckConstraint("status <> 'confirmed' OR bib_number IS NOT NULL", name="confirmed_bib"),
     )
 

@@ -108,7 +108,9 @@ def current_privacy_notice(locale: str) -> PrivacyNotice:
 
 def _insert_ignore(model: type[db.Model], values: dict) -> object:
     """INSERT ... ON CONFLICT DO NOTHING for the session's database."""
-    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = (
+        postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    )
     return insert(model).values(**values).on_conflict_do_nothing()
 
 
@@ -233,7 +235,9 @@ def register(
         db.session.flush()
     except IntegrityError as exc:
         db.session.rollback()
-        if "active_person" in str(exc.orig) or "registrations.event_id, registrations.person_id" in str(exc.orig):
+        if "active_person" in str(
+            exc.orig
+        ) or "registrations.event_id, registrations.person_id" in str(exc.orig):
             raise duplicate from exc
         raise
     except BaseException:

@@ -168,17 +168,13 @@ def _clean_contact(c: _Collector, event: Event) -> dict[str, Any]:
             c.fail("shirt_size", _l("Choose one of the listed shirt sizes."))
         out["shirt_size"] = size
     out["occupation"] = c.text("occupation", required=False, max_length=MAX_OCCUPATION)
-    out["emergency_contact"] = c.text(
-        "emergency_contact", required=False, max_length=MAX_CONTACT
-    )
+    out["emergency_contact"] = c.text("emergency_contact", required=False, max_length=MAX_CONTACT)
     emergency_phone = c.text("emergency_phone", required=False, max_length=32)
     out["emergency_phone"] = None
     if emergency_phone is not None:
         out["emergency_phone"] = normalise_mobile(emergency_phone)
         if out["emergency_phone"] is None:
-            c.fail(
-                "emergency_phone", _l("Enter an Indonesian mobile number, e.g. 0812 3456 7890.")
-            )
+            c.fail("emergency_phone", _l("Enter an Indonesian mobile number, e.g. 0812 3456 7890."))
     return out
 
 
@@ -186,9 +182,8 @@ def clean_registration(raw: Mapping[str, Any], event: Event) -> RegistrationData
     """Check every field of a new registration for ``event``; raise ValidationFailed."""
     c = _Collector(raw)
     name = c.text("full_name", required=True, max_length=MAX_NAME)
-    if name is not None:
-        if len(name) < 2 or not _NAME_OK.fullmatch(name):
-            c.fail("full_name", _l("Write your full name as on your ID card, letters only."))
+    if name is not None and (len(name) < 2 or not _NAME_OK.fullmatch(name)):
+        c.fail("full_name", _l("Write your full name as on your ID card, letters only."))
     birth_date = None
     birth_raw = c.text("birth_date", required=True, max_length=10)
     if birth_raw is not None:

@@ -53,9 +53,7 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
     if request.method == "POST" and form.validate():
         try:
             data = clean_registration(form.raw(), event)
-            new = register(
-                event, data, notice=notice, source=RegistrationSource.WEB, locale=locale
-            )
+            new = register(event, data, notice=notice, source=RegistrationSource.WEB, locale=locale)
         except ValidationFailed as failed:
             _attach_errors(form, failed.errors)
             flash(_("Some fields need correcting. See the messages below."), "error")
@@ -68,9 +66,7 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
     elif request.method == "POST":
         status = 400
     return (
-        render_template(
-            "registration/form.html", form=form, summary=summary, notice=notice
-        ),
+        render_template("registration/form.html", form=form, summary=summary, notice=notice),
         status,
     )
 
@@ -138,7 +134,9 @@ def cancel_page(token: str) -> Response | str | tuple[str, int]:
 @bp.route("/privacy")
 def privacy() -> str:
     """The privacy notice in the page language, exactly as runners consent to it."""
-    return render_template("registration/privacy.html", notice=current_privacy_notice(str(get_locale())))
+    return render_template(
+        "registration/privacy.html", notice=current_privacy_notice(str(get_locale()))
+    )
 
 
 @bp.route("/events/<slug>/privacy")
@@ -147,4 +145,3 @@ def event_privacy(slug: str) -> Response:
     if get_event(slug) is None:
         abort(404)
     return redirect(url_for("registration.privacy"))
-
