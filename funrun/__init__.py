@@ -47,7 +47,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
 
 
 def _configure_sqlite(app: Flask) -> None:
-    """WAL, foreign keys, and BEGIN IMMEDIATE: SQLite is only safe for quotas that way."""
+    """WAL, foreign keys, and explicit BEGINs: IMMEDIATE for writes (see funrun.dbtx)."""
     engine = db.engine
     if engine.dialect.name != "sqlite":
         return
@@ -63,9 +63,12 @@ def _configure_sqlite(app: Flask) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
+    from funrun.dbtx import BEGIN_OPTION
+
     @sa_event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        mode = connection.get_execution_options().get(BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def register_extensions(app: Flask) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, redirect, request
+from flask import Blueprint, Flask, current_app, has_request_context, redirect, request
 from flask_babel import format_date, format_datetime, get_locale
 from werkzeug.wrappers import Response
 
@@ -18,6 +18,9 @@ def select_locale() -> str:
     """The page language: ?lang=, then the lang cookie; the API follows Accept-Language."""
     languages = current_app.config["LANGUAGES"]
     default = current_app.config["BABEL_DEFAULT_LOCALE"]
+    # Services also run outside requests (CLI commands, workers, threads).
+    if not has_request_context():
+        return default
     if request.path.startswith("/api/"):
         return request.accept_languages.best_match(languages, default=default) or default
     chosen = request.args.get("lang") or request.cookies.get(LANG_COOKIE)

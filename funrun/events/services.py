@@ -8,6 +8,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
 from funrun.events.models import Event, EventStatus, Tour
 from funrun.extensions import db
@@ -96,8 +97,10 @@ def set_quota(event: Event, new_quota: int) -> list[Registration]:
     """Change the quota: never below the confirmed count; raising promotes from the waitlist."""
     if new_quota < 1:
         raise QuotaError(_("The quota must be at least 1."))
+    event_id = event.id
+    begin_write()
     try:
-        lock_event(event.id)
+        lock_event(event_id)
         db.session.refresh(event)
         if new_quota < event.confirmed_count:
             raise QuotaError(
@@ -108,7 +111,7 @@ def set_quota(event: Event, new_quota: int) -> list[Registration]:
             )
         event.quota = new_quota
         db.session.flush()
-        promoted = promote_waitlist(event.id)
+        promoted = promote_waitlist(event_id)
     except BaseException:
         db.session.rollback()
         raise

@@ -29,7 +29,9 @@ PROVINCE_CODES = frozenset(
     ]
 )
 
-_DIGITS = re.compile(r"\d{16}")
+#: ASCII digits only: ``\d`` also matches other scripts' digits (e.g. fullwidth), which
+#: would store and hash the same NIK under a second spelling and defeat de-duplication.
+_DIGITS = re.compile(r"[0-9]{16}")
 
 
 @dataclass
@@ -45,6 +47,17 @@ def normalise_nik(raw: str) -> str:
     return re.sub(r"[\s.\-]", "", raw)
 
 
+def _day_exists(year2: int, month: int, day: int) -> bool:
+    """Whether DD/MM/YY is a real date in either century (29 Feb only in leap years)."""
+    for century in (1900, 2000):
+        try:
+            date(century + year2, month, day)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
 def check_nik(nik: str, birth_date: date | None, gender: str | None) -> NikCheck:
     """Check a normalised NIK against the stated birth date and gender."""
     result = NikCheck()
@@ -56,7 +69,7 @@ def check_nik(nik: str, birth_date: date | None, gender: str | None) -> NikCheck
     day, month, year2 = int(nik[6:8]), int(nik[8:10]), int(nik[10:12])
     encoded_female = day > 40
     real_day = day - 40 if encoded_female else day
-    if not 1 <= month <= 12 or not 1 <= real_day <= 31:
+    if not 1 <= month <= 12 or not _day_exists(year2, month, real_day):
         result.errors.append(str(_l("The NIK does not contain a valid birth date.")))
         return result
     if nik[12:] == "0000":

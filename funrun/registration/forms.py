@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
 
 from funrun.events.models import Event
 
@@ -47,7 +48,7 @@ class ContactForm(FlaskForm):
 
     def for_event(self, event: Event) -> ContactForm:
         """Offer the event's shirt sizes."""
-        self.shirt_size.choices = [(size, size) for size in event.shirt_sizes]
+        self.shirt_size.choices = [SelectChoice(size, size) for size in event.shirt_sizes]
         return self
 
     def raw(self) -> dict[str, object]:
@@ -75,12 +76,15 @@ class RegistrationForm(ContactForm):
     )
     gender = RadioField(
         _l("Gender"),
-        choices=[("M", _l("Male")), ("F", _l("Female"))],
+        choices=[SelectChoice("M", _l("Male")), SelectChoice("F", _l("Female"))],
         validate_choice=False,
     )
     member = RadioField(
         _l("Are you already a member of the workers' social-security scheme?"),
-        choices=[("y", _l("Yes, I have a KPJ number")), ("n", _l("Not yet"))],
+        choices=[
+            SelectChoice("y", _l("Yes, I have a KPJ number")),
+            SelectChoice("n", _l("Not yet")),
+        ],
         validate_choice=False,
     )
     kpj_number = StringField(

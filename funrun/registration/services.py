@@ -23,6 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
 from funrun.events.models import Event
 from funrun.extensions import db
@@ -99,6 +100,7 @@ def current_privacy_notice(locale: str) -> PrivacyNotice:
         "sha256": digest,
         "created_at": utcnow(),
     }
+    begin_write()
     db.session.execute(_insert_ignore(PrivacyNotice, values))
     db.session.commit()
     return db.session.scalars(
@@ -200,6 +202,7 @@ def register(
     duplicate = DuplicateRegistration(
         _("This NIK is already registered for this event. Use your manage link to see it.")
     )
+    begin_write()
     try:
         person_id = _person_id(data)
         if _has_active(event_id, person_id):
@@ -319,11 +322,13 @@ def promote_waitlist(event_id: int, now: datetime | None = None) -> list[Registr
 def cancel(registration: Registration, now: datetime | None = None) -> list[Registration]:
     """Cancel a registration; a freed place goes to the head of the waitlist (returned)."""
     now = now or utcnow()
+    event_id, registration_id = registration.event_id, registration.id
+    begin_write()
     try:
-        lock_event(registration.event_id)
+        lock_event(event_id)
         current = db.session.execute(
             select(Registration)
-            .where(Registration.id == registration.id)
+            .where(Registration.id == registration_id)
             .with_for_update()
             .execution_options(populate_existing=True)
         ).scalar_one()
@@ -352,6 +357,7 @@ def cancel(registration: Registration, now: datetime | None = None) -> list[Regi
 
 def update_contact(registration: Registration, change: ContactChange) -> None:
     """Apply a runner's corrections to the fields they may change."""
+    begin_write()
     if registration.status == RegistrationStatus.CANCELLED:
         raise AlreadyCancelled(_("This registration was already cancelled."))
     registration.phone = change.phone

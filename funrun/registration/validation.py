@@ -26,7 +26,7 @@ MAX_CONTACT = 100
 MAX_EMAIL = 254
 
 _NAME_OK = re.compile(r"[^\W\d_]+(?:[ .,'\-][^\W\d_]*)*\.?")
-_KPJ = re.compile(r"\d{11}")
+_KPJ = re.compile(r"[0-9]{11}")  # ASCII digits only, as stored
 
 
 class ValidationFailed(Exception):

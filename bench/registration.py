@@ -1,0 +1,704 @@
+"""Benchmark: public API registrations per second under a rush, against a bare Flask ceiling.
+
+Starts everything itself and stops by itself (``make bench``, or
+``.venv/bin/python bench/registration.py``):
+
+1. resets the PostgreSQL database ``funrun_bench`` (schema ``public`` dropped and
+   recreated), runs the migrations and ``flask seed-demo``, then lowers one event's quota
+   (Batam, 300) so the rush overflows it into its waitlist, and raises the quotas of the
+   other events under load so they stay open for the whole run;
+2. serves funrun and ``bench/ceiling_app.py`` with the same gunicorn settings (sync
+   workers, 2 x cores + 1, loopback only);
+3. loads them in turn from wrk (32 connections), rounds interleaved: the bare ``/hello``
+   ceiling, one ``SELECT 1``, and registrations of distinct valid people spread over six
+   events (bench/registration.lua builds each body);
+4. checks the database afterwards (quota never exceeded, counters agree with the rows, bib
+   numbers and waitlist order gap-free, every 201 stored) and exits 1 if anything fails;
+5. writes the figures to ``bench/results/registration-<timestamp>.json`` and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+LUA_SCRIPT = BENCH_DIR / "registration.lua"
+HOST = "127.0.0.1"  # load is only ever pointed at loopback
+
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/funrun_bench"
+# Fixed, obviously fake keys: the bench database holds synthetic people only.
+BENCH_SECRET_KEY = "funrun-bench-secret-key-not-secret"
+BENCH_DATA_KEY = base64.urlsafe_b64encode(b"funrun-bench-data-key-not-secret").decode()
+
+HOT_EVENT = "batam-2015"
+OPEN_EVENTS = ("medan-2015", "makassar-2015", "surabaya-2015", "bandung-2015", "jakarta-2015")
+
+GOAL_RATIO = 0.10
+GOAL_P99_MS = 100.0
+
+
+# --- set-up ----------------------------------------------------------------------------
+
+
+def find_wrk() -> str:
+    """The wrk binary, or exit with how to install it."""
+    found = shutil.which("wrk") or ("/usr/bin/wrk" if os.access("/usr/bin/wrk", os.X_OK) else None)
+    if found is None:
+        print(
+            "bench/registration.py needs wrk (the HTTP load generator).\n"
+            "Install it with:  sudo apt-get install wrk",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    return found
+
+
+def funrun_env(database_url: str) -> dict[str, str]:
+    """The environment funrun's CLI and server run with during the benchmark."""
+    env = dict(os.environ)
+    env.pop("REDIS_URL", None)
+    env.update(
+        DATABASE_URL=database_url,
+        FUNRUN_ENV="development",
+        SECRET_KEY=BENCH_SECRET_KEY,
+        FUNRUN_DATA_KEY=BENCH_DATA_KEY,
+        FUNRUN_RATE_LIMITS="off",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    return env
+
+
+def prepare_database(database_url: str, hot_quota: int, open_quota: int) -> None:
+    """Empty schema, migrations, the demo tour, then the quotas this benchmark needs."""
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    env = funrun_env(database_url)
+    for args in (["db", "upgrade"], ["seed-demo"]):
+        subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE events SET quota = :quota WHERE slug = :slug"),
+            {"quota": hot_quota, "slug": HOT_EVENT},
+        )
+        for slug in OPEN_EVENTS:
+            conn.execute(
+                text("UPDATE events SET quota = :quota, bib_last = :last WHERE slug = :slug"),
+                {"quota": open_quota, "last": open_quota * 2, "slug": slug},
+            )
+        conn.execute(text("ANALYZE"))
+    engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+# --- servers ---------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """One gunicorn (sync workers, loopback) started and stopped by this script."""
+
+    name: str
+    app: str
+    chdir: Path
+    env: dict[str, str]
+    workers: int
+    ready_path: str
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--worker-class",
+            "sync",
+            "--workers",
+            str(self.workers),
+            "--bind",
+            f"{HOST}:{self.port}",
+            "--chdir",
+            str(self.chdir),
+            "--log-level",
+            "warning",
+            self.app,
+        ]
+        log = self.log_path.open("ab")
+        # A session of its own: stop() signals its whole process group, by id.
+        self.process = subprocess.Popen(
+            command, env=self.env, stdout=log, stderr=log, start_new_session=True
+        )
+        log.close()
+        deadline = time.monotonic() + 60
+        url = f"http://{HOST}:{self.port}{self.ready_path}"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name}: gunicorn exited; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name}: not answering {url} after 60 s; see {self.log_path}")
+
+    def stop(self) -> None:
+        """Graceful stop (in-flight requests finish), then kill if it hangs."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        except ProcessLookupError:
+            pass
+
+    def worker_pids(self) -> list[int]:
+        if self.process is None:
+            return []
+        out = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
+        ).stdout
+        return [int(pid) for pid in out.split()]
+
+
+@contextmanager
+def running(servers: list[Server]) -> Iterator[None]:
+    try:
+        for server in servers:
+            server.start()
+        yield
+    finally:
+        for server in servers:
+            server.stop()
+
+
+# --- load ------------------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    """What one wrk run measured, with the per-thread tallies from registration.lua."""
+
+    variant: str
+    seconds: float
+    requests: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    statuses: dict[str, int]
+    socket_errors: dict[str, int]
+    sent: int
+    ids: list[int]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def non_2xx(self) -> dict[str, int]:
+        return {k: v for k, v in sorted(self.statuses.items()) if not k.startswith("2")}
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "variant": self.variant,
+            "seconds": round(self.seconds, 3),
+            "requests": self.requests,
+            "req_per_s": round(self.rps, 1),
+            "p50_ms": self.p50_ms,
+            "p90_ms": self.p90_ms,
+            "p99_ms": self.p99_ms,
+            "max_ms": self.max_ms,
+            "statuses": dict(sorted(self.statuses.items())),
+            "non_2xx": self.non_2xx,
+            "socket_errors": {k: v for k, v in self.socket_errors.items() if k != "status"},
+            "sent": self.sent,
+        }
+
+
+@dataclass
+class Variant:
+    name: str
+    server: Server
+    path: str
+    mode: str  # "register" or "get"
+
+
+class Loader:
+    """Runs wrk against one variant; numbers every run so generated people never repeat."""
+
+    def __init__(self, wrk: str, threads: int, connections: int, events: list[str]) -> None:
+        self.wrk = wrk
+        self.threads = threads
+        self.connections = connections
+        self.events = events
+        self.batch = 0
+
+    def run(self, variant: Variant, seconds: int) -> Load:
+        self.batch += 1
+        if self.batch > 99:
+            raise RuntimeError("more than 99 wrk runs: the NIK region code would repeat")
+        env = dict(os.environ)
+        env.update(
+            BENCH_MODE=variant.mode,
+            BENCH_BATCH=str(self.batch),
+            BENCH_EVENTS=",".join(self.events),
+        )
+        command = [
+            self.wrk,
+            "--threads",
+            str(self.threads),
+            "--connections",
+            str(self.connections),
+            "--duration",
+            f"{seconds}s",
+            "--timeout",
+            "10s",
+            "--script",
+            str(LUA_SCRIPT),
+            f"http://{HOST}:{variant.server.port}{variant.path}",
+        ]
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        line = next((ln for ln in done.stdout.splitlines() if ln.startswith("@@BENCH ")), None)
+        if done.returncode != 0 or line is None:
+            raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
+        raw = json.loads(line.removeprefix("@@BENCH "))
+        statuses: Counter[str] = Counter()
+        ids: list[int] = []
+        sent = 0
+        for thread in raw["threads"]:
+            statuses.update(thread["statuses"])
+            ids.extend(thread["ids"])
+            sent += thread["sent"]
+        latency = raw["latency_us"]
+        return Load(
+            variant=variant.name,
+            seconds=raw["duration_us"] / 1e6,
+            requests=raw["requests"],
+            p50_ms=latency["p50"] / 1000,
+            p90_ms=latency["p90"] / 1000,
+            p99_ms=latency["p99"] / 1000,
+            max_ms=latency["max"] / 1000,
+            statuses=dict(statuses),
+            socket_errors=raw["errors"],
+            sent=sent,
+            ids=ids,
+        )
+
+
+# --- checks ----------------------------------------------------------------------------
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_database(database_url: str, registration_runs: list[Load]) -> tuple[list[Check], list]:
+    """The invariants that must hold after the rush, and each event's final counts."""
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        events = conn.execute(
+            text(
+                """
+                SELECT e.slug, e.quota, e.confirmed_count, e.waitlist_seq,
+                       e.bib_first, e.bib_next,
+                       count(r.id) AS rows,
+                       count(r.id) FILTER (WHERE r.status = 'confirmed') AS confirmed,
+                       count(DISTINCT r.bib_number) FILTER (WHERE r.status = 'confirmed')
+                           AS bibs,
+                       min(r.bib_number) AS bib_min, max(r.bib_number) AS bib_max,
+                       count(r.id) FILTER (WHERE r.status = 'waitlisted') AS waitlisted,
+                       count(r.waitlist_seq) AS seqs,
+                       count(DISTINCT r.waitlist_seq) AS seqs_distinct,
+                       min(r.waitlist_seq) AS seq_min, max(r.waitlist_seq) AS seq_max
+                FROM events e LEFT JOIN registrations r ON r.event_id = e.id
+                GROUP BY e.id ORDER BY e.date
+                """
+            )
+        ).all()
+        stored_ids = set(conn.scalars(text("SELECT id FROM registrations")))
+        people = conn.scalar(text("SELECT count(*) FROM people"))
+    engine.dispose()
+
+    checks: list[Check] = []
+
+    def check(name: str, bad: list[str]) -> None:
+        checks.append(Check(name, not bad, "; ".join(bad) if bad else "ok"))
+
+    check(
+        "confirmed_count <= quota",
+        [
+            f"{e.slug}: {e.confirmed_count} > {e.quota}"
+            for e in events
+            if e.confirmed_count > e.quota
+        ],
+    )
+    check(
+        "confirmed rows == confirmed_count",
+        [
+            f"{e.slug}: {e.confirmed} rows, counter {e.confirmed_count}"
+            for e in events
+            if e.confirmed != e.confirmed_count
+        ],
+    )
+    check(
+        "distinct bib numbers == confirmed_count",
+        [
+            f"{e.slug}: {e.bibs} bibs, counter {e.confirmed_count}"
+            for e in events
+            if e.bibs != e.confirmed_count
+        ],
+    )
+    check(
+        "bib numbers are bib_first..bib_next-1 (no gaps)",
+        [
+            f"{e.slug}: bibs {e.bib_min}..{e.bib_max}, expected {e.bib_first}..{e.bib_next - 1}"
+            for e in events
+            if e.confirmed
+            and (
+                e.bib_min != e.bib_first
+                or e.bib_max != e.bib_next - 1
+                or e.bibs != e.bib_next - e.bib_first
+            )
+        ],
+    )
+    check(
+        "waitlist_seq is exactly 1..N per event",
+        [
+            f"{e.slug}: {e.seqs} seqs ({e.seqs_distinct} distinct) {e.seq_min}..{e.seq_max}, "
+            f"counter {e.waitlist_seq}"
+            for e in events
+            if e.seqs != e.seqs_distinct
+            or e.seqs != e.waitlist_seq
+            or (e.seqs and (e.seq_min != 1 or e.seq_max != e.seqs))
+        ],
+    )
+    check(
+        "waitlisted only while full",
+        [
+            f"{e.slug}: {e.waitlisted} waitlisted with {e.confirmed_count}/{e.quota} confirmed"
+            for e in events
+            if e.waitlisted and e.confirmed_count < e.quota
+        ],
+    )
+
+    answered_ids = [i for run in registration_runs for i in run.ids]
+    created = sum(run.statuses.get("201", 0) for run in registration_runs)
+    answered = sum(sum(run.statuses.values()) for run in registration_runs)
+    in_flight = sum(run.sent for run in registration_runs) - answered
+    missing = set(answered_ids) - stored_ids
+    unanswered = stored_ids - set(answered_ids)
+    check(
+        "every 201 is stored, once (no lost or doubled registrations)",
+        ([f"{len(missing)} ids answered 201 but not stored"] if missing else [])
+        + (
+            [f"{len(answered_ids) - len(set(answered_ids))} ids answered twice"]
+            if len(answered_ids) != len(set(answered_ids))
+            else []
+        )
+        + (
+            [f"{created} 201s but {len(answered_ids)} ids parsed"]
+            if created != len(answered_ids)
+            else []
+        ),
+    )
+    check(
+        "rows == 201 responses (+ requests still in flight when wrk stopped)",
+        []
+        if 0 <= len(stored_ids) - created <= max(in_flight, 0)
+        else [f"{len(stored_ids)} rows, {created} 201s, at most {in_flight} in flight"],
+    )
+    check(
+        "one person per registration (the generator never repeats a NIK)",
+        [] if people == len(stored_ids) else [f"{people} people, {len(stored_ids)} rows"],
+    )
+    hot = next(e for e in events if e.slug == HOT_EVENT)
+    check(
+        f"{HOT_EVENT} filled and spilled into its waitlist",
+        []
+        if hot.confirmed_count == hot.quota and hot.waitlisted
+        else [f"{hot.confirmed_count}/{hot.quota} confirmed, {hot.waitlisted} waitlisted"],
+    )
+    checks.append(
+        Check(
+            "note",
+            True,
+            f"{len(stored_ids)} rows, {created} answered 201, {len(unanswered)} stored "
+            f"without an answer ({in_flight} requests were in flight when wrk stopped)",
+        )
+    )
+    per_event = [
+        {
+            "slug": e.slug,
+            "quota": e.quota,
+            "confirmed": e.confirmed,
+            "waitlisted": e.waitlisted,
+            "waitlist_seq": e.waitlist_seq,
+        }
+        for e in events
+        if e.rows
+    ]
+    return checks, per_event
+
+
+# --- report ----------------------------------------------------------------------------
+
+
+def median_of(runs: list[Load], attribute: str) -> float:
+    return statistics.median(getattr(run, attribute) for run in runs)
+
+
+def summarise(loads: dict[str, list[Load]], ceiling: str) -> dict[str, dict[str, Any]]:
+    """Medians per variant, with the ratio to the ceiling (of medians, and per round)."""
+    ceiling_rps = median_of(loads[ceiling], "rps")
+    out = {}
+    for name, runs in loads.items():
+        non_2xx: Counter[str] = Counter()
+        for run in runs:
+            non_2xx.update(run.non_2xx)
+        out[name] = {
+            "req_per_s": round(median_of(runs, "rps"), 1),
+            "p50_ms": round(median_of(runs, "p50_ms"), 2),
+            "p99_ms": round(median_of(runs, "p99_ms"), 2),
+            "ratio_to_ceiling": round(median_of(runs, "rps") / ceiling_rps, 3),
+            "ratio_per_round": [
+                round(run.rps / base.rps, 3) for run, base in zip(runs, loads[ceiling], strict=True)
+            ],
+            "requests": sum(run.requests for run in runs),
+            "non_2xx": dict(non_2xx),
+            "socket_errors": sum(
+                v for run in runs for k, v in run.socket_errors.items() if k != "status"
+            ),
+        }
+    return out
+
+
+def machine() -> dict[str, Any]:
+    def output(*command: str) -> str:
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+            return (done.stdout or done.stderr).strip().splitlines()[0]
+        except (OSError, IndexError):
+            return ""
+
+    return {
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "wrk": output("wrk", "--version"),
+        "gunicorn": output(sys.executable, "-m", "gunicorn", "--version"),
+        "loadavg_start": os.getloadavg(),
+        "git_commit": output("git", "rev-parse", "--short", "HEAD"),
+        "git_dirty": bool(output("git", "status", "--porcelain", "--", "funrun")),
+    }
+
+
+def print_table(summary: dict[str, dict[str, Any]], rounds: dict[str, list[Load]]) -> None:
+    print()
+    print(f"{'variant':<16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>8}  non-2xx")
+    for name, s in summary.items():
+        non = ", ".join(f"{k}: {v}" for k, v in s["non_2xx"].items()) or "0"
+        if s["socket_errors"]:
+            non += f" (+{s['socket_errors']} socket errors)"
+        print(
+            f"{name:<16}{s['req_per_s']:>9,.0f}{s['p50_ms']:>9.1f}{s['p99_ms']:>9.1f}"
+            f"{s['ratio_to_ceiling']:>8.3f}  {non}"
+        )
+    print("per round (req/s):")
+    for name, runs in rounds.items():
+        print(f"  {name:<14}" + "".join(f"{run.rps:>9,.0f}" for run in runs))
+
+
+# --- main ------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    cores = os.cpu_count() or 1
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per variant and round")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds per variant, not counted")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=2 * cores + 1)
+    parser.add_argument("--hot-quota", type=int, default=300, help=f"quota of {HOT_EVENT}")
+    parser.add_argument(
+        "--open-quota", type=int, default=100_000, help="quota of the other loaded events"
+    )
+    parser.add_argument(
+        "--no-select1", action="store_true", help="skip the SELECT 1 reference endpoint"
+    )
+    args = parser.parse_args(argv)
+    if "@" in args.database_url and not args.database_url.split("@", 1)[1].startswith(
+        ("127.0.0.1", "localhost", "[::1]")
+    ):
+        parser.error("the bench database must be on this machine (127.0.0.1)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    wrk = find_wrk()
+    # SIGTERM unwinds like Ctrl-C, so the servers are always stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    info = machine()
+
+    print(f"preparing {args.database_url} (schema reset, migrations, seed-demo) ...")
+    prepare_database(args.database_url, args.hot_quota, args.open_quota)
+
+    funrun = Server(
+        "funrun",
+        "wsgi:app",
+        ROOT,
+        funrun_env(args.database_url),
+        args.workers,
+        "/api/v1/events",
+        RESULTS_DIR / f"registration-{stamp}-funrun.log",
+    )
+    ceiling_env = dict(os.environ, BENCH_DATABASE_URL=args.database_url)
+    ceiling = Server(
+        "ceiling",
+        "ceiling_app:app",
+        BENCH_DIR,
+        ceiling_env,
+        args.workers,
+        "/hello",
+        RESULTS_DIR / f"registration-{stamp}-ceiling.log",
+    )
+    variants = [Variant("hello (ceiling)", ceiling, "/hello", "get")]
+    if not args.no_select1:
+        variants.append(Variant("SELECT 1", ceiling, "/select1", "get"))
+    variants.append(Variant("registration", funrun, "/api/v1/events/-/registrations", "register"))
+    events = [HOT_EVENT, *OPEN_EVENTS]
+    loader = Loader(wrk, args.threads, args.connections, events)
+    loads: dict[str, list[Load]] = {v.name: [] for v in variants}
+    registration_runs: list[Load] = []
+
+    with running([funrun, ceiling]):
+        print(
+            f"gunicorn: {args.workers} sync workers each, funrun on :{funrun.port}, "
+            f"ceiling on :{ceiling.port}; wrk {args.threads} threads, "
+            f"{args.connections} connections"
+        )
+        for variant in variants:
+            warm = loader.run(variant, args.warmup)
+            if variant.mode == "register":
+                registration_runs.append(warm)
+        for round_no in range(args.rounds):
+            # Rotate the order each round, so no variant always runs first or last.
+            shift = round_no % len(variants)
+            for variant in variants[shift:] + variants[:shift]:
+                load = loader.run(variant, args.duration)
+                loads[variant.name].append(load)
+                if variant.mode == "register":
+                    registration_runs.append(load)
+                print(
+                    f"  round {round_no + 1} {variant.name:<16} {load.rps:>8,.0f} req/s  "
+                    f"p50 {load.p50_ms:.1f} ms  p99 {load.p99_ms:.1f} ms  "
+                    f"non-2xx {load.non_2xx or 0}"
+                )
+    # Servers stopped gracefully: every request they accepted has finished.
+
+    checks, per_event = check_database(args.database_url, registration_runs)
+    summary = summarise(loads, variants[0].name)
+    reg = summary["registration"]
+    goal_met = reg["ratio_to_ceiling"] >= GOAL_RATIO and reg["p99_ms"] < GOAL_P99_MS
+    info["loadavg_end"] = os.getloadavg()
+
+    result = {
+        "benchmark": "registration",
+        "timestamp": stamp,
+        "machine": info,
+        "settings": {
+            "gunicorn": f"sync, {args.workers} workers, {HOST}",
+            "wrk": {"threads": args.threads, "connections": args.connections},
+            "rounds": args.rounds,
+            "seconds_per_run": args.duration,
+            "warmup_seconds": args.warmup,
+            "events": events,
+            "quotas": {HOT_EVENT: args.hot_quota, "others": args.open_quota},
+        },
+        "summary": summary,
+        "goal": {
+            "ratio_at_least": GOAL_RATIO,
+            "p99_ms_below": GOAL_P99_MS,
+            "met": goal_met,
+        },
+        "checks": [c.__dict__ for c in checks],
+        "events": per_event,
+        "runs": {name: [run.figures() for run in runs] for name, runs in loads.items()},
+    }
+    out = RESULTS_DIR / f"registration-{stamp}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+
+    print_table(summary, loads)
+    print(
+        "events:",
+        ", ".join(
+            f"{e['slug']} {e['confirmed']}/{e['quota']} +{e['waitlisted']} waitlisted"
+            for e in per_event
+        ),
+    )
+    print("checks:")
+    for c in checks:
+        print(f"  {'ok  ' if c.ok else 'FAIL'} {c.name}: {c.detail}")
+    print(
+        f"goal (ratio >= {GOAL_RATIO}, p99 < {GOAL_P99_MS:.0f} ms): "
+        f"{'met' if goal_met else 'MISSED'}  "
+        f"(ratio {reg['ratio_to_ceiling']:.3f}, p99 {reg['p99_ms']:.1f} ms)"
+    )
+    print(f"figures written to {out.relative_to(ROOT)}")
+    return 0 if all(c.ok for c in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""A live server on the test database and Debian's Chromium driven by Playwright.
+
+Playwright never downloads a browser here: it launches /usr/bin/chromium. Every page
+is routed through a guard that records (and blocks) any request to another host, so
+a test can prove the pages load nothing from outside.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from tests.conftest import need
+
+CHROMIUM = os.environ.get("FUNRUN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """Serve the test app on a free loopback port for the duration of a test."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless (skips without it; fails under FUNRUN_REQUIRE_ALL=1)."""
+    need(
+        os.path.exists(CHROMIUM) or shutil.which("chromium") is not None,
+        "Chromium not installed (apt-get install chromium)",
+    )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def phone_page(browser, live_server: str):
+    """A 360x640 phone-sized page whose requests may only go to the live server."""
+    context = browser.new_context(
+        viewport={"width": 360, "height": 640}, device_scale_factor=2, is_mobile=True,
+        java_script_enabled=False,
+    )
+    page = context.new_page()
+    outside: list[str] = []
+    allowed = urlsplit(live_server).netloc
+
+    def guard(route) -> None:
+        if urlsplit(route.request.url).netloc == allowed:
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+    page.outside_requests = outside  # type: ignore[attr-defined]
+    yield page
+    context.close()
