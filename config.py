@@ -29,6 +29,9 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY")
     FUNRUN_DATA_KEY = os.environ.get("FUNRUN_DATA_KEY")
     FUNRUN_SIGNING_KEY = os.environ.get("FUNRUN_SIGNING_KEY")
+    #: Public keys (base64url, comma-separated) of earlier signing keys whose bibs still
+    #: verify: list the old key here when rotating FUNRUN_SIGNING_KEY.
+    FUNRUN_ACCEPTED_SIGNING_KEYS = os.environ.get("FUNRUN_ACCEPTED_SIGNING_KEYS", "")
     SQLALCHEMY_DATABASE_URI = normalise_database_url(
         os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'funrun.sqlite3'}")
     )
@@ -72,6 +75,7 @@ class TestingConfig(Config):
     SECRET_KEY = "testing-secret-key"
     # A fixed, obviously fake key so tests are repeatable.
     FUNRUN_DATA_KEY = "dGVzdGluZy1kYXRhLWtleS0zMi1ieXRlcy1sb25nISE="
+    FUNRUN_SIGNING_KEY = "dGVzdGluZy1zaWduaW5nLWtleS0zMi1ieXRlcy1vayE"
     SQLALCHEMY_DATABASE_URI = normalise_database_url(
         os.environ.get("TEST_DATABASE_URL", "sqlite:///:memory:")
     )
@@ -90,7 +94,8 @@ class ProductionConfig(Config):
     @classmethod
     def check(cls) -> None:
         """Refuse to start without the secrets that protect sessions and personal data."""
-        missing = [name for name in ("SECRET_KEY", "FUNRUN_DATA_KEY") if not os.environ.get(name)]
+        required = ("SECRET_KEY", "FUNRUN_DATA_KEY", "FUNRUN_SIGNING_KEY")
+        missing = [name for name in required if not os.environ.get(name)]
         if missing:
             raise RuntimeError("production refuses to start without " + ", ".join(missing))
 

@@ -24,6 +24,7 @@ import base64
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
@@ -88,6 +89,8 @@ def funrun_env(database_url: str) -> dict[str, str]:
         FUNRUN_DATA_KEY=BENCH_DATA_KEY,
         FUNRUN_RATE_LIMITS="off",
         PYTHONDONTWRITEBYTECODE="1",
+        # The funrun of the tree this script is in, even when run from a copy or worktree.
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
     )
     return env
 
@@ -125,6 +128,58 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
+
+
+# --- CPU accounting (Linux /proc) -------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, 0.0 if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, idle) CPU seconds of the whole machine since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / CLOCK_TICKS, idle / CLOCK_TICKS
+
+
+@dataclass
+class CpuSnapshot:
+    workers: float
+    postgres: float
+    busy: float
+    idle: float
+
+    @classmethod
+    def take(cls, worker_pids: list[int]) -> CpuSnapshot:
+        busy, idle = machine_cpu()
+        return cls(
+            workers=sum(process_cpu(pid) for pid in worker_pids),
+            postgres=sum(process_cpu(pid) for pid in postgres_pids()),
+            busy=busy,
+            idle=idle,
+        )
 
 
 # --- servers ---------------------------------------------------------------------------
@@ -233,6 +288,7 @@ class Load:
     socket_errors: dict[str, int]
     sent: int
     ids: list[int]
+    cpu: dict[str, float]
 
     @property
     def rps(self) -> float:
@@ -256,7 +312,13 @@ class Load:
             "non_2xx": self.non_2xx,
             "socket_errors": {k: v for k, v in self.socket_errors.items() if k != "status"},
             "sent": self.sent,
+            "cpu_seconds": self.cpu,
+            "cpu_ms_per_request": self.cpu_per_request(),
         }
+
+    def cpu_per_request(self) -> dict[str, float]:
+        """CPU milliseconds per answered request, by who spent them."""
+        return {k: round(v * 1000 / max(self.requests, 1), 3) for k, v in self.cpu.items()}
 
 
 @dataclass
@@ -301,7 +363,25 @@ class Loader:
             str(LUA_SCRIPT),
             f"http://{HOST}:{variant.server.port}{variant.path}",
         ]
+        workers = variant.server.worker_pids()
+        before = CpuSnapshot.take(workers)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(command, env=env, capture_output=True, text=True)
+        after = CpuSnapshot.take(workers)
+        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wrk_cpu = (children_after.ru_utime + children_after.ru_stime) - (
+            children.ru_utime + children.ru_stime
+        )
+        ours = {
+            "workers": after.workers - before.workers,
+            "postgres": after.postgres - before.postgres,
+            "wrk": wrk_cpu,
+        }
+        cpu = {
+            **ours,
+            "other": max(after.busy - before.busy - sum(ours.values()), 0.0),
+            "idle": after.idle - before.idle,
+        }
         line = next((ln for ln in done.stdout.splitlines() if ln.startswith("@@BENCH ")), None)
         if done.returncode != 0 or line is None:
             raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
@@ -326,6 +406,7 @@ class Loader:
             socket_errors=raw["errors"],
             sent=sent,
             ids=ids,
+            cpu={k: round(v, 3) for k, v in cpu.items()},
         )
 
 
@@ -337,6 +418,9 @@ class Check:
     name: str
     ok: bool
     detail: str
+    #: False for facts about the run itself (did the rush reach the waitlist?), which
+    #: are reported but do not fail the benchmark.
+    invariant: bool = True
 
 
 def check_database(database_url: str, registration_runs: list[Load]) -> tuple[list[Check], list]:
@@ -459,18 +543,23 @@ def check_database(database_url: str, registration_runs: list[Load]) -> tuple[li
         [] if people == len(stored_ids) else [f"{people} people, {len(stored_ids)} rows"],
     )
     hot = next(e for e in events if e.slug == HOT_EVENT)
-    check(
-        f"{HOT_EVENT} filled and spilled into its waitlist",
-        []
-        if hot.confirmed_count == hot.quota and hot.waitlisted
-        else [f"{hot.confirmed_count}/{hot.quota} confirmed, {hot.waitlisted} waitlisted"],
+    overflowed = hot.confirmed_count == hot.quota and hot.waitlisted > 0
+    checks.append(
+        Check(
+            f"{HOT_EVENT} filled and spilled into its waitlist",
+            overflowed,
+            f"{hot.confirmed_count}/{hot.quota} confirmed, {hot.waitlisted} waitlisted"
+            + ("" if overflowed else " (the waitlist path went untested: lower --hot-quota)"),
+            invariant=False,
+        )
     )
     checks.append(
         Check(
-            "note",
+            "accounting",
             True,
             f"{len(stored_ids)} rows, {created} answered 201, {len(unanswered)} stored "
             f"without an answer ({in_flight} requests were in flight when wrk stopped)",
+            invariant=False,
         )
     )
     per_event = [
@@ -485,6 +574,33 @@ def check_database(database_url: str, registration_runs: list[Load]) -> tuple[li
         if e.rows
     ]
     return checks, per_event
+
+
+def fit_hot_quota(args: argparse.Namespace, warm_rps: float, n_events: int) -> int:
+    """Lower the hot event's quota if the rush at this speed would not fill it by half-time.
+
+    On a slow or busy machine a fixed quota might never fill, leaving the waitlist path
+    untested; the quota is set between runs, while no request is being served.
+    """
+    expected = warm_rps * args.rounds * args.duration / n_events
+    engine = create_engine(args.database_url)
+    with engine.begin() as conn:
+        taken = conn.scalar(
+            text("SELECT confirmed_count FROM events WHERE slug = :slug"), {"slug": HOT_EVENT}
+        )
+        quota = args.hot_quota
+        if expected < 2 * quota:
+            quota = max(taken, 1, int(expected / 2))
+            conn.execute(
+                text("UPDATE events SET quota = :quota WHERE slug = :slug"),
+                {"quota": quota, "slug": HOT_EVENT},
+            )
+            print(
+                f"  ({HOT_EVENT} quota lowered to {quota}: about {expected:.0f} registrations "
+                "are expected there at the warm-up speed)"
+            )
+    engine.dispose()
+    return quota
 
 
 # --- report ----------------------------------------------------------------------------
@@ -515,6 +631,10 @@ def summarise(loads: dict[str, list[Load]], ceiling: str) -> dict[str, dict[str,
             "socket_errors": sum(
                 v for run in runs for k, v in run.socket_errors.items() if k != "status"
             ),
+            "cpu_ms_per_request": {
+                k: round(statistics.median(run.cpu_per_request()[k] for run in runs), 3)
+                for k in runs[0].cpu
+            },
         }
     return out
 
@@ -550,6 +670,10 @@ def print_table(summary: dict[str, dict[str, Any]], rounds: dict[str, list[Load]
             f"{name:<16}{s['req_per_s']:>9,.0f}{s['p50_ms']:>9.1f}{s['p99_ms']:>9.1f}"
             f"{s['ratio_to_ceiling']:>8.3f}  {non}"
         )
+    print("CPU ms per request (medians; 'other' = rest of the machine, 'idle' = unused):")
+    for name, s in summary.items():
+        cpu = s["cpu_ms_per_request"]
+        print(f"  {name:<14}" + "  ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
     print("per round (req/s):")
     for name, runs in rounds.items():
         print(f"  {name:<14}" + "".join(f"{run.rps:>9,.0f}" for run in runs))
@@ -622,6 +746,7 @@ def main(argv: list[str] | None = None) -> int:
     loader = Loader(wrk, args.threads, args.connections, events)
     loads: dict[str, list[Load]] = {v.name: [] for v in variants}
     registration_runs: list[Load] = []
+    hot_quota = args.hot_quota
 
     with running([funrun, ceiling]):
         print(
@@ -633,6 +758,7 @@ def main(argv: list[str] | None = None) -> int:
             warm = loader.run(variant, args.warmup)
             if variant.mode == "register":
                 registration_runs.append(warm)
+                hot_quota = fit_hot_quota(args, warm.rps, len(events))
         for round_no in range(args.rounds):
             # Rotate the order each round, so no variant always runs first or last.
             shift = round_no % len(variants)
@@ -665,7 +791,7 @@ def main(argv: list[str] | None = None) -> int:
             "seconds_per_run": args.duration,
             "warmup_seconds": args.warmup,
             "events": events,
-            "quotas": {HOT_EVENT: args.hot_quota, "others": args.open_quota},
+            "quotas": {HOT_EVENT: hot_quota, "others": args.open_quota},
         },
         "summary": summary,
         "goal": {
@@ -690,14 +816,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("checks:")
     for c in checks:
-        print(f"  {'ok  ' if c.ok else 'FAIL'} {c.name}: {c.detail}")
+        mark = "ok  " if c.ok else ("FAIL" if c.invariant else "warn")
+        print(f"  {mark} {c.name}: {c.detail}")
     print(
         f"goal (ratio >= {GOAL_RATIO}, p99 < {GOAL_P99_MS:.0f} ms): "
         f"{'met' if goal_met else 'MISSED'}  "
         f"(ratio {reg['ratio_to_ceiling']:.3f}, p99 {reg['p99_ms']:.1f} ms)"
     )
     print(f"figures written to {out.relative_to(ROOT)}")
-    return 0 if all(c.ok for c in checks) else 1
+    return 0 if all(c.ok for c in checks if c.invariant) else 1
 
 
 if __name__ == "__main__":

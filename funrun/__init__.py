@@ -5,11 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import event as sa_event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import BASE_DIR, Config, config_from_env
 from funrun.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, where a body nested too deeply is invalid JSON (a 400), not a 500."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply") from exc
 
 
 def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Flask:
@@ -24,6 +35,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     config_class.check()
     app.config.from_object(config_class)
     app.config.update(overrides)
+    app.json = JSONProvider(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     from funrun.keys import load_secrets
@@ -31,6 +43,9 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
 
     load_secrets(app)
     app.extensions["funrun_data_cipher"] = DataCipher(app.config["FUNRUN_DATA_KEY"])
+    from funrun.bibs.signing import signer_from_config
+
+    app.extensions["funrun_bib_signer"] = signer_from_config(app.config)
     if app.config["FUNRUN_TRUSTED_PROXIES"]:
         n = app.config["FUNRUN_TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
@@ -94,6 +109,8 @@ def register_blueprints(app: Flask) -> None:
     from funrun.accounts import views as accounts_views
     from funrun.api import bp as api_bp
     from funrun.api import views as _api_views  # noqa: F401  (routes register on import)
+    from funrun.bibs import bp as bibs_bp
+    from funrun.bibs import views as _bib_views  # noqa: F401
     from funrun.events import bp as events_bp
     from funrun.events import views as _event_views  # noqa: F401
     from funrun.registration import bp as registration_bp
@@ -103,14 +120,17 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(events_bp)
     app.register_blueprint(registration_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(bibs_bp)
     accounts_views.init_app(app)
 
 
 def register_commands(app: Flask) -> None:
     """Attach the CLI commands (``flask --app wsgi ...``)."""
     from funrun.accounts.cli import tokens_cli, users_cli
+    from funrun.bibs.cli import bibs_cli
     from funrun.demo.cli import seed_demo
 
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(bibs_cli)

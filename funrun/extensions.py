@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -34,3 +35,14 @@ csrf = CSRFProtect()
 babel = Babel()
 login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+@limiter.request_filter
+def _limits_off_for_this_app() -> bool:
+    """Honour each app's own RATELIMIT_ENABLED.
+
+    Flask-Limiter keeps its on/off switch and store on this one shared object, so an app
+    built with limits on (a test, a bench harness) would otherwise switch them on for
+    every other app in the process, including those configured with limits off.
+    """
+    return not current_app.config.get("RATELIMIT_ENABLED", True)

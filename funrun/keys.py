@@ -43,3 +43,9 @@ def load_secrets(app: Flask) -> None:
         )
     if not app.config.get("FUNRUN_DATA_KEY"):
         app.config["FUNRUN_DATA_KEY"] = _read_or_create(instance / "data_key", new_data_key)
+    if not app.config.get("FUNRUN_SIGNING_KEY"):
+        from funrun.bibs.signing import new_private_key_text
+
+        app.config["FUNRUN_SIGNING_KEY"] = _read_or_create(
+            instance / "signing_key", new_private_key_text
+        )

@@ -1,6 +1,7 @@
 """Every model, imported in one place so the metadata is complete (migrations, tests)."""
 
 from funrun.accounts.models import ApiToken, EventAssignment, Role, User
+from funrun.bibs.models import PrintJob
 from funrun.events.models import Event, Tour
 from funrun.people.models import Person
 from funrun.registration.models import PrivacyNotice, Registration
@@ -10,6 +11,7 @@ __all__ = [
     "Event",
     "EventAssignment",
     "Person",
+    "PrintJob",
     "PrivacyNotice",
     "Registration",
     "Role",

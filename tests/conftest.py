@@ -18,7 +18,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from config import TestingConfig, normalise_database_url
 from funrun import create_app
@@ -119,6 +119,31 @@ def postgres_url() -> str:
     """TEST_DATABASE_URL, required: skips (or fails under FUNRUN_REQUIRE_ALL) without it."""
     need(bool(PG_URL) and PG_URL.startswith("postgres"), "TEST_DATABASE_URL (PostgreSQL) not set")
     return normalise_database_url(PG_URL or "")
+
+
+@pytest.fixture
+def separate_postgres_url(postgres_url: str) -> Callable[[str], str]:
+    """Make ``<test database>_<suffix>`` (if missing) and give its URL; the caller resets it.
+
+    For tests that need a whole database of their own (migrations, concurrency) without
+    touching the session database the other tests share.
+    """
+
+    def _make(suffix: str) -> str:
+        url = make_url(postgres_url)
+        name = f"{url.database}_{suffix}"
+        assert re.fullmatch(r"[a-z0-9_]+", name), name
+        engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            exists = conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        return url.set(database=name).render_as_string(hide_password=False)
+
+    return _make
 
 
 # --- factories -------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import g, request
+from flask import request
 from flask_babel import gettext as _
 
 from funrun.accounts.models import Role, User
@@ -15,6 +15,7 @@ from funrun.api.problems import problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 _UNSET = object()
+_CACHE_KEY = "funrun.bearer_user"
 
 
 def bearer_token() -> str | None:
@@ -27,13 +28,17 @@ def bearer_token() -> str | None:
 
 
 def bearer_user() -> User | None:
-    """The account behind the request's bearer token (looked up once per request)."""
-    cached = g.get("_bearer_user", _UNSET)
+    """The account behind the request's bearer token (looked up once per request).
+
+    Cached on the request itself, not on ``g``: an app context (and its ``g``) can outlive
+    one request, e.g. in tests, and a token must never answer for another request.
+    """
+    cached = request.environ.get(_CACHE_KEY, _UNSET)
     if cached is not _UNSET:
         return cached  # type: ignore[return-value]
     token = bearer_token()
     user = user_for_token(token) if token else None
-    g._bearer_user = user
+    request.environ[_CACHE_KEY] = user
     return user
 
 

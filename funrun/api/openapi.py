@@ -166,7 +166,9 @@ SCHEMAS: dict[str, Any] = {
             "bib_number": {"type": ["integer", "null"]},
             "qr": {
                 **_NULLABLE_STRING,
-                "description": "Signed QR payload of a confirmed bib; null until bibs are issued.",
+                "maxLength": 120,
+                "description": "Signed QR payload of a confirmed bib (null otherwise): "
+                "FR1<kid>:<event id>:<bib>:<base32 Ed25519 signature>.",
             },
             "waitlist_position": {"type": ["integer", "null"], "minimum": 1},
             "full_name": {"type": "string"},
@@ -180,6 +182,28 @@ SCHEMAS: dict[str, Any] = {
                 "description": "Only in the answer that creates the registration.",
             },
             "manage_url": {"type": "string"},
+        },
+    },
+    "JWKSet": {
+        "type": "object",
+        "description": "Ed25519 public keys (RFC 8037) that verify bib QR payloads.",
+        "required": ["keys"],
+        "properties": {
+            "keys": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["kty", "crv", "x", "kid"],
+                    "properties": {
+                        "kty": {"const": "OKP"},
+                        "crv": {"const": "Ed25519"},
+                        "x": {"type": "string", "description": "base64url public key"},
+                        "kid": {"type": "string", "description": "named in each payload"},
+                        "use": {"const": "sig"},
+                        "alg": {"const": "EdDSA"},
+                    },
+                },
+            }
         },
     },
     "RegistrationEnvelope": {
@@ -248,6 +272,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                             "Registration closed, or this NIK already holds an active "
                             "registration for the event"
                         ),
+                        "413": _problem_response("The body is larger than 64 KiB"),
                         "415": _problem_response("The body is not JSON"),
                         "422": _problem_response("Invalid fields (see errors)"),
                         "429": _problem_response("Too many requests from this client"),
@@ -273,6 +298,31 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                         "404": _problem_response("No registration for this token"),
                         "409": _problem_response("Already cancelled"),
                     },
+                }
+            },
+            "/registrations/{token}/bib.pdf": {
+                "get": {
+                    "operationId": "getBibPdf",
+                    "parameters": [token],
+                    "responses": {
+                        "200": {
+                            "description": "Race bib (A5) and e-ticket (A6)",
+                            "content": {
+                                "application/pdf": {
+                                    "schema": {"type": "string", "format": "binary"}
+                                }
+                            },
+                        },
+                        "404": _problem_response("No registration for this token"),
+                        "409": _problem_response("Not confirmed: waitlisted or cancelled"),
+                    },
+                }
+            },
+            "/signing-key": {
+                "get": {
+                    "operationId": "getSigningKeys",
+                    "summary": "Public keys that verify bib QR payloads",
+                    "responses": {"200": _json("JWKSet", "The accepted keys")},
                 }
             },
             "/openapi.json": {

@@ -14,6 +14,9 @@ from funrun.accounts.models import Role
 from funrun.api import bp
 from funrun.api.openapi import openapi_document
 from funrun.api.problems import problem
+from funrun.bibs.services import NoBib, bib_pdf, payload_for
+from funrun.bibs.signing import bib_signer
+from funrun.bibs.views import pdf_response
 from funrun.events.services import get_event, list_events, summarise
 from funrun.extensions import limiter
 from funrun.people.crypto import data_cipher, mask_nik
@@ -47,7 +50,7 @@ def registration_json(registration: Registration, *, manage_token: str | None = 
         "status": registration.status,
         "bib": registration.bib,
         "bib_number": registration.bib_number,
-        "qr": None,
+        "qr": payload_for(registration),
         "waitlist_position": waitlist_position(registration),
         "full_name": registration.full_name,
         "nik_masked": mask_nik(data_cipher().decrypt(registration.person.nik_encrypted)),
@@ -155,6 +158,27 @@ def registration_cancel(token: str) -> Response:
     except AlreadyCancelled as refused:
         return problem(409, str(refused), kind="already-cancelled")
     return jsonify({"registration": registration_json(found)})
+
+
+@bp.get("/registrations/<token>/bib.pdf")
+def registration_bib_pdf(token: str) -> Response:
+    """The runner's race bib and e-ticket as a PDF (confirmed registrations only)."""
+    found = _registration_or_problem(token)
+    if isinstance(found, Response):
+        return found
+    try:
+        data = bib_pdf(found)
+    except NoBib as refused:
+        return problem(409, str(refused), kind="no-bib")
+    return pdf_response(data, f"bib-{found.event.bib_prefix}-{found.bib_number:04d}.pdf")
+
+
+@bp.get("/signing-key")
+def signing_key() -> Response:
+    """The public keys that verify bib QR payloads, as a JWK set (RFC 8037)."""
+    response = jsonify(bib_signer().jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 @bp.get("/openapi.json")

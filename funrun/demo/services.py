@@ -136,6 +136,16 @@ def seed_users() -> list[tuple[str, str, str]]:
     return created
 
 
+#: Indonesian mobile prefixes (after +62) that phonenumbers accepts with 8 more digits.
+MOBILE_PREFIXES = ["811", "812", "813", "821", "822", "823", "852", "853", "857", "878", "896"]
+
+
+def synthetic_mobile(number: int) -> str:
+    """A valid Indonesian mobile in E.164 from one random number (the form would accept it)."""
+    prefix = MOBILE_PREFIXES[number % len(MOBILE_PREFIXES)]
+    return f"+62{prefix}{number // len(MOBILE_PREFIXES) % 10**8:08d}"
+
+
 def synthetic_nik(index: int, birth: date, female: bool) -> str:
     """A well-formed NIK, unique per ``index``: the region and serial encode the index."""
     block, serial = divmod(index, 9999)
@@ -206,7 +216,7 @@ def seed_runners(
                 "person_id": person_id,
                 "manage_token_hash": token_hash,
                 "full_name": f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
-                "phone": f"+628{rng.randrange(10**9, 10**10)}",
+                "phone": synthetic_mobile(rng.randrange(10**9, 10**10)),
                 "email": None,
                 "shirt_size": rng.choice(DEFAULT_SHIRT_SIZES),
                 "is_member": member,

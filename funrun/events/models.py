@@ -46,7 +46,10 @@ class Event(db.Model):
         CheckConstraint("quota > 0", name="quota_positive"),
         # The backstop under the conditional UPDATE in registration.services.
         CheckConstraint("confirmed_count >= 0 AND confirmed_count <= quota", name="within_quota"),
-        CheckConstraint("bib_first >= 0 AND bib_first <= bib_last", name="bib_range"),
+        # Bib payloads carry the number in at most 5 digits (see funrun.bibs.signing).
+        CheckConstraint(
+            "bib_first >= 0 AND bib_first <= bib_last AND bib_last <= 99999", name="bib_range"
+        ),
         CheckConstraint("bib_next >= bib_first AND bib_next <= bib_last + 1", name="bib_next"),
         CheckConstraint("min_age >= 0", name="min_age"),
     )
@@ -69,6 +72,8 @@ class Event(db.Model):
     #: Last waitlist sequence number issued; waitlist order is gap-free per event.
     waitlist_seq: Mapped[int] = mapped_column(default=0)
     bib_prefix: Mapped[str] = mapped_column(String(8))
+    #: The event's colour on bibs and e-tickets (#RRGGBB).
+    bib_colour: Mapped[str] = mapped_column(String(7), default="#0A7A3D")
     bib_first: Mapped[int] = mapped_column(default=1)
     bib_last: Mapped[int] = mapped_column(default=9999)
     #: Next bib number to hand out; numbers of cancelled runners are never reused.

@@ -223,7 +223,11 @@ def clean_registration(raw: Mapping[str, Any], event: Event) -> RegistrationData
             kpj = re.sub(r"[\s.\-]", "", kpj)
             if not _KPJ.fullmatch(kpj):
                 c.fail("kpj_number", _l("The KPJ number has 11 digits."))
-    if c.raw.get("consent") not in (True, "y", "yes", "true", "on", "1"):
+    consent = c.raw.get("consent")
+    # Only true itself (or the form's checkbox values): 1 == True must not pass as consent.
+    if consent is not True and not (
+        isinstance(consent, str) and consent in ("y", "yes", "true", "on", "1")
+    ):
         c.fail("consent", _l("You must agree to the privacy notice to register."))
     if c.errors:
         raise ValidationFailed(c.errors)

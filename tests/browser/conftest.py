@@ -64,7 +64,9 @@ def browser():
 def phone_page(browser, live_server: str):
     """A 360x640 phone-sized page whose requests may only go to the live server."""
     context = browser.new_context(
-        viewport={"width": 360, "height": 640}, device_scale_factor=2, is_mobile=True,
+        viewport={"width": 360, "height": 640},
+        device_scale_factor=2,
+        is_mobile=True,
         java_script_enabled=False,
     )
     page = context.new_page()

@@ -1,0 +1,173 @@
+"""Bib rules: payloads for confirmed runners, single bib PDFs, whole-event batches."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import BinaryIO
+
+from flask import Flask, current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+
+from funrun.bibs.models import PrintJob, PrintJobStatus
+from funrun.bibs.pdf import BibFace, EventLook, batch_pdf, single_bib_pdf
+from funrun.bibs.signing import bib_signer
+from funrun.dbtypes import utcnow
+from funrun.events.models import Event
+from funrun.extensions import db
+from funrun.registration.models import Registration, RegistrationStatus
+
+#: A running job whose heartbeat is older than this died with its process.
+STALE_AFTER = timedelta(minutes=2)
+_TYPED_BIB = re.compile(r"([A-Za-z]{0,8})[\s\-_.]*0*(\d{1,5})")
+
+
+class NoBib(Exception):
+    """Only confirmed runners have a bib; the message is for the runner."""
+
+
+def payload_for(registration: Registration) -> str | None:
+    """The signed QR payload of a confirmed registration's bib, else None."""
+    if registration.status != RegistrationStatus.CONFIRMED or registration.bib_number is None:
+        return None
+    return bib_signer().sign(registration.event_id, registration.bib_number)
+
+
+def parse_typed_bib(text: str, event: Event) -> int | None:
+    """A bib number as a volunteer types it: ``42``, ``0042``, ``JKT0042``, ``jkt-0042``."""
+    match = _TYPED_BIB.fullmatch(text.strip())
+    if match is None:
+        return None
+    prefix, digits = match.groups()
+    if prefix and prefix.upper() != event.bib_prefix.upper():
+        return None
+    return int(digits)
+
+
+def event_look(event: Event) -> EventLook:
+    """What bibs show of the event."""
+    return EventLook(
+        name=event.name,
+        city=event.city,
+        date=event.date,
+        start_time=event.start_time,
+        venue=event.venue,
+        colour=event.bib_colour,
+        prefix=event.bib_prefix,
+    )
+
+
+def bib_pdf(registration: Registration) -> bytes:
+    """The runner's race bib and e-ticket as one PDF."""
+    payload = payload_for(registration)
+    if payload is None:
+        raise NoBib(_("Only confirmed runners have a bib."))
+    face = BibFace(
+        registration.bib_number or 0, registration.full_name, registration.shirt_size, payload
+    )
+    return single_bib_pdf(event_look(registration.event), face)
+
+
+def confirmed_faces(event_id: int, batch: int = 500) -> Iterator[BibFace]:
+    """Every confirmed bib of the event in bib order, streamed from the database."""
+    signer = bib_signer()
+    rows = db.session.execute(
+        select(Registration.bib_number, Registration.full_name, Registration.shirt_size)
+        .where(
+            Registration.event_id == event_id,
+            Registration.status == RegistrationStatus.CONFIRMED,
+        )
+        .order_by(Registration.bib_number)
+        .execution_options(yield_per=batch)
+    )
+    for number, name, size in rows:
+        yield BibFace(number, name, size, signer.sign(event_id, number))
+
+
+def count_confirmed(event_id: int) -> int:
+    """Confirmed runners of the event."""
+    return (
+        db.session.scalar(
+            select(func.count()).where(
+                Registration.event_id == event_id,
+                Registration.status == RegistrationStatus.CONFIRMED,
+            )
+        )
+        or 0
+    )
+
+
+def write_event_bibs(
+    event: Event, out: BinaryIO, progress: Callable[[int], None] | None = None
+) -> int:
+    """Write every confirmed bib of ``event`` to ``out`` as one PDF; returns the count."""
+    return batch_pdf(event_look(event), confirmed_faces(event.id), out, progress=progress)
+
+
+# --- background print jobs ------------------------------------------------------------
+
+
+def start_print_job(event: Event, user_id: int | None) -> PrintJob:
+    """Queue a batch print of the event and start it in a background thread."""
+    job = PrintJob(event_id=event.id, requested_by_id=user_id, total=count_confirmed(event.id))
+    db.session.add(job)
+    db.session.commit()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    threading.Thread(target=run_print_job, args=(app, job.id), daemon=True).start()
+    return job
+
+
+def run_print_job(app: Flask, job_id: int) -> None:
+    """Make the PDF of a print job, recording progress every 50 bibs (its own session)."""
+    import tempfile
+
+    with app.app_context():
+        job = db.session.get(PrintJob, job_id)
+        if job is None:
+            return
+        event = job.event
+        job.status = PrintJobStatus.RUNNING
+        job.updated_at = utcnow()
+        db.session.commit()
+
+        def progress(done: int) -> None:
+            if done % 50 == 0:
+                _record(job_id, done=done)
+
+        try:
+            with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+                done = write_event_bibs(event, spool, progress)
+                spool.seek(0)
+                data = spool.read()
+            _record(
+                job_id,
+                done=done,
+                total=done,
+                pdf=data,
+                status=PrintJobStatus.DONE,
+                finished_at=utcnow(),
+            )
+        except Exception as exc:  # the job page must say it failed, whatever happened
+            db.session.rollback()
+            _record(job_id, status=PrintJobStatus.FAILED, error=str(exc)[:500])
+            app.logger.exception("print job %s failed", job_id)
+        finally:
+            db.session.remove()
+
+
+def _record(job_id: int, **values: object) -> None:
+    # Its own connection and transaction: the job's session is still streaming rows.
+    with db.engine.begin() as connection:
+        connection.execute(
+            update(PrintJob).where(PrintJob.id == job_id).values(updated_at=utcnow(), **values)
+        )
+
+
+def job_is_stale(job: PrintJob) -> bool:
+    """Whether a queued or running job stopped making progress (its process died)."""
+    return job.status in (PrintJobStatus.QUEUED, PrintJobStatus.RUNNING) and (
+        utcnow() - job.updated_at > STALE_AFTER
+    )
