@@ -17,13 +17,22 @@ def _read_or_create(path: Path, make: Callable[[], str]) -> str:
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     value = make()
-    # O_EXCL: two workers starting together must not write two different keys.
+    # Two workers starting together must end up with one key, and neither may read a
+    # half-written file: write the key in full under a private name, then link it into
+    # place, which fails (FileExistsError) when another worker got there first.
+    private = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}")
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value + "\n")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(private, path)
+        except FileExistsError:
+            return path.read_text().strip()
+    finally:
+        private.unlink(missing_ok=True)
     return value
 
 

@@ -182,6 +182,8 @@ def test_register_confirmed_with_bib_token_and_location(client, make_event):
     assert registration["bib_number"] == 1
     assert registration["waitlist_position"] is None
     assert registration["event"] == event.slug
+    qr = registration["qr"]
+    assert isinstance(qr, str) and qr.isascii() and 0 < len(qr) <= 120
     token = registration["manage_token"]
     assert isinstance(token, str) and len(token) >= 20
     assert response.headers["Location"].endswith(f"{API}/registrations/{token}")
@@ -214,6 +216,7 @@ def test_full_event_waitlists_in_order(client, make_event):
     second = created(client, event, 2)
     third = created(client, event, 3)
     assert (second["status"], second["waitlist_position"], second["bib"]) == ("waitlisted", 1, None)
+    assert second["qr"] is None
     assert (third["status"], third["waitlist_position"]) == ("waitlisted", 2)
     assert second["manage_token"] != third["manage_token"]
     assert snapshot()[0] == 3
