@@ -14,7 +14,7 @@ from sqlalchemy import Table, insert, select, text, update
 from funrun.accounts.services import create_user, find_user
 from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
-from funrun.demo.tour2015 import DEMO_USERS, EVENTS, START_TIME, TOUR
+from funrun.demo.tour2015 import COLOURS, DEMO_USERS, EVENTS, START_TIME, TOUR
 from funrun.events.models import DEFAULT_SHIRT_SIZES, Event, Tour
 from funrun.extensions import db
 from funrun.people.crypto import data_cipher
@@ -101,7 +101,7 @@ def seed_tour() -> tuple[Tour, bool]:
     tour = Tour(**TOUR)
     db.session.add(tour)
     db.session.flush()
-    for slug, city, day, tz, venue, quota, prefix, illustrative in EVENTS:
+    for index, (slug, city, day, tz, venue, quota, prefix, illustrative) in enumerate(EVENTS):
         db.session.add(
             Event(
                 tour_id=tour.id,
@@ -115,6 +115,7 @@ def seed_tour() -> tuple[Tour, bool]:
                 venue=venue,
                 quota=quota,
                 bib_prefix=prefix,
+                bib_colour=COLOURS[index % len(COLOURS)],
                 bib_first=1,
                 bib_last=max(9999, quota * 2),
                 bib_next=1,

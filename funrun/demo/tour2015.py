@@ -131,6 +131,10 @@ EVENTS: list[tuple[str, str, date, str, str, int, str, bool]] = [
 
 START_TIME = time(6, 0)
 
+#: Each city's colour on its bibs (dark enough for white text on the bands).
+COLOURS = ["#0A7A3D", "#1D4E89", "#B42318", "#6941C6", "#B54708", "#0E7090",
+           "#C11574", "#3E7B27", "#175CD3", "#9C2A10", "#004EEB"]  # fmt: skip
+
 #: Demo staff log-ins (development only; printed by `make run`).
 DEMO_USERS = [
     ("admin@funrun.test", "admin", "admin-demo-pass", ()),

@@ -142,6 +142,17 @@ def normalise_mobile(raw: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def national_format(e164: str | None) -> str | None:
+    """A stored E.164 mobile as Indonesians write it: ``0812-3456-7890``."""
+    if not e164:
+        return e164
+    try:
+        number = phonenumbers.parse(e164, "ID")
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
 def age_on(birth_date: date, day: date) -> int:
     """Age in whole years on ``day``."""
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))

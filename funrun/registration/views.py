@@ -28,6 +28,7 @@ from funrun.registration.services import (
 from funrun.registration.validation import (
     ValidationFailed,
     clean_contact_change,
+    national_format,
     clean_registration,
 )
 
@@ -83,6 +84,9 @@ def manage(token: str) -> Response | str | tuple[str, int]:
     """The runner's own page: status, bib or waitlist place, corrections."""
     registration = _registration_or_404(token)
     form = ContactForm(obj=registration).for_event(registration.event)
+    if request.method == "GET":
+        form.phone.data = national_format(registration.phone)
+        form.emergency_phone.data = national_format(registration.emergency_phone)
     status = 200
     if request.method == "POST":
         if form.validate():
