@@ -8,7 +8,9 @@ throw-away keys into ``instance/`` so a fresh clone runs with no set-up.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
@@ -55,8 +57,8 @@ class Config:
     GENERATE_MISSING_KEYS = False
 
     @classmethod
-    def check(cls) -> None:
-        """Raise if this environment cannot run safely with the settings given."""
+    def check(cls, settings: Mapping[str, Any] | None = None) -> None:
+        """Raise if this environment cannot run safely with ``settings`` (the app's config)."""
 
 
 class DevelopmentConfig(Config):
@@ -92,10 +94,11 @@ class ProductionConfig(Config):
     PREFERRED_URL_SCHEME = "https"
 
     @classmethod
-    def check(cls) -> None:
-        """Refuse to start without the secrets that protect sessions and personal data."""
+    def check(cls, settings: Mapping[str, Any] | None = None) -> None:
+        """Refuse to start without the secrets that protect sessions, personal data, bibs."""
+        source: Mapping[str, Any] = os.environ if settings is None else settings
         required = ("SECRET_KEY", "FUNRUN_DATA_KEY", "FUNRUN_SIGNING_KEY")
-        missing = [name for name in required if not os.environ.get(name)]
+        missing = [name for name in required if not source.get(name)]
         if missing:
             raise RuntimeError("production refuses to start without " + ", ".join(missing))
 

@@ -32,9 +32,9 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
         static_folder=str(BASE_DIR / "static"),
     )
     config_class = config_class or config_from_env()
-    config_class.check()
     app.config.from_object(config_class)
     app.config.update(overrides)
+    config_class.check(app.config)
     app.json = JSONProvider(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]
 

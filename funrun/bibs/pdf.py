@@ -142,5 +142,20 @@ def batch_pdf(
         pdf.add_page(bib_page(look, face, dark_runs(face.payload) if with_qr else None))
         if progress is not None:
             progress(pdf.page_count)
+    count = pdf.page_count
+    if count == 0:
+        # A PDF with an empty page tree is invalid (poppler refuses it): say why instead.
+        pdf.add_page(no_bibs_page(look))
     pdf.close()
-    return pdf.page_count
+    return count
+
+
+def no_bibs_page(look: EventLook) -> Page:
+    """The only page of a batch with no confirmed runner."""
+    width, height = BIB_SIZE
+    page = Page(width, height)
+    page.fill_colour("#000000")
+    page.text("Helvetica-Bold", 20, 10 * MM, height - 20 * MM, look.name.upper())
+    page.text("Helvetica", 14, 10 * MM, height - 35 * MM, "Belum ada pelari terkonfirmasi.")
+    page.text("Helvetica", 14, 10 * MM, height - 43 * MM, "No confirmed runners yet.")
+    return page

@@ -28,8 +28,8 @@ from funrun.registration.services import (
 from funrun.registration.validation import (
     ValidationFailed,
     clean_contact_change,
-    national_format,
     clean_registration,
+    national_format,
 )
 
 

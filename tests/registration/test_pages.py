@@ -22,6 +22,7 @@ from funrun.extensions import db
 from funrun.people.models import Person
 from funrun.registration.models import PrivacyNotice, Registration
 from funrun.registration.services import current_privacy_notice, find_by_token
+from funrun.registration.validation import national_format
 from tests.conftest import csrf_from, person_payload
 
 FORM_FIELDS = [
@@ -266,6 +267,11 @@ def test_invalid_data_shows_messages_by_the_fields_and_keeps_values(app, client,
         t(app, "You must agree to the privacy notice to register.")
     ]
     assert t(app, "Some fields need correcting. See the messages below.") in html
+    # Indonesian by default: where the catalogue translates a message, the English is absent.
+    for english in ("NIK must be exactly 16 digits.", "Enter a valid email address."):
+        if t(app, english) != english:
+            assert english not in html
+    assert t(app, "Enter a valid email address.") != t(app, "Enter a valid email address.", "en")
     for valid in ("full_name", "birth_date", "gender", "shirt_size"):
         assert errors_of(html, valid) == [], valid
     # What was typed stays in the form.
@@ -340,7 +346,9 @@ def test_runner_changes_phone_and_shirt_size(app, client, make_event):
     event = make_event()
     token = registered(client, event, 1)
     html = client.get(f"/r/{token}").get_data(as_text=True)
-    assert input_value(html, "phone") == "+62" + person_payload(1)["phone"][1:]
+    # Shown as Indonesians write it, stored in E.164.
+    assert input_value(html, "phone") == national_format("+62" + person_payload(1)["phone"][1:])
+    assert input_value(html, "phone").startswith("0812")
     data = {
         "csrf_token": csrf_from(html),
         "phone": "0812-9999-8888",

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Iterator
+from datetime import date, time
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask_babel import force_locale
+from sqlalchemy import delete
 
-from funrun.events.models import Event
+from funrun.events.models import DEFAULT_SHIRT_SIZES, Event, Tour
+from funrun.extensions import db
 from funrun.registration.validation import (
     ContactChange,
     RegistrationData,
@@ -28,16 +32,43 @@ MISSING = object()
 RACE_DAY = date(2026, 12, 13)
 
 
-@pytest.fixture(autouse=True)
-def english(app):
-    """Messages in English (the default locale is Indonesian)."""
-    with force_locale("en"):
-        yield
+@pytest.fixture(scope="module")
+def event(_session_app: Flask) -> Iterator[Event]:
+    """One event for the many checks that only read it, with English messages.
+
+    It is inserted (so the database fills its defaults), read back, detached and its
+    rows deleted at once: the checks need no per-test database clean-up.
+    """
+    with _session_app.app_context(), force_locale("en"):
+        tour = Tour(slug="validation", name="Validation", organiser="Test")
+        event = Event(
+            tour=tour,
+            slug="validation",
+            city="Validation",
+            name="Validation",
+            date=RACE_DAY,
+            start_time=time(6, 0),
+            venue="Alun-alun",
+            quota=10,
+            bib_prefix="VAL",
+        )
+        db.session.add(event)
+        db.session.commit()
+        db.session.refresh(event)
+        db.session.expunge(event)
+        db.session.execute(delete(Event).where(Event.id == event.id))
+        db.session.execute(delete(Tour).where(Tour.id == tour.id))
+        db.session.commit()
+        assert (event.min_age, event.max_age, event.shirt_sizes) == (17, None, DEFAULT_SHIRT_SIZES)
+        yield event
+        db.session.remove()
 
 
 @pytest.fixture
-def event(make_event) -> Event:
-    return make_event()
+def english(app: Flask) -> Iterator[None]:
+    """English messages for tests that make their own events (the default is Indonesian)."""
+    with force_locale("en"):
+        yield
 
 
 def body(**overrides: Any) -> dict[str, Any]:
@@ -298,7 +329,7 @@ def test_kpj_must_be_11_ascii_digits(event, raw):
 # --- shirt size ------------------------------------------------------------------------
 
 
-def test_shirt_size_must_be_one_of_the_events(make_event):
+def test_shirt_size_must_be_one_of_the_events(make_event, english):
     event = make_event(shirt_sizes=["S", "M", "L"])
     assert clean(event, shirt_size="l").shirt_size == "L"
     for size in ("XL", "XXXL", "medium"):
@@ -379,7 +410,7 @@ def runner_born(event: Event, birth: date) -> dict[str, list[str]] | Registratio
         return failed.errors
 
 
-def test_minimum_age_on_race_day(make_event):
+def test_minimum_age_on_race_day(make_event, english):
     event = make_event(min_age=17)
     assert isinstance(runner_born(event, date(2009, 12, 13)), RegistrationData)  # 17 that day
     assert runner_born(event, date(2009, 12, 14)) == {
@@ -387,7 +418,7 @@ def test_minimum_age_on_race_day(make_event):
     }
 
 
-def test_maximum_age_on_race_day(make_event):
+def test_maximum_age_on_race_day(make_event, english):
     event = make_event(min_age=17, max_age=60)
     assert isinstance(runner_born(event, date(1966, 12, 13)), RegistrationData)  # 60 that day
     assert isinstance(runner_born(event, date(1965, 12, 14)), RegistrationData)  # 61 next day
@@ -396,7 +427,7 @@ def test_maximum_age_on_race_day(make_event):
     }
 
 
-def test_age_rule_follows_the_event_date(make_event):
+def test_age_rule_follows_the_event_date(make_event, english):
     earlier = make_event(date=date(2026, 6, 1), min_age=17)
     later = make_event(date=date(2027, 6, 1), min_age=17)
     birth = date(2009, 12, 13)
