@@ -6,12 +6,18 @@ from datetime import date, datetime, time
 from enum import StrEnum
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from funrun.dbtypes import UTCDateTime, utcnow
 from funrun.extensions import db
 
 DEFAULT_SHIRT_SIZES = ["XS", "S", "M", "L", "XL", "XXL"]
+
+
+def _first_bib(context: DefaultExecutionContext) -> int:
+    """A new event hands out bib_first first."""
+    return context.get_current_parameters().get("bib_first") or 1
 
 
 class EventStatus(StrEnum):
@@ -77,7 +83,7 @@ class Event(db.Model):
     bib_first: Mapped[int] = mapped_column(default=1)
     bib_last: Mapped[int] = mapped_column(default=9999)
     #: Next bib number to hand out; numbers of cancelled runners are never reused.
-    bib_next: Mapped[int] = mapped_column(default=1)
+    bib_next: Mapped[int] = mapped_column(default=_first_bib)
     shirt_sizes: Mapped[list[str]] = mapped_column(JSON, default=lambda: list(DEFAULT_SHIRT_SIZES))
     #: Adult 5K categories need 17+; the age is taken on race day.
     min_age: Mapped[int] = mapped_column(default=17)
@@ -103,14 +109,14 @@ class Event(db.Model):
         """Open, full (waitlist only) or closed at ``now``."""
         if not self.accepts_registrations(now):
             return EventStatus.CLOSED
-        if self.confirmed_count >= self.quota:
+        if self.remaining == 0:
             return EventStatus.FULL
         return EventStatus.OPEN
 
     @property
     def remaining(self) -> int:
-        """Confirmed places still free."""
-        return max(self.quota - self.confirmed_count, 0)
+        """Confirmed places still free (bounded by the bib numbers left in the range)."""
+        return max(min(self.quota - self.confirmed_count, self.bib_last - self.bib_next + 1), 0)
 
     def format_bib(self, number: int) -> str:
         """A bib as printed and shown: prefix and four digits, e.g. ``JKT 0042``."""

@@ -199,6 +199,24 @@ def test_single_bib_pdf_reads_back_to_the_api_payload(client, make_event, tmp_pa
         assert runner_name(0).upper() not in bib.text
 
 
+def test_bib_numbers_come_from_the_event_range_and_print_with_the_prefix(
+    client, make_event, tmp_path
+):
+    event = make_event(bib_prefix="JKT", quota=5, bib_first=41, bib_last=42)
+    runners = [register_runner(client, event, i) for i in range(3)]
+    assert [(r["status"], r["bib"]) for r in runners] == [
+        ("confirmed", "JKT 0041"),
+        ("confirmed", "JKT 0042"),
+        ("waitlisted", None),  # the range is used up before the quota
+    ]
+    response = client.get(f"/r/{runners[1]['manage_token']}/bib.pdf")
+    assert 'filename="bib-JKT-0042.pdf"' in response.headers["Content-Disposition"]
+    bib, ticket = read_back(response.get_data(), tmp_path)
+    assert "JKT 0042" in ticket.text and re.search(r"\b0042\b", bib.text)
+    assert bib.qr_texts == ticket.qr_texts == [runners[1]["qr"]]
+    assert_verifies(bib.qr_texts[0], event.id, 42)
+
+
 # --- a whole event, in bib order -------------------------------------------------------
 
 

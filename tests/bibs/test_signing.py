@@ -241,6 +241,26 @@ def test_genuine_bib_of_another_event_is_wrong_event(event_id, other_event, bib)
     assert (result.verdict, result.event_id, result.bib_number) == (expected, event_id, bib)
 
 
+def test_real_bib_scanned_at_another_real_event_is_wrong_event(client, make_event):
+    bandung, jakarta = make_event(bib_prefix="BDG"), make_event(bib_prefix="JKT")
+    payloads = {}
+    for event in (bandung, jakarta):
+        response = client.post(f"/api/v1/events/{event.slug}/registrations", json=person_payload(0))
+        assert response.status_code == 201
+        payloads[event.id] = response.get_json()["registration"]["qr"]
+    result = bib_signer_of(client).verify(payloads[bandung.id], jakarta.id)
+    assert (result.verdict, result.event_id, result.bib_number) == (
+        Verdict.WRONG_EVENT,
+        bandung.id,
+        1,
+    )
+    assert bib_signer_of(client).verify(payloads[jakarta.id], jakarta.id).verdict == Verdict.VALID
+
+
+def bib_signer_of(client) -> BibSigner:
+    return client.application.extensions["funrun_bib_signer"]
+
+
 def test_forged_payload_for_another_event_is_forged_not_wrong_event():
     # A fake must never be reported as merely "another event's bib".
     assert SIGNER.verify(OTHER.sign(8, 1), 7).verdict == Verdict.FORGED
@@ -272,6 +292,8 @@ def test_rotation_previous_key_verifies_while_accepted_and_not_after():
     jwks = during.test_client().get("/api/v1/signing-key").get_json()
     assert {k["kid"] for k in jwks["keys"]} == {printed_before[3:5], printed_after[3:5]}
     assert offline_verify(printed_before, jwks) and offline_verify(printed_after, jwks)
+    # Accepting an old key opens the door to that key only.
+    assert signer.verify(OTHER.sign(3, 17), 3).verdict == Verdict.FORGED
 
     after = _app(FUNRUN_SIGNING_KEY=seed_text(new_key), FUNRUN_ACCEPTED_SIGNING_KEYS="")
     signer = after.extensions["funrun_bib_signer"]
