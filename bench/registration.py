@@ -54,6 +54,7 @@ DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/funrun_benc
 # Fixed, obviously fake keys: the bench database holds synthetic people only.
 BENCH_SECRET_KEY = "funrun-bench-secret-key-not-secret"
 BENCH_DATA_KEY = base64.urlsafe_b64encode(b"funrun-bench-data-key-not-secret").decode()
+BENCH_SIGNING_KEY = base64.urlsafe_b64encode(b"funrun-bench-signing-key-not-sec").decode()
 
 HOT_EVENT = "batam-2015"
 OPEN_EVENTS = ("medan-2015", "makassar-2015", "surabaya-2015", "bandung-2015", "jakarta-2015")
@@ -87,6 +88,7 @@ def funrun_env(database_url: str) -> dict[str, str]:
         FUNRUN_ENV="development",
         SECRET_KEY=BENCH_SECRET_KEY,
         FUNRUN_DATA_KEY=BENCH_DATA_KEY,
+        FUNRUN_SIGNING_KEY=BENCH_SIGNING_KEY,
         FUNRUN_RATE_LIMITS="off",
         PYTHONDONTWRITEBYTECODE="1",
         # The funrun of the tree this script is in, even when run from a copy or worktree.
@@ -118,7 +120,8 @@ def prepare_database(database_url: str, hot_quota: int, open_quota: int) -> None
         for slug in OPEN_EVENTS:
             conn.execute(
                 text("UPDATE events SET quota = :quota, bib_last = :last WHERE slug = :slug"),
-                {"quota": open_quota, "last": open_quota * 2, "slug": slug},
+                # Bibs are capped at 99,999 (ck_events_bib_range).
+                {"quota": open_quota, "last": 99_999, "slug": slug},
             )
         conn.execute(text("ANALYZE"))
     engine.dispose()
@@ -694,7 +697,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2 * cores + 1)
     parser.add_argument("--hot-quota", type=int, default=300, help=f"quota of {HOT_EVENT}")
     parser.add_argument(
-        "--open-quota", type=int, default=100_000, help="quota of the other loaded events"
+        "--open-quota", type=int, default=50_000, help="quota of the other loaded events"
     )
     parser.add_argument(
         "--no-select1", action="store_true", help="skip the SELECT 1 reference endpoint"

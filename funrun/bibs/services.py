@@ -22,7 +22,7 @@ from funrun.registration.models import Registration, RegistrationStatus
 
 #: A running job whose heartbeat is older than this died with its process.
 STALE_AFTER = timedelta(minutes=2)
-_TYPED_BIB = re.compile(r"([A-Za-z]{0,8})[\s\-_.]*0*(\d{1,5})")
+_TYPED_BIB = re.compile(r"([A-Za-z]{0,8})[ \-_.]*0*([0-9]{1,5})")
 
 
 class NoBib(Exception):
