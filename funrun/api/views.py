@@ -14,12 +14,11 @@ from funrun.accounts.models import Role
 from funrun.api import bp
 from funrun.api.openapi import openapi_document
 from funrun.api.problems import problem
-from funrun.bibs.services import NoBib, bib_pdf, payload_for
+from funrun.bibs.services import NoBib, bib_pdf
 from funrun.bibs.signing import bib_signer
 from funrun.bibs.views import pdf_response
 from funrun.events.services import get_event, list_events, summarise
 from funrun.extensions import limiter
-from funrun.people.crypto import data_cipher, mask_nik
 from funrun.ratelimit import (
     exempt_from_partner_limit,
     exempt_from_public_limit,
@@ -27,11 +26,12 @@ from funrun.ratelimit import (
     public_limit,
     token_key,
 )
-from funrun.registration.models import Registration, RegistrationSource
+from funrun.registration.models import Registration, RegistrationSource, RegistrationStatus
 from funrun.registration.services import (
     AlreadyCancelled,
     DuplicateRegistration,
     RegistrationClosed,
+    RegistrationSnapshot,
     cancel,
     current_privacy_notice,
     find_by_token,
@@ -41,25 +41,26 @@ from funrun.registration.services import (
 from funrun.registration.validation import ValidationFailed, clean_registration
 
 
-def registration_json(registration: Registration, *, manage_token: str | None = None) -> dict:
+def registration_json(snapshot: RegistrationSnapshot, *, manage_token: str | None = None) -> dict:
     """A registration as the API shows it to its runner (NIK masked)."""
-    event = registration.event
     body: dict[str, Any] = {
-        "id": registration.id,
-        "event": event.slug,
-        "status": registration.status,
-        "bib": registration.bib,
-        "bib_number": registration.bib_number,
-        "qr": payload_for(registration),
-        "waitlist_position": waitlist_position(registration),
-        "full_name": registration.full_name,
-        "nik_masked": mask_nik(data_cipher().decrypt(registration.person.nik_encrypted)),
-        "shirt_size": registration.shirt_size,
-        "member": registration.is_member,
-        "created_at": registration.created_at.isoformat(),
-        "cancelled_at": (
-            registration.cancelled_at.isoformat() if registration.cancelled_at else None
+        "id": snapshot.id,
+        "event": snapshot.event_slug,
+        "status": snapshot.status,
+        "bib": snapshot.bib,
+        "bib_number": snapshot.bib_number,
+        "qr": (
+            bib_signer().sign(snapshot.event_id, snapshot.bib_number)
+            if snapshot.status == RegistrationStatus.CONFIRMED and snapshot.bib_number is not None
+            else None
         ),
+        "waitlist_position": waitlist_position(snapshot),
+        "full_name": snapshot.full_name,
+        "nik_masked": snapshot.nik_masked,
+        "shirt_size": snapshot.shirt_size,
+        "member": snapshot.is_member,
+        "created_at": snapshot.created_at.isoformat(),
+        "cancelled_at": snapshot.cancelled_at.isoformat() if snapshot.cancelled_at else None,
     }
     if manage_token is not None:
         body["manage_token"] = manage_token
@@ -125,7 +126,7 @@ def create_registration(slug: str) -> Response | tuple[Response, int]:
     except DuplicateRegistration as refused:
         return problem(409, str(refused), kind="duplicate-registration")
     response = jsonify(
-        {"registration": registration_json(new.registration, manage_token=new.manage_token)}
+        {"registration": registration_json(new.snapshot, manage_token=new.manage_token)}
     )
     response.headers["Location"] = url_for("api.registration_detail", token=new.manage_token)
     return response, 201
@@ -144,7 +145,7 @@ def registration_detail(token: str) -> Response:
     found = _registration_or_problem(token)
     if isinstance(found, Response):
         return found
-    return jsonify({"registration": registration_json(found)})
+    return jsonify({"registration": registration_json(RegistrationSnapshot.of(found))})
 
 
 @bp.post("/registrations/<token>/cancel")
@@ -157,7 +158,7 @@ def registration_cancel(token: str) -> Response:
         cancel(found)
     except AlreadyCancelled as refused:
         return problem(409, str(refused), kind="already-cancelled")
-    return jsonify({"registration": registration_json(found)})
+    return jsonify({"registration": registration_json(RegistrationSnapshot.of(found))})
 
 
 @bp.get("/registrations/<token>/bib.pdf")

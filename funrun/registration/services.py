@@ -10,6 +10,7 @@ failed attempts.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -27,7 +28,7 @@ from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
 from funrun.events.models import Event
 from funrun.extensions import db
-from funrun.people.crypto import data_cipher
+from funrun.people.crypto import data_cipher, mask_nik
 from funrun.people.models import Person
 from funrun.registration.models import (
     PrivacyNotice,
@@ -59,11 +60,51 @@ class AlreadyCancelled(RegistrationError):
 
 
 @dataclass(frozen=True)
+class RegistrationSnapshot:
+    """What the runner sees of a registration, read once (no lazy loads afterwards)."""
+
+    id: int
+    event_id: int
+    event_slug: str
+    status: str
+    bib: str | None
+    bib_number: int | None
+    waitlist_seq: int | None
+    full_name: str
+    nik_masked: str
+    shirt_size: str
+    is_member: bool
+    created_at: datetime
+    cancelled_at: datetime | None
+
+    @classmethod
+    def of(cls, registration: Registration) -> RegistrationSnapshot:
+        """Read a stored registration (decrypting the NIK only to mask it)."""
+        nik = data_cipher().decrypt(registration.person.nik_encrypted)
+        return cls(
+            id=registration.id,
+            event_id=registration.event_id,
+            event_slug=registration.event.slug,
+            status=registration.status,
+            bib=registration.bib,
+            bib_number=registration.bib_number,
+            waitlist_seq=registration.waitlist_seq,
+            full_name=registration.full_name,
+            nik_masked=mask_nik(nik),
+            shirt_size=registration.shirt_size,
+            is_member=registration.is_member,
+            created_at=registration.created_at,
+            cancelled_at=registration.cancelled_at,
+        )
+
+
+@dataclass(frozen=True)
 class NewRegistration:
     """A registration just made, with the manage token shown to the runner once."""
 
     registration: Registration
     manage_token: str
+    snapshot: RegistrationSnapshot
 
 
 def hash_token(token: str) -> str:
@@ -77,16 +118,22 @@ def new_manage_token() -> tuple[str, str]:
     return token, hash_token(token)
 
 
-def current_privacy_notice(locale: str) -> PrivacyNotice:
-    """The privacy notice shown now in ``locale``, stored once per distinct text."""
-    locale = locale if locale in ("id", "en") else "id"
+@functools.lru_cache(maxsize=8)
+def _notice_text(locale: str) -> tuple[str, str, str]:
+    """Body, consent label and their SHA-256 for ``locale`` (read once per process)."""
     body = (_NOTICE_DIR / f"privacy.{locale}.txt").read_text(encoding="utf-8").strip()
     with force_locale(locale):
         label = _(
             "I have read the privacy notice and agree that my data is processed "
             "for this Fun Run as it describes."
         )
-    digest = hashlib.sha256(f"{body}\n\n{label}".encode()).hexdigest()
+    return body, label, hashlib.sha256(f"{body}\n\n{label}".encode()).hexdigest()
+
+
+def current_privacy_notice(locale: str) -> PrivacyNotice:
+    """The privacy notice shown now in ``locale``, stored once per distinct text."""
+    locale = locale if locale in ("id", "en") else "id"
+    body, label, digest = _notice_text(locale)
     notice = db.session.scalar(
         select(PrivacyNotice).where(PrivacyNotice.locale == locale, PrivacyNotice.sha256 == digest)
     )
@@ -116,26 +163,24 @@ def _insert_ignore(model: type[db.Model], values: dict) -> object:
     return insert(model).values(**values).on_conflict_do_nothing()
 
 
-def _person_id(data: RegistrationData) -> int:
-    """Find or create the person with this NIK (safe when two requests race)."""
+def _person_id(data: RegistrationData) -> tuple[int, bool]:
+    """Find or create the person with this NIK (safe when two requests race).
+
+    Returns the id and whether the person is new: one round trip for a new person.
+    """
     cipher = data_cipher()
     nik_hash = cipher.lookup_hash(data.nik)
-    person_id = db.session.scalar(select(Person.id).where(Person.nik_hash == nik_hash))
+    values = {
+        "nik_hash": nik_hash,
+        "nik_encrypted": cipher.encrypt(data.nik),
+        "birth_date": data.birth_date,
+        "gender": data.gender,
+        "created_at": utcnow(),
+    }
+    person_id = db.session.scalar(_insert_ignore(Person, values).returning(Person.id))
     if person_id is not None:
-        return person_id
-    db.session.execute(
-        _insert_ignore(
-            Person,
-            {
-                "nik_hash": nik_hash,
-                "nik_encrypted": cipher.encrypt(data.nik),
-                "birth_date": data.birth_date,
-                "gender": data.gender,
-                "created_at": utcnow(),
-            },
-        )
-    )
-    return db.session.scalars(select(Person.id).where(Person.nik_hash == nik_hash)).one()
+        return person_id, True
+    return db.session.scalars(select(Person.id).where(Person.nik_hash == nik_hash)).one(), False
 
 
 def _has_active(event_id: int, person_id: int) -> bool:
@@ -198,14 +243,15 @@ def register(
     now = now or utcnow()
     if not event.accepts_registrations(now):
         raise RegistrationClosed(_("Registration for this event is closed."))
-    event_id = event.id
+    event_id, event_slug, bib_prefix = event.id, event.slug, event.bib_prefix
     duplicate = DuplicateRegistration(
         _("This NIK is already registered for this event. Use your manage link to see it.")
     )
     begin_write()
     try:
-        person_id = _person_id(data)
-        if _has_active(event_id, person_id):
+        person_id, new_person = _person_id(data)
+        # A person seen before may already hold a place: fail before taking the event lock.
+        if not new_person and _has_active(event_id, person_id):
             raise duplicate
         status, number = _take_place(event_id)
         token, token_hash = new_manage_token()
@@ -236,6 +282,22 @@ def register(
         )
         db.session.add(registration)
         db.session.flush()
+        confirmed = status == RegistrationStatus.CONFIRMED
+        snapshot = RegistrationSnapshot(
+            id=registration.id,
+            event_id=event_id,
+            event_slug=event_slug,
+            status=str(status),
+            bib=f"{bib_prefix} {number:04d}" if confirmed else None,
+            bib_number=number if confirmed else None,
+            waitlist_seq=None if confirmed else number,
+            full_name=data.full_name,
+            nik_masked=mask_nik(data.nik),
+            shirt_size=data.shirt_size,
+            is_member=data.is_member,
+            created_at=now,
+            cancelled_at=None,
+        )
     except IntegrityError as exc:
         db.session.rollback()
         if "active_person" in str(
@@ -247,7 +309,7 @@ def register(
         db.session.rollback()
         raise
     db.session.commit()
-    return NewRegistration(registration, token)
+    return NewRegistration(registration, token, snapshot)
 
 
 def find_by_token(token: str) -> Registration | None:
@@ -259,7 +321,7 @@ def find_by_token(token: str) -> Registration | None:
     )
 
 
-def waitlist_position(registration: Registration) -> int | None:
+def waitlist_position(registration: Registration | RegistrationSnapshot) -> int | None:
     """1 for the head of the waitlist; None when not waitlisted."""
     if registration.status != RegistrationStatus.WAITLISTED:
         return None
