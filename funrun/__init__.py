@@ -111,6 +111,8 @@ def register_blueprints(app: Flask) -> None:
     from funrun.api import views as _api_views  # noqa: F401  (routes register on import)
     from funrun.bibs import bp as bibs_bp
     from funrun.bibs import views as _bib_views  # noqa: F401
+    from funrun.checkin import bp as checkin_bp
+    from funrun.checkin import views as _checkin_views  # noqa: F401
     from funrun.events import bp as events_bp
     from funrun.events import views as _event_views  # noqa: F401
     from funrun.registration import bp as registration_bp
@@ -121,6 +123,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(registration_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(bibs_bp)
+    app.register_blueprint(checkin_bp)
     accounts_views.init_app(app)
 
 

@@ -2,12 +2,14 @@
 
 from funrun.accounts.models import ApiToken, EventAssignment, Role, User
 from funrun.bibs.models import PrintJob
+from funrun.checkin.models import CheckIn, ScanLog
 from funrun.events.models import Event, Tour
 from funrun.people.models import Person
 from funrun.registration.models import PrivacyNotice, Registration
 
 __all__ = [
     "ApiToken",
+    "CheckIn",
     "Event",
     "EventAssignment",
     "Person",
@@ -15,6 +17,7 @@ __all__ = [
     "PrivacyNotice",
     "Registration",
     "Role",
+    "ScanLog",
     "Tour",
     "User",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import jsonify, request, url_for
@@ -9,7 +10,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from funrun.accounts.auth import bearer_token, bearer_user
+from funrun.accounts.auth import bearer_token, bearer_user, require_roles
 from funrun.accounts.models import Role
 from funrun.api import bp
 from funrun.api.openapi import openapi_document
@@ -17,6 +18,8 @@ from funrun.api.problems import problem
 from funrun.bibs.services import NoBib, bib_pdf
 from funrun.bibs.signing import bib_signer
 from funrun.bibs.views import pdf_response
+from funrun.checkin.models import STATIONS
+from funrun.checkin.services import UndoError, can_scan, scan, station_counts, undo_checkin
 from funrun.events.services import get_event, list_events, summarise
 from funrun.extensions import limiter
 from funrun.ratelimit import (
@@ -186,3 +189,91 @@ def signing_key() -> Response:
 def openapi() -> Response:
     """The OpenAPI 3.1 document describing this API."""
     return jsonify(openapi_document(request.host_url.rstrip("/") + bp.url_prefix))
+
+
+# --- check-in ---------------------------------------------------------------------------
+
+SCANNERS = (Role.ADMIN, Role.ORGANISER, Role.VOLUNTEER)
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+@bp.post("/events/<slug>/checkins")
+@require_roles(*SCANNERS)
+def create_checkin(slug: str) -> Response | tuple[Response, int]:
+    """Scan a bib (QR payload or typed number) at a station; idempotent per client_ref."""
+    user = bearer_user()
+    event = get_event(slug)
+    if event is None:
+        return _event_not_found()
+    if user is None or not can_scan(user, event.id):
+        return problem(403, _("You are not assigned to this event."), kind="forbidden")
+    body = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(body, dict):
+        return problem(400, _("The body must be a JSON object."), kind="bad-request")
+    scanned_at = body.get("scanned_at")
+    parsed_at = _parse_time(scanned_at) if scanned_at is not None else None
+    if scanned_at is not None and parsed_at is None:
+        return problem(
+            422,
+            _("Some fields need correcting."),
+            kind="validation",
+            errors={"scanned_at": [_("Use an ISO 8601 time with a time zone.")]},
+        )
+    device = body.get("device") if isinstance(body.get("device"), str) else None
+    try:
+        outcome = scan(
+            event,
+            body.get("code"),
+            user=user,
+            station=body.get("station", "pickup"),
+            client_ref=body.get("client_ref"),
+            scanned_at=parsed_at,
+            device=(device or request.headers.get("User-Agent", ""))[:64] or None,
+        )
+    except ValidationFailed as failed:
+        return problem(
+            422, _("Some fields need correcting."), kind="validation", errors=failed.errors
+        )
+    return jsonify(outcome.as_json()), outcome.http_status
+
+
+@bp.get("/events/<slug>/checkins/counts")
+@require_roles(*SCANNERS)
+def checkin_counts(slug: str) -> Response:
+    """The live counter for a station: checked in and confirmed."""
+    user = bearer_user()
+    event = get_event(slug)
+    if event is None:
+        return _event_not_found()
+    if user is None or not can_scan(user, event.id):
+        return problem(403, _("You are not assigned to this event."), kind="forbidden")
+    station = request.args.get("station", "pickup")
+    if station not in STATIONS:
+        return problem(
+            422,
+            _("Some fields need correcting."),
+            kind="validation",
+            errors={"station": [_("Unknown station.")]},
+        )
+    return jsonify({"station": station, **station_counts(event.id, station)})
+
+
+@bp.post("/checkins/<int:checkin_id>/undo")
+@require_roles(Role.ADMIN, Role.ORGANISER)
+def undo(checkin_id: int) -> Response:
+    """A supervisor takes back a mistaken check-in (logged)."""
+    user = bearer_user()
+    try:
+        checkin = undo_checkin(checkin_id, user=user)  # type: ignore[arg-type]
+    except UndoError as refused:
+        return problem(409, str(refused), kind="undo-refused")
+    return jsonify({"checkin_id": checkin.id, "undone_at": checkin.undone_at.isoformat()})

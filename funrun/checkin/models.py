@@ -1,0 +1,93 @@
+"""Check-ins (one per runner and station) and the log of every scan, rejected ones too."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from funrun.accounts.models import User
+from funrun.dbtypes import UTCDateTime, utcnow
+from funrun.extensions import db
+from funrun.registration.models import Registration
+
+STATIONS = ("pickup", "start", "finish")
+
+
+class ScanResult(StrEnum):
+    """What a scan answered."""
+
+    CHECKED_IN = "checked_in"
+    ALREADY = "already_checked_in"
+    UNKNOWN = "unknown"
+    INVALID = "invalid"  # malformed or forged
+    WRONG_EVENT = "wrong_event"
+    NOT_CONFIRMED = "not_confirmed"
+    UNDONE = "undone"  # a supervisor took a check-in back
+
+
+class CheckIn(db.Model):
+    """A runner checked in at a station; at most one active per runner and station."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (
+        # Two devices scanning the same bib at once make exactly one check-in.
+        Index(
+            "uq_checkins_active",
+            "registration_id",
+            "station",
+            unique=True,
+            sqlite_where=text("undone_at IS NULL"),
+            postgresql_where=text("undone_at IS NULL"),
+        ),
+        Index("ix_checkins_event_station", "event_id", "station", "checked_in_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id"))
+    station: Mapped[str] = mapped_column(String(16))
+    #: When the device scanned it (may be earlier than received, for queued scans).
+    checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    scanned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    device: Mapped[str | None] = mapped_column(String(64))
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    registration: Mapped[Registration] = relationship()
+    scanned_by: Mapped[User | None] = relationship(foreign_keys=[scanned_by_id])
+
+
+class ScanLog(db.Model):
+    """Every scan and undo: who, which device, when, what it answered."""
+
+    __tablename__ = "scan_log"
+    __table_args__ = (
+        # A device's client_ref is answered once; a replay gets the first answer back.
+        Index(
+            "uq_scan_log_client_ref",
+            "client_ref",
+            unique=True,
+            sqlite_where=text("client_ref IS NOT NULL"),
+            postgresql_where=text("client_ref IS NOT NULL"),
+        ),
+        Index("ix_scan_log_event_received", "event_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    station: Mapped[str] = mapped_column(String(16))
+    device: Mapped[str | None] = mapped_column(String(64))
+    #: The device's unique id for this scan (offline queues resend it).
+    client_ref: Mapped[str | None] = mapped_column(String(64))
+    result: Mapped[str] = mapped_column(String(24))
+    #: "qr" or "typed"; never the payload itself (it identifies a runner).
+    code_kind: Mapped[str] = mapped_column(String(8))
+    registration_id: Mapped[int | None] = mapped_column(ForeignKey("registrations.id"))
+    checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkins.id"))
+    bib_number: Mapped[int | None]
+    scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

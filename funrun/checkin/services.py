@@ -1,0 +1,293 @@
+"""The rules of scanning: verify the bib, check in once per station, log every scan.
+
+A check-in is an INSERT ... ON CONFLICT DO NOTHING against a partial unique index
+(one active check-in per registration and station), so two devices scanning the same
+bib at the same moment make exactly one check-in and the other is told "already".
+A ``client_ref`` sent with a scan is unique in the scan log: replaying it returns the
+first outcome and changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from funrun.accounts.models import EventAssignment, Role, User
+from funrun.bibs.services import parse_typed_bib
+from funrun.bibs.signing import Verdict, bib_signer
+from funrun.checkin.models import STATIONS, CheckIn, ScanLog, ScanResult
+from funrun.dbtx import begin_write
+from funrun.dbtypes import utcnow
+from funrun.events.models import Event
+from funrun.extensions import db
+from funrun.registration.models import Registration, RegistrationStatus
+from funrun.registration.validation import ValidationFailed
+
+HTTP_STATUS = {
+    ScanResult.CHECKED_IN: 201,
+    ScanResult.ALREADY: 200,
+    ScanResult.UNKNOWN: 404,
+    ScanResult.INVALID: 422,
+    ScanResult.WRONG_EVENT: 409,
+    ScanResult.NOT_CONFIRMED: 409,
+    ScanResult.UNDONE: 200,
+}
+MAX_CODE = 200
+_CLIENT_REF = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    """The answer to a scan, with the runner and (for repeats) the first check-in."""
+
+    result: ScanResult
+    registration: Registration | None = None
+    checkin: CheckIn | None = None
+    replayed: bool = False
+
+    @property
+    def http_status(self) -> int:
+        """The status code the API answers with."""
+        return HTTP_STATUS[self.result]
+
+    def as_json(self) -> dict:
+        """The outcome as the check-in API and the scan page show it (no NIK)."""
+        body: dict = {"result": str(self.result), "registration": None, "replayed": self.replayed}
+        reg = self.registration
+        if reg is not None:
+            body["registration"] = {
+                "id": reg.id,
+                "bib": reg.bib,
+                "bib_number": reg.bib_number,
+                "full_name": reg.full_name,
+                "shirt_size": reg.shirt_size,
+                "status": reg.status,
+                "member": reg.is_member,
+                # Non-members are who the enrolment desk is for.
+                "offer_enrolment": not reg.is_member,
+            }
+        if self.checkin is not None:
+            body["checkin_id"] = self.checkin.id
+            body["station"] = self.checkin.station
+            if self.result == ScanResult.ALREADY:
+                body["first_at"] = self.checkin.checked_in_at.isoformat()
+                by = self.checkin.scanned_by
+                body["first_by"] = by.email if by else None
+        return body
+
+
+def can_scan(user: User, event_id: int) -> bool:
+    """Admins and organisers scan anywhere; volunteers only at events they are assigned."""
+    if user.role in (Role.ADMIN, Role.ORGANISER):
+        return True
+    if user.role != Role.VOLUNTEER:
+        return False
+    return (
+        db.session.scalar(
+            select(EventAssignment.id).where(
+                EventAssignment.user_id == user.id, EventAssignment.event_id == event_id
+            )
+        )
+        is not None
+    )
+
+
+def _insert_ignore(model: type[db.Model], values: dict) -> object:
+    insert = (
+        postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    )
+    return insert(model).values(**values).on_conflict_do_nothing()
+
+
+def _check_input(code: object, station: object, client_ref: object) -> tuple[str, str, str | None]:
+    errors: dict[str, list[str]] = {}
+    if not isinstance(code, str) or not code.strip():
+        errors["code"] = [str(_l("Scan a bib or type its number."))]
+    elif len(code) > MAX_CODE:
+        errors["code"] = [str(_l("At most %(n)d characters.", n=MAX_CODE))]
+    if station not in STATIONS:
+        errors["station"] = [str(_l("Unknown station."))]
+    if client_ref is not None and (
+        not isinstance(client_ref, str) or not _CLIENT_REF.fullmatch(client_ref)
+    ):
+        errors["client_ref"] = [str(_l("client_ref must be 1-64 letters, digits or _.:-"))]
+    if errors:
+        raise ValidationFailed(errors)
+    return code.strip(), station, client_ref  # type: ignore[union-attr,return-value]
+
+
+def _replay(client_ref: str) -> ScanOutcome | None:
+    log = db.session.scalar(select(ScanLog).where(ScanLog.client_ref == client_ref))
+    if log is None:
+        return None
+    registration = (
+        db.session.get(Registration, log.registration_id) if log.registration_id else None
+    )
+    checkin = db.session.get(CheckIn, log.checkin_id) if log.checkin_id else None
+    return ScanOutcome(ScanResult(log.result), registration, checkin, replayed=True)
+
+
+def _identify(event: Event, code: str) -> tuple[ScanResult | None, int | None, str]:
+    """The bib number a scan names, or the reason it names none; and the code's kind."""
+    if code.upper().startswith("FR1") or len(code) > 24:
+        verification = bib_signer().verify(code, event.id)
+        if verification.verdict == Verdict.WRONG_EVENT:
+            return ScanResult.WRONG_EVENT, None, "qr"
+        if verification.verdict != Verdict.VALID:
+            return ScanResult.INVALID, None, "qr"
+        return None, verification.bib_number, "qr"
+    number = parse_typed_bib(code, event)
+    if number is None:
+        return ScanResult.INVALID, None, "typed"
+    return None, number, "typed"
+
+
+def scan(
+    event: Event,
+    code: object,
+    *,
+    user: User,
+    station: object = "pickup",
+    client_ref: object = None,
+    scanned_at: datetime | None = None,
+    device: str | None = None,
+) -> ScanOutcome:
+    """Answer one scan at ``event`` and record it; idempotent per runner and station."""
+    code, station, client_ref = _check_input(code, station, client_ref)
+    if client_ref is not None:
+        replayed = _replay(client_ref)
+        if replayed is not None:
+            return replayed
+    event_id, user_id = event.id, user.id
+    result, number, kind = _identify(event, code)
+    registration = None
+    if result is None:
+        registration = db.session.scalar(
+            select(Registration).where(
+                Registration.event_id == event_id, Registration.bib_number == number
+            )
+        )
+        if registration is None:
+            result = ScanResult.UNKNOWN
+        elif registration.status != RegistrationStatus.CONFIRMED:
+            result = ScanResult.NOT_CONFIRMED
+    now = utcnow()
+    registration_id = registration.id if registration is not None else None
+    begin_write()
+    try:
+        checkin_id = None
+        if result is None and registration_id is not None:
+            checkin_id = db.session.scalar(
+                _insert_ignore(
+                    CheckIn,
+                    {
+                        "event_id": event_id,
+                        "registration_id": registration_id,
+                        "station": station,
+                        "checked_in_at": scanned_at or now,
+                        "scanned_by_id": user_id,
+                        "device": device,
+                    },
+                ).returning(CheckIn.id)
+            )
+            if checkin_id is not None:
+                result = ScanResult.CHECKED_IN
+            else:
+                result = ScanResult.ALREADY
+                checkin_id = db.session.scalar(
+                    select(CheckIn.id).where(
+                        CheckIn.registration_id == registration_id,
+                        CheckIn.station == station,
+                        CheckIn.undone_at.is_(None),
+                    )
+                )
+        logged = db.session.scalar(
+            _insert_ignore(
+                ScanLog,
+                {
+                    "event_id": event_id,
+                    "user_id": user_id,
+                    "station": station,
+                    "device": device,
+                    "client_ref": client_ref,
+                    "result": str(result),
+                    "code_kind": kind,
+                    "registration_id": registration_id,
+                    "checkin_id": checkin_id,
+                    "bib_number": number,
+                    "scanned_at": scanned_at,
+                    "received_at": now,
+                },
+            ).returning(ScanLog.id)
+        )
+        if logged is None:
+            # The same client_ref arrived twice at once: the first one stands.
+            db.session.rollback()
+            replayed = _replay(client_ref)  # type: ignore[arg-type]
+            if replayed is None:  # pragma: no cover - the conflicting row must exist
+                raise RuntimeError("client_ref conflict without a stored scan")
+            return replayed
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    checkin = db.session.get(CheckIn, checkin_id) if checkin_id else None
+    registration = db.session.get(Registration, registration_id) if registration_id else None
+    return ScanOutcome(result, registration, checkin)  # type: ignore[arg-type]
+
+
+class UndoError(Exception):
+    """An undo was refused; the message is for the supervisor."""
+
+
+def undo_checkin(checkin_id: int, *, user: User, device: str | None = None) -> CheckIn:
+    """Take back a mistaken check-in (logged); the runner can then be scanned again."""
+    begin_write()
+    try:
+        checkin = db.session.execute(
+            select(CheckIn)
+            .where(CheckIn.id == checkin_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if checkin is None:
+            raise UndoError(str(_l("No such check-in.")))
+        if checkin.undone_at is not None:
+            raise UndoError(str(_l("This check-in was already undone.")))
+        now = utcnow()
+        checkin.undone_at = now
+        checkin.undone_by_id = user.id
+        db.session.add(
+            ScanLog(
+                event_id=checkin.event_id,
+                user_id=user.id,
+                station=checkin.station,
+                device=device,
+                result=str(ScanResult.UNDONE),
+                code_kind="undo",
+                registration_id=checkin.registration_id,
+                checkin_id=checkin.id,
+                received_at=now,
+            )
+        )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return checkin
+
+
+def station_counts(event_id: int, station: str) -> dict[str, int]:
+    """Checked in at the station, and confirmed runners: the live counter."""
+    checked_in = db.session.scalar(
+        select(func.count()).where(
+            CheckIn.event_id == event_id, CheckIn.station == station, CheckIn.undone_at.is_(None)
+        )
+    )
+    confirmed = db.session.scalar(select(Event.confirmed_count).where(Event.id == event_id))
+    return {"checked_in": checked_in or 0, "confirmed": confirmed or 0}

@@ -1,0 +1,112 @@
+"""The volunteer's scan page (cookie session + CSRF) over the same service as the API."""
+
+from __future__ import annotations
+
+from flask import abort, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+from wtforms import StringField
+
+from funrun.accounts.access import roles_required
+from funrun.accounts.models import EventAssignment, Role
+from funrun.checkin import bp
+from funrun.checkin.models import STATIONS
+from funrun.checkin.services import ScanOutcome, can_scan, scan, station_counts
+from funrun.events.models import Event
+from funrun.events.services import get_event
+from funrun.extensions import db
+from funrun.registration.validation import ValidationFailed
+
+SCANNERS = (Role.ADMIN, Role.ORGANISER, Role.VOLUNTEER)
+
+
+class ScanForm(FlaskForm):
+    """A typed bib or a wedge scanner's input, for browsers without JavaScript."""
+
+    code = StringField()
+
+
+def _event_for_scanning(slug: str) -> Event:
+    event = get_event(slug)
+    if event is None:
+        abort(404)
+    if not can_scan(current_user, event.id):
+        abort(403)
+    return event
+
+
+def _station() -> str:
+    station = request.args.get("station", "pickup")
+    return station if station in STATIONS else "pickup"
+
+
+@bp.route("/staff/scan")
+@roles_required(*SCANNERS)
+def choose_event() -> str:
+    """The events this account may scan at."""
+    query = select(Event).order_by(Event.date)
+    if current_user.role == Role.VOLUNTEER:
+        query = query.join(EventAssignment, EventAssignment.event_id == Event.id).where(
+            EventAssignment.user_id == current_user.id
+        )
+    return render_template("checkin/choose.html", events=db.session.scalars(query).all())
+
+
+@bp.route("/staff/events/<slug>/scan", methods=["GET", "POST"])
+@roles_required(*SCANNERS)
+def scan_page(slug: str) -> Response | str | tuple[str, int] | tuple[Response, int]:
+    """Scan bibs with the camera, a handheld scanner or the keyboard."""
+    event = _event_for_scanning(slug)
+    station = _station()
+    form = ScanForm()
+    outcome: ScanOutcome | None = None
+    error = None
+    if request.method == "POST":
+        body = request.get_json(silent=True) if request.is_json else None
+        if request.is_json and not isinstance(body, dict):
+            return jsonify({"error": _("The body must be a JSON object.")}), 400
+        if not request.is_json and not form.validate():
+            abort(400)
+        code = body.get("code") if body else form.code.data
+        try:
+            outcome = scan(
+                event,
+                code,
+                user=current_user,
+                station=(body or {}).get("station", station),
+                client_ref=(body or {}).get("client_ref"),
+                device=request.headers.get("User-Agent", "")[:64] or None,
+            )
+        except ValidationFailed as failed:
+            if request.is_json:
+                return jsonify({"errors": failed.errors}), 422
+            error = " ".join(m for messages in failed.errors.values() for m in messages)
+        else:
+            if request.is_json:
+                return jsonify(outcome.as_json()), outcome.http_status
+        form.code.data = ""
+    status = outcome.http_status if outcome else (422 if error else 200)
+    return (
+        render_template(
+            "checkin/scan.html",
+            event=event,
+            station=station,
+            stations=STATIONS,
+            form=form,
+            outcome=outcome.as_json() if outcome else None,
+            error=error,
+            counts=station_counts(event.id, station),
+        ),
+        status,
+    )
+
+
+@bp.route("/staff/events/<slug>/scan/counts")
+@roles_required(*SCANNERS)
+def counts(slug: str) -> Response:
+    """The live counter for the page: checked in / confirmed at this station."""
+    event = _event_for_scanning(slug)
+    return jsonify(station_counts(event.id, _station()))

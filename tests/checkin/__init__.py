@@ -1,0 +1,1 @@
+"""Tests for race-day check-in."""
