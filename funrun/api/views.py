@@ -19,7 +19,14 @@ from funrun.bibs.services import NoBib, bib_pdf
 from funrun.bibs.signing import bib_signer
 from funrun.bibs.views import pdf_response
 from funrun.checkin.models import STATIONS
-from funrun.checkin.services import UndoError, can_scan, scan, station_counts, undo_checkin
+from funrun.checkin.services import (
+    CheckInNotFound,
+    UndoError,
+    can_scan,
+    scan,
+    station_counts,
+    undo_checkin,
+)
 from funrun.events.services import get_event, list_events, summarise
 from funrun.extensions import limiter
 from funrun.ratelimit import (
@@ -274,6 +281,8 @@ def undo(checkin_id: int) -> Response:
     user = bearer_user()
     try:
         checkin = undo_checkin(checkin_id, user=user)  # type: ignore[arg-type]
+    except CheckInNotFound as missing:
+        return problem(404, str(missing), kind="not-found")
     except UndoError as refused:
         return problem(409, str(refused), kind="undo-refused")
     return jsonify({"checkin_id": checkin.id, "undone_at": checkin.undone_at.isoformat()})

@@ -245,6 +245,10 @@ class UndoError(Exception):
     """An undo was refused; the message is for the supervisor."""
 
 
+class CheckInNotFound(UndoError):
+    """No check-in has this id."""
+
+
 def undo_checkin(checkin_id: int, *, user: User, device: str | None = None) -> CheckIn:
     """Take back a mistaken check-in (logged); the runner can then be scanned again."""
     begin_write()
@@ -256,7 +260,7 @@ def undo_checkin(checkin_id: int, *, user: User, device: str | None = None) -> C
             .execution_options(populate_existing=True)
         ).scalar_one_or_none()
         if checkin is None:
-            raise UndoError(str(_l("No such check-in.")))
+            raise CheckInNotFound(str(_l("No such check-in.")))
         if checkin.undone_at is not None:
             raise UndoError(str(_l("This check-in was already undone.")))
         now = utcnow()
