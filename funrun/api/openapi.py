@@ -206,6 +206,82 @@ SCHEMAS: dict[str, Any] = {
             }
         },
     },
+    "CheckInRequest": {
+        "type": "object",
+        "required": ["code"],
+        "properties": {
+            "code": {
+                "type": "string",
+                "maxLength": 200,
+                "description": "The QR payload, or a typed bib: 42, 0042, JKT0042, jkt-0042.",
+            },
+            "station": {
+                "type": "string",
+                "enum": ["pickup", "start", "finish"],
+                "default": "pickup",
+            },
+            "client_ref": {
+                "type": ["string", "null"],
+                "pattern": "^[A-Za-z0-9_.:\\-]{1,64}$",
+                "description": "Unique per scan from the device; a replay returns "
+                "the first outcome and changes nothing.",
+            },
+            "scanned_at": {"type": ["string", "null"], "format": "date-time"},
+            "device": {"type": ["string", "null"], "maxLength": 64},
+        },
+    },
+    "CheckInOutcome": {
+        "type": "object",
+        "required": ["result", "registration", "replayed"],
+        "properties": {
+            "result": {
+                "type": "string",
+                "enum": [
+                    "checked_in",
+                    "already_checked_in",
+                    "unknown",
+                    "invalid",
+                    "wrong_event",
+                    "not_confirmed",
+                ],
+            },
+            "replayed": {"type": "boolean"},
+            "registration": {
+                "type": ["object", "null"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "bib": {"type": ["string", "null"]},
+                    "bib_number": {"type": ["integer", "null"]},
+                    "full_name": {"type": "string"},
+                    "shirt_size": {"type": "string"},
+                    "status": {"type": "string"},
+                    "member": {"type": "boolean"},
+                    "offer_enrolment": {"type": "boolean"},
+                },
+            },
+            "checkin_id": {"type": "integer"},
+            "station": {"type": "string"},
+            "first_at": {"type": "string", "format": "date-time"},
+            "first_by": {"type": ["string", "null"]},
+        },
+    },
+    "StationCounts": {
+        "type": "object",
+        "required": ["station", "checked_in", "confirmed"],
+        "properties": {
+            "station": {"type": "string"},
+            "checked_in": {"type": "integer", "minimum": 0},
+            "confirmed": {"type": "integer", "minimum": 0},
+        },
+    },
+    "Undone": {
+        "type": "object",
+        "required": ["checkin_id", "undone_at"],
+        "properties": {
+            "checkin_id": {"type": "integer"},
+            "undone_at": {"type": "string", "format": "date-time"},
+        },
+    },
     "RegistrationEnvelope": {
         "type": "object",
         "required": ["registration"],
@@ -323,6 +399,98 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "operationId": "getSigningKeys",
                     "summary": "Public keys that verify bib QR payloads",
                     "responses": {"200": _json("JWKSet", "The accepted keys")},
+                }
+            },
+            "/events/{slug}/checkins": {
+                "post": {
+                    "operationId": "checkIn",
+                    "summary": "Scan a bib at a station (volunteers of the event, organisers)",
+                    "parameters": [slug],
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/CheckInRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": _json("CheckInOutcome", "checked_in"),
+                        "200": _json("CheckInOutcome", "already_checked_in (first_at, first_by)"),
+                        "400": _problem_response("The body is not a JSON object"),
+                        "401": _problem_response("No valid token"),
+                        "403": _problem_response("Not assigned to this event"),
+                        "404": {
+                            "description": "unknown bib (CheckInOutcome), or no such event "
+                            "(problem details)",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/CheckInOutcome"}
+                                },
+                                "application/problem+json": {
+                                    "schema": {"$ref": "#/components/schemas/Problem"}
+                                },
+                            },
+                        },
+                        "409": _json("CheckInOutcome", "wrong_event or not_confirmed"),
+                        "422": {
+                            "description": "invalid code: malformed or forged (CheckInOutcome); "
+                            "bad fields (problem details)",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/CheckInOutcome"}
+                                },
+                                "application/problem+json": {
+                                    "schema": {"$ref": "#/components/schemas/Problem"}
+                                },
+                            },
+                        },
+                    },
+                }
+            },
+            "/events/{slug}/checkins/counts": {
+                "get": {
+                    "operationId": "checkInCounts",
+                    "parameters": [
+                        slug,
+                        {
+                            "name": "station",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "enum": ["pickup", "start", "finish"]},
+                        },
+                    ],
+                    "security": [{"bearer": []}],
+                    "responses": {
+                        "200": _json("StationCounts", "Checked in and confirmed"),
+                        "401": _problem_response("No valid token"),
+                        "403": _problem_response("Not assigned to this event"),
+                        "404": _problem_response("No such event"),
+                        "422": _problem_response("Unknown station"),
+                    },
+                }
+            },
+            "/checkins/{checkin_id}/undo": {
+                "post": {
+                    "operationId": "undoCheckIn",
+                    "summary": "Take back a mistaken check-in (organisers and admins; logged)",
+                    "parameters": [
+                        {
+                            "name": "checkin_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer"},
+                        }
+                    ],
+                    "security": [{"bearer": []}],
+                    "responses": {
+                        "200": _json("Undone", "Undone"),
+                        "401": _problem_response("No valid token"),
+                        "403": _problem_response("Not a supervisor"),
+                        "404": _problem_response("No such check-in"),
+                        "409": _problem_response("Already undone"),
+                    },
                 }
             },
             "/openapi.json": {
