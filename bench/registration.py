@@ -61,6 +61,7 @@ OPEN_EVENTS = ("medan-2015", "makassar-2015", "surabaya-2015", "bandung-2015", "
 
 GOAL_RATIO = 0.10
 GOAL_P99_MS = 100.0
+BUSY_WARNING = 0.10  # share of the CPU taken by other processes that makes a run suspect
 
 
 # --- set-up ----------------------------------------------------------------------------
@@ -296,6 +297,18 @@ class Load:
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def own_cpu_ms(self) -> float:
+        """CPU ms per request spent by this benchmark's own processes (server, database, wrk)."""
+        own = self.cpu["workers"] + self.cpu["postgres"] + self.cpu["wrk"]
+        return own * 1000 / max(self.requests, 1)
+
+    @property
+    def others_share(self) -> float:
+        """Fraction of the machine's CPU that went to other people's processes meanwhile."""
+        total = sum(self.cpu.values())
+        return self.cpu["other"] / total if total else 0.0
 
     @property
     def non_2xx(self) -> dict[str, int]:
@@ -616,6 +629,7 @@ def median_of(runs: list[Load], attribute: str) -> float:
 def summarise(loads: dict[str, list[Load]], ceiling: str) -> dict[str, dict[str, Any]]:
     """Medians per variant, with the ratio to the ceiling (of medians, and per round)."""
     ceiling_rps = median_of(loads[ceiling], "rps")
+    ceiling_cpu = median_of(loads[ceiling], "own_cpu_ms")
     out = {}
     for name, runs in loads.items():
         non_2xx: Counter[str] = Counter()
@@ -638,6 +652,10 @@ def summarise(loads: dict[str, list[Load]], ceiling: str) -> dict[str, dict[str,
                 k: round(statistics.median(run.cpu_per_request()[k] for run in runs), 3)
                 for k in runs[0].cpu
             },
+            # The ratio an otherwise idle machine would show if both are CPU-bound: the
+            # ceiling's own CPU per request over this variant's. Robust to other jobs.
+            "cpu_ratio_to_ceiling": round(ceiling_cpu / median_of(runs, "own_cpu_ms"), 3),
+            "others_cpu_share": round(median_of(runs, "others_share"), 3),
         }
     return out
 
@@ -664,22 +682,31 @@ def machine() -> dict[str, Any]:
 
 def print_table(summary: dict[str, dict[str, Any]], rounds: dict[str, list[Load]]) -> None:
     print()
-    print(f"{'variant':<16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>8}  non-2xx")
+    print(
+        f"{'variant':<16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>8}{'cpu-ratio':>11}"
+        "  non-2xx"
+    )
     for name, s in summary.items():
         non = ", ".join(f"{k}: {v}" for k, v in s["non_2xx"].items()) or "0"
         if s["socket_errors"]:
             non += f" (+{s['socket_errors']} socket errors)"
         print(
             f"{name:<16}{s['req_per_s']:>9,.0f}{s['p50_ms']:>9.1f}{s['p99_ms']:>9.1f}"
-            f"{s['ratio_to_ceiling']:>8.3f}  {non}"
+            f"{s['ratio_to_ceiling']:>8.3f}{s['cpu_ratio_to_ceiling']:>11.3f}  {non}"
+        )
+    busy = max(s["others_cpu_share"] for s in summary.values())
+    if busy > BUSY_WARNING:
+        print(
+            f"WARNING: other processes took up to {busy:.0%} of the CPU during these runs; "
+            "req/s and latency are unreliable, 'cpu-ratio' less so. Run again when quieter."
         )
     print("CPU ms per request (medians; 'other' = rest of the machine, 'idle' = unused):")
     for name, s in summary.items():
         cpu = s["cpu_ms_per_request"]
-        print(f"  {name:<14}" + "  ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
+        print(f"  {name:<16}" + "  ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
     print("per round (req/s):")
     for name, runs in rounds.items():
-        print(f"  {name:<14}" + "".join(f"{run.rps:>9,.0f}" for run in runs))
+        print(f"  {name:<16}" + "".join(f"{run.rps:>9,.0f}" for run in runs))
 
 
 # --- main ------------------------------------------------------------------------------
@@ -824,7 +851,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"goal (ratio >= {GOAL_RATIO}, p99 < {GOAL_P99_MS:.0f} ms): "
         f"{'met' if goal_met else 'MISSED'}  "
-        f"(ratio {reg['ratio_to_ceiling']:.3f}, p99 {reg['p99_ms']:.1f} ms)"
+        f"(ratio {reg['ratio_to_ceiling']:.3f}, cpu-ratio {reg['cpu_ratio_to_ceiling']:.3f}, "
+        f"p99 {reg['p99_ms']:.1f} ms)"
     )
     print(f"figures written to {out.relative_to(ROOT)}")
     return 0 if all(c.ok for c in checks if c.invariant) else 1

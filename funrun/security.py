@@ -6,8 +6,12 @@ from flask import Flask, request
 from werkzeug.wrappers import Response
 
 #: No inline scripts, nothing from other hosts: venues have poor networks anyway.
+#: worker-src allows blob: for the scan page's QR decoder: qr-scanner imports its worker
+#: module from /static/vendor/ and starts the worker from a blob: URL made of that code
+#: (a blob: URL can only be made by script already running on this origin).
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "worker-src 'self' blob:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 

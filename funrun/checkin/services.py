@@ -42,12 +42,49 @@ _CLIENT_REF = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 
 
 @dataclass(frozen=True)
+class RunnerView:
+    """What a scan shows of the runner (read before the write; no NIK)."""
+
+    id: int
+    bib: str | None
+    bib_number: int | None
+    full_name: str
+    shirt_size: str
+    status: str
+    is_member: bool
+
+    @classmethod
+    def of(cls, registration: Registration, prefix: str) -> RunnerView:
+        """Copy the fields a scan answer needs."""
+        number = registration.bib_number
+        return cls(
+            id=registration.id,
+            bib=f"{prefix} {number:04d}" if number is not None else None,
+            bib_number=number,
+            full_name=registration.full_name,
+            shirt_size=registration.shirt_size,
+            status=registration.status,
+            is_member=registration.is_member,
+        )
+
+
+@dataclass(frozen=True)
+class CheckInView:
+    """A check-in as a scan answer shows it: for repeats, when and by whom it was first."""
+
+    id: int
+    station: str
+    checked_in_at: datetime
+    scanned_by: str | None
+
+
+@dataclass(frozen=True)
 class ScanOutcome:
     """The answer to a scan, with the runner and (for repeats) the first check-in."""
 
     result: ScanResult
-    registration: Registration | None = None
-    checkin: CheckIn | None = None
+    registration: RunnerView | None = None
+    checkin: CheckInView | None = None
     replayed: bool = False
 
     @property
@@ -76,8 +113,7 @@ class ScanOutcome:
             body["station"] = self.checkin.station
             if self.result == ScanResult.ALREADY:
                 body["first_at"] = self.checkin.checked_in_at.isoformat()
-                by = self.checkin.scanned_by
-                body["first_by"] = by.email if by else None
+                body["first_by"] = self.checkin.scanned_by
         return body
 
 
@@ -121,15 +157,36 @@ def _check_input(code: object, station: object, client_ref: object) -> tuple[str
     return code.strip(), station, client_ref  # type: ignore[union-attr,return-value]
 
 
+def _clean_device(device: str | None) -> str | None:
+    """A device label fit to store: printable characters only (no NUL, no lone surrogates)."""
+    if not isinstance(device, str):
+        return None
+    return "".join(ch for ch in device if ch.isprintable())[:64] or None
+
+
 def _replay(client_ref: str) -> ScanOutcome | None:
+    """The first answer given to ``client_ref``, or None if it is new."""
     log = db.session.scalar(select(ScanLog).where(ScanLog.client_ref == client_ref))
     if log is None:
         return None
-    registration = (
-        db.session.get(Registration, log.registration_id) if log.registration_id else None
-    )
-    checkin = db.session.get(CheckIn, log.checkin_id) if log.checkin_id else None
-    return ScanOutcome(ScanResult(log.result), registration, checkin, replayed=True)
+    runner = None
+    if log.registration_id is not None:
+        registration = db.session.get(Registration, log.registration_id)
+        if registration is not None:
+            runner = RunnerView.of(registration, registration.event.bib_prefix)
+    return ScanOutcome(ScanResult(log.result), runner, _checkin_view(log.checkin_id), replayed=True)
+
+
+def _checkin_view(checkin_id: int | None) -> CheckInView | None:
+    """A check-in with the email of whoever scanned it first (one query)."""
+    if checkin_id is None:
+        return None
+    row = db.session.execute(
+        select(CheckIn.id, CheckIn.station, CheckIn.checked_in_at, User.email)
+        .outerjoin(User, User.id == CheckIn.scanned_by_id)
+        .where(CheckIn.id == checkin_id)
+    ).first()
+    return CheckInView(*row) if row is not None else None
 
 
 def _identify(event: Event, code: str) -> tuple[ScanResult | None, int | None, str]:
@@ -159,11 +216,10 @@ def scan(
 ) -> ScanOutcome:
     """Answer one scan at ``event`` and record it; idempotent per runner and station."""
     code, station, client_ref = _check_input(code, station, client_ref)
-    if client_ref is not None:
-        replayed = _replay(client_ref)
-        if replayed is not None:
-            return replayed
-    event_id, user_id = event.id, user.id
+    device = _clean_device(device)
+    # A replayed client_ref is caught by the scan log's unique index below (the work is
+    # rolled back and the first answer returned): no look-up on every scan.
+    event_id, user_id, user_email = event.id, user.id, user.email
     result, number, kind = _identify(event, code)
     registration = None
     if result is None:
@@ -177,7 +233,9 @@ def scan(
         elif registration.status != RegistrationStatus.CONFIRMED:
             result = ScanResult.NOT_CONFIRMED
     now = utcnow()
-    registration_id = registration.id if registration is not None else None
+    runner = RunnerView.of(registration, event.bib_prefix) if registration is not None else None
+    registration_id = runner.id if runner is not None else None
+    first: CheckInView | None = None
     begin_write()
     try:
         checkin_id = None
@@ -197,15 +255,21 @@ def scan(
             )
             if checkin_id is not None:
                 result = ScanResult.CHECKED_IN
+                first = CheckInView(checkin_id, station, scanned_at or now, user_email)
             else:
                 result = ScanResult.ALREADY
-                checkin_id = db.session.scalar(
-                    select(CheckIn.id).where(
+                row = db.session.execute(
+                    select(CheckIn.id, CheckIn.station, CheckIn.checked_in_at, User.email)
+                    .outerjoin(User, User.id == CheckIn.scanned_by_id)
+                    .where(
                         CheckIn.registration_id == registration_id,
                         CheckIn.station == station,
                         CheckIn.undone_at.is_(None),
                     )
-                )
+                ).first()
+                if row is not None:
+                    first = CheckInView(*row)
+                    checkin_id = first.id
         logged = db.session.scalar(
             _insert_ignore(
                 ScanLog,
@@ -236,9 +300,7 @@ def scan(
     except BaseException:
         db.session.rollback()
         raise
-    checkin = db.session.get(CheckIn, checkin_id) if checkin_id else None
-    registration = db.session.get(Registration, registration_id) if registration_id else None
-    return ScanOutcome(result, registration, checkin)  # type: ignore[arg-type]
+    return ScanOutcome(result, runner, first)  # type: ignore[arg-type]
 
 
 class UndoError(Exception):
@@ -251,6 +313,7 @@ class CheckInNotFound(UndoError):
 
 def undo_checkin(checkin_id: int, *, user: User, device: str | None = None) -> CheckIn:
     """Take back a mistaken check-in (logged); the runner can then be scanned again."""
+    device = _clean_device(device)
     begin_write()
     try:
         checkin = db.session.execute(
