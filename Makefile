@@ -9,7 +9,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: setup translations run test lint format bench clean
+.PHONY: setup translations vendor run test lint format bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,23 @@ $(STAMP): pyproject.toml constraints.txt
 translations: $(STAMP)
 	$(BIN)/pybabel -q compile -d translations
 
-setup: $(STAMP) translations
+# The scan page's QR decoder comes from npm (package-lock.json pins it) and is served from
+# static/vendor/ (git-ignored): nothing is fetched from another host at run time.
+VENDOR_DIR   := static/vendor
+QR_SCANNER   := node_modules/qr-scanner
+VENDOR_FILES := $(VENDOR_DIR)/qr-scanner.umd.min.js $(VENDOR_DIR)/qr-scanner-worker.min.js \
+                $(VENDOR_DIR)/qr-scanner.LICENSE
+
+$(VENDOR_FILES) &: package-lock.json
+	npm ci --no-audit --no-fund
+	mkdir -p $(VENDOR_DIR)
+	cp $(QR_SCANNER)/qr-scanner.umd.min.js $(QR_SCANNER)/qr-scanner-worker.min.js $(VENDOR_DIR)/
+	cp $(QR_SCANNER)/LICENSE $(VENDOR_DIR)/qr-scanner.LICENSE
+	touch $(VENDOR_FILES)
+
+vendor: $(VENDOR_FILES)
+
+setup: $(STAMP) translations vendor
 
 run: setup
 	$(FLASK) db upgrade
@@ -45,4 +61,4 @@ bench: setup
 	$(BIN)/python bench/registration.py
 
 clean:
-	rm -rf $(VENV) instance translations/*/LC_MESSAGES/*.mo
+	rm -rf $(VENV) instance translations/*/LC_MESSAGES/*.mo node_modules $(VENDOR_DIR)

@@ -65,9 +65,10 @@ class ScanLog(db.Model):
 
     __tablename__ = "scan_log"
     __table_args__ = (
-        # A device's client_ref is answered once; a replay gets the first answer back.
+        # A device's client_ref is answered once per event; a replay gets the first answer.
         Index(
-            "uq_scan_log_client_ref",
+            "uq_scan_log_event_client_ref",
+            "event_id",
             "client_ref",
             unique=True,
             sqlite_where=text("client_ref IS NOT NULL"),

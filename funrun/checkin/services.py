@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -38,6 +38,8 @@ HTTP_STATUS = {
     ScanResult.UNDONE: 200,
 }
 MAX_CODE = 200
+SCANNED_AT_PAST = timedelta(days=7)
+SCANNED_AT_FUTURE = timedelta(minutes=10)
 _CLIENT_REF = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 
 
@@ -164,9 +166,11 @@ def _clean_device(device: str | None) -> str | None:
     return "".join(ch for ch in device if ch.isprintable())[:64] or None
 
 
-def _replay(client_ref: str) -> ScanOutcome | None:
-    """The first answer given to ``client_ref``, or None if it is new."""
-    log = db.session.scalar(select(ScanLog).where(ScanLog.client_ref == client_ref))
+def _replay(event_id: int, client_ref: str) -> ScanOutcome | None:
+    """The first answer given to ``client_ref`` at this event, or None if it is new."""
+    log = db.session.scalar(
+        select(ScanLog).where(ScanLog.event_id == event_id, ScanLog.client_ref == client_ref)
+    )
     if log is None:
         return None
     runner = None
@@ -216,6 +220,14 @@ def scan(
 ) -> ScanOutcome:
     """Answer one scan at ``event`` and record it; idempotent per runner and station."""
     code, station, client_ref = _check_input(code, station, client_ref)
+    now = utcnow()
+    # Offline devices send scans late, never from the future or from last month.
+    if scanned_at is not None and not (
+        now - SCANNED_AT_PAST <= scanned_at <= now + SCANNED_AT_FUTURE
+    ):
+        raise ValidationFailed(
+            {"scanned_at": [str(_l("The scan time must be within the last 7 days."))]}
+        )
     device = _clean_device(device)
     # A replayed client_ref is caught by the scan log's unique index below (the work is
     # rolled back and the first answer returned): no look-up on every scan.
@@ -232,7 +244,6 @@ def scan(
             result = ScanResult.UNKNOWN
         elif registration.status != RegistrationStatus.CONFIRMED:
             result = ScanResult.NOT_CONFIRMED
-    now = utcnow()
     runner = RunnerView.of(registration, event.bib_prefix) if registration is not None else None
     registration_id = runner.id if runner is not None else None
     first: CheckInView | None = None
@@ -292,7 +303,7 @@ def scan(
         if logged is None:
             # The same client_ref arrived twice at once: the first one stands.
             db.session.rollback()
-            replayed = _replay(client_ref)  # type: ignore[arg-type]
+            replayed = _replay(event_id, client_ref)  # type: ignore[arg-type]
             if replayed is None:  # pragma: no cover - the conflicting row must exist
                 raise RuntimeError("client_ref conflict without a stored scan")
             return replayed

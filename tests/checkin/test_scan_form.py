@@ -1,0 +1,125 @@
+"""The scan page without JavaScript: a plain form (typed bib or wedge scanner) and CSRF."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+
+from tests.checkin.conftest import PASSWORD, active_checkins, browser, counts, login, scan_logs
+from tests.conftest import csrf_from
+
+
+@pytest.fixture
+def desk(app: Flask, make_event, make_staff, add_runners):
+    """A signed-in volunteer at the Semarang pickup desk; two confirmed runners."""
+    event = make_event(slug="semarang", city="Semarang", bib_prefix="SMG", quota=2)
+    runners = add_runners(event, 3)  # the third waits
+    volunteer = make_staff("volunteer", events=(event.slug,), password=PASSWORD)
+    client = browser(app)
+    assert login(client, volunteer.email).status_code == 302
+    return client, runners, volunteer
+
+
+def counter(html: str) -> tuple[int, int]:
+    match = re.search(
+        r'<span id="count-in">(\d+)</span> / <span id="count-total">(\d+)</span>', html
+    )
+    assert match, "no counter on the page"
+    return int(match.group(1)), int(match.group(2))
+
+
+def result_class(html: str) -> str:
+    match = re.search(r'<section id="result" class="result (result-[a-z_]+)"', html)
+    assert match, "no result section"
+    return match.group(1)
+
+
+URL = "/staff/events/semarang/scan"
+
+
+def test_typed_bib_through_the_form(desk):
+    client, runners, volunteer = desk
+    page = client.get(URL, query_string={"lang": "en"})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert counter(html) == (0, 2)
+    assert result_class(html) == "result-idle"
+    assert '<form method="post" id="scan-form"' in html and 'name="code"' in html
+    token = csrf_from(html)
+
+    first = client.post(URL + "?lang=en", data={"code": "smg 0001", "csrf_token": token})
+
+    assert first.status_code == 201
+    html = first.get_data(as_text=True)
+    assert result_class(html) == "result-checked_in"
+    assert "Checked in" in html
+    assert "SMG 0001" in html
+    assert counter(html) == (1, 2)
+    assert active_checkins(runners[0])[0].scanned_by_id == volunteer.id
+
+    again = client.post(URL + "?lang=en", data={"code": "1", "csrf_token": token})
+
+    assert again.status_code == 200
+    html = again.get_data(as_text=True)
+    assert result_class(html) == "result-already_checked_in"
+    assert "Already checked in" in html
+    assert volunteer.email in html  # by whom
+    assert counter(html) == (1, 2)
+    assert counts() == (1, 2)
+    assert [log.result for log in scan_logs()] == ["checked_in", "already_checked_in"]
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "css"),
+    [
+        ("garbage!!", 422, "result-invalid"),
+        ("SMG 0099", 404, "result-unknown"),
+        ("", 422, "result-invalid"),
+        ("x" * 201, 422, "result-invalid"),
+    ],
+)
+def test_rejected_codes_show_a_rejection_page(desk, code, status, css):
+    client, _runners, _volunteer = desk
+    token = csrf_from(client.get(URL).get_data(as_text=True))
+
+    response = client.post(URL, data={"code": code, "csrf_token": token})
+
+    assert response.status_code == status
+    html = response.get_data(as_text=True)
+    assert result_class(html) == css
+    assert counter(html) == (0, 2)
+    assert counts()[0] == 0
+    # Rejected scans are logged; refused input (empty, too long) is not a scan at all.
+    assert counts()[1] == (1 if code in ("garbage!!", "SMG 0099") else 0)
+
+
+def test_station_comes_from_the_address(desk):
+    client, runners, _volunteer = desk
+    token = csrf_from(client.get(URL + "?station=finish").get_data(as_text=True))
+    response = client.post(URL + "?station=finish", data={"code": "2", "csrf_token": token})
+    assert response.status_code == 201
+    assert counter(response.get_data(as_text=True)) == (1, 2)
+    assert len(active_checkins(runners[1], "finish")) == 1
+    assert active_checkins(runners[1], "pickup") == []
+
+
+def test_form_without_csrf_is_400_and_writes_nothing(desk):
+    client, runners, _volunteer = desk
+    client.get(URL)
+    for data in ({"code": "1"}, {"code": "1", "csrf_token": "forged-token"}):
+        response = client.post(URL, data=data)
+        assert response.status_code == 400
+        assert "result-checked_in" not in response.get_data(as_text=True)
+    assert counts() == (0, 0)
+    assert active_checkins(runners[0]) == []
+
+
+def test_csrf_token_of_another_session_is_refused(app, desk):
+    client, _runners, _volunteer = desk
+    stranger = browser(app)
+    foreign = csrf_from(stranger.get("/login").get_data(as_text=True))
+    response = client.post(URL, data={"code": "1", "csrf_token": foreign})
+    assert response.status_code == 400
+    assert counts() == (0, 0)
