@@ -21,15 +21,14 @@ from funrun.demo.services import seed_runners, seed_tour, seed_users
 def seed_demo(runners: int, if_empty: bool) -> None:
     """Seed the 2015 tour (11 cities) and, with --runners, N synthetic registrations."""
     tour, created = seed_tour()
-    if not created and if_empty:
-        click.echo(f"demo tour {tour.slug} already there")
-        return
     click.echo(
         f"{'created' if created else 'kept'} tour {tour.slug} with {len(tour.events)} events"
     )
     if current_app.config["ENV_NAME"] in ("development", "testing"):
         for email, role, password in seed_users():
             click.echo(f"demo log-in  {role:10} {email}  password: {password}")
+    if not created and if_empty:
+        return
     if runners:
         started = time.perf_counter()
         with click.progressbar(length=runners, label="synthetic runners") as bar:
