@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+
 from funrun.extensions import db
 
 #: Execution option read by the SQLite "begin" hook in funrun.create_app.
@@ -24,3 +28,10 @@ def begin_write() -> None:
     if session.in_transaction():
         session.commit()
     session.connection(execution_options={BEGIN_OPTION: "IMMEDIATE"})
+
+
+def insert_ignore(table: Any, values: dict[str, Any]) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING (any unique index) for the session's database."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).values(**values).on_conflict_do_nothing()

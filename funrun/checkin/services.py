@@ -15,13 +15,12 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from funrun.accounts.models import EventAssignment, Role, User
 from funrun.bibs.services import parse_typed_bib
 from funrun.bibs.signing import Verdict, bib_signer
 from funrun.checkin.models import STATIONS, CheckIn, ScanLog, ScanResult
-from funrun.dbtx import begin_write
+from funrun.dbtx import begin_write, insert_ignore
 from funrun.dbtypes import utcnow
 from funrun.events.models import Event
 from funrun.extensions import db
@@ -135,13 +134,6 @@ def can_scan(user: User, event_id: int) -> bool:
     )
 
 
-def _insert_ignore(model: type[db.Model], values: dict) -> object:
-    insert = (
-        postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    )
-    return insert(model).values(**values).on_conflict_do_nothing()
-
-
 def _check_input(code: object, station: object, client_ref: object) -> tuple[str, str, str | None]:
     errors: dict[str, list[str]] = {}
     if not isinstance(code, str) or not code.strip():
@@ -252,7 +244,7 @@ def scan(
         checkin_id = None
         if result is None and registration_id is not None:
             checkin_id = db.session.scalar(
-                _insert_ignore(
+                insert_ignore(
                     CheckIn,
                     {
                         "event_id": event_id,
@@ -282,7 +274,7 @@ def scan(
                     first = CheckInView(*row)
                     checkin_id = first.id
         logged = db.session.scalar(
-            _insert_ignore(
+            insert_ignore(
                 ScanLog,
                 {
                     "event_id": event_id,

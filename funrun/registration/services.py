@@ -17,15 +17,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import Table, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from funrun.dbtx import begin_write
+from funrun.dbtx import begin_write, insert_ignore
 from funrun.dbtypes import utcnow
 from funrun.events.models import Event
 from funrun.extensions import db
@@ -155,19 +153,11 @@ def current_privacy_notice(locale: str) -> PrivacyNotice:
         "created_at": utcnow(),
     }
     begin_write()
-    db.session.execute(_insert_ignore(PrivacyNotice, values))
+    db.session.execute(insert_ignore(PrivacyNotice, values))
     db.session.commit()
     return db.session.scalars(
         select(PrivacyNotice).where(PrivacyNotice.locale == locale, PrivacyNotice.sha256 == digest)
     ).one()
-
-
-def _insert_ignore(model: type[db.Model] | Table, values: dict) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING for the session's database."""
-    insert = (
-        postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    )
-    return insert(model).values(**values).on_conflict_do_nothing()
 
 
 def _person_id(data: RegistrationData) -> tuple[int, bool]:
@@ -185,7 +175,7 @@ def _person_id(data: RegistrationData) -> tuple[int, bool]:
         "created_at": utcnow(),
     }
     people = Person.__table__
-    person_id = db.session.scalar(_insert_ignore(people, values).returning(people.c.id))
+    person_id = db.session.scalar(insert_ignore(people, values).returning(people.c.id))
     if person_id is not None:
         return person_id, True
     return db.session.scalars(select(Person.id).where(Person.nik_hash == nik_hash)).one(), False
