@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from funrun.accounts.models import EventAssignment, Role, User
 from funrun.bibs.services import parse_typed_bib
@@ -361,3 +362,16 @@ def station_counts(event_id: int, station: str) -> dict[str, int]:
     )
     confirmed = db.session.scalar(select(Event.confirmed_count).where(Event.id == event_id))
     return {"checked_in": checked_in or 0, "confirmed": confirmed or 0}
+
+
+def recent(event_id: int, limit: int = 50) -> list[CheckIn]:
+    """The event's latest check-ins, undone ones included, newest first."""
+    return list(
+        db.session.scalars(
+            select(CheckIn)
+            .where(CheckIn.event_id == event_id)
+            .order_by(CheckIn.id.desc())
+            .limit(limit)
+            .options(selectinload(CheckIn.registration), selectinload(CheckIn.scanned_by))
+        )
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, jsonify, render_template, request
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -13,8 +13,16 @@ from wtforms import StringField
 from funrun.accounts.access import roles_required
 from funrun.accounts.models import EventAssignment, Role
 from funrun.checkin import bp
-from funrun.checkin.models import STATIONS
-from funrun.checkin.services import ScanOutcome, can_scan, scan, station_counts
+from funrun.checkin.models import STATIONS, CheckIn
+from funrun.checkin.services import (
+    ScanOutcome,
+    UndoError,
+    can_scan,
+    recent,
+    scan,
+    station_counts,
+    undo_checkin,
+)
 from funrun.events.models import Event
 from funrun.events.services import get_event
 from funrun.extensions import db
@@ -110,3 +118,36 @@ def counts(slug: str) -> Response:
     """The live counter for the page: checked in / confirmed at this station."""
     event = _event_for_scanning(slug)
     return jsonify(station_counts(event.id, _station()))
+
+
+class UndoForm(FlaskForm):
+    """Confirms an undo (the CSRF token is the point)."""
+
+
+@bp.route("/staff/events/<slug>/checkins")
+@roles_required(Role.ADMIN, Role.ORGANISER)
+def recent_checkins(slug: str) -> str:
+    """The supervisor's view: the latest check-ins of the event, each with an undo button."""
+    event = get_event(slug)
+    if event is None:
+        abort(404)
+    return render_template(
+        "checkin/recent.html", event=event, checkins=recent(event.id), form=UndoForm()
+    )
+
+
+@bp.route("/staff/checkins/<int:checkin_id>/undo", methods=["POST"])
+@roles_required(Role.ADMIN, Role.ORGANISER)
+def undo_page(checkin_id: int) -> Response:
+    """Take back a mistaken check-in (logged), then show the list again."""
+    checkin = db.get_or_404(CheckIn, checkin_id)
+    slug = checkin.registration.event.slug
+    if not UndoForm().validate_on_submit():
+        abort(400)
+    try:
+        undo_checkin(checkin_id, user=current_user, device=request.headers.get("User-Agent"))
+    except UndoError as refused:
+        flash(str(refused), "error")
+    else:
+        flash(_("Check-in undone."), "success")
+    return redirect(url_for("checkin.recent_checkins", slug=slug))
