@@ -28,7 +28,7 @@ def test_organiser_undoes_a_checkin_from_the_list(app, client, make_event, make_
     listing = page.get(f"/staff/events/{event.slug}/checkins")
     html = listing.get_data(as_text=True)
     assert listing.status_code == 200
-    assert "TST 0001" in html and volunteer.email in html
+    assert "TST 0001" in html and volunteer.email.split("@")[0] in html
 
     undone = page.post(f"/staff/checkins/{checkin_id}/undo", data={"csrf_token": csrf_from(html)})
     assert undone.status_code == 302
