@@ -89,14 +89,14 @@ def user_for_token(token: str) -> User | None:
     """The active account a bearer token belongs to, or None (revoked, unknown, malformed)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
-    row = db.session.execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
+    user = db.session.scalar(
+        select(User)
+        .join(ApiToken, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == hash_api_token(token), ApiToken.revoked_at.is_(None))
-    ).first()
-    if row is None or not row.User.active:
+    )
+    if user is None or not user.active:
         return None
-    return row.User
+    return user
 
 
 def touch_token(token: str) -> None:
