@@ -57,8 +57,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
+# Benchmarks need PostgreSQL on 127.0.0.1 and wrk (apt-get install wrk); see bench/README.md.
 bench: setup
 	$(BIN)/python bench/registration.py
+	$(BIN)/python bench/checkin.py
+	$(BIN)/python bench/bibs.py
 
 clean:
 	rm -rf $(VENV) instance translations/*/LC_MESSAGES/*.mo node_modules $(VENDOR_DIR)
