@@ -20,7 +20,7 @@ few pages of the straightforward PDF are decoded too (the reference must be vali
 Writes ``bench/results/bibs-<timestamp>.json`` and prints a table with the ratios.
 Exits 1 when a check of the output fails; the goals (3x the straightforward way,
 5,000 bibs under 15 s, flat memory) are reported, not enforced (shared, noisy machines).
-Needs segno for the reference: ``.venv/bin/pip install segno`` (bench only, not CI).
+segno (the reference encoder) is a dev dependency, installed by ``make setup``.
 """
 
 from __future__ import annotations
