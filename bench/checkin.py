@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import signal
 import statistics
 import subprocess
@@ -54,7 +53,7 @@ from registration import (  # bench/ is not a package: found through sys.path
     BENCH_SIGNING_KEY,
     HOST,
     ROOT,
-    CpuSnapshot,
+    Check,
     Load,
     Server,
     find_wrk,
@@ -63,6 +62,9 @@ from registration import (  # bench/ is not a package: found through sys.path
     print_table,
     running,
     summarise,
+)
+from registration import (
+    run_wrk as run_wrk_once,
 )
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -366,29 +368,7 @@ def run_wrk(
 def _measure(
     command: list[str], env: dict[str, str], name: str, server: Server, lines: int
 ) -> tuple[ScanLoad, list[int]]:
-    workers = server.worker_pids()
-    before = CpuSnapshot.take(workers)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    after = CpuSnapshot.take(workers)
-    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wrk_cpu = (children_after.ru_utime + children_after.ru_stime) - (
-        children.ru_utime + children.ru_stime
-    )
-    ours = {
-        "workers": after.workers - before.workers,
-        "postgres": after.postgres - before.postgres,
-        "wrk": wrk_cpu,
-    }
-    cpu = {
-        **ours,
-        "other": max(after.busy - before.busy - sum(ours.values()), 0.0),
-        "idle": after.idle - before.idle,
-    }
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("@@BENCH ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
-    raw = json.loads(line.removeprefix("@@BENCH "))
+    raw, cpu = run_wrk_once(command, env, server)
     statuses: Counter[str] = Counter()
     results: Counter[str] = Counter()
     sent: list[int] = []
@@ -419,14 +399,6 @@ def _measure(
 
 
 # --- checks ----------------------------------------------------------------------------
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    invariant: bool = True
 
 
 EXPECTED_STATUSES = {"200", "201", "404", "409", "422"}

@@ -379,29 +379,7 @@ class Loader:
             str(LUA_SCRIPT),
             f"http://{HOST}:{variant.server.port}{variant.path}",
         ]
-        workers = variant.server.worker_pids()
-        before = CpuSnapshot.take(workers)
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        done = subprocess.run(command, env=env, capture_output=True, text=True)
-        after = CpuSnapshot.take(workers)
-        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        wrk_cpu = (children_after.ru_utime + children_after.ru_stime) - (
-            children.ru_utime + children.ru_stime
-        )
-        ours = {
-            "workers": after.workers - before.workers,
-            "postgres": after.postgres - before.postgres,
-            "wrk": wrk_cpu,
-        }
-        cpu = {
-            **ours,
-            "other": max(after.busy - before.busy - sum(ours.values()), 0.0),
-            "idle": after.idle - before.idle,
-        }
-        line = next((ln for ln in done.stdout.splitlines() if ln.startswith("@@BENCH ")), None)
-        if done.returncode != 0 or line is None:
-            raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
-        raw = json.loads(line.removeprefix("@@BENCH "))
+        raw, cpu = run_wrk(command, env, variant.server)
         statuses: Counter[str] = Counter()
         ids: list[int] = []
         sent = 0
@@ -424,6 +402,35 @@ class Loader:
             ids=ids,
             cpu={k: round(v, 3) for k, v in cpu.items()},
         )
+
+
+def run_wrk(
+    command: list[str], env: dict[str, str], server: Server
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Run wrk once: its ``@@BENCH`` JSON and the CPU seconds the run cost, by consumer."""
+    workers = server.worker_pids()
+    before = CpuSnapshot.take(workers)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    after = CpuSnapshot.take(workers)
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = (children_after.ru_utime + children_after.ru_stime) - (
+        children.ru_utime + children.ru_stime
+    )
+    ours = {
+        "workers": after.workers - before.workers,
+        "postgres": after.postgres - before.postgres,
+        "wrk": wrk_cpu,
+    }
+    cpu = {
+        **ours,
+        "other": max(after.busy - before.busy - sum(ours.values()), 0.0),
+        "idle": after.idle - before.idle,
+    }
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("@@BENCH ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
+    return json.loads(line.removeprefix("@@BENCH ")), cpu
 
 
 # --- checks ----------------------------------------------------------------------------
