@@ -8,6 +8,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import event as sa_event
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from config import BASE_DIR, Config, config_from_env
 from funrun.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -23,6 +24,13 @@ class JSONProvider(DefaultJSONProvider):
             raise ValueError("JSON nested too deeply") from exc
 
 
+class IdConverter(IntegerConverter):
+    """A database id in a URL: 1 to 2**31 - 1, so a huge number is a 404, not a DB error."""
+
+    def __init__(self, url_map: Any) -> None:
+        super().__init__(url_map, min=1, max=2**31 - 1)
+
+
 def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Flask:
     """Build the application: configuration, extensions, blueprints, commands, errors."""
     app = Flask(
@@ -36,6 +44,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     app.config.update(overrides)
     config_class.check(app.config)
     app.json = JSONProvider(app)
+    app.url_map.converters["id"] = IdConverter
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     from funrun.keys import load_secrets

@@ -275,7 +275,7 @@ def checkin_counts(slug: str) -> Response:
     return jsonify({"station": station, **station_counts(event.id, station)})
 
 
-@bp.post("/checkins/<int:checkin_id>/undo")
+@bp.post("/checkins/<id:checkin_id>/undo")
 @require_roles(Role.ADMIN, Role.ORGANISER)
 def undo(checkin_id: int) -> Response:
     """A supervisor takes back a mistaken check-in (logged)."""

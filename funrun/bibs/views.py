@@ -88,7 +88,7 @@ def print_bibs(slug: str) -> Response | str:
     )
 
 
-@bp.route("/staff/print-jobs/<int:job_id>")
+@bp.route("/staff/print-jobs/<id:job_id>")
 @roles_required(*ORGANISERS)
 def print_job(job_id: int) -> str:
     """Progress of a print job; the page refreshes itself (no JavaScript) until done."""
@@ -96,7 +96,7 @@ def print_job(job_id: int) -> str:
     return render_template("bibs/job.html", job=job, stale=job_is_stale(job))
 
 
-@bp.route("/staff/print-jobs/<int:job_id>.pdf")
+@bp.route("/staff/print-jobs/<id:job_id>.pdf")
 @roles_required(*ORGANISERS)
 def print_job_pdf(job_id: int) -> Response:
     """The finished batch PDF."""

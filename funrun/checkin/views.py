@@ -69,7 +69,9 @@ def scan_page(slug: str) -> Response | str | tuple[str, int] | tuple[Response, i
     """Scan bibs with the camera, a handheld scanner or the keyboard."""
     event = _event_for_scanning(slug)
     station = _station()
-    form = ScanForm()
+    # JSON scans (the page's script) never go through the form: Flask-WTF would read any
+    # JSON body as form data, and a JSON list or number would break it.
+    form = ScanForm(formdata=None) if request.is_json else ScanForm()
     outcome: ScanOutcome | None = None
     error = None
     if request.method == "POST":
@@ -136,7 +138,7 @@ def recent_checkins(slug: str) -> str:
     )
 
 
-@bp.route("/staff/checkins/<int:checkin_id>/undo", methods=["POST"])
+@bp.route("/staff/checkins/<id:checkin_id>/undo", methods=["POST"])
 @roles_required(Role.ADMIN, Role.ORGANISER)
 def undo_page(checkin_id: int) -> Response:
     """Take back a mistaken check-in (logged), then show the list again."""
