@@ -122,6 +122,9 @@ def register_blueprints(app: Flask) -> None:
     from funrun.bibs import views as _bib_views  # noqa: F401
     from funrun.checkin import bp as checkin_bp
     from funrun.checkin import views as _checkin_views  # noqa: F401
+    from funrun.enrolment import bp as enrolment_bp
+    from funrun.enrolment import views as _enrolment_views  # noqa: F401
+    from funrun.enrolment.filters import init_app as init_enrolment_filters
     from funrun.events import bp as events_bp
     from funrun.events import views as _event_views  # noqa: F401
     from funrun.registration import bp as registration_bp
@@ -133,6 +136,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(bibs_bp)
     app.register_blueprint(checkin_bp)
+    app.register_blueprint(enrolment_bp)
+    init_enrolment_filters(app)
     accounts_views.init_app(app)
 
 
@@ -141,8 +146,10 @@ def register_commands(app: Flask) -> None:
     from funrun.accounts.cli import tokens_cli, users_cli
     from funrun.bibs.cli import bibs_cli
     from funrun.demo.cli import seed_demo
+    from funrun.enrolment.cli import enrolment_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(bibs_cli)
+    app.cli.add_command(enrolment_cli)

@@ -3,6 +3,17 @@
 from funrun.accounts.models import ApiToken, EventAssignment, Role, User
 from funrun.bibs.models import PrintJob
 from funrun.checkin.models import CheckIn, ScanLog
+from funrun.enrolment.models import (
+    ContributionRate,
+    ContributionRelief,
+    ContributionSchedule,
+    Counter,
+    Enrolment,
+    ExportAccess,
+    ExportBatch,
+    IncomeBracket,
+    Sponsor,
+)
 from funrun.events.models import Event, Tour
 from funrun.people.models import Person
 from funrun.registration.models import PrivacyNotice, Registration
@@ -10,14 +21,23 @@ from funrun.registration.models import PrivacyNotice, Registration
 __all__ = [
     "ApiToken",
     "CheckIn",
+    "ContributionRate",
+    "ContributionRelief",
+    "ContributionSchedule",
+    "Counter",
+    "Enrolment",
     "Event",
     "EventAssignment",
+    "ExportAccess",
+    "ExportBatch",
+    "IncomeBracket",
     "Person",
     "PrintJob",
     "PrivacyNotice",
     "Registration",
     "Role",
     "ScanLog",
+    "Sponsor",
     "Tour",
     "User",
 ]

@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from funrun.enrolment.choices import MONTHS, OCCUPATIONS, PAYMENT_CHANNELS, PROGRAMMES
+from funrun.enrolment.validation import (
+    MAX_ADDRESS,
+    MAX_BIRTH_PLACE,
+    MAX_MOTHER,
+    MAX_OCCUPATION_OTHER,
+)
 from funrun.registration.validation import MAX_CONTACT, MAX_EMAIL, MAX_NAME, MAX_OCCUPATION
 
 
@@ -282,6 +289,132 @@ SCHEMAS: dict[str, Any] = {
             "undone_at": {"type": "string", "format": "date-time"},
         },
     },
+    "EnrolmentRequest": {
+        "type": "object",
+        "description": "A registered runner (code) or a walk-up (full_name, nik, birth_date, "
+        "gender, phone, shirt_size, email?), plus the enrolment fields. A walk-up is "
+        "registered for the event (confirmed while places last, else waitlisted) and "
+        "enrolled in one call.",
+        "required": [
+            "birth_place",
+            "mother_maiden_name",
+            "address",
+            "occupation",
+            "declared_income",
+            "programs",
+            "months",
+            "consent",
+        ],
+        "properties": {
+            "code": {
+                "type": "string",
+                "maxLength": 200,
+                "description": "The bib's QR payload or a typed bib (registered runners).",
+            },
+            "full_name": {"type": "string", "maxLength": MAX_NAME},
+            "nik": {"type": "string", "pattern": "^[0-9]{16}$"},
+            "birth_date": {"type": "string", "format": "date"},
+            "gender": {"type": "string", "enum": ["M", "F"]},
+            "phone": {"type": "string"},
+            "email": {"type": ["string", "null"], "format": "email", "maxLength": MAX_EMAIL},
+            "shirt_size": {"type": "string"},
+            "emergency_contact": {"type": ["string", "null"], "maxLength": MAX_CONTACT},
+            "emergency_phone": {"type": ["string", "null"]},
+            "birth_place": {"type": "string", "maxLength": MAX_BIRTH_PLACE},
+            "mother_maiden_name": {"type": "string", "maxLength": MAX_MOTHER},
+            "address": {"type": "string", "maxLength": MAX_ADDRESS},
+            "occupation": {"type": "string", "enum": list(OCCUPATIONS)},
+            "occupation_other": {
+                "type": ["string", "null"],
+                "maxLength": MAX_OCCUPATION_OTHER,
+                "description": "Required when occupation is other.",
+            },
+            "declared_income": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Whole rupiah a month; at least the schedule's lowest income "
+                "basis (Rp 1.000.000 in the 2015 schedule).",
+            },
+            "programs": {
+                "type": "array",
+                "items": {"type": "string", "enum": list(PROGRAMMES)},
+                "uniqueItems": True,
+                "minItems": 2,
+                "description": 'JKK and JKM always, JHT optional: ["JKK", "JKM"] or '
+                '["JKK", "JKM", "JHT"].',
+            },
+            "months": {"type": "integer", "enum": list(MONTHS)},
+            "payment_channel": {
+                "type": ["string", "null"],
+                "enum": [*PAYMENT_CHANNELS, None],
+                "description": "How the runner pays; null or absent when a sponsor pays.",
+            },
+            "sponsor": {
+                "type": ["string", "null"],
+                "description": "Code of a sponsor from the loaded schedule data (e.g. "
+                "apbd-dki): the sponsor pays, and the amount due from the runner is 0.",
+            },
+            "consent": {"type": "boolean", "const": True},
+        },
+    },
+    "Contribution": {
+        "type": "object",
+        "description": "Monthly amounts per programme and in total, whole rupiah.",
+        "required": ["jkk", "jkm", "jht", "monthly_total", "months", "amount_due"],
+        "properties": {
+            "jkk": {"type": "integer", "minimum": 0},
+            "jkm": {"type": "integer", "minimum": 0},
+            "jht": {"type": "integer", "minimum": 0, "description": "0 without JHT."},
+            "monthly_total": {"type": "integer", "minimum": 0},
+            "months": {"type": "integer", "enum": list(MONTHS)},
+            "amount_due": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "What the runner pays now (0 when a sponsor pays).",
+            },
+        },
+    },
+    "Enrolment": {
+        "type": "object",
+        "required": [
+            "id",
+            "participant_number",
+            "registration_id",
+            "registration_status",
+            "bib",
+            "full_name",
+            "programs",
+            "income_basis",
+            "contribution",
+            "sponsor_amount",
+            "reliefs",
+            "schedule",
+            "valid_from",
+            "paid_until",
+        ],
+        "properties": {
+            "id": {"type": "integer"},
+            "participant_number": {"type": "string", "pattern": "^[0-9]{11}$"},
+            "registration_id": {"type": "integer"},
+            "registration_status": {"type": "string", "enum": ["confirmed", "waitlisted"]},
+            "bib": _NULLABLE_STRING,
+            "full_name": {"type": "string"},
+            "programs": {"type": "array", "items": {"type": "string"}},
+            "income_basis": {"type": "integer"},
+            "contribution": {"$ref": "#/components/schemas/Contribution"},
+            "sponsor_amount": {"type": "integer", "minimum": 0},
+            "reliefs": {"type": "array", "items": {"type": "string"}},
+            "schedule": {"type": "string"},
+            "valid_from": {"type": "string", "format": "date"},
+            "paid_until": {"type": "string", "format": "date"},
+            "manage_token": {"type": "string", "description": "Walk-ups only."},
+        },
+    },
+    "EnrolmentEnvelope": {
+        "type": "object",
+        "required": ["enrolment"],
+        "properties": {"enrolment": {"$ref": "#/components/schemas/Enrolment"}},
+    },
     "RegistrationEnvelope": {
         "type": "object",
         "required": ["registration"],
@@ -490,6 +623,63 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                         "403": _problem_response("Not a supervisor"),
                         "404": _problem_response("No such check-in"),
                         "409": _problem_response("Already undone"),
+                    },
+                }
+            },
+            "/events/{slug}/enrolments": {
+                "post": {
+                    "operationId": "enrol",
+                    "summary": "Enrol a scanned runner or a walk-up (volunteers of the event)",
+                    "parameters": [slug],
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/EnrolmentRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": _json("EnrolmentEnvelope", "Enrolled"),
+                        "400": _problem_response("The body is not a JSON object"),
+                        "401": _problem_response("No valid token"),
+                        "403": _problem_response("Not assigned to this event"),
+                        "404": _problem_response("No such event, or no runner with that bib"),
+                        "409": _problem_response(
+                            "Already a member, already enrolled (same NIK, any city), "
+                            "registration cancelled or closed, or no schedule in force"
+                        ),
+                        "413": _problem_response("The body is larger than 64 KiB"),
+                        "415": _problem_response("The body is not JSON"),
+                        "422": _problem_response("Invalid fields (see errors)"),
+                    },
+                }
+            },
+            "/enrolments/{number}/card.pdf": {
+                "get": {
+                    "operationId": "getMembershipCard",
+                    "parameters": [
+                        {
+                            "name": "number",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": "^[0-9]{11}$"},
+                        }
+                    ],
+                    "security": [{"bearer": []}],
+                    "responses": {
+                        "200": {
+                            "description": "The membership card (ID-1 size) with a signed QR",
+                            "content": {
+                                "application/pdf": {
+                                    "schema": {"type": "string", "format": "binary"}
+                                }
+                            },
+                        },
+                        "401": _problem_response("No valid token"),
+                        "403": _problem_response("Not assigned to the enrolment's event"),
+                        "404": _problem_response("No such enrolment"),
                     },
                 }
             },

@@ -27,6 +27,18 @@ from funrun.checkin.services import (
     station_counts,
     undo_checkin,
 )
+from funrun.enrolment.services import (
+    AlreadyEnrolled,
+    AlreadyMember,
+    EnrolmentError,
+    RegistrationNotFound,
+    enrol_registered,
+    enrol_walkup,
+    find_enrolment,
+    prepare,
+    registration_for_code,
+)
+from funrun.enrolment.services import enrolment_card as enrolment_card_pdf
 from funrun.events.services import get_event, list_events, summarise
 from funrun.extensions import limiter
 from funrun.ratelimit import (
@@ -41,6 +53,7 @@ from funrun.registration.services import (
     AlreadyCancelled,
     DuplicateRegistration,
     RegistrationClosed,
+    RegistrationError,
     RegistrationSnapshot,
     cancel,
     current_privacy_notice,
@@ -287,3 +300,64 @@ def undo(checkin_id: int) -> Response:
     except UndoError as refused:
         return problem(409, str(refused), kind="undo-refused")
     return jsonify({"checkin_id": checkin.id, "undone_at": checkin.undone_at.isoformat()})
+
+
+# --- enrolment --------------------------------------------------------------------------
+
+
+@bp.post("/events/<slug>/enrolments")
+@require_roles(*SCANNERS)
+def create_enrolment(slug: str) -> Response | tuple[Response, int]:
+    """Enrol a registered runner (by bib ``code``) or a walk-up (person fields)."""
+    user = bearer_user()
+    event = get_event(slug)
+    if event is None:
+        return _event_not_found()
+    if user is None or not can_scan(user, event.id):
+        return problem(403, _("You are not assigned to this event."), kind="forbidden")
+    if not request.is_json:
+        return problem(415, _("Send JSON (Content-Type: application/json)."))
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return problem(400, _("The body must be a JSON object."), kind="bad-request")
+    locale = str(get_locale())
+    try:
+        registration = None
+        if "code" in body:
+            registration = registration_for_code(event, body.get("code"))
+        prepared = prepare(event, body, walkup=registration is None)
+        if registration is not None:
+            result = enrol_registered(
+                event, registration, prepared, user=user, locale=locale, source="api"
+            )
+        else:
+            result = enrol_walkup(event, prepared, user=user, locale=locale, source="api")
+    except ValidationFailed as failed:
+        return problem(
+            422, _("Some fields need correcting."), kind="validation", errors=failed.errors
+        )
+    except RegistrationNotFound as missing:
+        return problem(404, str(missing), kind="not-found")
+    except (AlreadyMember, AlreadyEnrolled) as refused:
+        return problem(409, str(refused), kind="already-enrolled")
+    except (EnrolmentError, RegistrationError) as refused:
+        return problem(409, str(refused), kind="enrolment-refused")
+    body_out: dict[str, Any] = {"enrolment": result.as_json()}
+    if result.manage_token is not None:
+        body_out["enrolment"]["manage_token"] = result.manage_token
+    response = jsonify(body_out)
+    response.headers["Location"] = url_for("api.enrolment_card", number=result.participant_number)
+    return response, 201
+
+
+@bp.get("/enrolments/<number>/card.pdf")
+@require_roles(*SCANNERS)
+def enrolment_card(number: str) -> Response:
+    """The membership card PDF of an enrolment (staff of its event)."""
+    user = bearer_user()
+    enrolment = find_enrolment(number)
+    if enrolment is None or user is None:
+        return problem(404, _("No enrolment with this participant number."), kind="not-found")
+    if not can_scan(user, enrolment.event_id):
+        return problem(403, _("You are not assigned to this event."), kind="forbidden")
+    return pdf_response(enrolment_card_pdf(enrolment), f"kartu-peserta-{number}.pdf")

@@ -8,6 +8,7 @@ import click
 from flask import current_app
 
 from funrun.demo.services import seed_runners, seed_tour, seed_users
+from funrun.enrolment.schedule import load_shipped_if_empty
 
 
 @click.command("seed-demo")
@@ -21,6 +22,8 @@ from funrun.demo.services import seed_runners, seed_tour, seed_users
 def seed_demo(runners: int, if_empty: bool) -> None:
     """Seed the 2015 tour (11 cities) and, with --runners, N synthetic registrations."""
     tour, created = seed_tour()
+    if load_shipped_if_empty():
+        click.echo("loaded the shipped contribution schedules")
     click.echo(
         f"{'created' if created else 'kept'} tour {tour.slug} with {len(tour.events)} events"
     )

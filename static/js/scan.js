@@ -169,6 +169,16 @@
         detail.appendChild(paragraph(word("text-member"), "member-flag"));
       } else {
         detail.appendChild(paragraph(word("text-enrol"), "enrol-flag"));
+        var enrolUrl = root.getAttribute("data-enrol-url");
+        if (enrolUrl && reg.id) {
+          var link = document.createElement("a");
+          link.className = "enrol-link";
+          link.href = enrolUrl + "?registration=" + encodeURIComponent(reg.id);
+          link.textContent = word("text-enrol-link");
+          var holder = document.createElement("p");
+          holder.appendChild(link);
+          detail.appendChild(holder);
+        }
       }
       if (body.result === "already_checked_in") {
         var first = word("text-first")

@@ -1,0 +1,242 @@
+"""Export batches for the scheme's core system: numbered, recorded, downloadable again.
+
+Making a batch takes the next batch number from a counter row (its lock serialises batch
+makers, on PostgreSQL and SQLite alike), then claims every enrolment not yet exported by
+setting its ``export_batch_id`` (set once, never cleared): an enrolment is in exactly one
+batch, and one committed after the claim waits for the next batch. The CSV and JSON are
+written once, when the batch is made, and kept encrypted (they carry NIKs), so a
+re-download is byte for byte the first.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from funrun.dbtx import begin_write
+from funrun.dbtypes import utcnow
+from funrun.enrolment.models import (
+    ContributionSchedule,
+    Enrolment,
+    ExportAccess,
+    ExportBatch,
+    Sponsor,
+)
+from funrun.enrolment.services import next_counter
+from funrun.events.models import Event
+from funrun.extensions import db
+from funrun.people.crypto import data_cipher
+from funrun.people.models import Person
+from funrun.registration.models import PrivacyNotice
+
+#: The columns of both files, in order (README.md, "Enrolment export").
+COLUMNS = (
+    "batch_number",
+    "participant_number",
+    "enrolled_at",
+    "event",
+    "city",
+    "full_name",
+    "nik",
+    "birth_place",
+    "birth_date",
+    "gender",
+    "mother_maiden_name",
+    "address",
+    "phone",
+    "occupation",
+    "occupation_other",
+    "declared_income",
+    "income_basis",
+    "programs",
+    "months",
+    "valid_from",
+    "paid_until",
+    "jkk",
+    "jkm",
+    "jht",
+    "monthly_total",
+    "amount_due",
+    "sponsor",
+    "sponsor_amount",
+    "payment_channel",
+    "schedule",
+    "reliefs",
+    "consent_at",
+    "consent_notice_sha256",
+)
+_CONTEXT = b"export"
+#: Spreadsheet programs run cells that start with these: free text that does gets a
+#: leading quote. Checked fields (names, E.164 phones, codes, numbers) are left alone.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FREE_TEXT = frozenset({"birth_place", "address", "occupation_other"})
+
+
+def _rows(batch_id: int, number: int) -> Iterator[dict[str, Any]]:
+    cipher = data_cipher()
+    query = (
+        select(
+            Enrolment,
+            Person,
+            Event.slug,
+            Event.city,
+            Sponsor.code,
+            ContributionSchedule.code,
+            PrivacyNotice.sha256,
+        )
+        .join(Person, Person.id == Enrolment.person_id)
+        .join(Event, Event.id == Enrolment.event_id)
+        .join(ContributionSchedule, ContributionSchedule.id == Enrolment.schedule_id)
+        .join(PrivacyNotice, PrivacyNotice.id == Enrolment.enrolment_notice_id)
+        .outerjoin(Sponsor, Sponsor.id == Enrolment.sponsor_id)
+        .where(Enrolment.export_batch_id == batch_id)
+        .order_by(Enrolment.id)
+    )
+    for e, person, slug, city, sponsor, schedule, notice_sha in db.session.execute(query):
+        yield {
+            "batch_number": number,
+            "participant_number": e.participant_number,
+            "enrolled_at": e.created_at.isoformat(),
+            "event": slug,
+            "city": city,
+            "full_name": e.full_name,
+            "nik": cipher.decrypt(person.nik_encrypted),
+            "birth_place": e.birth_place,
+            "birth_date": person.birth_date.isoformat(),
+            "gender": person.gender,
+            "mother_maiden_name": e.mother_maiden_name,
+            "address": e.address,
+            "phone": e.phone,
+            "occupation": e.occupation,
+            "occupation_other": e.occupation_other,
+            "declared_income": e.declared_income,
+            "income_basis": e.income_basis,
+            "programs": e.programmes,
+            "months": e.months,
+            "valid_from": e.valid_from.isoformat(),
+            "paid_until": e.paid_until.isoformat(),
+            "jkk": e.jkk,
+            "jkm": e.jkm,
+            "jht": e.jht,
+            "monthly_total": e.monthly_total,
+            "amount_due": e.amount_due,
+            "sponsor": sponsor,
+            "sponsor_amount": e.sponsor_amount,
+            "payment_channel": e.payment_channel,
+            "schedule": schedule,
+            "reliefs": e.reliefs,
+            "consent_at": e.consent_at.isoformat(),
+            "consent_notice_sha256": notice_sha,
+        }
+
+
+def _csv_cell(column: str, value: Any) -> Any:
+    if value is None:
+        return ""
+    if column in _FREE_TEXT and isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _files(rows: list[dict[str, Any]], number: int, created_at: datetime) -> tuple[bytes, bytes]:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow([_csv_cell(column, row[column]) for column in COLUMNS])
+    document = {
+        "batch_number": number,
+        "created_at": created_at.isoformat(),
+        "count": len(rows),
+        "columns": list(COLUMNS),
+        "enrolments": rows,
+    }
+    as_json = json.dumps(document, ensure_ascii=False, indent=1).encode() + b"\n"
+    return text.getvalue().encode(), as_json
+
+
+def pending_count() -> int:
+    """Enrolments not yet in any batch."""
+    return (
+        db.session.scalar(
+            select(db.func.count(Enrolment.id)).where(Enrolment.export_batch_id.is_(None))
+        )
+        or 0
+    )
+
+
+def create_batch(*, user_id: int | None, now: datetime | None = None) -> ExportBatch | None:
+    """Put every enrolment not yet exported into a new numbered batch; None if none waits."""
+    now = now or utcnow()
+    begin_write()
+    try:
+        number = next_counter("export_batch")
+        claim = list(
+            db.session.scalars(
+                select(Enrolment.id)
+                .where(Enrolment.export_batch_id.is_(None))
+                .order_by(Enrolment.id)
+                .with_for_update()
+            )
+        )
+        if not claim:
+            db.session.rollback()  # the batch number goes back too: numbers have no gaps
+            return None
+        batch = ExportBatch(
+            number=number,
+            count=len(claim),
+            created_at=now,
+            created_by_id=user_id,
+            csv_encrypted=b"",
+            json_encrypted=b"",
+            csv_sha256="",
+            json_sha256="",
+        )
+        db.session.add(batch)
+        db.session.flush()
+        db.session.execute(
+            update(Enrolment)
+            .where(Enrolment.id.in_(claim), Enrolment.export_batch_id.is_(None))
+            .values(export_batch_id=batch.id)
+            .execution_options(synchronize_session=False)
+        )
+        rows = list(_rows(batch.id, number))
+        if len(rows) != len(claim):  # pragma: no cover - the counter lock rules this out
+            raise RuntimeError("export claim changed under the batch lock")
+        as_csv, as_json = _files(rows, number, now)
+        cipher = data_cipher()
+        batch.csv_encrypted = cipher.encrypt(as_csv.decode(), context=_CONTEXT)
+        batch.json_encrypted = cipher.encrypt(as_json.decode(), context=_CONTEXT)
+        batch.csv_sha256 = hashlib.sha256(as_csv).hexdigest()
+        batch.json_sha256 = hashlib.sha256(as_json).hexdigest()
+        db.session.add(ExportAccess(batch_id=batch.id, user_id=user_id, action="create", at=now))
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return batch
+
+
+def batches() -> list[ExportBatch]:
+    """Every batch, newest first."""
+    return list(db.session.scalars(select(ExportBatch).order_by(ExportBatch.number.desc())))
+
+
+def batch_file(number: int, fmt: str, *, user_id: int | None) -> bytes | None:
+    """A batch's CSV or JSON exactly as first made; each download is logged."""
+    batch = db.session.scalar(select(ExportBatch).where(ExportBatch.number == number))
+    if batch is None or fmt not in ("csv", "json"):
+        return None
+    blob = batch.csv_encrypted if fmt == "csv" else batch.json_encrypted
+    data = data_cipher().decrypt(blob, context=_CONTEXT).encode()
+    begin_write()
+    db.session.add(ExportAccess(batch_id=batch.id, user_id=user_id, action=fmt, at=utcnow()))
+    db.session.commit()
+    return data

@@ -1,0 +1,543 @@
+"""The rules of enrolling: who may be enrolled, the price, the participant number.
+
+One person (NIK) is enrolled at most once, in any city: the service checks first, and a
+unique index on ``enrolments.person_id`` settles two desks enrolling the same NIK at the
+same moment. Participant numbers come from a counter row taken with a conditional
+UPDATE under its row lock (never max()+1), in the same transaction as the enrolment.
+"""
+
+from __future__ import annotations
+
+import calendar
+import dataclasses
+import functools
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from funrun.accounts.models import User
+from funrun.bibs.services import parse_typed_bib
+from funrun.bibs.signing import Verdict, bib_signer
+from funrun.dbtx import begin_write, insert_ignore
+from funrun.dbtypes import utcnow
+from funrun.enrolment.card import CardFace, card_pdf
+from funrun.enrolment.choices import OCCUPATIONS
+from funrun.enrolment.contribution import Quote, quote
+from funrun.enrolment.models import ContributionSchedule, Counter, Enrolment, Sponsor
+from funrun.enrolment.schedule import active_sponsors, schedule_in_force
+from funrun.enrolment.validation import EnrolmentData, clean_enrolment
+from funrun.events.models import Event
+from funrun.extensions import db
+from funrun.people.crypto import data_cipher
+from funrun.people.models import Person
+from funrun.registration.models import (
+    PrivacyNotice,
+    Registration,
+    RegistrationSource,
+    RegistrationStatus,
+)
+from funrun.registration.services import cancel, current_privacy_notice, register
+from funrun.registration.validation import (
+    RegistrationData,
+    ValidationFailed,
+    clean_registration,
+)
+
+NOTICE_VERSION = "enrol-2026-11"
+_NOTICE_DIR = Path(__file__).parent / "notices"
+_COUNTERS = Counter.__table__
+MAX_CODE = 200
+
+
+class EnrolmentError(Exception):
+    """An enrolment was refused; the message is for the volunteer."""
+
+
+class AlreadyMember(EnrolmentError):
+    """The runner said they are a member (has a KPJ number)."""
+
+
+class AlreadyEnrolled(EnrolmentError):
+    """This NIK was enrolled before, in this or another city."""
+
+
+class NotEnrollable(EnrolmentError):
+    """The registration is cancelled, or the walk-up is registered here already."""
+
+
+class RegistrationNotFound(EnrolmentError):
+    """No registration of this event has that bib."""
+
+
+class NoSchedule(EnrolmentError):
+    """No contribution schedule is in force on the enrolment date."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked enrolment, priced, ready to confirm."""
+
+    data: EnrolmentData
+    person: RegistrationData | None
+    quote: Quote
+    sponsor_id: int | None
+    sponsor_name: str | None
+    day: date
+
+
+@dataclass(frozen=True)
+class EnrolmentResult:
+    """An enrolment just made, read once (no lazy loads afterwards)."""
+
+    id: int
+    participant_number: str
+    registration_id: int
+    registration_status: str
+    bib: str | None
+    full_name: str
+    quote: Quote
+    valid_from: date
+    paid_until: date
+    #: For walk-ups: the new registration's manage link token, shown once.
+    manage_token: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The API's ``enrolment`` object."""
+        return {
+            "id": self.id,
+            "participant_number": self.participant_number,
+            "registration_id": self.registration_id,
+            "registration_status": self.registration_status,
+            "bib": self.bib,
+            "full_name": self.full_name,
+            "programs": list(self.quote.programmes),
+            "income_basis": self.quote.income_basis,
+            "contribution": self.quote.as_json(),
+            "sponsor_amount": self.quote.sponsor_amount,
+            "reliefs": list(self.quote.reliefs),
+            "schedule": self.quote.schedule_code,
+            "valid_from": self.valid_from.isoformat(),
+            "paid_until": self.paid_until.isoformat(),
+        }
+
+
+# --- small rules ---------------------------------------------------------------------------
+
+
+def luhn_digit(digits: str) -> str:
+    """The Luhn check digit for ``digits`` (catches any single mistyped digit)."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch) * (2 if i % 2 == 0 else 1)
+        total += n - 9 if n > 9 else n
+    return str((10 - total % 10) % 10)
+
+
+def participant_number(value: int) -> str:
+    """Counter value ``value`` as an 11-digit participant number (10 digits + Luhn)."""
+    body = f"{value:010d}"
+    return body + luhn_digit(body)
+
+
+def next_counter(name: str) -> int:
+    """Take the next value of a named counter (the row stays locked until COMMIT)."""
+    c = _COUNTERS.c
+    for _attempt in range(2):
+        value = db.session.scalar(
+            _COUNTERS.update().where(c.name == name).values(value=c.value + 1).returning(c.value)
+        )
+        if value is not None:
+            return value
+        db.session.execute(insert_ignore(_COUNTERS, {"name": name, "value": 0}))
+    raise RuntimeError(f"counter {name} could not be taken")  # pragma: no cover
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later (the last day of a shorter month)."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def local_day(event: Event, now: datetime) -> date:
+    """The date at the venue at ``now``: the enrolment date."""
+    return now.astimezone(ZoneInfo(event.timezone)).date()
+
+
+@functools.lru_cache(maxsize=8)
+def _notice_text(locale: str) -> tuple[str, str, str]:
+    body = (_NOTICE_DIR / f"enrolment.{locale}.txt").read_text(encoding="utf-8").strip()
+    with force_locale(locale):
+        label = _(
+            "The runner has read the enrolment notice and agrees that their data is "
+            "passed to the social-security scheme to enrol them as a member."
+        )
+    return body, label, hashlib.sha256(f"{body}\n\n{label}".encode()).hexdigest()
+
+
+def enrolment_notice(locale: str) -> PrivacyNotice:
+    """The enrolment notice shown now in ``locale``, stored once per distinct text."""
+    locale = locale if locale in ("id", "en") else "id"
+    body, label, digest = _notice_text(locale)
+
+    def find() -> PrivacyNotice | None:
+        return db.session.scalar(
+            select(PrivacyNotice).where(
+                PrivacyNotice.locale == locale, PrivacyNotice.sha256 == digest
+            )
+        )
+
+    notice = find()
+    if notice is not None:
+        return notice
+    begin_write()
+    db.session.execute(
+        insert_ignore(
+            PrivacyNotice,
+            {
+                "version": NOTICE_VERSION,
+                "locale": locale,
+                "body": body,
+                "consent_label": label,
+                "sha256": digest,
+                "created_at": utcnow(),
+            },
+        )
+    )
+    db.session.commit()
+    return find()  # type: ignore[return-value]
+
+
+def schedule_today(event: Event) -> ContributionSchedule | None:
+    """The schedule in force today at the event's venue."""
+    return schedule_in_force(local_day(event, utcnow()))
+
+
+# --- finding the runner ----------------------------------------------------------------------
+
+
+def registration_for_code(event: Event, code: object) -> Registration:
+    """The registration a scanned QR payload or typed bib names at ``event``."""
+    if not isinstance(code, str) or not code.strip():
+        raise ValidationFailed({"code": [str(_l("Scan a bib or type its number."))]})
+    if len(code) > MAX_CODE:
+        raise ValidationFailed({"code": [str(_l("At most %(n)d characters.", n=MAX_CODE))]})
+    code = code.strip()
+    if code.upper().startswith("FR1") or len(code) > 24:
+        verification = bib_signer().verify(code, event.id)
+        if verification.verdict == Verdict.WRONG_EVENT:
+            raise ValidationFailed({"code": [str(_l("This bib is for another event."))]})
+        if verification.verdict != Verdict.VALID:
+            raise ValidationFailed({"code": [str(_l("Forged or unreadable code"))]})
+        number = verification.bib_number
+    else:
+        number = parse_typed_bib(code, event)
+        if number is None:
+            raise ValidationFailed({"code": [str(_l("Scan a bib or type its number."))]})
+    registration = db.session.scalar(
+        select(Registration).where(
+            Registration.event_id == event.id, Registration.bib_number == number
+        )
+    )
+    if registration is None:
+        raise RegistrationNotFound(_("No runner of this event has that bib."))
+    return registration
+
+
+def registration_of_event(event: Event, registration_id: int) -> Registration | None:
+    """A registration of ``event`` by id (None for another event's)."""
+    return db.session.scalar(
+        select(Registration).where(
+            Registration.id == registration_id, Registration.event_id == event.id
+        )
+    )
+
+
+def enrolment_of_person(person_id: int) -> Enrolment | None:
+    """The person's enrolment, in any city, or None."""
+    return db.session.scalar(select(Enrolment).where(Enrolment.person_id == person_id))
+
+
+def _is_member(person_id: int) -> bool:
+    """Whether any registration of the person (any city) says they are a member."""
+    return (
+        db.session.scalar(
+            select(Registration.id)
+            .where(Registration.person_id == person_id, Registration.is_member)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def refuse_if_enrolled_or_member(person_id: int) -> None:
+    """Raise AlreadyEnrolled or AlreadyMember for a person who must not be enrolled."""
+    existing = enrolment_of_person(person_id)
+    if existing is not None:
+        raise AlreadyEnrolled(
+            _(
+                "This NIK is already enrolled (participant number %(number)s).",
+                number=existing.participant_number,
+            )
+        )
+    if _is_member(person_id):
+        raise AlreadyMember(_("This runner is already a member of the scheme."))
+
+
+# --- preparing and enrolling -----------------------------------------------------------------
+
+
+def _merge(errors: dict[str, list[str]], more: Mapping[str, list[str]]) -> None:
+    for field, messages in more.items():
+        errors.setdefault(field, []).extend(messages)
+
+
+def prepare(
+    event: Event,
+    raw: Mapping[str, Any],
+    *,
+    walkup: bool,
+    typed: bool = False,
+    now: datetime | None = None,
+) -> Prepared:
+    """Check an enrolment (and a walk-up's registration fields) and price it.
+
+    ``typed``: the desk's form, whose numbers arrive as text (the API sends JSON numbers).
+    """
+    day = local_day(event, now or utcnow())
+    schedule: ContributionSchedule | None = schedule_in_force(day)
+    if schedule is None:
+        raise NoSchedule(_("No contribution schedule is in force today. An admin must load one."))
+    sponsors = active_sponsors()
+    errors: dict[str, list[str]] = {}
+    person = None
+    if walkup:
+        try:
+            # The one consent box covers both notices; it is checked with the enrolment.
+            person = clean_registration({**raw, "member": False, "consent": True}, event)
+        except ValidationFailed as failed:
+            _merge(errors, failed.errors)
+    data = None
+    try:
+        data = clean_enrolment(raw, schedule, sponsors, typed=typed)
+    except ValidationFailed as failed:
+        _merge(errors, failed.errors)
+    if errors or data is None:
+        raise ValidationFailed(errors)
+    sponsor: Sponsor | None = next((s for s in sponsors if s.code == data.sponsor_code), None)
+    priced = quote(
+        schedule,
+        declared_income=data.declared_income,
+        programmes=data.programmes,
+        months=data.months,
+        on=day,
+        sponsored=sponsor is not None,
+        public_budget=bool(sponsor and sponsor.public_budget),
+    )
+    if person is not None:
+        with force_locale("id"):
+            label = str(OCCUPATIONS[data.occupation])
+        person = dataclasses.replace(person, occupation=data.occupation_other or label)
+    return Prepared(
+        data=data,
+        person=person,
+        quote=priced,
+        sponsor_id=sponsor.id if sponsor else None,
+        sponsor_name=sponsor.name if sponsor else None,
+        day=day,
+    )
+
+
+def _insert_enrolment(
+    registration: Registration,
+    prepared: Prepared,
+    *,
+    notice_id: int,
+    user_id: int | None,
+    source: str,
+    now: datetime,
+) -> tuple[int, str]:
+    """Take a participant number and store the enrolment; commits. (id, number)."""
+    data, priced = prepared.data, prepared.quote
+    person_id, registration_id = registration.person_id, registration.id
+    values = dict(
+        person_id=person_id,
+        registration_id=registration_id,
+        event_id=registration.event_id,
+        full_name=registration.full_name,
+        phone=registration.phone,
+        birth_place=data.birth_place,
+        mother_maiden_name=data.mother_maiden_name,
+        address=data.address,
+        occupation=data.occupation,
+        occupation_other=data.occupation_other,
+        declared_income=data.declared_income,
+        income_basis=priced.income_basis,
+        programmes=",".join(priced.programmes),
+        months=priced.months,
+        payment_channel=data.payment_channel,
+        sponsor_id=prepared.sponsor_id,
+        schedule_id=priced.schedule_id,
+        reliefs=",".join(priced.reliefs),
+        jkk=priced.jkk,
+        jkm=priced.jkm,
+        jht=priced.jht,
+        monthly_total=priced.monthly_total,
+        amount_due=priced.amount_due,
+        sponsor_amount=priced.sponsor_amount,
+        valid_from=prepared.day,
+        paid_until=add_months(prepared.day, priced.months) - timedelta(days=1),
+        enrolment_notice_id=notice_id,
+        consent_at=now,
+        enrolled_by_id=user_id,
+        source=source,
+        created_at=now,
+    )
+    begin_write()
+    try:
+        refuse_if_enrolled_or_member(person_id)
+        number = participant_number(next_counter("participant"))
+        table = Enrolment.__table__
+        enrolment_id = db.session.scalar(
+            table.insert().values(participant_number=number, **values).returning(table.c.id)
+        )
+    except IntegrityError as exc:
+        db.session.rollback()
+        if "person_id" in str(exc.orig) or "registration_id" in str(exc.orig):
+            raise AlreadyEnrolled(_("This NIK is already enrolled.")) from exc
+        raise
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return enrolment_id, number
+
+
+def enrol_registered(
+    event: Event,
+    registration: Registration,
+    prepared: Prepared,
+    *,
+    user: User | None,
+    locale: str,
+    source: str = "desk",
+    now: datetime | None = None,
+) -> EnrolmentResult:
+    """Enrol the runner of ``registration`` (a bib scanned at the desk)."""
+    now = now or utcnow()
+    if registration.event_id != event.id:
+        raise RegistrationNotFound(_("No runner of this event has that bib."))
+    if registration.status == RegistrationStatus.CANCELLED:
+        raise NotEnrollable(_("This registration was cancelled."))
+    if registration.is_member:
+        raise AlreadyMember(_("This runner is already a member of the scheme."))
+    notice_id = enrolment_notice(locale).id
+    user_id = user.id if user else None
+    snapshot = (
+        registration.id,
+        registration.status,
+        registration.bib,
+        registration.full_name,
+    )
+    enrolment_id, number = _insert_enrolment(
+        registration, prepared, notice_id=notice_id, user_id=user_id, source=source, now=now
+    )
+    return EnrolmentResult(
+        id=enrolment_id,
+        participant_number=number,
+        registration_id=snapshot[0],
+        registration_status=snapshot[1],
+        bib=snapshot[2],
+        full_name=snapshot[3],
+        quote=prepared.quote,
+        valid_from=prepared.day,
+        paid_until=add_months(prepared.day, prepared.quote.months) - timedelta(days=1),
+    )
+
+
+def enrol_walkup(
+    event: Event,
+    prepared: Prepared,
+    *,
+    user: User | None,
+    locale: str,
+    source: str = "desk",
+    now: datetime | None = None,
+) -> EnrolmentResult:
+    """Register a walk-up (a place while the quota lasts, else the waitlist) and enrol them.
+
+    The checks that can refuse the enrolment run before registering. If the enrolment
+    still fails (another desk enrolled the same NIK in that instant), the new
+    registration is cancelled again, so no half-done walk-up stays behind.
+    """
+    if prepared.person is None:
+        raise ValueError("a walk-up needs the person's fields")
+    cipher = data_cipher()
+    person_id = db.session.scalar(
+        select(Person.id).where(Person.nik_hash == cipher.lookup_hash(prepared.person.nik))
+    )
+    if person_id is not None:
+        refuse_if_enrolled_or_member(person_id)
+        registered = db.session.scalar(
+            select(Registration.id).where(
+                Registration.person_id == person_id,
+                Registration.event_id == event.id,
+                Registration.status != RegistrationStatus.CANCELLED,
+            )
+        )
+        if registered is not None:
+            raise NotEnrollable(
+                _("This NIK is already registered for this event: scan the runner's bib instead.")
+            )
+    new = register(
+        event,
+        prepared.person,
+        notice=current_privacy_notice(locale),
+        source=RegistrationSource.WALKUP,
+        locale=locale,
+        created_by_id=user.id if user else None,
+        now=now,
+    )
+    registration = new.registration
+    try:
+        result = enrol_registered(
+            event, registration, prepared, user=user, locale=locale, source=source, now=now
+        )
+    except EnrolmentError:
+        cancel(db.session.get_one(Registration, new.snapshot.id))
+        raise
+    return dataclasses.replace(result, manage_token=new.manage_token)
+
+
+def enrolment_card(enrolment: Enrolment) -> bytes:
+    """The membership card PDF of an enrolment."""
+    return card_pdf(
+        CardFace(
+            organiser=enrolment.event.tour.organiser,
+            participant_number=enrolment.participant_number,
+            full_name=enrolment.full_name,
+            programmes=tuple(enrolment.programme_list),
+            valid_from=enrolment.valid_from,
+            paid_until=enrolment.paid_until,
+            colour=enrolment.event.bib_colour,
+        )
+    )
+
+
+def find_enrolment(participant_number: str) -> Enrolment | None:
+    """The enrolment with this participant number, or None."""
+    if not (participant_number.isascii() and participant_number.isdigit()):
+        return None
+    return db.session.scalar(
+        select(Enrolment).where(Enrolment.participant_number == participant_number)
+    )

@@ -1,0 +1,293 @@
+"""The enrolment desk (scan -> enrol, or a walk-up), the card, export batches, schedules."""
+
+from __future__ import annotations
+
+import json
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from funrun.accounts.access import roles_required
+from funrun.accounts.models import Role
+from funrun.bibs.views import pdf_response
+from funrun.checkin.services import can_scan
+from funrun.enrolment import bp
+from funrun.enrolment.choices import OCCUPATIONS, PAYMENT_CHANNELS, PROGRAMMES
+from funrun.enrolment.export import batch_file, batches, create_batch, pending_count
+from funrun.enrolment.forms import EnrolmentForm, ExportForm, ScheduleForm, WalkupForm
+from funrun.enrolment.models import Enrolment
+from funrun.enrolment.schedule import (
+    ScheduleDataError,
+    active_sponsors,
+    apply_document,
+    dump_document,
+)
+from funrun.enrolment.services import (
+    EnrolmentError,
+    Prepared,
+    enrol_registered,
+    enrol_walkup,
+    enrolment_card,
+    enrolment_notice,
+    enrolment_of_person,
+    find_enrolment,
+    prepare,
+    registration_of_event,
+    schedule_today,
+)
+from funrun.events.models import Event
+from funrun.events.services import get_event
+from funrun.people.crypto import data_cipher, mask_nik
+from funrun.registration.models import Registration
+from funrun.registration.services import RegistrationError, current_privacy_notice
+from funrun.registration.validation import ValidationFailed
+
+DESK = (Role.ADMIN, Role.ORGANISER, Role.VOLUNTEER)
+SUPERVISORS = (Role.ADMIN, Role.ORGANISER)
+
+
+def _event_for_desk(slug: str) -> Event:
+    event = get_event(slug)
+    if event is None:
+        abort(404)
+    if not can_scan(current_user, event.id):
+        abort(403)
+    return event
+
+
+def _registration_arg(event: Event) -> Registration | None:
+    raw = request.values.get("registration", "")
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+        abort(404)
+    registration = registration_of_event(event, int(raw))
+    if registration is None:
+        abort(404)
+    return registration
+
+
+def _attach_errors(form: EnrolmentForm, errors: dict[str, list[str]]) -> None:
+    for name, messages in errors.items():
+        target = "jht" if name == "programs" else name
+        if target in form:
+            form[target].errors = list(messages)
+        else:
+            flash(" ".join(messages), "error")
+
+
+@bp.route("/staff/events/<slug>/enrol", methods=["GET", "POST"])
+@roles_required(*DESK)
+def desk(slug: str) -> Response | str | tuple[str, int]:
+    """Enrol a scanned runner (?registration=ID) or a walk-up, with a confirm step."""
+    event = _event_for_desk(slug)
+    registration = _registration_arg(event)
+    locale = str(get_locale())
+    sponsors = active_sponsors()
+    form: EnrolmentForm = (
+        EnrolmentForm().with_sponsors(sponsors)
+        if registration
+        else WalkupForm().for_event(event).with_sponsors(sponsors)
+    )
+    runner = _runner_view(registration)
+    if runner and runner["blocked"]:
+        return render_template("enrolment/desk.html", event=event, runner=runner, form=None), 409
+    if request.method == "GET":
+        form.months.data = form.months.data or "1"
+    context = {
+        "event": event,
+        "runner": runner,
+        "form": form,
+        "notice": enrolment_notice(locale),
+        "registration_notice": None if registration else current_privacy_notice(locale),
+        "schedule": schedule_today(event),
+    }
+    status = 200
+    if request.method == "POST":
+        if not form.validate():
+            abort(400)
+        action = request.form.get("action", "review")
+        if action == "edit":
+            return render_template("enrolment/desk.html", **context)
+        try:
+            prepared = prepare(event, form.raw(), walkup=registration is None, typed=True)
+        except ValidationFailed as failed:
+            _attach_errors(form, failed.errors)
+            flash(_("Some fields need correcting. See the messages below."), "error")
+            return render_template("enrolment/desk.html", **context), 422
+        except EnrolmentError as refused:
+            flash(str(refused), "error")
+            return render_template("enrolment/desk.html", **context), 409
+        quoted = request.form.get("quoted")
+        if action == "confirm" and quoted == str(prepared.quote.monthly_total):
+            try:
+                if registration is not None:
+                    result = enrol_registered(
+                        event, registration, prepared, user=current_user, locale=locale
+                    )
+                else:
+                    result = enrol_walkup(event, prepared, user=current_user, locale=locale)
+            except (EnrolmentError, RegistrationError) as refused:
+                flash(str(refused), "error")
+                status = 409
+            else:
+                return redirect(url_for("enrolment.done", number=result.participant_number))
+        elif action == "confirm":
+            flash(_("The contribution changed since it was shown. Check it again."), "error")
+        return (
+            render_template(
+                "enrolment/review.html", **context, prepared=prepared, **_labels(prepared)
+            ),
+            status,
+        )
+    return render_template("enrolment/desk.html", **context), status
+
+
+def _runner_view(registration: Registration | None) -> dict | None:
+    """What the desk shows of a scanned runner, and whether they may be enrolled."""
+    if registration is None:
+        return None
+    nik = data_cipher().decrypt(registration.person.nik_encrypted)
+    existing = enrolment_of_person(registration.person_id)
+    reason = None
+    if existing is not None:
+        reason = _(
+            "This NIK is already enrolled (participant number %(number)s).",
+            number=existing.participant_number,
+        )
+    elif registration.is_member:
+        reason = _("This runner is already a member of the scheme.")
+    elif registration.status == "cancelled":
+        reason = _("This registration was cancelled.")
+    return {
+        "id": registration.id,
+        "full_name": registration.full_name,
+        "bib": registration.bib,
+        "nik_masked": mask_nik(nik),
+        "birth_date": registration.person.birth_date,
+        "status": registration.status,
+        "blocked": reason,
+        "enrolment": existing,
+    }
+
+
+def _labels(prepared: Prepared) -> dict:
+    data = prepared.data
+    return {
+        "occupation_label": data.occupation_other or OCCUPATIONS[data.occupation],
+        "channel_label": PAYMENT_CHANNELS[data.payment_channel] if data.payment_channel else None,
+        "programme_labels": [PROGRAMMES[p] for p in prepared.quote.programmes],
+    }
+
+
+def _enrolment_for_staff(number: str) -> Enrolment:
+    enrolment = find_enrolment(number)
+    if enrolment is None:
+        abort(404)
+    if not can_scan(current_user, enrolment.event_id):
+        abort(403)
+    return enrolment
+
+
+@bp.route("/staff/enrolments/<number>")
+@roles_required(*DESK)
+def done(number: str) -> str:
+    """The new member's participant number, what was charged, and the card to download."""
+    enrolment = _enrolment_for_staff(number)
+    return render_template(
+        "enrolment/done.html",
+        enrolment=enrolment,
+        programme_labels=[PROGRAMMES[p] for p in enrolment.programme_list],
+        channel_label=(
+            PAYMENT_CHANNELS[enrolment.payment_channel] if enrolment.payment_channel else None
+        ),
+    )
+
+
+@bp.route("/staff/enrolments/<number>/card.pdf")
+@roles_required(*DESK)
+def card(number: str) -> Response:
+    """The membership card PDF."""
+    enrolment = _enrolment_for_staff(number)
+    return pdf_response(enrolment_card(enrolment), f"kartu-peserta-{number}.pdf")
+
+
+# --- export batches (organisers and admins) --------------------------------------------------
+
+
+@bp.route("/staff/enrolment/exports", methods=["GET", "POST"])
+@roles_required(*SUPERVISORS)
+def exports() -> Response | str:
+    """Batches of new members for the scheme's core system: make one, download any."""
+    form = ExportForm()
+    if form.validate_on_submit():
+        batch = create_batch(user_id=current_user.id)
+        if batch is None:
+            flash(_("No new enrolments to export."), "error")
+        else:
+            flash(
+                _(
+                    "Batch %(number)d made with %(count)d enrolments.",
+                    number=batch.number,
+                    count=batch.count,
+                ),
+                "success",
+            )
+        return redirect(url_for("enrolment.exports"))
+    return render_template(
+        "enrolment/exports.html", form=form, batches=batches(), pending=pending_count()
+    )
+
+
+@bp.route("/staff/enrolment/exports/<int:number>.<fmt>")
+@roles_required(*SUPERVISORS)
+def export_file(number: int, fmt: str) -> Response:
+    """A batch file exactly as first made (the download is logged: it carries NIKs)."""
+    if fmt not in ("csv", "json") or number > 2**31:
+        abort(404)
+    data = batch_file(number, fmt, user_id=current_user.id)
+    if data is None:
+        abort(404)
+    response = Response(data, mimetype="text/csv" if fmt == "csv" else "application/json")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="enrolments-batch-{number:04d}.{fmt}"'
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# --- contribution schedules (admins) ---------------------------------------------------------
+
+
+@bp.route("/staff/enrolment/schedules", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def schedules() -> Response | str | tuple[str, int]:
+    """The contribution schedules and sponsors as one JSON document, editable by admins."""
+    form = ScheduleForm()
+    problems: list[str] = []
+    if form.validate_on_submit():
+        try:
+            document = json.loads(form.document.data or "")
+        except (ValueError, RecursionError):
+            problems = [_("Not valid JSON.")]
+        else:
+            try:
+                apply_document(document, user_id=current_user.id)
+            except ScheduleDataError as exc:
+                problems = exc.problems
+            else:
+                flash(_("Schedules saved."), "success")
+                return redirect(url_for("enrolment.schedules"))
+    elif request.method == "GET":
+        form.document.data = json.dumps(dump_document(), ensure_ascii=False, indent=2)
+    document = dump_document()
+    status = 422 if problems else (400 if request.method == "POST" else 200)
+    return (
+        render_template(
+            "enrolment/schedules.html", form=form, problems=problems, document=document
+        ),
+        status,
+    )
