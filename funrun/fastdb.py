@@ -26,6 +26,7 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import IntegrityError
 
 from funrun.extensions import db
 
@@ -77,11 +78,22 @@ def dispose() -> None:
     _engines.clear()
 
 
+def after_write() -> None:
+    """End the request's session transaction, if any, after a fast-path write.
+
+    The session code this replaces committed, which also expired what the session had
+    loaded; without that, an event read before the write would show its old counters.
+    """
+    if db.session.registry.has() and db.session().in_transaction():
+        db.session.commit()
+
+
 def fetch(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """Run one statement (psycopg ``%(name)s`` parameters) as its own transaction.
 
-    Database errors other than a lost connection (a unique violation, say) reach the
-    caller as psycopg exceptions; the statement then changed nothing.
+    A constraint violation is raised as SQLAlchemy's :class:`IntegrityError` (its
+    ``orig`` the psycopg error), as the session would; the statement then changed
+    nothing. The parameters are left out of the error: they may hold personal data.
     """
     for attempt in (1, 2):
         raw = _engine().raw_connection()
@@ -92,6 +104,8 @@ def fetch(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
                 return cursor.fetchall() if cursor.description is not None else []
             finally:
                 cursor.close()
+        except psycopg.IntegrityError as error:
+            raise IntegrityError(sql, None, error) from error
         except _RETRY as error:
             broken = raw.driver_connection.broken  # type: ignore[union-attr]
             raw.invalidate()

@@ -17,6 +17,7 @@ from typing import Protocol
 import psycopg
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from funrun import fastdb
@@ -378,13 +379,16 @@ def _scan_in_one_statement(
     }
     try:
         rows = fastdb.fetch(_SCAN_SQL, params)
-    except psycopg.errors.UniqueViolation:
+    except IntegrityError as exc:
+        if not isinstance(exc.orig, psycopg.errors.UniqueViolation):
+            raise
         # The client_ref was answered before: the first answer stands, nothing changed.
         replayed = _replay(event_id, client_ref) if client_ref is not None else None
         if replayed is None:
             raise
         return replayed
     result_text, checkin_id, log_id, reg_id, name, shirt, status, member, first_at, by = rows[0]
+    fastdb.after_write()
     result = ScanResult(result_text)
     runner = None
     if reg_id is not None:
