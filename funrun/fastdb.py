@@ -25,17 +25,18 @@ from collections.abc import Mapping
 from typing import Any
 
 import psycopg
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import URL, Engine, create_engine
 from sqlalchemy.exc import IntegrityError
 
 from funrun.extensions import db
 
-#: One engine per database URL in this process (an app is re-created in tests, the
-#: database is not), made in the process that uses it: a forked worker makes its own.
-_engines: dict[str, Engine] = {}
+#: One engine per database (an app is re-created in tests, the database is not), made in
+#: the process that uses it: a forked worker makes its own.
+_engines: dict[URL, Engine] = {}
 _pid = os.getpid()
 #: Errors after which the connection is not trusted again (its server went away, or a
 #: prepared statement outlived a schema change); the statement had no effect.
+_ROWS = psycopg.pq.ExecStatus.TUPLES_OK
 _STALE_PLAN = psycopg.errors.FeatureNotSupported
 _RETRY = (psycopg.OperationalError, _STALE_PLAN)
 
@@ -54,8 +55,7 @@ def _engine() -> Engine:
         _engines.clear()
         _pid = os.getpid()
     url = db.engine.url
-    key = url.render_as_string(hide_password=False)
-    engine = _engines.get(key)
+    engine = _engines.get(url)
     if engine is None:
         engine = create_engine(
             url,
@@ -66,7 +66,7 @@ def _engine() -> Engine:
             pool_size=2,
             max_overflow=8,
         )
-        _engines[key] = engine
+        _engines[url] = engine
     return engine
 
 
@@ -101,7 +101,7 @@ def fetch(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
             cursor = raw.cursor()
             try:
                 cursor.execute(sql, params)
-                return cursor.fetchall() if cursor.description is not None else []
+                return cursor.fetchall() if cursor.pgresult.status == _ROWS else []
             finally:
                 cursor.close()
         except psycopg.IntegrityError as error:

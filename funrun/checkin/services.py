@@ -251,8 +251,45 @@ def _clean_device(device: str | None) -> str | None:
     return "".join(ch for ch in device if ch.isprintable())[:64] or None
 
 
+_REPLAY_SQL = """
+SELECT l.result, r.id, r.bib_number, r.full_name, r.shirt_size, r.status, r.is_member,
+       e.bib_prefix, c.id, c.station, c.checked_in_at, u.email
+FROM scan_log l
+LEFT JOIN registrations r ON r.id = l.registration_id
+LEFT JOIN events e ON e.id = r.event_id
+LEFT JOIN checkins c ON c.id = l.checkin_id
+LEFT JOIN users u ON u.id = c.scanned_by_id
+WHERE l.event_id = %(event_id)s AND l.client_ref = %(client_ref)s
+"""
+
+
+def _replay_in_one_query(event_id: int, client_ref: str) -> ScanOutcome | None:
+    """:func:`_replay` on PostgreSQL."""
+    rows = fastdb.fetch(_REPLAY_SQL, {"event_id": event_id, "client_ref": client_ref})
+    if not rows:
+        return None
+    result, reg_id, number, name, shirt, status, member, prefix, *checkin = rows[0]
+    runner = None
+    if reg_id is not None:
+        runner = RunnerView(
+            id=reg_id,
+            bib=f"{prefix} {number:04d}" if number is not None else None,
+            bib_number=number,
+            full_name=name,
+            shirt_size=shirt,
+            status=status,
+            is_member=member,
+        )
+    first = None
+    if checkin[0] is not None:
+        first = CheckInView(checkin[0], checkin[1], checkin[2].astimezone(UTC), checkin[3])
+    return ScanOutcome(ScanResult(result), runner, first, replayed=True)
+
+
 def _replay(event_id: int, client_ref: str) -> ScanOutcome | None:
     """The first answer given to ``client_ref`` at this event, or None if it is new."""
+    if fastdb.available():
+        return _replay_in_one_query(event_id, client_ref)
     log = db.session.scalar(
         select(ScanLog).where(ScanLog.event_id == event_id, ScanLog.client_ref == client_ref)
     )
