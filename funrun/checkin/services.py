@@ -349,10 +349,12 @@ WITH reg AS (
     FROM registrations
     WHERE event_id = %(event_id)s AND bib_number = %(bib)s AND %(result)s::text IS NULL
 ), prior AS (
+    -- A scalar subquery, not a join: the planner cannot see into a CTE, and a join
+    -- walked every active check-in of the station.
     SELECT c.id, c.checked_in_at, u.email
-    FROM checkins c JOIN reg ON c.registration_id = reg.id
-    LEFT JOIN users u ON u.id = c.scanned_by_id
-    WHERE c.station = %(station)s AND c.undone_at IS NULL
+    FROM checkins c LEFT JOIN users u ON u.id = c.scanned_by_id
+    WHERE c.registration_id = (SELECT id FROM reg) AND c.station = %(station)s
+      AND c.undone_at IS NULL
 ), new AS (
     INSERT INTO checkins (event_id, registration_id, station, checked_in_at, scanned_by_id,
                           device)

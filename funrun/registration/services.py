@@ -349,8 +349,11 @@ _REGISTER_SQL = """
 WITH found AS (
     SELECT id FROM people WHERE nik_hash = %(nik_hash)s
 ), holder AS (
-    SELECT 1 FROM registrations r JOIN found p ON r.person_id = p.id
-    WHERE r.event_id = %(event_id)s AND r.status <> 'cancelled'
+    -- A scalar subquery, not a join: the planner cannot see into a CTE, and a join
+    -- walked every active registration of the event.
+    SELECT 1 FROM registrations r
+    WHERE r.event_id = %(event_id)s AND r.person_id = (SELECT id FROM found)
+      AND r.status <> 'cancelled'
 ), place AS (
     UPDATE events SET {take}
     WHERE id = %(event_id)s AND {when} AND NOT EXISTS (SELECT 1 FROM holder)
