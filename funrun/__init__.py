@@ -64,9 +64,11 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     register_commands(app)
     from funrun.errors import register_error_handlers
     from funrun.security import register_security_headers
+    from funrun.sessions import PageSessionInterface
 
     register_error_handlers(app)
     register_security_headers(app)
+    app.session_interface = PageSessionInterface()
     return app
 
 

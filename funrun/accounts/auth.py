@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import request
+from flask import Response, request
 from flask_babel import gettext as _
 
 from funrun.accounts.models import Role, User
@@ -42,6 +42,13 @@ def bearer_user() -> User | None:
     return user
 
 
+def token_required() -> Response:
+    """The 401 answer to a request without a valid token."""
+    response = problem(401, _("A valid API token is required."), kind="unauthorized")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="funrun"'
+    return response
+
+
 def require_roles(*roles: Role) -> Callable[[F], F]:
     """API decorator: a valid token of one of ``roles``, else 401/403 problem details."""
 
@@ -50,9 +57,7 @@ def require_roles(*roles: Role) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             user = bearer_user()
             if user is None:
-                response = problem(401, _("A valid API token is required."), kind="unauthorized")
-                response.headers["WWW-Authenticate"] = 'Bearer realm="funrun"'
-                return response
+                return token_required()
             if user.role not in roles:
                 return problem(403, _("You are not allowed to do this."), kind="forbidden")
             return view(*args, **kwargs)

@@ -11,19 +11,25 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
+import psycopg
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from funrun import fastdb
 from funrun.accounts.models import EventAssignment, Role, User
+from funrun.accounts.services import TOKEN_PREFIX, hash_api_token, user_for_token
 from funrun.bibs.services import parse_typed_bib
 from funrun.bibs.signing import Verdict, bib_signer
 from funrun.checkin.models import STATIONS, CheckIn, ScanLog, ScanResult
 from funrun.dbtx import begin_write, insert_ignore
 from funrun.dbtypes import utcnow
 from funrun.events.models import Event
+from funrun.events.services import get_event
 from funrun.extensions import db
 from funrun.registration.models import Registration, RegistrationStatus
 from funrun.registration.validation import ValidationFailed
@@ -122,6 +128,89 @@ class ScanOutcome:
         return body
 
 
+class ScanEvent(Protocol):
+    """What scanning needs of an event (an :class:`Event`, or a :class:`Desk`'s)."""
+
+    id: int
+    bib_prefix: str
+
+
+class Scanner(Protocol):
+    """What scanning needs of the person scanning."""
+
+    id: int
+    email: str
+
+
+@dataclass(frozen=True)
+class DeskEvent:
+    """The event a scan is for, as the hot path reads it."""
+
+    id: int
+    bib_prefix: str
+
+
+@dataclass(frozen=True)
+class DeskUser:
+    """The active account behind an API token, as the hot path reads it."""
+
+    id: int
+    email: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Desk:
+    """Who is scanning (by API token) and where, read in one query."""
+
+    user: DeskUser | None
+    event: DeskEvent | None
+    may_scan: bool
+
+
+_DESK_SQL = """
+SELECT u.id, u.email, u.role, e.id, e.bib_prefix,
+       u.role IN ('admin', 'organiser') OR (u.role = 'volunteer' AND EXISTS (
+           SELECT 1 FROM event_assignments a WHERE a.user_id = u.id AND a.event_id = e.id))
+FROM (SELECT 1) AS one
+LEFT JOIN (api_tokens t JOIN users u ON u.id = t.user_id AND u.active)
+       ON t.token_hash = %(token_hash)s AND t.revoked_at IS NULL
+LEFT JOIN events e ON e.slug = %(slug)s
+"""
+
+
+def scan_desk(slug: str, token: str | None) -> Desk:
+    """The API caller's account and the event, and whether they may scan there.
+
+    One statement on PostgreSQL (the check-in endpoint's first of two); the same answer
+    from the ORM elsewhere.
+    """
+    user = event = None
+    if not fastdb.available():
+        account = user_for_token(token) if token else None
+        found = get_event(slug)
+        if account is not None:
+            user = DeskUser(account.id, account.email, Role(account.role))
+        if found is not None:
+            event = DeskEvent(found.id, found.bib_prefix)
+        allowed = account is not None and found is not None and can_scan(account, found.id)
+        return Desk(user, event, allowed)
+    if token is None or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+        token_hash = None
+    else:
+        token_hash = hash_api_token(token)
+    if len(slug) > 64:
+        slug = ""
+    (user_id, email, role, event_id, prefix, allowed) = fastdb.fetch(
+        _DESK_SQL, {"token_hash": token_hash, "slug": slug}
+    )[0]
+    if user_id is not None:
+        user = DeskUser(user_id, email, Role(role))
+    if event_id is not None:
+        event = DeskEvent(event_id, prefix)
+    return Desk(user, event, bool(allowed))
+
+
 def can_scan(user: User, event_id: int) -> bool:
     """Admins and organisers scan anywhere; volunteers only at events they are assigned."""
     if user.role in (Role.ADMIN, Role.ORGANISER):
@@ -162,8 +251,45 @@ def _clean_device(device: str | None) -> str | None:
     return "".join(ch for ch in device if ch.isprintable())[:64] or None
 
 
+_REPLAY_SQL = """
+SELECT l.result, r.id, r.bib_number, r.full_name, r.shirt_size, r.status, r.is_member,
+       e.bib_prefix, c.id, c.station, c.checked_in_at, u.email
+FROM scan_log l
+LEFT JOIN registrations r ON r.id = l.registration_id
+LEFT JOIN events e ON e.id = r.event_id
+LEFT JOIN checkins c ON c.id = l.checkin_id
+LEFT JOIN users u ON u.id = c.scanned_by_id
+WHERE l.event_id = %(event_id)s AND l.client_ref = %(client_ref)s
+"""
+
+
+def _replay_in_one_query(event_id: int, client_ref: str) -> ScanOutcome | None:
+    """:func:`_replay` on PostgreSQL."""
+    rows = fastdb.fetch(_REPLAY_SQL, {"event_id": event_id, "client_ref": client_ref})
+    if not rows:
+        return None
+    result, reg_id, number, name, shirt, status, member, prefix, *checkin = rows[0]
+    runner = None
+    if reg_id is not None:
+        runner = RunnerView(
+            id=reg_id,
+            bib=f"{prefix} {number:04d}" if number is not None else None,
+            bib_number=number,
+            full_name=name,
+            shirt_size=shirt,
+            status=status,
+            is_member=member,
+        )
+    first = None
+    if checkin[0] is not None:
+        first = CheckInView(checkin[0], checkin[1], checkin[2].astimezone(UTC), checkin[3])
+    return ScanOutcome(ScanResult(result), runner, first, replayed=True)
+
+
 def _replay(event_id: int, client_ref: str) -> ScanOutcome | None:
     """The first answer given to ``client_ref`` at this event, or None if it is new."""
+    if fastdb.available():
+        return _replay_in_one_query(event_id, client_ref)
     log = db.session.scalar(
         select(ScanLog).where(ScanLog.event_id == event_id, ScanLog.client_ref == client_ref)
     )
@@ -189,7 +315,7 @@ def _checkin_view(checkin_id: int | None) -> CheckInView | None:
     return CheckInView(*row) if row is not None else None
 
 
-def _identify(event: Event, code: str) -> tuple[ScanResult | None, int | None, str]:
+def _identify(event: ScanEvent, code: str) -> tuple[ScanResult | None, int | None, str]:
     """The bib number a scan names, or the reason it names none; and the code's kind."""
     if code.upper().startswith("FR1") or len(code) > 24:
         verification = bib_signer().verify(code, event.id)
@@ -204,11 +330,153 @@ def _identify(event: Event, code: str) -> tuple[ScanResult | None, int | None, s
     return None, number, "typed"
 
 
+@dataclass(frozen=True)
+class _Code:
+    """What the scanned text names: a bib number, or the reason it names none."""
+
+    result: ScanResult | None
+    number: int | None
+    kind: str
+
+
+#: The whole scan on PostgreSQL, one autocommit statement: find the runner, check in
+#: unless already (the partial unique index settles two devices at once), log the scan.
+#: A replayed client_ref violates the scan log's unique index, so the statement fails
+#: and changes nothing; the caller then answers with the first outcome.
+_SCAN_SQL = """
+WITH reg AS (
+    SELECT id, full_name, shirt_size, status, is_member
+    FROM registrations
+    WHERE event_id = %(event_id)s AND bib_number = %(bib)s AND %(result)s::text IS NULL
+), prior AS (
+    -- A scalar subquery, not a join: the planner cannot see into a CTE, and a join
+    -- walked every active check-in of the station.
+    SELECT c.id, c.checked_in_at, u.email
+    FROM checkins c LEFT JOIN users u ON u.id = c.scanned_by_id
+    WHERE c.registration_id = (SELECT id FROM reg) AND c.station = %(station)s
+      AND c.undone_at IS NULL
+), new AS (
+    INSERT INTO checkins (event_id, registration_id, station, checked_in_at, scanned_by_id,
+                          device)
+    SELECT %(event_id)s, reg.id, %(station)s, %(at)s, %(user_id)s, %(device)s
+    FROM reg
+    WHERE reg.status = 'confirmed' AND NOT EXISTS (SELECT 1 FROM prior)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+), outcome AS (
+    SELECT CASE
+        WHEN %(result)s::text IS NOT NULL THEN %(result)s::text
+        WHEN NOT EXISTS (SELECT 1 FROM reg) THEN 'unknown'
+        WHEN (SELECT status FROM reg) <> 'confirmed' THEN 'not_confirmed'
+        WHEN EXISTS (SELECT 1 FROM new) THEN 'checked_in'
+        ELSE 'already_checked_in'
+    END AS result,
+    COALESCE((SELECT id FROM new), (SELECT id FROM prior)) AS checkin_id
+), log AS (
+    INSERT INTO scan_log (event_id, user_id, station, device, client_ref, result, code_kind,
+                          registration_id, checkin_id, bib_number, scanned_at, received_at)
+    SELECT %(event_id)s, %(user_id)s, %(station)s, %(device)s, %(client_ref)s,
+           outcome.result, %(kind)s, (SELECT id FROM reg), outcome.checkin_id, %(bib)s,
+           %(scanned_at)s, %(now)s
+    FROM outcome
+    RETURNING id
+)
+SELECT outcome.result, outcome.checkin_id, (SELECT id FROM log),
+       reg.id, reg.full_name, reg.shirt_size, reg.status, reg.is_member,
+       prior.checked_in_at, prior.email
+FROM outcome LEFT JOIN reg ON true LEFT JOIN prior ON true
+"""
+
+
+def _scan_in_one_statement(
+    event_id: int,
+    prefix: str,
+    user_id: int,
+    user_email: str,
+    *,
+    code: _Code,
+    station: str,
+    client_ref: str | None,
+    at: datetime,
+    scanned_at: datetime | None,
+    now: datetime,
+    device: str | None,
+) -> ScanOutcome:
+    """:func:`scan` on PostgreSQL: one round trip, no session transaction."""
+    params = {
+        "event_id": event_id,
+        "bib": code.number,
+        "result": None if code.result is None else str(code.result),
+        "kind": code.kind,
+        "station": station,
+        "user_id": user_id,
+        "device": device,
+        "client_ref": client_ref,
+        "at": at,
+        "scanned_at": scanned_at,
+        "now": now,
+    }
+    try:
+        rows = fastdb.fetch(_SCAN_SQL, params)
+    except IntegrityError as exc:
+        if not isinstance(exc.orig, psycopg.errors.UniqueViolation):
+            raise
+        # The client_ref was answered before: the first answer stands, nothing changed.
+        replayed = _replay(event_id, client_ref) if client_ref is not None else None
+        if replayed is None:
+            raise
+        return replayed
+    result_text, checkin_id, log_id, reg_id, name, shirt, status, member, first_at, by = rows[0]
+    fastdb.after_write()
+    result = ScanResult(result_text)
+    runner = None
+    if reg_id is not None:
+        runner = RunnerView(
+            id=reg_id,
+            bib=f"{prefix} {code.number:04d}",
+            bib_number=code.number,
+            full_name=name,
+            shirt_size=shirt,
+            status=status,
+            is_member=member,
+        )
+    first = None
+    if result == ScanResult.CHECKED_IN:
+        first = CheckInView(checkin_id, station, at, user_email)
+    elif result == ScanResult.ALREADY:
+        if checkin_id is None:
+            # Another device checked the runner in while this statement ran (after its
+            # snapshot): read that check-in now and point the log at it.
+            first = _active_checkin(reg_id, station)
+            if first is not None:
+                fastdb.fetch(
+                    "UPDATE scan_log SET checkin_id = %(c)s WHERE id = %(id)s",
+                    {"c": first.id, "id": log_id},
+                )
+        else:
+            first = CheckInView(checkin_id, station, first_at.astimezone(UTC), by)
+    return ScanOutcome(result, runner, first)
+
+
+def _active_checkin(registration_id: int, station: str) -> CheckInView | None:
+    """The runner's active check-in at the station, with who scanned it."""
+    rows = fastdb.fetch(
+        "SELECT c.id, c.station, c.checked_in_at, u.email FROM checkins c"
+        " LEFT JOIN users u ON u.id = c.scanned_by_id"
+        " WHERE c.registration_id = %(r)s AND c.station = %(s)s AND c.undone_at IS NULL",
+        {"r": registration_id, "s": station},
+    )
+    if not rows:
+        return None
+    checkin_id, checkin_station, at, email = rows[0]
+    return CheckInView(checkin_id, checkin_station, at.astimezone(UTC), email)
+
+
 def scan(
-    event: Event,
+    event: ScanEvent,
     code: object,
     *,
-    user: User,
+    user: Scanner,
     station: object = "pickup",
     client_ref: object = None,
     scanned_at: datetime | None = None,
@@ -229,6 +497,20 @@ def scan(
     # rolled back and the first answer returned): no look-up on every scan.
     event_id, user_id, user_email = event.id, user.id, user.email
     result, number, kind = _identify(event, code)
+    if fastdb.available():
+        return _scan_in_one_statement(
+            event_id,
+            event.bib_prefix,
+            user_id,
+            user_email,
+            code=_Code(result, number, kind),
+            station=station,
+            client_ref=client_ref,
+            at=scanned_at or now,
+            scanned_at=scanned_at,
+            now=now,
+            device=device,
+        )
     runner = None
     if result is None:
         # Core statements on the hot path: ORM entities cost more CPU than the round trip.

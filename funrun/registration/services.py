@@ -15,14 +15,16 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from funrun import fastdb
 from funrun.dbtx import begin_write, insert_ignore
 from funrun.dbtypes import utcnow
 from funrun.events.models import Event
@@ -219,11 +221,226 @@ def _take_place(event_id: int) -> tuple[RegistrationStatus, int]:
     raise RuntimeError("event places kept changing; giving up")  # pragma: no cover
 
 
+def _new_snapshot(
+    registration_id: int,
+    event_id: int,
+    event_slug: str,
+    bib_prefix: str,
+    status: RegistrationStatus,
+    number: int,
+    data: RegistrationData,
+    now: datetime,
+) -> RegistrationSnapshot:
+    """What the runner is shown of a registration just made (nothing read back)."""
+    confirmed = status == RegistrationStatus.CONFIRMED
+    return RegistrationSnapshot(
+        id=registration_id,
+        event_id=event_id,
+        event_slug=event_slug,
+        status=str(status),
+        bib=f"{bib_prefix} {number:04d}" if confirmed else None,
+        bib_number=number if confirmed else None,
+        waitlist_seq=None if confirmed else number,
+        full_name=data.full_name,
+        nik_masked=mask_nik(data.nik),
+        shirt_size=data.shirt_size,
+        is_member=data.is_member,
+        created_at=now,
+        cancelled_at=None,
+    )
+
+
+class Notice(Protocol):
+    """The privacy notice a registration consents to (a :class:`PrivacyNotice`, or its id)."""
+
+    id: int
+
+
+@dataclass(frozen=True)
+class NoticeRef:
+    """A stored privacy notice known by its id."""
+
+    id: int
+
+
+class RegisterableEvent(Protocol):
+    """What registering needs of an event (an :class:`Event` or :class:`EventTerms`)."""
+
+    id: int
+    slug: str
+    bib_prefix: str
+
+    def accepts_registrations(self, now: datetime) -> bool: ...
+
+
+@dataclass(frozen=True)
+class EventTerms:
+    """What registering reads of an event, without the ORM (the API's hot path)."""
+
+    id: int
+    slug: str
+    bib_prefix: str
+    date: date
+    min_age: int
+    max_age: int | None
+    shirt_sizes: list[str]
+    registration_open: bool
+    registration_opens_at: datetime | None
+    registration_closes_at: datetime | None
+
+    #: The same rule as the model's.
+    accepts_registrations = Event.accepts_registrations
+
+
+_TERMS_SQL = """
+SELECT e.id, e.slug, e.bib_prefix, e.date, e.min_age, e.max_age, e.shirt_sizes,
+       e.registration_open, e.registration_opens_at, e.registration_closes_at,
+       (SELECT n.id FROM privacy_notices n WHERE n.locale = %(locale)s AND n.sha256 = %(sha)s)
+FROM events e WHERE e.slug = %(slug)s
+"""
+
+
+def event_terms(slug: str, locale: str) -> tuple[EventTerms | None, Notice | None]:
+    """The event with ``slug`` and the privacy notice in force, in one query.
+
+    On PostgreSQL without the session (so without its transaction); elsewhere through
+    :func:`get_event` and :func:`current_privacy_notice`. The notice is None when its
+    current text is not stored yet (:func:`current_privacy_notice` stores it).
+    """
+    locale = locale if locale in ("id", "en") else "id"
+    if not fastdb.available():
+        event = (
+            db.session.scalar(select(Event).where(Event.slug == slug)) if len(slug) <= 64 else None
+        )
+        if event is None:
+            return None, None
+        terms = EventTerms(
+            event.id,
+            event.slug,
+            event.bib_prefix,
+            event.date,
+            event.min_age,
+            event.max_age,
+            list(event.shirt_sizes),
+            event.registration_open,
+            event.registration_opens_at,
+            event.registration_closes_at,
+        )
+        return terms, current_privacy_notice(locale)
+    if len(slug) > 64:
+        return None, None
+    rows = fastdb.fetch(
+        _TERMS_SQL, {"slug": slug, "locale": locale, "sha": _notice_text(locale)[2]}
+    )
+    if not rows:
+        return None, None
+    *fields, notice_id = rows[0]
+    for at in (8, 9):
+        fields[at] = fields[at].astimezone(UTC) if fields[at] is not None else None
+    return EventTerms(*fields), NoticeRef(notice_id) if notice_id is not None else None
+
+
+#: A registration on PostgreSQL in one autocommit statement: refuse a second active place
+#: in the event, take a place with the conditional UPDATE of the event row (or, in the
+#: waitlist variant, the next waitlist number while the event is full), add the person if
+#: new, insert the registration. Nothing is written when no place is taken; a race on the
+#: same person ends in the unique index, which undoes the whole statement.
+_REGISTER_SQL = """
+WITH found AS (
+    SELECT id FROM people WHERE nik_hash = %(nik_hash)s
+), holder AS (
+    -- A scalar subquery, not a join: the planner cannot see into a CTE, and a join
+    -- walked every active registration of the event.
+    SELECT 1 FROM registrations r
+    WHERE r.event_id = %(event_id)s AND r.person_id = (SELECT id FROM found)
+      AND r.status <> 'cancelled'
+), place AS (
+    UPDATE events SET {take}
+    WHERE id = %(event_id)s AND {when} AND NOT EXISTS (SELECT 1 FROM holder)
+    RETURNING {number} AS number
+), added AS (
+    INSERT INTO people (nik_hash, nik_encrypted, birth_date, gender, created_at)
+    SELECT %(nik_hash)s, %(nik_encrypted)s, %(birth_date)s, %(gender)s, %(now)s
+    WHERE EXISTS (SELECT 1 FROM place) AND NOT EXISTS (SELECT 1 FROM found)
+    -- Added by another request since this statement began: wait for it, then use it.
+    ON CONFLICT (nik_hash) DO UPDATE SET nik_hash = EXCLUDED.nik_hash
+    RETURNING id
+), person AS (
+    SELECT id FROM found UNION ALL SELECT id FROM added
+), reg AS (
+    INSERT INTO registrations (
+        event_id, person_id, status, bib_number, waitlist_seq, manage_token_hash, full_name,
+        phone, email, shirt_size, is_member, kpj_number, occupation, emergency_contact,
+        emergency_phone, privacy_notice_id, consent_at, source, locale, created_by_id,
+        created_at, updated_at, confirmed_at)
+    SELECT %(event_id)s, person.id, {status}, {bib}, {seq},
+           %(token_hash)s, %(full_name)s, %(phone)s, %(email)s, %(shirt_size)s, %(is_member)s,
+           %(kpj_number)s, %(occupation)s, %(emergency_contact)s, %(emergency_phone)s,
+           %(notice_id)s, %(now)s, %(source)s, %(locale)s, %(created_by_id)s, %(now)s, %(now)s,
+           {confirmed_at}
+    FROM place, person
+    RETURNING id, number
+)
+SELECT EXISTS (SELECT 1 FROM holder), (SELECT id FROM reg), (SELECT number FROM place)
+"""
+_TAKE_PLACE_SQL = _REGISTER_SQL.format(
+    take="confirmed_count = confirmed_count + 1, bib_next = bib_next + 1",
+    when="confirmed_count < quota AND bib_next <= bib_last",
+    number="bib_next - 1",
+    status="'confirmed'",
+    bib="place.number",
+    seq="NULL::int",
+    confirmed_at="%(now)s",
+).replace("RETURNING id, number", "RETURNING id")
+# Only join the waitlist while the event is still full: a place freed in between must be
+# taken, never left empty behind a waitlist.
+_JOIN_WAITLIST_SQL = _REGISTER_SQL.format(
+    take="waitlist_seq = waitlist_seq + 1",
+    when="(confirmed_count >= quota OR bib_next > bib_last)",
+    number="waitlist_seq",
+    status="'waitlisted'",
+    bib="NULL::int",
+    seq="place.number",
+    confirmed_at="NULL::timestamptz",
+).replace("RETURNING id, number", "RETURNING id")
+
+
+def _register_in_one_statement(
+    event_id: int, data: RegistrationData, params: dict[str, Any], duplicate: Exception
+) -> tuple[int, RegistrationStatus, int]:
+    """:func:`register`'s write on PostgreSQL: the id, status and bib or waitlist number."""
+    cipher = data_cipher()
+    params = {
+        **params,
+        "event_id": event_id,
+        "nik_hash": cipher.lookup_hash(data.nik),
+        "nik_encrypted": cipher.encrypt(data.nik),
+        "birth_date": data.birth_date,
+        "gender": data.gender,
+    }
+    for _attempt in range(5):
+        for sql, status in (
+            (_TAKE_PLACE_SQL, RegistrationStatus.CONFIRMED),
+            (_JOIN_WAITLIST_SQL, RegistrationStatus.WAITLISTED),
+        ):
+            try:
+                holds_place, registration_id, number = fastdb.fetch(sql, params)[0]
+            except IntegrityError as exc:
+                if "active_person" in str(exc.orig):
+                    raise duplicate from exc
+                raise
+            if holds_place:
+                raise duplicate
+            if registration_id is not None:
+                return registration_id, status, number
+    raise RuntimeError("event places kept changing; giving up")  # pragma: no cover
+
+
 def register(
-    event: Event,
+    event: RegisterableEvent,
     data: RegistrationData,
     *,
-    notice: PrivacyNotice,
+    notice: Notice,
     source: RegistrationSource = RegistrationSource.WEB,
     locale: str = "id",
     created_by_id: int | None = None,
@@ -238,6 +455,43 @@ def register(
     duplicate = DuplicateRegistration(
         _("This NIK is already registered for this event. Use your manage link to see it.")
     )
+    token, token_hash = new_manage_token()
+    values = dict(
+        manage_token_hash=token_hash,
+        full_name=data.full_name,
+        phone=data.phone,
+        email=data.email,
+        shirt_size=data.shirt_size,
+        is_member=data.is_member,
+        kpj_number=data.kpj_number,
+        occupation=data.occupation,
+        emergency_contact=data.emergency_contact,
+        emergency_phone=data.emergency_phone,
+        privacy_notice_id=notice_id,
+        consent_at=now,
+        source=str(source),
+        locale=locale,
+        created_by_id=created_by_id,
+        created_at=now,
+        updated_at=now,
+    )
+    if fastdb.available():
+        params = {
+            **values,
+            "token_hash": token_hash,
+            "notice_id": notice_id,
+            "now": now,
+        }
+        registration_id, status, number = _register_in_one_statement(
+            event_id, data, params, duplicate
+        )
+        fastdb.after_write()
+        return NewRegistration(
+            token,
+            _new_snapshot(
+                registration_id, event_id, event_slug, bib_prefix, status, number, data, now
+            ),
+        )
     begin_write()
     try:
         person_id, new_person = _person_id(data)
@@ -245,51 +499,20 @@ def register(
         if not new_person and _has_active(event_id, person_id):
             raise duplicate
         status, number = _take_place(event_id)
-        token, token_hash = new_manage_token()
-        values = dict(
+        values.update(
             event_id=event_id,
             person_id=person_id,
             status=str(status),
             bib_number=number if status == RegistrationStatus.CONFIRMED else None,
             waitlist_seq=number if status == RegistrationStatus.WAITLISTED else None,
-            manage_token_hash=token_hash,
-            full_name=data.full_name,
-            phone=data.phone,
-            email=data.email,
-            shirt_size=data.shirt_size,
-            is_member=data.is_member,
-            kpj_number=data.kpj_number,
-            occupation=data.occupation,
-            emergency_contact=data.emergency_contact,
-            emergency_phone=data.emergency_phone,
-            privacy_notice_id=notice_id,
-            consent_at=now,
-            source=str(source),
-            locale=locale,
-            created_by_id=created_by_id,
-            created_at=now,
-            updated_at=now,
             confirmed_at=now if status == RegistrationStatus.CONFIRMED else None,
         )
         # A Core insert: the ORM's unit of work costs more CPU than the rest of the request.
         registration_id = db.session.scalar(
             _REGISTRATIONS.insert().values(**values).returning(_REGISTRATIONS.c.id)
         )
-        confirmed = status == RegistrationStatus.CONFIRMED
-        snapshot = RegistrationSnapshot(
-            id=registration_id,
-            event_id=event_id,
-            event_slug=event_slug,
-            status=str(status),
-            bib=f"{bib_prefix} {number:04d}" if confirmed else None,
-            bib_number=number if confirmed else None,
-            waitlist_seq=None if confirmed else number,
-            full_name=data.full_name,
-            nik_masked=mask_nik(data.nik),
-            shirt_size=data.shirt_size,
-            is_member=data.is_member,
-            created_at=now,
-            cancelled_at=None,
+        snapshot = _new_snapshot(
+            registration_id, event_id, event_slug, bib_prefix, status, number, data, now
         )
     except IntegrityError as exc:
         db.session.rollback()

@@ -1,0 +1,116 @@
+"""One-statement autocommit queries for the race-day hot paths on PostgreSQL.
+
+A scan or a registration through the ORM session costs a pool pre-ping, BEGIN, several
+statements and COMMIT: each a round trip, and each round trip costs the worker more CPU
+than the SQL itself once the machine is busy (bench/README.md, "Where the time goes").
+The hot paths instead say what they do in one SQL statement (data-modifying CTEs), run
+on a connection of their own engine in autocommit mode, so one statement is one atomic
+transaction and one round trip.
+
+That engine skips the pre-ping: a connection that died while idle (a database restart, a
+failover) fails the statement before anything is written, is thrown away, and the
+statement is retried once on a new connection. psycopg prepares a statement on the
+server after it has run a few times, so PostgreSQL plans each hot statement once per
+connection.
+
+SQLite has no data-modifying CTEs; callers keep their session code for it
+(:func:`available` says which way to go).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import psycopg
+from sqlalchemy import URL, Engine, create_engine
+from sqlalchemy.exc import IntegrityError
+
+from funrun.extensions import db
+
+#: One engine per database (an app is re-created in tests, the database is not), made in
+#: the process that uses it: a forked worker makes its own.
+_engines: dict[URL, Engine] = {}
+_pid = os.getpid()
+#: Errors after which the connection is not trusted again (its server went away, or a
+#: prepared statement outlived a schema change); the statement had no effect.
+_ROWS = psycopg.pq.ExecStatus.TUPLES_OK
+_STALE_PLAN = psycopg.errors.FeatureNotSupported
+_RETRY = (psycopg.OperationalError, _STALE_PLAN)
+
+
+def available() -> bool:
+    """Whether the app's database is PostgreSQL (the only one the fast path speaks)."""
+    return db.engine.dialect.name == "postgresql"
+
+
+def _engine() -> Engine:
+    global _pid
+    if os.getpid() != _pid:
+        # A forked child: the parent's connections are not ours to use or to close.
+        for inherited in _engines.values():
+            inherited.dispose(close=False)
+        _engines.clear()
+        _pid = os.getpid()
+    url = db.engine.url
+    engine = _engines.get(url)
+    if engine is None:
+        engine = create_engine(
+            url,
+            isolation_level="AUTOCOMMIT",
+            pool_pre_ping=False,
+            # Autocommit: nothing to roll back when a connection goes back to the pool.
+            pool_reset_on_return=None,
+            pool_size=2,
+            max_overflow=8,
+        )
+        _engines[url] = engine
+    return engine
+
+
+@atexit.register
+def dispose() -> None:
+    """Close the fast path's connections (tests, and the end of the process)."""
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+def after_write() -> None:
+    """End the request's session transaction, if any, after a fast-path write.
+
+    The session code this replaces committed, which also expired what the session had
+    loaded; without that, an event read before the write would show its old counters.
+    """
+    if db.session.registry.has() and db.session().in_transaction():
+        db.session.commit()
+
+
+def fetch(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Run one statement (psycopg ``%(name)s`` parameters) as its own transaction.
+
+    A constraint violation is raised as SQLAlchemy's :class:`IntegrityError` (its
+    ``orig`` the psycopg error), as the session would; the statement then changed
+    nothing. The parameters are left out of the error: they may hold personal data.
+    """
+    for attempt in (1, 2):
+        raw = _engine().raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                cursor.execute(sql, params)
+                return cursor.fetchall() if cursor.pgresult.status == _ROWS else []
+            finally:
+                cursor.close()
+        except psycopg.IntegrityError as error:
+            raise IntegrityError(sql, None, error) from error
+        except _RETRY as error:
+            broken = raw.driver_connection.broken  # type: ignore[union-attr]
+            raw.invalidate()
+            if attempt == 2 or not (broken or isinstance(error, _STALE_PLAN)):
+                raise
+        finally:
+            raw.close()
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,33 @@
+"""Cookie sessions for the pages; none at all for the API, which authenticates by token.
+
+An API request never reads or writes the session cookie: answers do not vary with
+cookies, and no work is spent on them (race morning's scans are API requests). The
+signed-cookie serializer is built once per key rather than on every request.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
+
+API_PREFIX = "/api/"
+
+
+class PageSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, skipped for API paths."""
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple, URLSafeTimedSerializer | None] = {}
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        if key not in self._serializers:
+            self._serializers[key] = super().get_signing_serializer(app)
+        return self._serializers[key]
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(API_PREFIX):
+            # A null session: reading it finds nothing, writing to it is an error.
+            return self.make_null_session(app)
+        return super().open_session(app, request)

@@ -1,0 +1,102 @@
+"""The one-statement hot paths on PostgreSQL: they survive lost connections, and the API
+never reads the page session.
+
+The rest of the suite runs every scan and registration through them when
+TEST_DATABASE_URL is PostgreSQL, and through the session code on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from funrun import fastdb
+from funrun.bibs.services import payload_for
+from funrun.events.models import Event
+from tests.checkin.conftest import API, Staff, counts, login, reg
+from tests.conftest import person_payload
+
+
+def _kill_fast_connections(url: str) -> int:
+    """Terminate every server process of the fast path's pool (as a restart would)."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        mine = conn.scalar(text("SELECT pg_backend_pid()"))
+        killed = conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> :mine"
+                " AND state = 'idle' AND backend_type = 'client backend'"
+            ),
+            {"mine": mine},
+        ).all()
+    engine.dispose()
+    return len(killed)
+
+
+def test_a_scan_and_a_registration_survive_a_lost_connection(
+    app: Flask,
+    client: FlaskClient,
+    make_event: Callable[..., Event],
+    make_staff,
+    add_runners,
+    postgres_url: str,
+) -> None:
+    event = make_event(slug="jakarta", bib_prefix="JKT", quota=5)
+    volunteer: Staff = make_staff("volunteer", events=("jakarta",))
+    first, second = add_runners(event, 2)
+    url = f"{API}/events/jakarta/checkins"
+    code = payload_for(reg(first))
+    assert client.post(url, json={"code": code}, headers=volunteer.headers).status_code == 201
+
+    # The database drops every idle connection, the fast path's pooled ones included.
+    assert _kill_fast_connections(postgres_url) >= 1
+    answer = client.post(url, json={"code": payload_for(reg(second))}, headers=volunteer.headers)
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["result"] == "checked_in"
+    assert counts() == (2, 2)
+
+    _kill_fast_connections(postgres_url)
+    made = client.post(f"{API}/events/jakarta/registrations", json=person_payload(900))
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["registration"]["status"] == "confirmed"
+
+
+def test_the_fast_path_is_used_on_postgresql(app: Flask, postgres_url: str) -> None:
+    # Guards the rest of the suite: on PostgreSQL it must exercise the one-statement code.
+    assert fastdb.available() is app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres")
+
+
+def test_the_api_ignores_a_signed_in_page_session(
+    app: Flask, client: FlaskClient, make_event: Callable[..., Event], make_staff
+) -> None:
+    make_event(slug="jakarta", bib_prefix="JKT")
+    organiser = make_staff("organiser", password="organiser-pass-1")
+    assert login(client, organiser.email, "organiser-pass-1").status_code == 302
+    assert client.get("/staff").status_code == 200  # signed in on the pages
+
+    # The same browser, its session cookie sent, but no token: the API does not know it.
+    answer = client.post(f"{API}/events/jakarta/checkins", json={"code": "JKT0001"})
+    assert answer.status_code == 401
+    assert "Set-Cookie" not in answer.headers
+    assert "Cookie" not in answer.headers.get("Vary", "")
+    listing = client.get(f"{API}/events")
+    assert listing.status_code == 200
+    assert "Cookie" not in listing.headers.get("Vary", "")
+
+
+@pytest.mark.parametrize("slug", ["x" * 65, "jakarta'--", "JAKARTA"])
+def test_a_scan_for_an_unknown_slug_is_404(
+    client: FlaskClient, make_event: Callable[..., Event], make_staff, slug: str
+) -> None:
+    make_event(slug="jakarta", bib_prefix="JKT")
+    organiser = make_staff("organiser")
+    answer = client.post(
+        f"{API}/events/{slug}/checkins", json={"code": "JKT0001"}, headers=organiser.headers
+    )
+    assert answer.status_code == 404
+    assert counts() == (0, 0)
