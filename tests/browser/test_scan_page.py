@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from funrun.accounts.models import User
@@ -286,7 +287,7 @@ def test_wedge_scan_and_typed_bib_check_in_and_count(js_page, live_server, scan_
     _wait_counter(page, 0, 2)
 
     # The field has focus without anyone touching it: the scanner just types.
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'code'")
+    expect(page.locator("#code")).to_be_focused()
     page.keyboard.type(scan_event["payloads"][0])
     page.keyboard.press("Enter")
     _wait_result(page, "checked_in")
@@ -298,7 +299,7 @@ def test_wedge_scan_and_typed_bib_check_in_and_count(js_page, live_server, scan_
 
     # Focus comes back after a click elsewhere, and the same bib again is a repeat.
     page.click("h1")
-    page.wait_for_function("document.activeElement.id === 'code'")
+    expect(page.locator("#code")).to_be_focused()
     page.keyboard.type(scan_event["payloads"][0])
     page.keyboard.press("Enter")
     _wait_result(page, "already_checked_in")
