@@ -263,6 +263,10 @@ SCHEMAS: dict[str, Any] = {
                     "shirt_size": {"type": "string"},
                     "status": {"type": "string"},
                     "member": {"type": "boolean"},
+                    "enrolled": {
+                        "type": "boolean",
+                        "description": "Enrolled at a venue already (any city).",
+                    },
                     "offer_enrolment": {"type": "boolean"},
                 },
             },

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import psycopg
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -28,6 +28,7 @@ from funrun.bibs.signing import Verdict, bib_signer
 from funrun.checkin.models import STATIONS, CheckIn, ScanLog, ScanResult
 from funrun.dbtx import begin_write, insert_ignore
 from funrun.dbtypes import utcnow
+from funrun.enrolment.models import Enrolment
 from funrun.events.models import Event
 from funrun.events.services import get_event
 from funrun.extensions import db
@@ -47,6 +48,7 @@ MAX_CODE = 200
 _REGISTRATIONS = Registration.__table__
 _CHECKINS = CheckIn.__table__
 _SCAN_LOG = ScanLog.__table__
+_ENROLMENTS = Enrolment.__table__
 SCANNED_AT_PAST = timedelta(days=7)
 SCANNED_AT_FUTURE = timedelta(minutes=10)
 _CLIENT_REF = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
@@ -63,6 +65,8 @@ class RunnerView:
     shirt_size: str
     status: str
     is_member: bool
+    #: Enrolled at a venue (any city) already: the desk has nothing to offer.
+    enrolled: bool = False
 
     @classmethod
     def of(cls, registration: Registration, prefix: str) -> RunnerView:
@@ -76,6 +80,7 @@ class RunnerView:
             shirt_size=registration.shirt_size,
             status=registration.status,
             is_member=registration.is_member,
+            enrolled=_enrolled(registration.person_id),
         )
 
 
@@ -117,7 +122,8 @@ class ScanOutcome:
                 "status": reg.status,
                 "member": reg.is_member,
                 # Non-members are who the enrolment desk is for.
-                "offer_enrolment": not reg.is_member,
+                "enrolled": reg.enrolled,
+                "offer_enrolment": not reg.is_member and not reg.enrolled,
             }
         if self.checkin is not None:
             body["checkin_id"] = self.checkin.id
@@ -211,6 +217,14 @@ def scan_desk(slug: str, token: str | None) -> Desk:
     return Desk(user, event, bool(allowed))
 
 
+def _enrolled(person_id: int) -> bool:
+    """Whether the person is enrolled already (at any event)."""
+    return (
+        db.session.scalar(select(_ENROLMENTS.c.id).where(_ENROLMENTS.c.person_id == person_id))
+        is not None
+    )
+
+
 def can_scan(user: User, event_id: int) -> bool:
     """Admins and organisers scan anywhere; volunteers only at events they are assigned."""
     if user.role in (Role.ADMIN, Role.ORGANISER):
@@ -253,7 +267,8 @@ def _clean_device(device: str | None) -> str | None:
 
 _REPLAY_SQL = """
 SELECT l.result, r.id, r.bib_number, r.full_name, r.shirt_size, r.status, r.is_member,
-       e.bib_prefix, c.id, c.station, c.checked_in_at, u.email
+       EXISTS (SELECT 1 FROM enrolments en WHERE en.person_id = r.person_id), e.bib_prefix,
+       c.id, c.station, c.checked_in_at, u.email
 FROM scan_log l
 LEFT JOIN registrations r ON r.id = l.registration_id
 LEFT JOIN events e ON e.id = r.event_id
@@ -268,7 +283,7 @@ def _replay_in_one_query(event_id: int, client_ref: str) -> ScanOutcome | None:
     rows = fastdb.fetch(_REPLAY_SQL, {"event_id": event_id, "client_ref": client_ref})
     if not rows:
         return None
-    result, reg_id, number, name, shirt, status, member, prefix, *checkin = rows[0]
+    result, reg_id, number, name, shirt, status, member, enrolled, prefix, *checkin = rows[0]
     runner = None
     if reg_id is not None:
         runner = RunnerView(
@@ -279,6 +294,7 @@ def _replay_in_one_query(event_id: int, client_ref: str) -> ScanOutcome | None:
             shirt_size=shirt,
             status=status,
             is_member=member,
+            enrolled=enrolled,
         )
     first = None
     if checkin[0] is not None:
@@ -345,7 +361,9 @@ class _Code:
 #: and changes nothing; the caller then answers with the first outcome.
 _SCAN_SQL = """
 WITH reg AS (
-    SELECT id, full_name, shirt_size, status, is_member
+    SELECT id, full_name, shirt_size, status, is_member,
+           EXISTS (SELECT 1 FROM enrolments en WHERE en.person_id = registrations.person_id)
+               AS enrolled
     FROM registrations
     WHERE event_id = %(event_id)s AND bib_number = %(bib)s AND %(result)s::text IS NULL
 ), prior AS (
@@ -382,7 +400,7 @@ WITH reg AS (
     RETURNING id
 )
 SELECT outcome.result, outcome.checkin_id, (SELECT id FROM log),
-       reg.id, reg.full_name, reg.shirt_size, reg.status, reg.is_member,
+       reg.id, reg.full_name, reg.shirt_size, reg.status, reg.is_member, reg.enrolled,
        prior.checked_in_at, prior.email
 FROM outcome LEFT JOIN reg ON true LEFT JOIN prior ON true
 """
@@ -426,7 +444,19 @@ def _scan_in_one_statement(
         if replayed is None:
             raise
         return replayed
-    result_text, checkin_id, log_id, reg_id, name, shirt, status, member, first_at, by = rows[0]
+    (
+        result_text,
+        checkin_id,
+        log_id,
+        reg_id,
+        name,
+        shirt,
+        status,
+        member,
+        enrolled,
+        first_at,
+        by,
+    ) = rows[0]
     fastdb.after_write()
     result = ScanResult(result_text)
     runner = None
@@ -439,6 +469,7 @@ def _scan_in_one_statement(
             shirt_size=shirt,
             status=status,
             is_member=member,
+            enrolled=enrolled,
         )
     first = None
     if result == ScanResult.CHECKED_IN:
@@ -516,9 +547,14 @@ def scan(
         # Core statements on the hot path: ORM entities cost more CPU than the round trip.
         r = _REGISTRATIONS.c
         row = db.session.execute(
-            select(r.id, r.full_name, r.shirt_size, r.status, r.is_member).where(
-                r.event_id == event_id, r.bib_number == number
-            )
+            select(
+                r.id,
+                r.full_name,
+                r.shirt_size,
+                r.status,
+                r.is_member,
+                exists().where(_ENROLMENTS.c.person_id == r.person_id).label("enrolled"),
+            ).where(r.event_id == event_id, r.bib_number == number)
         ).first()
         if row is None:
             result = ScanResult.UNKNOWN
@@ -531,6 +567,7 @@ def scan(
                 shirt_size=row.shirt_size,
                 status=row.status,
                 is_member=row.is_member,
+                enrolled=row.enrolled,
             )
             if row.status != RegistrationStatus.CONFIRMED:
                 result = ScanResult.NOT_CONFIRMED

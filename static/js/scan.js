@@ -167,6 +167,8 @@
       detail.appendChild(shirt);
       if (reg.member) {
         detail.appendChild(paragraph(word("text-member"), "member-flag"));
+      } else if (reg.enrolled) {
+        detail.appendChild(paragraph(word("text-enrolled"), "member-flag"));
       } else {
         detail.appendChild(paragraph(word("text-enrol"), "enrol-flag"));
         var enrolUrl = root.getAttribute("data-enrol-url");
