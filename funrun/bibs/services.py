@@ -36,15 +36,24 @@ def payload_for(registration: Registration) -> str | None:
     return bib_signer().sign(registration.event_id, registration.bib_number)
 
 
-def parse_typed_bib(text: str, event: Event) -> int | None:
-    """A bib number as a volunteer types it: ``42``, ``0042``, ``JKT0042``, ``jkt-0042``."""
+def split_typed_bib(text: str) -> tuple[str | None, int] | None:
+    """The prefix (upper case, if typed) and number of a typed bib; None if it is none."""
     match = _TYPED_BIB.fullmatch(text.strip())
     if match is None:
         return None
     prefix, digits = match.groups()
-    if prefix and prefix.upper() != event.bib_prefix.upper():
+    return prefix.upper() or None, int(digits)
+
+
+def parse_typed_bib(text: str, event: Event) -> int | None:
+    """A bib number as a volunteer types it: ``42``, ``0042``, ``JKT0042``, ``jkt-0042``."""
+    typed = split_typed_bib(text)
+    if typed is None:
         return None
-    return int(digits)
+    prefix, number = typed
+    if prefix and prefix != event.bib_prefix.upper():
+        return None
+    return number
 
 
 def event_look(event: Event) -> EventLook:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import psycopg
 from flask_babel import lazy_gettext as _l
@@ -23,7 +23,7 @@ from sqlalchemy.orm import selectinload
 from funrun import fastdb
 from funrun.accounts.models import EventAssignment, Role, User
 from funrun.accounts.services import TOKEN_PREFIX, hash_api_token, user_for_token
-from funrun.bibs.services import parse_typed_bib
+from funrun.bibs.services import parse_typed_bib, split_typed_bib
 from funrun.bibs.signing import Verdict, bib_signer
 from funrun.checkin.models import STATIONS, CheckIn, ScanLog, ScanResult
 from funrun.dbtx import begin_write, insert_ignore
@@ -175,9 +175,11 @@ class Desk:
 
 
 _DESK_SQL = """
-SELECT u.id, u.email, u.role, e.id, e.bib_prefix,
-       u.role IN ('admin', 'organiser') OR (u.role = 'volunteer' AND EXISTS (
-           SELECT 1 FROM event_assignments a WHERE a.user_id = u.id AND a.event_id = e.id))
+SELECT u.id AS user_id, u.email, u.role, e.id AS event_id, e.bib_prefix,
+       COALESCE(e.id IS NOT NULL AND (u.role IN ('admin', 'organiser') OR (
+           u.role = 'volunteer' AND EXISTS (SELECT 1 FROM event_assignments a
+                                            WHERE a.user_id = u.id AND a.event_id = e.id))),
+           false) AS allowed
 FROM (SELECT 1) AS one
 LEFT JOIN (api_tokens t JOIN users u ON u.id = t.user_id AND u.active)
        ON t.token_hash = %(token_hash)s AND t.revoked_at IS NULL
@@ -188,8 +190,8 @@ LEFT JOIN events e ON e.slug = %(slug)s
 def scan_desk(slug: str, token: str | None) -> Desk:
     """The API caller's account and the event, and whether they may scan there.
 
-    One statement on PostgreSQL (the check-in endpoint's first of two); the same answer
-    from the ORM elsewhere.
+    One query on PostgreSQL (the check-in endpoint folds it into its scan statement and
+    needs it alone only to refuse a bad body); the same answer from the ORM elsewhere.
     """
     user = event = None
     if not fastdb.available():
@@ -201,19 +203,22 @@ def scan_desk(slug: str, token: str | None) -> Desk:
             event = DeskEvent(found.id, found.bib_prefix)
         allowed = account is not None and found is not None and can_scan(account, found.id)
         return Desk(user, event, allowed)
+    return _desk_by_hash(slug if len(slug) <= 64 else "", _token_hash(token))
+
+
+def _token_hash(token: str | None) -> str | None:
+    """The stored hash of an API token; None for a missing or malformed one."""
     if token is None or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
-        token_hash = None
-    else:
-        token_hash = hash_api_token(token)
-    if len(slug) > 64:
-        slug = ""
-    (user_id, email, role, event_id, prefix, allowed) = fastdb.fetch(
+        return None
+    return hash_api_token(token)
+
+
+def _desk_by_hash(slug: str, token_hash: str | None) -> Desk:
+    user_id, email, role, event_id, prefix, allowed = fastdb.fetch(
         _DESK_SQL, {"token_hash": token_hash, "slug": slug}
     )[0]
-    if user_id is not None:
-        user = DeskUser(user_id, email, Role(role))
-    if event_id is not None:
-        event = DeskEvent(event_id, prefix)
+    user = DeskUser(user_id, email, Role(role)) if user_id is not None else None
+    event = DeskEvent(event_id, prefix) if event_id is not None else None
     return Desk(user, event, bool(allowed))
 
 
@@ -346,26 +351,29 @@ def _identify(event: ScanEvent, code: str) -> tuple[ScanResult | None, int | Non
     return None, number, "typed"
 
 
-@dataclass(frozen=True)
-class _Code:
-    """What the scanned text names: a bib number, or the reason it names none."""
-
-    result: ScanResult | None
-    number: int | None
-    kind: str
-
-
 #: The whole scan on PostgreSQL, one autocommit statement: find the runner, check in
 #: unless already (the partial unique index settles two devices at once), log the scan.
 #: A replayed client_ref violates the scan log's unique index, so the statement fails
 #: and changes nothing; the caller then answers with the first outcome.
 _SCAN_SQL = """
-WITH reg AS (
+WITH desk AS (
+    {desk}
+), go AS (
+    SELECT user_id, event_id, bib_prefix FROM desk WHERE allowed
+), verdict AS (
+    SELECT CASE
+        WHEN %(result)s::text IS NOT NULL THEN %(result)s::text
+        WHEN %(qr_event)s::int <> go.event_id THEN 'wrong_event'
+        WHEN %(typed_prefix)s::text <> upper(go.bib_prefix) THEN 'invalid'
+    END AS result
+    FROM go
+), reg AS (
     SELECT id, full_name, shirt_size, status, is_member,
            EXISTS (SELECT 1 FROM enrolments en WHERE en.person_id = registrations.person_id)
                AS enrolled
     FROM registrations
-    WHERE event_id = %(event_id)s AND bib_number = %(bib)s AND %(result)s::text IS NULL
+    WHERE event_id = (SELECT event_id FROM go) AND bib_number = %(bib)s
+      AND EXISTS (SELECT 1 FROM verdict WHERE result IS NULL)
 ), prior AS (
     -- A scalar subquery, not a join: the planner cannot see into a CTE, and a join
     -- walked every active check-in of the station.
@@ -376,95 +384,160 @@ WITH reg AS (
 ), new AS (
     INSERT INTO checkins (event_id, registration_id, station, checked_in_at, scanned_by_id,
                           device)
-    SELECT %(event_id)s, reg.id, %(station)s, %(at)s, %(user_id)s, %(device)s
-    FROM reg
+    SELECT go.event_id, reg.id, %(station)s, %(at)s, go.user_id, %(device)s
+    FROM reg, go
     WHERE reg.status = 'confirmed' AND NOT EXISTS (SELECT 1 FROM prior)
     ON CONFLICT DO NOTHING
     RETURNING id
 ), outcome AS (
     SELECT CASE
-        WHEN %(result)s::text IS NOT NULL THEN %(result)s::text
+        WHEN verdict.result IS NOT NULL THEN verdict.result
         WHEN NOT EXISTS (SELECT 1 FROM reg) THEN 'unknown'
         WHEN (SELECT status FROM reg) <> 'confirmed' THEN 'not_confirmed'
         WHEN EXISTS (SELECT 1 FROM new) THEN 'checked_in'
         ELSE 'already_checked_in'
     END AS result,
     COALESCE((SELECT id FROM new), (SELECT id FROM prior)) AS checkin_id
+    FROM verdict
 ), log AS (
     INSERT INTO scan_log (event_id, user_id, station, device, client_ref, result, code_kind,
                           registration_id, checkin_id, bib_number, scanned_at, received_at)
-    SELECT %(event_id)s, %(user_id)s, %(station)s, %(device)s, %(client_ref)s,
-           outcome.result, %(kind)s, (SELECT id FROM reg), outcome.checkin_id, %(bib)s,
+    SELECT go.event_id, go.user_id, %(station)s, %(device)s, %(client_ref)s,
+           outcome.result, %(kind)s, (SELECT id FROM reg), outcome.checkin_id,
+           CASE WHEN outcome.result <> 'wrong_event' THEN %(bib)s END,
            %(scanned_at)s, %(now)s
-    FROM outcome
+    FROM outcome, go
     RETURNING id
 )
-SELECT outcome.result, outcome.checkin_id, (SELECT id FROM log),
+SELECT desk.user_id, desk.email, desk.role, desk.event_id, desk.bib_prefix, desk.allowed,
+       outcome.result, outcome.checkin_id, (SELECT id FROM log),
        reg.id, reg.full_name, reg.shirt_size, reg.status, reg.is_member, reg.enrolled,
        prior.checked_in_at, prior.email
-FROM outcome LEFT JOIN reg ON true LEFT JOIN prior ON true
+FROM desk LEFT JOIN outcome ON true LEFT JOIN reg ON true LEFT JOIN prior ON true
 """
+#: The scan page: the account and the event are known already (session and URL).
+_SCAN_AS_SQL = _SCAN_SQL.format(
+    desk="SELECT %(user_id)s::int AS user_id, %(email)s::text AS email, NULL::text AS role,"
+    " %(event_id)s::int AS event_id, %(prefix)s::text AS bib_prefix, true AS allowed"
+)
+#: The check-in API: who (by token) and where (by slug) are read in the same statement,
+#: so a scan is one round trip; nothing is written unless the account may scan there.
+_SCAN_BY_TOKEN_SQL = _SCAN_SQL.format(desk=_DESK_SQL)
 
 
-def _scan_in_one_statement(
-    event_id: int,
-    prefix: str,
-    user_id: int,
-    user_email: str,
+@dataclass(frozen=True)
+class ScanRequest:
+    """A scan's input, checked: what the page or the API was sent."""
+
+    code: str
+    station: str
+    client_ref: str | None
+    scanned_at: datetime | None
+    device: str | None
+    received_at: datetime
+
+
+def read_scan(
+    code: object,
     *,
-    code: _Code,
-    station: str,
-    client_ref: str | None,
-    at: datetime,
-    scanned_at: datetime | None,
-    now: datetime,
-    device: str | None,
-) -> ScanOutcome:
-    """:func:`scan` on PostgreSQL: one round trip, no session transaction."""
-    params = {
-        "event_id": event_id,
-        "bib": code.number,
-        "result": None if code.result is None else str(code.result),
-        "kind": code.kind,
-        "station": station,
-        "user_id": user_id,
-        "device": device,
-        "client_ref": client_ref,
-        "at": at,
-        "scanned_at": scanned_at,
-        "now": now,
+    station: object = "pickup",
+    client_ref: object = None,
+    scanned_at: datetime | None = None,
+    device: str | None = None,
+) -> ScanRequest:
+    """Check a scan's fields (raises :class:`ValidationFailed` with field errors)."""
+    code, station, client_ref = _check_input(code, station, client_ref)
+    now = utcnow()
+    # Offline devices send scans late, never from the future or from last month.
+    if scanned_at is not None and not (
+        now - SCANNED_AT_PAST <= scanned_at <= now + SCANNED_AT_FUTURE
+    ):
+        raise ValidationFailed(
+            {"scanned_at": [str(_l("The scan time must be within the last 7 days."))]}
+        )
+    return ScanRequest(code, station, client_ref, scanned_at, _clean_device(device), now)
+
+
+def _code_params(code: str, event: ScanEvent | None) -> dict[str, object]:
+    """What the scanned text names, as the scan statement's parameters.
+
+    With the event known, :func:`_identify` decides everything. Without it (the API's one
+    round trip) a QR is verified against the keys alone and the statement compares the
+    event it was signed for, and a typed bib's prefix, with the event's.
+    """
+    qr_event = typed_prefix = None
+    if event is not None:
+        result, number, kind = _identify(event, code)
+    elif code.upper().startswith("FR1") or len(code) > 24:
+        verification = bib_signer().verify(code)
+        valid = verification.verdict == Verdict.VALID
+        result = None if valid else ScanResult.INVALID
+        number = verification.bib_number if valid else None
+        qr_event = verification.event_id if valid else None
+        kind = "qr"
+    else:
+        typed = split_typed_bib(code)
+        result = None if typed else ScanResult.INVALID
+        typed_prefix, number = typed if typed else (None, None)
+        kind = "typed"
+    return {
+        "result": None if result is None else str(result),
+        "bib": number,
+        "kind": kind,
+        "qr_event": qr_event,
+        "typed_prefix": typed_prefix,
     }
+
+
+def _statement_params(req: ScanRequest) -> dict[str, object]:
+    return {
+        "station": req.station,
+        "device": req.device,
+        "client_ref": req.client_ref,
+        "at": req.scanned_at or req.received_at,
+        "scanned_at": req.scanned_at,
+        "now": req.received_at,
+    }
+
+
+def _run_scan(
+    sql: str, params: dict[str, Any], req: ScanRequest
+) -> tuple[Desk, ScanOutcome | None]:
+    """Run a scan statement: the desk it read, and the outcome if it was allowed to scan."""
     try:
-        rows = fastdb.fetch(_SCAN_SQL, params)
+        rows = fastdb.fetch(sql, params)
     except IntegrityError as exc:
-        if not isinstance(exc.orig, psycopg.errors.UniqueViolation):
+        if not isinstance(exc.orig, psycopg.errors.UniqueViolation) or req.client_ref is None:
             raise
         # The client_ref was answered before: the first answer stands, nothing changed.
-        replayed = _replay(event_id, client_ref) if client_ref is not None else None
-        if replayed is None:
+        if "token_hash" in params:
+            desk = _desk_by_hash(params["slug"], params["token_hash"])
+        else:
+            desk = Desk(None, DeskEvent(params["event_id"], params["prefix"]), True)
+        if desk.event is None or not desk.may_scan:  # pragma: no cover - changed meanwhile
+            return desk, None
+        replayed = _replay(desk.event.id, req.client_ref)
+        if replayed is None:  # pragma: no cover - the conflicting row must exist
             raise
-        return replayed
-    (
-        result_text,
-        checkin_id,
-        log_id,
-        reg_id,
-        name,
-        shirt,
-        status,
-        member,
-        enrolled,
-        first_at,
-        by,
-    ) = rows[0]
+        return desk, replayed
+    user_id, email, role, event_id, prefix, allowed, result_text, checkin_id, log_id = rows[0][:9]
+    reg_id, name, shirt, status, member, enrolled, first_at, first_by = rows[0][9:]
+    desk = Desk(
+        DeskUser(user_id, email, Role(role)) if role is not None else None,
+        DeskEvent(event_id, prefix) if event_id is not None else None,
+        bool(allowed),
+    )
+    if result_text is None:
+        return desk, None  # not allowed to scan here: nothing was written
     fastdb.after_write()
     result = ScanResult(result_text)
+    number = params["bib"]
     runner = None
     if reg_id is not None:
         runner = RunnerView(
             id=reg_id,
-            bib=f"{prefix} {code.number:04d}",
-            bib_number=code.number,
+            bib=f"{prefix} {number:04d}",
+            bib_number=number,
             full_name=name,
             shirt_size=shirt,
             status=status,
@@ -473,20 +546,37 @@ def _scan_in_one_statement(
         )
     first = None
     if result == ScanResult.CHECKED_IN:
-        first = CheckInView(checkin_id, station, at, user_email)
+        first = CheckInView(checkin_id, req.station, req.scanned_at or req.received_at, email)
     elif result == ScanResult.ALREADY:
         if checkin_id is None:
             # Another device checked the runner in while this statement ran (after its
             # snapshot): read that check-in now and point the log at it.
-            first = _active_checkin(reg_id, station)
+            first = _active_checkin(reg_id, req.station)
             if first is not None:
                 fastdb.fetch(
                     "UPDATE scan_log SET checkin_id = %(c)s WHERE id = %(id)s",
                     {"c": first.id, "id": log_id},
                 )
         else:
-            first = CheckInView(checkin_id, station, first_at.astimezone(UTC), by)
-    return ScanOutcome(result, runner, first)
+            first = CheckInView(checkin_id, req.station, first_at.astimezone(UTC), first_by)
+    return desk, ScanOutcome(result, runner, first)
+
+
+def scan_with_token(
+    slug: str, token: str | None, req: ScanRequest
+) -> tuple[Desk, ScanOutcome | None]:
+    """The check-in API's scan on PostgreSQL: who, where and the scan in one statement.
+
+    Returns the desk (the token's account, the event, whether it may scan there) and,
+    when it may, the outcome; when it may not, nothing was written.
+    """
+    params = {
+        **_statement_params(req),
+        **_code_params(req.code, None),
+        "token_hash": _token_hash(token),
+        "slug": slug if len(slug) <= 64 else "",
+    }
+    return _run_scan(_SCAN_BY_TOKEN_SQL, params, req)
 
 
 def _active_checkin(registration_id: int, station: str) -> CheckInView | None:
@@ -514,34 +604,28 @@ def scan(
     device: str | None = None,
 ) -> ScanOutcome:
     """Answer one scan at ``event`` and record it; idempotent per runner and station."""
-    code, station, client_ref = _check_input(code, station, client_ref)
-    now = utcnow()
-    # Offline devices send scans late, never from the future or from last month.
-    if scanned_at is not None and not (
-        now - SCANNED_AT_PAST <= scanned_at <= now + SCANNED_AT_FUTURE
-    ):
-        raise ValidationFailed(
-            {"scanned_at": [str(_l("The scan time must be within the last 7 days."))]}
-        )
-    device = _clean_device(device)
+    req = read_scan(
+        code, station=station, client_ref=client_ref, scanned_at=scanned_at, device=device
+    )
+    if fastdb.available():
+        params = {
+            **_statement_params(req),
+            **_code_params(req.code, event),
+            "user_id": user.id,
+            "email": user.email,
+            "event_id": event.id,
+            "prefix": event.bib_prefix,
+        }
+        outcome = _run_scan(_SCAN_AS_SQL, params, req)[1]
+        if outcome is None:  # pragma: no cover - the page's desk is always allowed
+            raise RuntimeError("the scan statement refused a known desk")
+        return outcome
+    code, station, client_ref = req.code, req.station, req.client_ref
+    scanned_at, device, now = req.scanned_at, req.device, req.received_at
     # A replayed client_ref is caught by the scan log's unique index below (the work is
     # rolled back and the first answer returned): no look-up on every scan.
     event_id, user_id, user_email = event.id, user.id, user.email
     result, number, kind = _identify(event, code)
-    if fastdb.available():
-        return _scan_in_one_statement(
-            event_id,
-            event.bib_prefix,
-            user_id,
-            user_email,
-            code=_Code(result, number, kind),
-            station=station,
-            client_ref=client_ref,
-            at=scanned_at or now,
-            scanned_at=scanned_at,
-            now=now,
-            device=device,
-        )
     runner = None
     if result is None:
         # Core statements on the hot path: ORM entities cost more CPU than the round trip.

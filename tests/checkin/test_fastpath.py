@@ -100,3 +100,40 @@ def test_a_scan_for_an_unknown_slug_is_404(
     )
     assert answer.status_code == 404
     assert counts() == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "body, allowed_status",
+    [([1, 2], 400), ({"code": ""}, 422), ({"code": "JKT0001", "scanned_at": "soon"}, 422)],
+)
+def test_who_is_checked_before_what_was_sent(
+    client: FlaskClient, make_event: Callable[..., Event], make_staff, body, allowed_status
+) -> None:
+    make_event(slug="jakarta", bib_prefix="JKT")
+    make_event(slug="medan", bib_prefix="MDN")
+    here = make_staff("volunteer", events=("jakarta",))
+    elsewhere = make_staff("volunteer", events=("medan",))
+    url = f"{API}/events/jakarta/checkins"
+    assert client.post(url, json=body).status_code == 401
+    assert client.post(url, json=body, headers=elsewhere.headers).status_code == 403
+    assert (
+        client.post(f"{API}/events/nowhere/checkins", json=body, headers=here.headers).status_code
+        == 404
+    )
+    assert client.post(url, json=body, headers=here.headers).status_code == allowed_status
+    assert counts() == (0, 0)
+
+
+def test_a_typed_bib_of_another_event_is_invalid_and_logged(
+    client: FlaskClient, make_event: Callable[..., Event], make_staff, add_runners
+) -> None:
+    jakarta = make_event(slug="jakarta", bib_prefix="JKT", bib_first=1)
+    add_runners(jakarta, 1)
+    organiser = make_staff("organiser")
+    url = f"{API}/events/jakarta/checkins"
+    wrong = client.post(url, json={"code": "MDN0001"}, headers=organiser.headers)
+    assert (wrong.status_code, wrong.get_json()["result"]) == (422, "invalid")
+    right = client.post(url, json={"code": "jkt-0001"}, headers=organiser.headers)
+    assert (right.status_code, right.get_json()["result"]) == (201, "checked_in")
+    assert right.get_json()["registration"]["bib"] == "JKT 0001"
+    assert counts() == (1, 2)
