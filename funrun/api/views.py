@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import jsonify, request, url_for
@@ -19,10 +18,12 @@ from funrun.bibs.services import NoBib, bib_pdf
 from funrun.bibs.signing import bib_signer
 from funrun.bibs.views import pdf_response
 from funrun.checkin.models import STATIONS
+from funrun.checkin.roster import roster_response
 from funrun.checkin.services import (
     CheckInNotFound,
     UndoError,
     can_scan,
+    parse_scanned_at,
     scan,
     scan_desk,
     station_counts,
@@ -219,17 +220,6 @@ def openapi() -> Response:
 SCANNERS = (Role.ADMIN, Role.ORGANISER, Role.VOLUNTEER)
 
 
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-        # In UTC, as stored: years 1 and 9999 with an offset overflow (500 otherwise).
-        return parsed.astimezone(UTC) if parsed.tzinfo else None
-    except (ValueError, OverflowError):
-        return None
-
-
 @bp.post("/events/<slug>/checkins")
 def create_checkin(slug: str) -> Response | tuple[Response, int]:
     """Scan a bib (QR payload or typed number) at a station; idempotent per client_ref.
@@ -250,15 +240,6 @@ def create_checkin(slug: str) -> Response | tuple[Response, int]:
     body = request.get_json(silent=True) if request.is_json else None
     if not isinstance(body, dict):
         return problem(400, _("The body must be a JSON object."), kind="bad-request")
-    scanned_at = body.get("scanned_at")
-    parsed_at = _parse_time(scanned_at) if scanned_at is not None else None
-    if scanned_at is not None and parsed_at is None:
-        return problem(
-            422,
-            _("Some fields need correcting."),
-            kind="validation",
-            errors={"scanned_at": [_("Use an ISO 8601 time with a time zone.")]},
-        )
     device = body.get("device") if isinstance(body.get("device"), str) else None
     try:
         outcome = scan(
@@ -267,7 +248,8 @@ def create_checkin(slug: str) -> Response | tuple[Response, int]:
             user=user,
             station=body.get("station", "pickup"),
             client_ref=body.get("client_ref"),
-            scanned_at=parsed_at,
+            scanned_at=parse_scanned_at(body.get("scanned_at")),
+            offline_answer=body.get("offline_answer"),
             device=(device or request.headers.get("User-Agent", ""))[:64] or None,
         )
     except ValidationFailed as failed:
@@ -296,6 +278,19 @@ def checkin_counts(slug: str) -> Response:
             errors={"station": [_("Unknown station.")]},
         )
     return jsonify({"station": station, **station_counts(event.id, station)})
+
+
+@bp.get("/events/<slug>/roster")
+@require_roles(*SCANNERS)
+def roster(slug: str) -> Response:
+    """What an offline scanner needs: runners, check-ins, conflicts, keys (ETag: 304)."""
+    user = bearer_user()
+    event = get_event(slug)
+    if event is None:
+        return _event_not_found()
+    if user is None or not can_scan(user, event.id):
+        return problem(403, _("You are not assigned to this event."), kind="forbidden")
+    return roster_response(event, request)
 
 
 @bp.post("/checkins/<id:checkin_id>/undo")
