@@ -35,6 +35,14 @@ def _json(schema_ref: str, description: str) -> dict[str, Any]:
 
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
+_SCAN_RESULTS = [
+    "checked_in",
+    "already_checked_in",
+    "unknown",
+    "invalid",
+    "wrong_event",
+    "not_confirmed",
+]
 
 SCHEMAS: dict[str, Any] = {
     "Problem": {
@@ -233,8 +241,20 @@ SCHEMAS: dict[str, Any] = {
                 "description": "Unique per scan from the device; a replay returns "
                 "the first outcome and changes nothing.",
             },
-            "scanned_at": {"type": ["string", "null"], "format": "date-time"},
+            "scanned_at": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "When a queued scan was made (at most 7 days ago).",
+            },
             "device": {"type": ["string", "null"], "maxLength": 64},
+            "offline_answer": {
+                "type": ["string", "null"],
+                "enum": [*_SCAN_RESULTS, None],
+                "description": "What the device answered while offline, for a queued scan. "
+                "checked_in here and already_checked_in from the server is a conflict "
+                "(another device checked the runner in first): the answer says so, and the "
+                "roster lists it for both devices.",
+            },
         },
     },
     "CheckInOutcome": {
@@ -253,6 +273,11 @@ SCHEMAS: dict[str, Any] = {
                 ],
             },
             "replayed": {"type": "boolean"},
+            "conflict": {
+                "type": "boolean",
+                "description": "The device answered checked_in offline, but another scan "
+                "had checked the runner in first (first_at, first_by, first_device).",
+            },
             "registration": {
                 "type": ["object", "null"],
                 "properties": {
@@ -274,6 +299,123 @@ SCHEMAS: dict[str, Any] = {
             "station": {"type": "string"},
             "first_at": {"type": "string", "format": "date-time"},
             "first_by": {"type": ["string", "null"]},
+            "first_device": {"type": ["string", "null"]},
+        },
+    },
+    "Roster": {
+        "type": "object",
+        "description": "What an offline scanner needs to answer a scan: no NIK, phone or "
+        "email of a runner. The ETag header carries version; send it back in "
+        "If-None-Match to get 304 when nothing changed.",
+        "required": [
+            "event",
+            "version",
+            "generated_at",
+            "stations",
+            "keys",
+            "runners",
+            "conflicts",
+        ],
+        "properties": {
+            "event": {
+                "type": "object",
+                "required": ["id", "slug", "city", "bib_prefix"],
+                "properties": {
+                    "id": {"type": "integer", "description": "as signed in bib payloads"},
+                    "slug": {"type": "string"},
+                    "city": {"type": "string"},
+                    "bib_prefix": {"type": "string"},
+                },
+            },
+            "version": {"type": "string"},
+            "generated_at": {"type": "string", "format": "date-time"},
+            "stations": {"type": "array", "items": {"type": "string"}},
+            "keys": {
+                "type": "array",
+                "description": "The accepted public keys, as in GET /signing-key.",
+                "items": {"$ref": "#/components/schemas/JWKSet/properties/keys/items"},
+            },
+            "runners": {
+                "type": "array",
+                "description": "Every registration with a bib (cancelled ones too, so their "
+                "bibs answer not_confirmed).",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "id",
+                        "bib_number",
+                        "bib",
+                        "status",
+                        "full_name",
+                        "shirt_size",
+                        "member",
+                        "checkins",
+                    ],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "bib_number": {"type": "integer"},
+                        "bib": {"type": "string"},
+                        "status": {
+                            "type": "string",
+                            "enum": ["confirmed", "waitlisted", "cancelled"],
+                        },
+                        "full_name": {"type": "string"},
+                        "shirt_size": {"type": "string"},
+                        "member": {"type": "boolean"},
+                        "checkins": {
+                            "type": "object",
+                            "description": "The active check-in per station.",
+                            "propertyNames": {"enum": ["pickup", "start", "finish"]},
+                            "additionalProperties": {"$ref": "#/components/schemas/ScanMark"},
+                        },
+                    },
+                },
+            },
+            "conflicts": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/Conflict"},
+            },
+        },
+    },
+    "ScanMark": {
+        "type": "object",
+        "required": ["at", "by", "device"],
+        "properties": {
+            "at": {"type": "string", "format": "date-time"},
+            "by": {"type": ["string", "null"], "description": "the staff account"},
+            "device": {"type": ["string", "null"]},
+        },
+    },
+    "Conflict": {
+        "type": "object",
+        "description": "A queued scan answered checked_in offline after another device had "
+        "checked the runner in: the runner may have been given two race packs.",
+        "required": ["id", "registration_id", "bib", "full_name", "station", "first", "late"],
+        "properties": {
+            "id": {"type": "integer"},
+            "registration_id": {"type": "integer"},
+            "bib": {"type": ["string", "null"]},
+            "full_name": {"type": "string"},
+            "station": {"type": "string"},
+            "first": {
+                "type": "object",
+                "required": ["at", "by", "device"],
+                "properties": {
+                    "at": {"type": ["string", "null"], "format": "date-time"},
+                    "by": {"type": ["string", "null"]},
+                    "device": {"type": ["string", "null"]},
+                },
+            },
+            "late": {
+                "type": "object",
+                "required": ["scanned_at", "received_at", "by", "device"],
+                "properties": {
+                    "scanned_at": {"type": ["string", "null"], "format": "date-time"},
+                    "received_at": {"type": "string", "format": "date-time"},
+                    "by": {"type": ["string", "null"]},
+                    "device": {"type": ["string", "null"]},
+                },
+            },
         },
     },
     "StationCounts": {
@@ -605,6 +747,30 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                         "403": _problem_response("Not assigned to this event"),
                         "404": _problem_response("No such event"),
                         "422": _problem_response("Unknown station"),
+                    },
+                }
+            },
+            "/events/{slug}/roster": {
+                "get": {
+                    "operationId": "getRoster",
+                    "summary": "The roster an offline scanner holds (volunteers of the event, "
+                    "organisers)",
+                    "parameters": [
+                        slug,
+                        {
+                            "name": "If-None-Match",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "security": [{"bearer": []}],
+                    "responses": {
+                        "200": _json("Roster", "The roster (ETag header: its version)"),
+                        "304": {"description": "Unchanged since the version sent"},
+                        "401": _problem_response("No valid token"),
+                        "403": _problem_response("Not assigned to this event"),
+                        "404": _problem_response("No such event"),
                     },
                 }
             },

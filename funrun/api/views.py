@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import jsonify, request, url_for
@@ -20,11 +19,13 @@ from funrun.bibs.services import NoBib, bib_pdf
 from funrun.bibs.signing import bib_signer
 from funrun.bibs.views import pdf_response
 from funrun.checkin.models import STATIONS
+from funrun.checkin.roster import roster_response
 from funrun.checkin.services import (
     CheckInNotFound,
     ScanRequest,
     UndoError,
     can_scan,
+    parse_scanned_at,
     read_scan,
     scan,
     scan_desk,
@@ -223,17 +224,6 @@ def openapi() -> Response:
 SCANNERS = (Role.ADMIN, Role.ORGANISER, Role.VOLUNTEER)
 
 
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-        # In UTC, as stored: years 1 and 9999 with an offset overflow (500 otherwise).
-        return parsed.astimezone(UTC) if parsed.tzinfo else None
-    except (ValueError, OverflowError):
-        return None
-
-
 @bp.post("/events/<slug>/checkins")
 def create_checkin(slug: str) -> Response | tuple[Response, int]:
     """Scan a bib (QR payload or typed number) at a station; idempotent per client_ref.
@@ -270,6 +260,7 @@ def create_checkin(slug: str) -> Response | tuple[Response, int]:
             client_ref=req.client_ref,
             scanned_at=req.scanned_at,
             device=req.device,
+            offline_answer=req.offline_answer,
         )
     return jsonify(outcome.as_json()), outcome.http_status
 
@@ -279,21 +270,18 @@ def _scan_request(body: object) -> tuple[ScanRequest | None, Response | None]:
     is known to be allowed)."""
     if not isinstance(body, dict):
         return None, problem(400, _("The body must be a JSON object."), kind="bad-request")
-    scanned_at = body.get("scanned_at")
-    parsed_at = _parse_time(scanned_at) if scanned_at is not None else None
-    errors = {"scanned_at": [_("Use an ISO 8601 time with a time zone.")]}
-    if scanned_at is None or parsed_at is not None:
-        device = body.get("device") if isinstance(body.get("device"), str) else None
-        try:
-            return read_scan(
-                body.get("code"),
-                station=body.get("station", "pickup"),
-                client_ref=body.get("client_ref"),
-                scanned_at=parsed_at,
-                device=(device or request.headers.get("User-Agent", ""))[:64] or None,
-            ), None
-        except ValidationFailed as failed:
-            errors = failed.errors
+    device = body.get("device") if isinstance(body.get("device"), str) else None
+    try:
+        return read_scan(
+            body.get("code"),
+            station=body.get("station", "pickup"),
+            client_ref=body.get("client_ref"),
+            scanned_at=parse_scanned_at(body.get("scanned_at")),
+            device=(device or request.headers.get("User-Agent", ""))[:64] or None,
+            offline_answer=body.get("offline_answer"),
+        ), None
+    except ValidationFailed as failed:
+        errors = failed.errors
     return None, problem(422, _("Some fields need correcting."), kind="validation", errors=errors)
 
 
@@ -316,6 +304,19 @@ def checkin_counts(slug: str) -> Response:
             errors={"station": [_("Unknown station.")]},
         )
     return jsonify({"station": station, **station_counts(event.id, station)})
+
+
+@bp.get("/events/<slug>/roster")
+@require_roles(*SCANNERS)
+def roster(slug: str) -> Response:
+    """What an offline scanner needs: runners, check-ins, conflicts, keys (ETag: 304)."""
+    user = bearer_user()
+    event = get_event(slug)
+    if event is None:
+        return _event_not_found()
+    if user is None or not can_scan(user, event.id):
+        return problem(403, _("You are not assigned to this event."), kind="forbidden")
+    return roster_response(event, request)
 
 
 @bp.post("/checkins/<id:checkin_id>/undo")

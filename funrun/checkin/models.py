@@ -14,6 +14,9 @@ from funrun.extensions import db
 from funrun.registration.models import Registration
 
 STATIONS = ("pickup", "start", "finish")
+#: A queued scan the device answered "checked in" that the server found already checked
+#: in (by another device while this one was offline): a runner may have had two packs.
+CONFLICT_WHERE = "offline_answer = 'checked_in' AND result = 'already_checked_in'"
 
 
 class ScanResult(StrEnum):
@@ -75,6 +78,13 @@ class ScanLog(db.Model):
             postgresql_where=text("client_ref IS NOT NULL"),
         ),
         Index("ix_scan_log_event_received", "event_id", "received_at"),
+        # The roster lists the event's conflicts on every refresh: find them without a scan.
+        Index(
+            "ix_scan_log_event_conflicts",
+            "event_id",
+            sqlite_where=text(CONFLICT_WHERE),
+            postgresql_where=text(CONFLICT_WHERE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -90,5 +100,8 @@ class ScanLog(db.Model):
     registration_id: Mapped[int | None] = mapped_column(ForeignKey("registrations.id"))
     checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkins.id"))
     bib_number: Mapped[int | None]
+    #: What the device answered while offline, for a queued scan (else NULL); see
+    #: CONFLICT_WHERE.
+    offline_answer: Mapped[str | None] = mapped_column(String(24))
     scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -92,6 +92,8 @@ class CheckInView:
     station: str
     checked_in_at: datetime
     scanned_by: str | None
+    #: The label of the device that scanned it (tells two phones of one volunteer apart).
+    device: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,13 @@ class ScanOutcome:
     registration: RunnerView | None = None
     checkin: CheckInView | None = None
     replayed: bool = False
+    #: What the device answered offline, for a queued scan.
+    offline_answer: str | None = None
+
+    @property
+    def conflict(self) -> bool:
+        """The device said "checked in" offline, but another scan had come first."""
+        return self.offline_answer == ScanResult.CHECKED_IN and self.result == ScanResult.ALREADY
 
     @property
     def http_status(self) -> int:
@@ -110,7 +119,12 @@ class ScanOutcome:
 
     def as_json(self) -> dict:
         """The outcome as the check-in API and the scan page show it (no NIK)."""
-        body: dict = {"result": str(self.result), "registration": None, "replayed": self.replayed}
+        body: dict = {
+            "result": str(self.result),
+            "registration": None,
+            "replayed": self.replayed,
+            "conflict": self.conflict,
+        }
         reg = self.registration
         if reg is not None:
             body["registration"] = {
@@ -131,6 +145,7 @@ class ScanOutcome:
             if self.result == ScanResult.ALREADY:
                 body["first_at"] = self.checkin.checked_in_at.isoformat()
                 body["first_by"] = self.checkin.scanned_by
+                body["first_device"] = self.checkin.device
         return body
 
 
@@ -246,8 +261,18 @@ def can_scan(user: User, event_id: int) -> bool:
     )
 
 
-def _check_input(code: object, station: object, client_ref: object) -> tuple[str, str, str | None]:
+#: What a device may say it answered offline (it never undoes).
+OFFLINE_ANSWERS = frozenset(str(r) for r in ScanResult if r != ScanResult.UNDONE)
+
+
+def _check_input(
+    code: object, station: object, client_ref: object, offline_answer: object = None
+) -> tuple[str, str, str | None]:
     errors: dict[str, list[str]] = {}
+    if offline_answer is not None and (
+        not isinstance(offline_answer, str) or offline_answer not in OFFLINE_ANSWERS
+    ):
+        errors["offline_answer"] = [str(_l("Unknown offline answer."))]
     if not isinstance(code, str) or not code.strip():
         errors["code"] = [str(_l("Scan a bib or type its number."))]
     elif len(code) > MAX_CODE:
@@ -263,6 +288,23 @@ def _check_input(code: object, station: object, client_ref: object) -> tuple[str
     return code.strip(), station, client_ref  # type: ignore[union-attr,return-value]
 
 
+def parse_scanned_at(value: object) -> datetime | None:
+    """A queued scan's ISO 8601 time with a zone, in UTC; None when absent."""
+    if value is None:
+        return None
+    parsed = None
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+            # Years 1 and 9999 with an offset overflow when moved to UTC.
+            parsed = parsed.astimezone(UTC) if parsed.tzinfo else None
+        except (ValueError, OverflowError):
+            parsed = None
+    if parsed is None:
+        raise ValidationFailed({"scanned_at": [str(_l("Use an ISO 8601 time with a time zone."))]})
+    return parsed
+
+
 def _clean_device(device: str | None) -> str | None:
     """A device label fit to store: printable characters only (no NUL, no lone surrogates)."""
     if not isinstance(device, str):
@@ -271,9 +313,9 @@ def _clean_device(device: str | None) -> str | None:
 
 
 _REPLAY_SQL = """
-SELECT l.result, r.id, r.bib_number, r.full_name, r.shirt_size, r.status, r.is_member,
-       EXISTS (SELECT 1 FROM enrolments en WHERE en.person_id = r.person_id), e.bib_prefix,
-       c.id, c.station, c.checked_in_at, u.email
+SELECT l.result, l.offline_answer, r.id, r.bib_number, r.full_name, r.shirt_size, r.status,
+       r.is_member, EXISTS (SELECT 1 FROM enrolments en WHERE en.person_id = r.person_id),
+       e.bib_prefix, c.id, c.station, c.checked_in_at, u.email, c.device
 FROM scan_log l
 LEFT JOIN registrations r ON r.id = l.registration_id
 LEFT JOIN events e ON e.id = r.event_id
@@ -288,7 +330,9 @@ def _replay_in_one_query(event_id: int, client_ref: str) -> ScanOutcome | None:
     rows = fastdb.fetch(_REPLAY_SQL, {"event_id": event_id, "client_ref": client_ref})
     if not rows:
         return None
-    result, reg_id, number, name, shirt, status, member, enrolled, prefix, *checkin = rows[0]
+    result, answered, reg_id, number, name, shirt, status, member, enrolled, prefix, *checkin = (
+        rows[0]
+    )
     runner = None
     if reg_id is not None:
         runner = RunnerView(
@@ -303,8 +347,10 @@ def _replay_in_one_query(event_id: int, client_ref: str) -> ScanOutcome | None:
         )
     first = None
     if checkin[0] is not None:
-        first = CheckInView(checkin[0], checkin[1], checkin[2].astimezone(UTC), checkin[3])
-    return ScanOutcome(ScanResult(result), runner, first, replayed=True)
+        first = CheckInView(
+            checkin[0], checkin[1], checkin[2].astimezone(UTC), checkin[3], checkin[4]
+        )
+    return ScanOutcome(ScanResult(result), runner, first, replayed=True, offline_answer=answered)
 
 
 def _replay(event_id: int, client_ref: str) -> ScanOutcome | None:
@@ -321,7 +367,13 @@ def _replay(event_id: int, client_ref: str) -> ScanOutcome | None:
         registration = db.session.get(Registration, log.registration_id)
         if registration is not None:
             runner = RunnerView.of(registration, registration.event.bib_prefix)
-    return ScanOutcome(ScanResult(log.result), runner, _checkin_view(log.checkin_id), replayed=True)
+    return ScanOutcome(
+        ScanResult(log.result),
+        runner,
+        _checkin_view(log.checkin_id),
+        replayed=True,
+        offline_answer=log.offline_answer,
+    )
 
 
 def _checkin_view(checkin_id: int | None) -> CheckInView | None:
@@ -329,7 +381,7 @@ def _checkin_view(checkin_id: int | None) -> CheckInView | None:
     if checkin_id is None:
         return None
     row = db.session.execute(
-        select(CheckIn.id, CheckIn.station, CheckIn.checked_in_at, User.email)
+        select(CheckIn.id, CheckIn.station, CheckIn.checked_in_at, User.email, CheckIn.device)
         .outerjoin(User, User.id == CheckIn.scanned_by_id)
         .where(CheckIn.id == checkin_id)
     ).first()
@@ -377,7 +429,7 @@ WITH desk AS (
 ), prior AS (
     -- A scalar subquery, not a join: the planner cannot see into a CTE, and a join
     -- walked every active check-in of the station.
-    SELECT c.id, c.checked_in_at, u.email
+    SELECT c.id, c.checked_in_at, u.email, c.device
     FROM checkins c LEFT JOIN users u ON u.id = c.scanned_by_id
     WHERE c.registration_id = (SELECT id FROM reg) AND c.station = %(station)s
       AND c.undone_at IS NULL
@@ -401,18 +453,19 @@ WITH desk AS (
     FROM verdict
 ), log AS (
     INSERT INTO scan_log (event_id, user_id, station, device, client_ref, result, code_kind,
-                          registration_id, checkin_id, bib_number, scanned_at, received_at)
+                          registration_id, checkin_id, bib_number, offline_answer, scanned_at,
+                          received_at)
     SELECT go.event_id, go.user_id, %(station)s, %(device)s, %(client_ref)s,
            outcome.result, %(kind)s, (SELECT id FROM reg), outcome.checkin_id,
            CASE WHEN outcome.result <> 'wrong_event' THEN %(bib)s END,
-           %(scanned_at)s, %(now)s
+           %(offline_answer)s, %(scanned_at)s, %(now)s
     FROM outcome, go
     RETURNING id
 )
 SELECT desk.user_id, desk.email, desk.role, desk.event_id, desk.bib_prefix, desk.allowed,
        outcome.result, outcome.checkin_id, (SELECT id FROM log),
        reg.id, reg.full_name, reg.shirt_size, reg.status, reg.is_member, reg.enrolled,
-       prior.checked_in_at, prior.email
+       prior.checked_in_at, prior.email, prior.device
 FROM desk LEFT JOIN outcome ON true LEFT JOIN reg ON true LEFT JOIN prior ON true
 """
 #: The scan page: the account and the event are known already (session and URL).
@@ -435,6 +488,8 @@ class ScanRequest:
     scanned_at: datetime | None
     device: str | None
     received_at: datetime
+    #: What the device answered offline (a queued scan), else None.
+    offline_answer: str | None = None
 
 
 def read_scan(
@@ -444,9 +499,10 @@ def read_scan(
     client_ref: object = None,
     scanned_at: datetime | None = None,
     device: str | None = None,
+    offline_answer: object = None,
 ) -> ScanRequest:
     """Check a scan's fields (raises :class:`ValidationFailed` with field errors)."""
-    code, station, client_ref = _check_input(code, station, client_ref)
+    code, station, client_ref = _check_input(code, station, client_ref, offline_answer)
     now = utcnow()
     # Offline devices send scans late, never from the future or from last month.
     if scanned_at is not None and not (
@@ -455,7 +511,8 @@ def read_scan(
         raise ValidationFailed(
             {"scanned_at": [str(_l("The scan time must be within the last 7 days."))]}
         )
-    return ScanRequest(code, station, client_ref, scanned_at, _clean_device(device), now)
+    answered = offline_answer if isinstance(offline_answer, str) else None
+    return ScanRequest(code, station, client_ref, scanned_at, _clean_device(device), now, answered)
 
 
 def _code_params(code: str, event: ScanEvent | None) -> dict[str, object]:
@@ -497,6 +554,7 @@ def _statement_params(req: ScanRequest) -> dict[str, object]:
         "at": req.scanned_at or req.received_at,
         "scanned_at": req.scanned_at,
         "now": req.received_at,
+        "offline_answer": req.offline_answer,
     }
 
 
@@ -521,7 +579,7 @@ def _run_scan(
             raise
         return desk, replayed
     user_id, email, role, event_id, prefix, allowed, result_text, checkin_id, log_id = rows[0][:9]
-    reg_id, name, shirt, status, member, enrolled, first_at, first_by = rows[0][9:]
+    reg_id, name, shirt, status, member, enrolled, first_at, first_by, first_device = rows[0][9:]
     desk = Desk(
         DeskUser(user_id, email, Role(role)) if role is not None else None,
         DeskEvent(event_id, prefix) if event_id is not None else None,
@@ -546,7 +604,8 @@ def _run_scan(
         )
     first = None
     if result == ScanResult.CHECKED_IN:
-        first = CheckInView(checkin_id, req.station, req.scanned_at or req.received_at, email)
+        at = req.scanned_at or req.received_at
+        first = CheckInView(checkin_id, req.station, at, email, req.device)
     elif result == ScanResult.ALREADY:
         if checkin_id is None:
             # Another device checked the runner in while this statement ran (after its
@@ -558,8 +617,10 @@ def _run_scan(
                     {"c": first.id, "id": log_id},
                 )
         else:
-            first = CheckInView(checkin_id, req.station, first_at.astimezone(UTC), first_by)
-    return desk, ScanOutcome(result, runner, first)
+            first = CheckInView(
+                checkin_id, req.station, first_at.astimezone(UTC), first_by, first_device
+            )
+    return desk, ScanOutcome(result, runner, first, offline_answer=req.offline_answer)
 
 
 def scan_with_token(
@@ -582,15 +643,15 @@ def scan_with_token(
 def _active_checkin(registration_id: int, station: str) -> CheckInView | None:
     """The runner's active check-in at the station, with who scanned it."""
     rows = fastdb.fetch(
-        "SELECT c.id, c.station, c.checked_in_at, u.email FROM checkins c"
+        "SELECT c.id, c.station, c.checked_in_at, u.email, c.device FROM checkins c"
         " LEFT JOIN users u ON u.id = c.scanned_by_id"
         " WHERE c.registration_id = %(r)s AND c.station = %(s)s AND c.undone_at IS NULL",
         {"r": registration_id, "s": station},
     )
     if not rows:
         return None
-    checkin_id, checkin_station, at, email = rows[0]
-    return CheckInView(checkin_id, checkin_station, at.astimezone(UTC), email)
+    checkin_id, checkin_station, at, email, device = rows[0]
+    return CheckInView(checkin_id, checkin_station, at.astimezone(UTC), email, device)
 
 
 def scan(
@@ -602,10 +663,20 @@ def scan(
     client_ref: object = None,
     scanned_at: datetime | None = None,
     device: str | None = None,
+    offline_answer: object = None,
 ) -> ScanOutcome:
-    """Answer one scan at ``event`` and record it; idempotent per runner and station."""
+    """Answer one scan at ``event`` and record it; idempotent per runner and station.
+
+    ``offline_answer`` is what the device told the volunteer while offline (a queued
+    scan): "checked_in" there and "already_checked_in" here is a conflict.
+    """
     req = read_scan(
-        code, station=station, client_ref=client_ref, scanned_at=scanned_at, device=device
+        code,
+        station=station,
+        client_ref=client_ref,
+        scanned_at=scanned_at,
+        device=device,
+        offline_answer=offline_answer,
     )
     if fastdb.available():
         params = {
@@ -622,6 +693,7 @@ def scan(
         return outcome
     code, station, client_ref = req.code, req.station, req.client_ref
     scanned_at, device, now = req.scanned_at, req.device, req.received_at
+    answered = req.offline_answer
     # A replayed client_ref is caught by the scan log's unique index below (the work is
     # rolled back and the first answer returned): no look-up on every scan.
     event_id, user_id, user_email = event.id, user.id, user.email
@@ -676,11 +748,17 @@ def scan(
             )
             if checkin_id is not None:
                 result = ScanResult.CHECKED_IN
-                first = CheckInView(checkin_id, station, scanned_at or now, user_email)
+                first = CheckInView(checkin_id, station, scanned_at or now, user_email, device)
             else:
                 result = ScanResult.ALREADY
                 row = db.session.execute(
-                    select(CheckIn.id, CheckIn.station, CheckIn.checked_in_at, User.email)
+                    select(
+                        CheckIn.id,
+                        CheckIn.station,
+                        CheckIn.checked_in_at,
+                        User.email,
+                        CheckIn.device,
+                    )
                     .outerjoin(User, User.id == CheckIn.scanned_by_id)
                     .where(
                         CheckIn.registration_id == registration_id,
@@ -705,6 +783,7 @@ def scan(
                     "registration_id": registration_id,
                     "checkin_id": checkin_id,
                     "bib_number": number,
+                    "offline_answer": answered,
                     "scanned_at": scanned_at,
                     "received_at": now,
                 },
@@ -721,7 +800,7 @@ def scan(
     except BaseException:
         db.session.rollback()
         raise
-    return ScanOutcome(result, runner, first)  # type: ignore[arg-type]
+    return ScanOutcome(result, runner, first, offline_answer=answered)  # type: ignore[arg-type]
 
 
 class UndoError(Exception):

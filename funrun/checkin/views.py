@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+import hashlib
+from pathlib import Path
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import StringField
@@ -14,10 +28,12 @@ from funrun.accounts.access import roles_required
 from funrun.accounts.models import EventAssignment, Role
 from funrun.checkin import bp
 from funrun.checkin.models import STATIONS, CheckIn
+from funrun.checkin.roster import conflicts, roster_response
 from funrun.checkin.services import (
     ScanOutcome,
     UndoError,
     can_scan,
+    parse_scanned_at,
     recent,
     scan,
     station_counts,
@@ -81,14 +97,19 @@ def scan_page(slug: str) -> Response | str | tuple[str, int] | tuple[Response, i
         if not request.is_json and not form.validate():
             abort(400)
         code = body.get("code") if body else form.code.data
+        fields = body or {}
+        # The page names its device (offline conflicts say which phone scanned what).
+        device = fields.get("device") if isinstance(fields.get("device"), str) else None
         try:
             outcome = scan(
                 event,
                 code,
                 user=current_user,
-                station=(body or {}).get("station", station),
-                client_ref=(body or {}).get("client_ref"),
-                device=request.headers.get("User-Agent", "")[:64] or None,
+                station=fields.get("station", station),
+                client_ref=fields.get("client_ref"),
+                scanned_at=parse_scanned_at(fields.get("scanned_at")),
+                device=(device or request.headers.get("User-Agent", ""))[:64] or None,
+                offline_answer=fields.get("offline_answer"),
             )
         except ValidationFailed as failed:
             if request.is_json:
@@ -109,9 +130,98 @@ def scan_page(slug: str) -> Response | str | tuple[str, int] | tuple[Response, i
             outcome=outcome.as_json() if outcome else None,
             error=error,
             counts=station_counts(event.id, station),
+            shell=shell_urls(),
+            shell_version=shell_version(),
         ),
         status,
     )
+
+
+#: What the scan page needs to load with no network (the service worker keeps these).
+SHELL_FILES = (
+    "css/app.css",
+    "js/scan-offline.js",
+    "js/scan.js",
+    "vendor/qr-scanner.umd.min.js",
+    "vendor/qr-scanner-worker.min.js",
+    "icons/scan-192.png",
+    "icons/scan-512.png",
+)
+
+
+def shell_urls() -> list[str]:
+    """The static URLs of the scan page's shell."""
+    return [url_for("static", filename=name) for name in SHELL_FILES]
+
+
+def shell_version() -> str:
+    """A digest of the shell files: a new one installs a new worker, which fetches them anew.
+
+    Read once per process (the files change with a deploy, which restarts the app).
+    """
+    cached = current_app.extensions.get("funrun_scan_shell_version")
+    if cached is None:
+        digest = hashlib.sha256()
+        folder = Path(current_app.static_folder or "static")
+        for name in (*SHELL_FILES, "js/scan-sw.js"):
+            path = folder / name
+            digest.update(name.encode())
+            digest.update(path.read_bytes() if path.is_file() else b"missing")
+        cached = digest.hexdigest()[:16]
+        current_app.extensions["funrun_scan_shell_version"] = cached
+    return cached
+
+
+@bp.route("/staff/scan-sw.js")
+def service_worker() -> Response:
+    """The scan page's service worker, served from /staff/ so its scope covers the page."""
+    response = send_from_directory(
+        current_app.static_folder or "static", "js/scan-sw.js", max_age=0
+    )
+    response.mimetype = "text/javascript"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.route("/staff/events/<slug>/scan/manifest.webmanifest")
+def manifest(slug: str) -> Response:
+    """The web app manifest that makes the scan page installable (public: no personal data)."""
+    event = get_event(slug)
+    if event is None:
+        abort(404)
+    name = _("Scan %(city)s", city=event.city)
+    response = jsonify(
+        {
+            "name": f"{_('Fun Run 5K')} · {name}",
+            "short_name": name,
+            "start_url": url_for("checkin.scan_page", slug=event.slug),
+            "scope": url_for("checkin.choose_event").rsplit("/", 1)[0] + "/",
+            "display": "standalone",
+            "background_color": "#ffffff",
+            "theme_color": "#067647",
+            "icons": [
+                {
+                    "src": url_for("static", filename=f"icons/scan-{size}.png"),
+                    "sizes": f"{size}x{size}",
+                    "type": "image/png",
+                }
+                for size in (192, 512)
+            ],
+        }
+    )
+    response.mimetype = "application/manifest+json"
+    return response
+
+
+@bp.route("/staff/events/<slug>/scan/roster")
+@roles_required(*SCANNERS)
+def roster(slug: str) -> Response:
+    """The event's roster for the page's offline scanning (as the API's, by session)."""
+    event = _event_for_scanning(slug)
+    response = roster_response(event, request)
+    # A cached page's token may be old: each refresh hands the page a current one.
+    response.headers["X-CSRFToken"] = generate_csrf()
+    return response
 
 
 @bp.route("/staff/events/<slug>/scan/counts")
@@ -134,7 +244,11 @@ def recent_checkins(slug: str) -> str:
     if event is None:
         abort(404)
     return render_template(
-        "checkin/recent.html", event=event, checkins=recent(event.id), form=UndoForm()
+        "checkin/recent.html",
+        event=event,
+        checkins=recent(event.id),
+        conflicts=conflicts(event.id, event.bib_prefix),
+        form=UndoForm(),
     )
 
 

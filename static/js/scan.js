@@ -1,5 +1,9 @@
 /* funrun volunteer scan page: handheld (keyboard-wedge) scanners, typed bibs and the camera.
  *
+ * Offline (no network, or no answer within a few seconds) a scan is answered from the
+ * roster this page keeps (static/js/scan-offline.js), marked as pending and queued; the
+ * queue is sent when the network is back, each scan with its own client_ref.
+ *
  * Plain ES2017, no build step, loaded as a file (the CSP allows no inline script). Without
  * it the form still posts and the server renders the result. The page's #scan and #result
  * elements carry everything this needs as data-* attributes (URLs, CSRF token, station,
@@ -26,14 +30,32 @@
   var countsUrl = root.getAttribute("data-counts-url");
   var station = root.getAttribute("data-station") || "pickup";
   var csrf = root.getAttribute("data-csrf") || "";
+  var rosterUrl = root.getAttribute("data-roster-url");
+  var slug = root.getAttribute("data-slug") || "";
+  var me = root.getAttribute("data-user") || null;
   var lang = document.documentElement.lang || undefined;
+  var offline = window.FunrunOffline || null;
+  var pendingBox = document.getElementById("pending");
+  var pendingCount = document.getElementById("pending-count");
+  var networkState = document.getElementById("network-state");
+  var deviceName = document.getElementById("device-name");
+  var conflictList = document.getElementById("conflicts");
+  var conflictItems = document.getElementById("conflict-items");
 
   var POLL_MS = 10000;
+  var ROSTER_MS = 30000;
+  var SYNC_MS = 15000;
   var SAME_CODE_MS = 3000;
-  var RETRY_MS = 1500;
+  var ANSWER_MS = 3000; // longer than this without an answer: answer here, send later
 
   function word(name) {
     return result.getAttribute("data-" + name) || "";
+  }
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (all, key) {
+      return values[key] == null ? "?" : String(values[key]);
+    });
   }
 
   // --- client_ref: one per scan, so a retried request is answered once -----------------
@@ -156,6 +178,10 @@
 
   function showOutcome(body) {
     showState(body.result, word("title-" + body.result) || body.result);
+    if (body.pending) {
+      result.classList.add("result-pending");
+      detail.appendChild(paragraph(word("text-pending"), "pending-flag"));
+    }
     var reg = body.registration;
     if (reg) {
       detail.appendChild(paragraph(reg.bib || "", "result-bib"));
@@ -186,6 +212,7 @@
         var first = word("text-first")
           .replace("{when}", formatTime(body.first_at))
           .replace("{by}", body.first_by || "?");
+        if (body.first_device) first += " (" + body.first_device + ")";
         detail.appendChild(paragraph(first, "result-first"));
       }
     }
@@ -217,7 +244,13 @@
 
   // --- sending a scan -------------------------------------------------------------------
 
-  function post(code, ref) {
+  var device = null; // this device's label, from IndexedDB
+  var stored = null; // the roster, from IndexedDB or the server
+  var online = navigator.onLine !== false;
+
+  function post(scanBody, timeoutMs) {
+    var controller = window.AbortController ? new AbortController() : null;
+    var timer = controller && timeoutMs ? setTimeout(function () { controller.abort(); }, timeoutMs) : null;
     return fetch(scanUrl, {
       method: "POST",
       credentials: "same-origin",
@@ -226,12 +259,15 @@
         Accept: "application/json",
         "X-CSRFToken": csrf,
       },
-      body: JSON.stringify({ code: code, station: station, client_ref: ref }),
+      body: JSON.stringify(scanBody),
+      signal: controller ? controller.signal : undefined,
+    }).then(function (response) {
+      if (timer) clearTimeout(timer);
+      return response;
+    }, function (error) {
+      if (timer) clearTimeout(timer);
+      throw error;
     });
-  }
-
-  function wait(ms) {
-    return new Promise(function (resolve) { setTimeout(resolve, ms); });
   }
 
   function handle(response) {
@@ -246,28 +282,287 @@
       return showError();
     }
     return response.json().then(function (body) {
-      if (body && body.result) return showOutcome(body);
-      if (body && body.errors) {
-        var messages = [];
-        Object.keys(body.errors).forEach(function (field) {
-          messages = messages.concat(body.errors[field]);
-        });
-        return showError(messages.join(" "));
+      if (body && body.result) {
+        if (offline && stored && offline.remember(stored, station, body)) persistSoon();
+        return showOutcome(body);
       }
+      if (body && body.errors) return showError(errorText(body.errors));
       if (response.status === 429) return showError(word("text-busy"));
       return showError((body && (body.detail || body.error)) || "");
     });
   }
 
+  function errorText(errors) {
+    var messages = [];
+    Object.keys(errors).forEach(function (field) { messages = messages.concat(errors[field]); });
+    return messages.join(" ");
+  }
+
+  function setOnline(state) {
+    online = state;
+    if (networkState) {
+      networkState.textContent = networkState.getAttribute(state ? "data-online" : "data-offline");
+      networkState.className = "network-state " + (state ? "is-online" : "is-offline");
+    }
+  }
+
+  // The roster is a large object: saved once after a burst of scans, not after each. The
+  // queue is what must be durable, and it is laid over the roster again on every load.
+  var persistTimer = null;
+
+  function persistSoon() {
+    if (persistTimer) clearTimeout(persistTimer);
+    persistTimer = setTimeout(function () {
+      persistTimer = null;
+      if (stored) offline.saveRoster(slug, stored.roster, stored.etag).catch(function () {});
+    }, 2000);
+  }
+
+  // The queue's order: scans in the order they were made, even within one millisecond.
+  var lastSeq = 0;
+
+  function nextSeq() {
+    lastSeq = Math.max(lastSeq + 1, Date.now() * 1000);
+    return lastSeq;
+  }
+
+  // No network: answer from the roster, mark the answer pending, queue the scan.
+  function answerHere(code, ref, at) {
+    setOnline(false);
+    var scan = {
+      client_ref: ref, slug: slug, station: station, code: code, scanned_at: at,
+      offline_answer: null, bib_number: null, by: me, device: device, seq: nextSeq(),
+    };
+    var unchecked = "text-no-roster";
+    var answered = stored
+      ? offline.answer(stored, code, station, { at: at, by: me, device: device })
+      : Promise.resolve(null);
+    // A browser without WebCrypto's Ed25519 cannot check a QR: the scan is still kept.
+    answered = answered.catch(function (error) {
+      unchecked = "text-unchecked";
+      if (window.console) console.warn("offline check:", error);
+      return null;
+    });
+    return answered.then(function (local) {
+      if (local) {
+        scan.offline_answer = local.body.result;
+        scan.bib_number = local.bib;
+      }
+      // Written to disk before the volunteer sees the answer: a pending scan is never lost.
+      return offline.enqueue(scan).then(function () {
+        if (!local) return showError(word(unchecked));
+        showLocalCount();
+        persistSoon();
+        return showOutcome(local.body);
+      });
+    }).then(showPending, function (error) {
+      showError();
+      if (window.console) console.warn("offline scan:", error);
+    });
+  }
+
   function send(code) {
     var ref = clientRef();
-    // A lost connection is retried once with the same client_ref: the server answers a
-    // repeated client_ref with the first outcome, so a scan is never counted twice.
-    return post(code, ref)
-      .catch(function () { return wait(RETRY_MS).then(function () { return post(code, ref); }); })
-      .then(handle, function () { showError(); })
+    var at = new Date().toISOString();
+    var body = { code: code, station: station, client_ref: ref, device: device };
+    if (offline && navigator.onLine === false) return answerHere(code, ref, at);
+    // The server's answer when it comes in time; otherwise this device answers and the
+    // scan is sent later with the same client_ref (the server answers a repeated one
+    // with its first outcome, so a scan that did arrive is never counted twice).
+    return post(body, offline ? ANSWER_MS : 0)
+      .then(function (response) {
+        // A proxy's 502/504 while the app is down is no answer either: same as no network.
+        if (offline && response.status >= 500) return answerHere(code, ref, at);
+        setOnline(true);
+        return handle(response);
+      }, function () {
+        if (offline) return answerHere(code, ref, at);
+        showError();
+      })
       .catch(function () { showError(); })
       .then(refreshCounts);
+  }
+
+  // Offline, the counter is the roster's: the server's check-ins as last seen plus this
+  // device's pending ones.
+  function showLocalCount() {
+    if (!stored || !countIn) return;
+    var n = 0;
+    stored.roster.runners.forEach(function (runner) {
+      if (runner.status === "confirmed" && runner.checkins && runner.checkins[station]) n++;
+    });
+    countIn.textContent = String(n);
+  }
+
+  // --- pending scans and conflicts --------------------------------------------------------
+
+  function showPending() {
+    if (!offline || !pendingBox) return Promise.resolve();
+    return offline.pending(slug).then(function (scans) {
+      pendingCount.textContent = String(scans.length);
+      pendingBox.hidden = scans.length === 0;
+      if (scans.length === 0) {
+        // Everything is sent: the answer on screen is no longer "not sent yet".
+        result.classList.remove("result-pending");
+        var flag = detail.querySelector(".pending-flag");
+        if (flag) flag.parentNode.removeChild(flag);
+      }
+      return scans.length;
+    }).catch(function () {});
+  }
+
+  function conflictText(item) {
+    return fill(word("text-conflict"), {
+      bib: item.bib, name: item.full_name,
+      first_at: formatTime(item.first.at), first_by: item.first.by, first_device: item.first.device,
+      late_at: formatTime(item.late.scanned_at), late_by: item.late.by, late_device: item.late.device,
+    });
+  }
+
+  function noticeText(item) {
+    return fill(word("text-differs"), {
+      bib: item.bib || item.code_hint || "?",
+      local: word("title-" + item.offline_answer) || item.offline_answer,
+      server: item.error || word("title-" + item.result) || item.result,
+      at: formatTime(item.scanned_at),
+    });
+  }
+
+  // Conflicts this device took part in (from the roster: the server's word, so the other
+  // device sees the same), and its own scans the server answered differently.
+  function showConflicts() {
+    if (!offline || !conflictList) return Promise.resolve();
+    return offline.notices(slug).then(function (notes) {
+      var items = [];
+      var conflicts = (stored && stored.roster.conflicts) || [];
+      conflicts.forEach(function (item) {
+        if (item.station !== station) return;
+        if (device && item.first.device !== device && item.late.device !== device) return;
+        items.push({ text: conflictText(item), className: "conflict" });
+      });
+      notes.forEach(function (note) { items.push({ text: noticeText(note), className: "differs" }); });
+      while (conflictItems.firstChild) conflictItems.removeChild(conflictItems.firstChild);
+      items.forEach(function (item) {
+        var li = document.createElement("li");
+        li.className = item.className;
+        li.textContent = item.text;
+        conflictItems.appendChild(li);
+      });
+      conflictList.hidden = items.length === 0;
+    }).catch(function () {});
+  }
+
+  var syncing = null;
+
+  // Send the queue in the order it was scanned; stop at the first network failure.
+  function sync() {
+    if (!offline) return Promise.resolve();
+    if (syncing) return syncing;
+    syncing = offline.pending(slug).then(function (scans) {
+      if (!scans.length) return false;
+      var chain = Promise.resolve(true);
+      scans.forEach(function (scan) {
+        chain = chain.then(function (goOn) { return goOn ? sendQueued(scan) : false; });
+      });
+      return chain;
+    }).then(function (allSent) {
+      return showPending().then(function () {
+        // What was sent changes the roster (conflicts, too) and the counter.
+        if (allSent) return refreshRoster().then(refreshCounts);
+      });
+    }, function () {}).then(function () { syncing = null; });
+    return syncing;
+  }
+
+  function sendQueued(scan, withoutTime) {
+    var body = {
+      code: scan.code, station: scan.station, client_ref: scan.client_ref,
+      scanned_at: withoutTime ? null : scan.scanned_at, device: scan.device || device,
+    };
+    if (scan.offline_answer) body.offline_answer = scan.offline_answer;
+    return post(body, 15000).then(function (response) {
+      setOnline(true);
+      var type = response.headers.get("Content-Type") || "";
+      if (type.indexOf("json") === -1) {
+        // Signed out, an old form token, or too busy: keep the scan, try again later.
+        if (response.status === 400) return refreshRoster().then(function () { return false; });
+        return false;
+      }
+      return response.json().then(function (answer) {
+        var note = null;
+        if (answer && answer.result) {
+          if (answer.result !== scan.offline_answer && !answer.conflict && scan.offline_answer) {
+            note = { result: answer.result, bib: answer.registration && answer.registration.bib };
+          }
+        } else if (response.status === 422 && answer && answer.errors && answer.errors.scanned_at && !withoutTime) {
+          // A device clock far off (or a scan kept over a week): the check-in still
+          // counts, at the time the server receives it.
+          return sendQueued(scan, true);
+        } else if (response.status === 422 && answer && answer.errors) {
+          // Refused as it stands (e.g. more than 7 days old): it can never be sent.
+          note = { result: "error", bib: null, error: errorText(answer.errors) };
+        } else {
+          return false;
+        }
+        var done = note
+          ? offline.addNotice({
+            client_ref: scan.client_ref, slug: slug, seq: scan.seq, scanned_at: scan.scanned_at,
+            offline_answer: scan.offline_answer, result: note.result, bib: note.bib,
+            error: note.error || null,
+          })
+          : Promise.resolve();
+        return done.then(function () { return offline.sent(scan.client_ref); })
+          .then(function () { return true; });
+      });
+    }, function () {
+      setOnline(false);
+      return false;
+    });
+  }
+
+  // --- the roster -------------------------------------------------------------------------
+
+  function refreshRoster() {
+    if (!offline || !rosterUrl) return Promise.resolve();
+    var headers = { Accept: "application/json" };
+    if (stored && stored.etag) headers["If-None-Match"] = stored.etag;
+    return fetch(rosterUrl, { credentials: "same-origin", headers: headers })
+      .then(function (response) {
+        setOnline(true);
+        var token = response.headers.get("X-CSRFToken");
+        if (token) csrf = token;
+        if (response.status === 304 || !response.ok) return null;
+        var type = response.headers.get("Content-Type") || "";
+        if (type.indexOf("json") === -1) return null;
+        var etag = response.headers.get("ETag");
+        return response.json().then(function (roster) {
+          return offline.saveRoster(slug, roster, etag).then(function (fresh) {
+            stored = fresh;
+            root.setAttribute("data-roster-version", roster.version || "");
+          });
+        });
+      }, function () { setOnline(false); })
+      .then(showConflicts)
+      .catch(function (error) { if (window.console) console.warn("roster:", error); });
+  }
+
+  // --- installable: the service worker keeps the page for offline loads ------------------
+
+  function setUpServiceWorker() {
+    var swUrl = root.getAttribute("data-sw-url");
+    if (!swUrl || !navigator.serviceWorker) return;
+    var scope = root.getAttribute("data-sw-scope");
+    navigator.serviceWorker.register(swUrl, { scope: scope }).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function (registration) {
+      if (!registration.active || navigator.onLine === false || !window.MessageChannel) return;
+      // The worker answers once it holds this page: from then on it loads offline.
+      var channel = new MessageChannel();
+      channel.port1.onmessage = function (event) {
+        if (event.data && event.data.kept) root.setAttribute("data-offline-ready", "true");
+      };
+      registration.active.postMessage({ type: "keep-page", url: window.location.href }, [channel.port2]);
+    }).catch(function (error) { if (window.console) console.warn("service worker:", error); });
   }
 
   var queue = Promise.resolve();
@@ -385,7 +680,36 @@
 
   setUpCamera();
   refocus();
+  setUpServiceWorker();
   setInterval(function () {
     if (!document.hidden) refreshCounts();
   }, POLL_MS);
+  if (offline) {
+    setOnline(navigator.onLine !== false);
+    offline.open().then(function () {
+      return Promise.all([offline.deviceLabel(), offline.loadRoster(slug)]);
+    }).then(function (found) {
+      device = found[0];
+      stored = stored || found[1];
+      if (stored) root.setAttribute("data-roster-version", stored.roster.version || "");
+      if (deviceName) deviceName.textContent = device;
+      root.setAttribute("data-ready", "true");
+      if (navigator.onLine === false) showLocalCount();
+      return Promise.all([showPending(), showConflicts()]);
+    }).then(function () {
+      if (navigator.onLine !== false) return refreshRoster().then(sync);
+    }).catch(function (error) {
+      offline = null; // no IndexedDB (a private window): scans need the network
+      if (window.console) console.warn("offline store:", error);
+    });
+    window.addEventListener("online", function () { setOnline(true); sync(); });
+    window.addEventListener("offline", function () { setOnline(false); });
+    setInterval(function () {
+      if (document.hidden || navigator.onLine === false) return;
+      refreshRoster();
+    }, ROSTER_MS);
+    setInterval(function () {
+      if (navigator.onLine !== false) sync();
+    }, SYNC_MS);
+  }
 })();
