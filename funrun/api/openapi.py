@@ -349,6 +349,7 @@ SCHEMAS: dict[str, Any] = {
                         "full_name",
                         "shirt_size",
                         "member",
+                        "enrolled",
                         "checkins",
                     ],
                     "properties": {
@@ -362,6 +363,10 @@ SCHEMAS: dict[str, Any] = {
                         "full_name": {"type": "string"},
                         "shirt_size": {"type": "string"},
                         "member": {"type": "boolean"},
+                        "enrolled": {
+                            "type": "boolean",
+                            "description": "Enrolled at a venue already (any city).",
+                        },
                         "checkins": {
                             "type": "object",
                             "description": "The active check-in per station.",

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import Request, Response, jsonify
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.orm import aliased
 
 from funrun.accounts.models import User
 from funrun.bibs.signing import bib_signer
 from funrun.checkin.models import STATIONS, CheckIn, ScanLog, ScanResult
 from funrun.dbtypes import utcnow
+from funrun.enrolment.models import Enrolment
 from funrun.events.models import Event
 from funrun.extensions import db
 from funrun.registration.models import Registration
@@ -55,8 +56,12 @@ def roster_version(event: Event) -> str:
             ScanLog.event_id == event.id, _conflicts_clause()
         )
     ).one()
+    # Enrolled anywhere counts (one enrolment per person, any city): all of them, cheaply.
+    enrolments = db.session.execute(select(func.count(Enrolment.id), func.max(Enrolment.id))).one()
     kids = ",".join(sorted(bib_signer().keys))
-    text_form = repr((event.id, event.bib_prefix, tuple(regs), tuple(checkins), tuple(conflicts)))
+    text_form = repr(
+        (event.id, event.bib_prefix, *map(tuple, (regs, checkins, conflicts, enrolments)))
+    )
     return hashlib.sha256(f"{text_form}|{kids}".encode()).hexdigest()[:32]
 
 
@@ -86,7 +91,15 @@ def _runners(event: Event) -> list[dict]:
         active.setdefault(reg_id, {})[station] = {"at": _iso(at), "by": by, "device": device}
     r = Registration
     runners = db.session.execute(
-        select(r.id, r.bib_number, r.status, r.full_name, r.shirt_size, r.is_member)
+        select(
+            r.id,
+            r.bib_number,
+            r.status,
+            r.full_name,
+            r.shirt_size,
+            r.is_member,
+            exists().where(Enrolment.person_id == r.person_id),
+        )
         .where(r.event_id == event.id, r.bib_number.is_not(None))
         .order_by(r.bib_number, r.id)
     )
@@ -99,9 +112,10 @@ def _runners(event: Event) -> list[dict]:
             "full_name": name,
             "shirt_size": shirt,
             "member": member,
+            "enrolled": enrolled,
             "checkins": active.get(reg_id, {}),
         }
-        for reg_id, number, status, name, shirt, member in runners
+        for reg_id, number, status, name, shirt, member, enrolled in runners
     ]
 
 

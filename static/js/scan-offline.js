@@ -217,7 +217,8 @@
       shirt_size: runner.shirt_size,
       status: runner.status,
       member: runner.member,
-      offer_enrolment: !runner.member,
+      enrolled: !!runner.enrolled,
+      offer_enrolment: !runner.member && !runner.enrolled,
     };
   }
 

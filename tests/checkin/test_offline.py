@@ -87,6 +87,7 @@ def test_roster_holds_what_a_scan_needs_and_no_more(client, event, runners, volu
         "full_name",
         "shirt_size",
         "member",
+        "enrolled",
         "checkins",
     }
     assert first["bib"] == "BTM 0001"

@@ -59,3 +59,26 @@ def test_enrolled_runners_are_not_offered_enrolment_again(
     replay = scan(client, "jakarta", payload_for(runner), organiser, client_ref="a-1")
     assert replay.get_json()["replayed"] is True
     assert replay.get_json()["registration"]["offer_enrolment"] is False
+
+
+def test_the_offline_roster_knows_who_is_enrolled(
+    client, make_event, make_staff, add_runner, on_finale_day
+):
+    event = make_event(slug="jakarta", bib_prefix="JKT", timezone="Asia/Jakarta")
+    runner = add_runner(event)
+    organiser = make_staff("organiser")
+    roster = client.get(f"{API}/events/jakarta/roster", headers=organiser.headers)
+    assert [r["enrolled"] for r in roster.get_json()["runners"]] == [False]
+    etag = roster.headers["ETag"]
+    enrolled = client.post(
+        f"{API}/events/jakarta/enrolments",
+        json=enrol_body(code=payload_for(runner)),
+        headers=organiser.headers,
+    )
+    assert enrolled.status_code == 201
+    # The enrolment changes the roster's version, so devices fetch it again.
+    again = client.get(
+        f"{API}/events/jakarta/roster", headers={**organiser.headers, "If-None-Match": etag}
+    )
+    assert again.status_code == 200
+    assert [r["enrolled"] for r in again.get_json()["runners"]] == [True]
