@@ -128,9 +128,12 @@ def register_blueprints(app: Flask) -> None:
     from funrun.enrolment import views as _enrolment_views  # noqa: F401
     from funrun.enrolment.filters import init_app as init_enrolment_filters
     from funrun.events import bp as events_bp
+    from funrun.events import manage as _event_manage  # noqa: F401
     from funrun.events import views as _event_views  # noqa: F401
     from funrun.registration import bp as registration_bp
     from funrun.registration import views as _registration_views  # noqa: F401
+    from funrun.reports import bp as reports_bp
+    from funrun.reports import views as _report_views  # noqa: F401
 
     i18n.init_app(app)
     app.register_blueprint(events_bp)
@@ -139,6 +142,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(bibs_bp)
     app.register_blueprint(checkin_bp)
     app.register_blueprint(enrolment_bp)
+    app.register_blueprint(reports_bp)
     init_enrolment_filters(app)
     accounts_views.init_app(app)
 

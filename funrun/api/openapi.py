@@ -44,6 +44,32 @@ _SCAN_RESULTS = [
     "not_confirmed",
 ]
 
+_COUNT = {"type": "integer", "minimum": 0}
+#: The figures of GET /stats, per event and in total.
+_FIGURES = (
+    "quota",
+    "confirmed",
+    "waitlisted",
+    "cancelled",
+    "checked_in",
+    "no_shows",
+    "members",
+    "non_members",
+    "non_members_checked_in",
+    "enrolled",
+    "conversion_rate",
+    "shirt_sizes",
+)
+_FIGURE_PROPERTIES: dict[str, Any] = {
+    **{name: _COUNT for name in _FIGURES[:-2]},
+    "conversion_rate": {"type": ["number", "null"], "minimum": 0},
+    "shirt_sizes": {
+        "type": "object",
+        "description": "Shirts needed for the confirmed runners, by size.",
+        "additionalProperties": _COUNT,
+    },
+}
+
 SCHEMAS: dict[str, Any] = {
     "Problem": {
         "type": "object",
@@ -566,6 +592,37 @@ SCHEMAS: dict[str, Any] = {
         "required": ["enrolment"],
         "properties": {"enrolment": {"$ref": "#/components/schemas/Enrolment"}},
     },
+    "CityFigures": {
+        "type": "object",
+        "description": "One event's figures. members and non_members count confirmed "
+        "runners; no_shows counts confirmed runners without a pickup check-in once the race "
+        "has started (0 before); conversion_rate is enrolled / non_members_checked_in (null "
+        "while no non-member is checked in).",
+        "required": [
+            "slug",
+            "city",
+            *_FIGURES,
+        ],
+        "properties": {
+            "slug": {"type": "string"},
+            "city": {"type": "string"},
+            **_FIGURE_PROPERTIES,
+        },
+    },
+    "Stats": {
+        "type": "object",
+        "required": ["events", "totals", "generated_at"],
+        "properties": {
+            "events": {"type": "array", "items": {"$ref": "#/components/schemas/CityFigures"}},
+            "totals": {
+                "type": "object",
+                "description": "The events' figures summed (the conversion rate of the sums).",
+                "required": list(_FIGURES),
+                "properties": _FIGURE_PROPERTIES,
+            },
+            "generated_at": {"type": "string", "format": "date-time"},
+        },
+    },
     "RegistrationEnvelope": {
         "type": "object",
         "required": ["registration"],
@@ -855,6 +912,18 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                         "401": _problem_response("No valid token"),
                         "403": _problem_response("Not assigned to the enrolment's event"),
                         "404": _problem_response("No such enrolment"),
+                    },
+                }
+            },
+            "/stats": {
+                "get": {
+                    "operationId": "getStats",
+                    "summary": "Per-city figures and tour totals (organisers and admins)",
+                    "security": [{"bearer": []}],
+                    "responses": {
+                        "200": _json("Stats", "The figures the dashboard shows"),
+                        "401": _problem_response("No valid token"),
+                        "403": _problem_response("Not an organiser or admin"),
                     },
                 }
             },

@@ -69,6 +69,7 @@ from funrun.registration.services import (
     waitlist_position,
 )
 from funrun.registration.validation import ValidationFailed, clean_registration
+from funrun.reports.figures import tour_figures
 
 
 def registration_json(snapshot: RegistrationSnapshot, *, manage_token: str | None = None) -> dict:
@@ -392,3 +393,15 @@ def enrolment_card(number: str) -> Response:
     if not can_scan(user, enrolment.event_id):
         return problem(403, _("You are not assigned to this event."), kind="forbidden")
     return pdf_response(enrolment_card_pdf(enrolment), f"kartu-peserta-{number}.pdf")
+
+
+# --- organisers -------------------------------------------------------------------------
+
+
+@bp.get("/stats")
+@require_roles(Role.ADMIN, Role.ORGANISER)
+def stats() -> Response:
+    """Per-city figures and the tour totals: the same numbers as the dashboard and exports."""
+    response = jsonify(tour_figures().as_json())
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

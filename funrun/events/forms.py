@@ -1,0 +1,125 @@
+"""The organiser's event form; the rules it is checked against live in events.editing."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TimeField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from funrun.events.editing import TIMEZONES, EventData, local_window, parse_sizes
+from funrun.events.models import DEFAULT_SHIRT_SIZES, Event
+
+TIMEZONE_LABELS = {
+    "Asia/Jakarta": _l("WIB (Asia/Jakarta)"),
+    "Asia/Makassar": _l("WITA (Asia/Makassar)"),
+    "Asia/Jayapura": _l("WIT (Asia/Jayapura)"),
+}
+
+
+def _count(
+    label: object, *, low: int = 0, high: int = 99999, required: bool = True
+) -> IntegerField:
+    checks = [InputRequired() if required else Optional(), NumberRange(min=low, max=high)]
+    return IntegerField(label, validators=checks, render_kw={"inputmode": "numeric"})
+
+
+class EventForm(FlaskForm):
+    """Create or edit one city's event."""
+
+    slug = StringField(
+        _l("Address (slug)"),
+        description=_l("Part of the event's web address, e.g. jakarta-2026. Cannot change later."),
+        validators=[DataRequired(), Length(max=64)],
+        render_kw={"maxlength": 64, "autocapitalize": "none"},
+    )
+    city = StringField(_l("City"), validators=[DataRequired(), Length(max=80)])
+    name = StringField(_l("Event name"), validators=[DataRequired(), Length(max=160)])
+    date = DateField(_l("Race date"), validators=[InputRequired()])
+    date_is_illustrative = BooleanField(_l("The date is not final yet"))
+    start_time = TimeField(_l("Start time"), validators=[InputRequired()])
+    timezone = SelectField(
+        _l("Time zone of the venue"),
+        choices=[SelectChoice(zone, TIMEZONE_LABELS[zone]) for zone in TIMEZONES],
+    )
+    venue = StringField(_l("Venue"), validators=[DataRequired(), Length(max=200)])
+    quota = _count(_l("Quota (confirmed places)"), low=1, high=99999)
+    registration_open = BooleanField(_l("Registration open"), default=True)
+    registration_opens_at = DateTimeLocalField(
+        _l("Registration opens (optional, venue time)"),
+        format="%Y-%m-%dT%H:%M",
+        validators=[Optional()],
+    )
+    registration_closes_at = DateTimeLocalField(
+        _l("Registration closes (optional, venue time)"),
+        format="%Y-%m-%dT%H:%M",
+        validators=[Optional()],
+    )
+    bib_prefix = StringField(
+        _l("Bib prefix"),
+        description=_l("1 to 8 capital letters or digits, e.g. JKT."),
+        validators=[DataRequired(), Length(max=8)],
+    )
+    bib_first = _count(_l("First bib number"))
+    bib_last = _count(_l("Last bib number"))
+    bib_colour = StringField(
+        _l("Bib colour"), default="#0A7A3D", validators=[DataRequired(), Length(max=7)],
+        render_kw={"type": "color"},
+    )  # fmt: skip
+    shirt_sizes = StringField(
+        _l("Shirt sizes"),
+        description=_l("Separated by commas, smallest first."),
+        default=", ".join(DEFAULT_SHIRT_SIZES),
+        validators=[DataRequired(), Length(max=120)],
+    )
+    min_age = _count(_l("Minimum age on race day"), high=120)
+    max_age = _count(_l("Maximum age on race day (optional)"), high=120, required=False)
+
+    def fill(self, event: Event) -> EventForm:
+        """Show the event as it is (GET of the edit page)."""
+        for name in (
+            "city", "name", "date", "date_is_illustrative", "start_time", "timezone",
+            "venue", "quota", "registration_open", "bib_prefix", "bib_first", "bib_last",
+            "bib_colour", "min_age", "max_age",
+        ):  # fmt: skip
+            self[name].data = getattr(event, name)
+        self.shirt_sizes.data = ", ".join(event.shirt_sizes)
+        self.registration_opens_at.data, self.registration_closes_at.data = local_window(event)
+        return self
+
+    def data_for_service(self, *, with_slug: bool) -> EventData:
+        """The submitted values, typed, for events.editing."""
+        return EventData(
+            slug=(self.slug.data or "").strip() if with_slug else None,
+            city=self.city.data.strip(),
+            name=self.name.data.strip(),
+            date=self.date.data,
+            date_is_illustrative=bool(self.date_is_illustrative.data),
+            start_time=self.start_time.data,
+            timezone=self.timezone.data,
+            venue=self.venue.data.strip(),
+            quota=self.quota.data,
+            registration_open=bool(self.registration_open.data),
+            registration_opens_at=self.registration_opens_at.data,
+            registration_closes_at=self.registration_closes_at.data,
+            bib_prefix=self.bib_prefix.data.strip().upper(),
+            bib_first=self.bib_first.data,
+            bib_last=self.bib_last.data,
+            bib_colour=self.bib_colour.data.strip(),
+            shirt_sizes=parse_sizes(self.shirt_sizes.data or ""),
+            min_age=self.min_age.data,
+            max_age=self.max_age.data,
+        )
+
+
+class SwitchForm(FlaskForm):
+    """Open or close registration (a button: CSRF only)."""

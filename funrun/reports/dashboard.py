@@ -1,0 +1,88 @@
+"""What the organiser's dashboard shows: the figures, formatted once, and the charts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask_babel import format_date, format_decimal, format_percent, format_time
+
+from funrun.reports.charts import (
+    HChart,
+    VChart,
+    checkins_chart,
+    checkins_per_bucket,
+    enrolments_chart,
+    quota_fill_chart,
+    registrations_chart,
+    registrations_per_day,
+)
+from funrun.reports.figures import COUNTS, CityFigures, TourFigures, tour_figures
+
+#: Every figure a table cell shows, in column order.
+FIELDS = (*COUNTS, "conversion_rate")
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+def number(value: int) -> str:
+    """A count with the page language's thousands separator."""
+    return format_decimal(value, format="#,##0")
+
+
+def rate(value: float | None) -> str:
+    """A conversion rate as a percentage, or a dash before anyone is checked in."""
+    return "\N{EN DASH}" if value is None else format_percent(value, format="#,##0.0%")
+
+
+def _day(value: date) -> str:
+    return format_date(value, "d MMM")
+
+
+def _clock(value: datetime) -> str:
+    return format_time(value.astimezone(WIB), "HH:mm")
+
+
+def cells_of(row: CityFigures, key: str, sizes: list[str]) -> dict[str, str]:
+    """The formatted figures of one row, keyed ``<row key>:<field>`` as the page marks them."""
+    cells = {f"{key}:{name}": number(getattr(row, name)) for name in COUNTS}
+    cells[f"{key}:conversion_rate"] = rate(row.conversion_rate)
+    for size in sizes:
+        cells[f"{key}:shirt:{size}"] = number(row.shirt_sizes.get(size, 0))
+    return cells
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """The figures, their formatted cells, and the four charts."""
+
+    figures: TourFigures
+    cells: dict[str, str]
+    quota_fill: HChart
+    registrations: VChart
+    checkins: VChart
+    enrolments: HChart
+
+
+def dashboard() -> Dashboard:
+    """Everything the dashboard page and its live update show (five queries)."""
+    figures = tour_figures()
+    sizes = figures.shirt_size_names
+    cells: dict[str, str] = {}
+    for row in figures.events:
+        cells.update(cells_of(row, row.slug, sizes))
+    cells.update(cells_of(figures.totals, "total", sizes))
+    return Dashboard(
+        figures=figures,
+        cells=cells,
+        quota_fill=quota_fill_chart(figures, number),
+        registrations=registrations_chart(registrations_per_day(), _day),
+        checkins=checkins_chart(checkins_per_bucket(), _clock),
+        enrolments=enrolments_chart(figures, number),
+    )
+
+
+def register_filters(state: object) -> None:
+    """Template filters for the report pages (``count``: a formatted count)."""
+    app = state.app  # type: ignore[attr-defined]
+    app.jinja_env.filters["count"] = number
