@@ -28,7 +28,6 @@
 from __future__ import annotations
 
 import argparse
-import base64
 import csv
 import json
 import os
@@ -45,13 +44,14 @@ from typing import Any
 
 from sqlalchemy import create_engine, make_url, select, text
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from registration import funrun_env  # bench/ is not a package: found through sys.path
+
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/funrun_bench_reports"
-BENCH_SECRET_KEY = "funrun-bench-secret-key-not-secret"
-BENCH_DATA_KEY = base64.urlsafe_b64encode(b"funrun-bench-data-key-not-secret").decode()
-BENCH_SIGNING_KEY = base64.urlsafe_b64encode(b"funrun-bench-signing-key-not-sec").decode()
 
 VARIANTS = (
     "dashboard_figures",
@@ -67,23 +67,6 @@ GOAL_ROSTER_MB = 100.0
 
 
 # --- set-up ----------------------------------------------------------------------------
-
-
-def funrun_env(database_url: str) -> dict[str, str]:
-    """The environment funrun runs with here: fixed fake keys, this tree's code."""
-    env = dict(os.environ)
-    env.pop("REDIS_URL", None)
-    env.update(
-        DATABASE_URL=database_url,
-        FUNRUN_ENV="development",
-        SECRET_KEY=BENCH_SECRET_KEY,
-        FUNRUN_DATA_KEY=BENCH_DATA_KEY,
-        FUNRUN_SIGNING_KEY=BENCH_SIGNING_KEY,
-        FUNRUN_RATE_LIMITS="off",
-        PYTHONDONTWRITEBYTECODE="1",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
-    )
-    return env
 
 
 def ensure_database(database_url: str) -> None:

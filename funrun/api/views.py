@@ -45,6 +45,7 @@ from funrun.enrolment.services import (
     registration_for_code,
 )
 from funrun.enrolment.services import enrolment_card as enrolment_card_pdf
+from funrun.events.models import Event
 from funrun.events.services import get_event, list_events, summarise
 from funrun.extensions import limiter
 from funrun.ratelimit import (
@@ -286,16 +287,25 @@ def _scan_request(body: object) -> tuple[ScanRequest | None, Response | None]:
     return None, problem(422, _("Some fields need correcting."), kind="validation", errors=errors)
 
 
-@bp.get("/events/<slug>/checkins/counts")
-@require_roles(*SCANNERS)
-def checkin_counts(slug: str) -> Response:
-    """The live counter for a station: checked in and confirmed."""
+def _scanner_event(slug: str) -> Event | Response:
+    """The event the token's account may scan at, or the 404/403 answer (after
+    :func:`require_roles` has let the account in)."""
     user = bearer_user()
     event = get_event(slug)
     if event is None:
         return _event_not_found()
     if user is None or not can_scan(user, event.id):
         return problem(403, _("You are not assigned to this event."), kind="forbidden")
+    return event
+
+
+@bp.get("/events/<slug>/checkins/counts")
+@require_roles(*SCANNERS)
+def checkin_counts(slug: str) -> Response:
+    """The live counter for a station: checked in and confirmed."""
+    event = _scanner_event(slug)
+    if isinstance(event, Response):
+        return event
     station = request.args.get("station", "pickup")
     if station not in STATIONS:
         return problem(
@@ -311,12 +321,9 @@ def checkin_counts(slug: str) -> Response:
 @require_roles(*SCANNERS)
 def roster(slug: str) -> Response:
     """What an offline scanner needs: runners, check-ins, conflicts, keys (ETag: 304)."""
-    user = bearer_user()
-    event = get_event(slug)
-    if event is None:
-        return _event_not_found()
-    if user is None or not can_scan(user, event.id):
-        return problem(403, _("You are not assigned to this event."), kind="forbidden")
+    event = _scanner_event(slug)
+    if isinstance(event, Response):
+        return event
     return roster_response(event, request)
 
 
