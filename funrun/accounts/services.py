@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from funrun.accounts.models import ApiToken, EventAssignment, Role, User
@@ -20,7 +21,15 @@ MIN_PASSWORD = 10
 
 
 class AccountError(Exception):
-    """An account could not be created or changed; the message says why."""
+    """An account could not be created or changed; the message says why.
+
+    ``reason`` is a stable key (e.g. ``email_taken``) that pages turn into a translated
+    message; the English message serves the command line.
+    """
+
+    def __init__(self, message: str, *, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def hash_api_token(token: str) -> str:
@@ -41,12 +50,17 @@ def create_user(
             email, check_deliverability=False, test_environment=True
         ).normalized.lower()
     except EmailNotValidError as exc:
-        raise AccountError(f"not a valid email address: {email}") from exc
-    role = Role(role)
+        raise AccountError(f"not a valid email address: {email}", reason="email_invalid") from exc
+    try:
+        role = Role(role)
+    except ValueError as exc:
+        raise AccountError(f"not a known role: {role}", reason="bad_role") from exc
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise AccountError(f"an account for {email} already exists")
+        raise AccountError(f"an account for {email} already exists", reason="email_taken")
     if password is not None and len(password) < MIN_PASSWORD:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+        raise AccountError(
+            f"the password must have at least {MIN_PASSWORD} characters", reason="password_short"
+        )
     user = User(
         email=email,
         role=role,
@@ -55,10 +69,14 @@ def create_user(
     for slug in event_slugs:
         event = db.session.scalar(select(Event).where(Event.slug == slug))
         if event is None:
-            raise AccountError(f"no event with slug {slug}")
+            raise AccountError(f"no event with slug {slug}", reason="unknown_event")
         user.assignments.append(EventAssignment(event_id=event.id))
     db.session.add(user)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError as exc:  # the same email created at the same moment
+        db.session.rollback()
+        raise AccountError(f"an account for {email} already exists", reason="email_taken") from exc
     return user
 
 

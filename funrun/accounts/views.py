@@ -38,7 +38,9 @@ class LoginForm(FlaskForm):
 def _load_user(user_id: str) -> User | None:
     if not user_id.isdigit():
         return None
-    return db.session.get(User, int(user_id))
+    user = db.session.get(User, int(user_id))
+    # A deactivated account's open sessions end at its next request.
+    return user if user is not None and user.active else None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -74,7 +76,9 @@ def home() -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint and the login view."""
+    """Register the blueprint (with the admin pages) and the login view."""
+    from funrun.accounts import views_admin as _admin_views  # noqa: F401  (routes register)
+
     app.register_blueprint(bp)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = _l("Please sign in first.")

@@ -1,0 +1,1 @@
+"""Admin pages for people: accounts, event assignments, API tokens, deactivation."""
