@@ -120,6 +120,8 @@ def register_blueprints(app: Flask) -> None:
     from funrun.accounts import views as accounts_views
     from funrun.api import bp as api_bp
     from funrun.api import views as _api_views  # noqa: F401  (routes register on import)
+    from funrun.audit import bp as audit_bp
+    from funrun.audit import views as _audit_views  # noqa: F401
     from funrun.bibs import bp as bibs_bp
     from funrun.bibs import views as _bib_views  # noqa: F401
     from funrun.checkin import bp as checkin_bp
@@ -143,6 +145,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(checkin_bp)
     app.register_blueprint(enrolment_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(audit_bp)
     init_enrolment_filters(app)
     accounts_views.init_app(app)
 

@@ -1,6 +1,7 @@
 """Every model, imported in one place so the metadata is complete (migrations, tests)."""
 
 from funrun.accounts.models import ApiToken, EventAssignment, Role, User
+from funrun.audit.models import AuditEntry
 from funrun.bibs.models import PrintJob
 from funrun.checkin.models import CheckIn, ScanLog
 from funrun.enrolment.models import (
@@ -20,6 +21,7 @@ from funrun.registration.models import PrivacyNotice, Registration
 
 __all__ = [
     "ApiToken",
+    "AuditEntry",
     "CheckIn",
     "ContributionRate",
     "ContributionRelief",

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from funrun.accounts.models import ApiToken, EventAssignment, Role, User
 from funrun.accounts.services import AccountError, create_api_token
+from funrun.audit.services import current_user_id, record
 from funrun.checkin.models import STATIONS
 from funrun.dbtypes import utcnow
 from funrun.events.models import Event
@@ -90,6 +91,9 @@ def assign_event(user: User, event_id: int, station: str | None = None) -> Event
         raise AccountError(f"no event with id {event_id}", reason="unknown_event")
     assignment = EventAssignment(user_id=user.id, event_id=event_id, station=station)
     db.session.add(assignment)
+    record(
+        "assign", user_id=current_user_id(), target=user.email, event_id=event_id, detail=station
+    )
     try:
         db.session.commit()
     except IntegrityError as exc:  # already assigned (perhaps by another admin just now)
@@ -103,6 +107,7 @@ def unassign_event(user: User, assignment_id: int) -> bool:
     assignment = db.session.get(EventAssignment, assignment_id)
     if assignment is None or assignment.user_id != user.id:
         return False
+    record("unassign", user_id=current_user_id(), target=user.email, event_id=assignment.event_id)
     db.session.delete(assignment)
     db.session.commit()
     return True
@@ -112,7 +117,11 @@ def issue_token(user: User) -> str:
     """A new API token for an active account; only its hash is stored, so show it now."""
     if not user.active:
         raise AccountError("the account is deactivated", reason="inactive")
-    return create_api_token(user)
+    token = create_api_token(user)
+    # Who got a token, never the token itself.
+    record("token_issue", user_id=current_user_id(), target=user.email)
+    db.session.commit()
+    return token
 
 
 def revoke_token(user: User, token_id: int) -> ApiToken | None:
@@ -122,6 +131,7 @@ def revoke_token(user: User, token_id: int) -> ApiToken | None:
         return None
     if token.revoked_at is None:
         token.revoked_at = utcnow()
+        record("token_revoke", user_id=current_user_id(), target=user.email, detail=f"#{token.id}")
         db.session.commit()
     return token
 
@@ -131,4 +141,5 @@ def set_active(user: User, active: bool, *, by: User) -> None:
     if user.id == by.id and not active:
         raise AccountError("you cannot deactivate your own account", reason="self")
     user.active = active
+    record("reactivate" if active else "deactivate", user_id=by.id, target=user.email)
     db.session.commit()

@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, Length
 
 from funrun.accounts.models import Role, User
 from funrun.accounts.services import check_login
+from funrun.audit.services import current_user_id, record
 from funrun.dbtypes import utcnow
 from funrun.extensions import db, limiter, login_manager
 
@@ -51,10 +52,15 @@ def login() -> Response | str | tuple[str, int]:
     if form.validate_on_submit():
         user = check_login(form.email.data or "", form.password.data or "")
         if user is None or user.role == Role.PARTNER:
+            # The typed email only, never the password (nor a password typed as the email).
+            typed = (form.email.data or "").strip()
+            record("login_failed", user_id=None, target=typed if "@" in typed else None)
+            db.session.commit()
             flash(_("Wrong email or password."), "error")
             return render_template("accounts/login.html", form=form), 401
         login_user(user)
         user.last_login_at = utcnow()
+        record("login", user_id=user.id, target=user.email)
         db.session.commit()
         return redirect(url_for("accounts.home"))
     status = 400 if request.method == "POST" else 200
@@ -64,6 +70,10 @@ def login() -> Response | str | tuple[str, int]:
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
     """Sign out."""
+    user_id = current_user_id()
+    if user_id is not None:
+        record("logout", user_id=user_id, target=current_user.email)
+        db.session.commit()
     logout_user()
     return redirect(url_for("events.index"))
 

@@ -22,6 +22,8 @@ from funrun.accounts.forms import (
 from funrun.accounts.models import Role, User
 from funrun.accounts.services import AccountError, create_user
 from funrun.accounts.views import bp
+from funrun.audit.services import record
+from funrun.extensions import db
 
 #: What each refusal of the services says to the admin.
 REASONS = {
@@ -96,6 +98,8 @@ def create_account() -> Response | str | tuple[str, int]:
             field = form.password if refused.reason == "password_short" else form.email
             field.errors = [*field.errors, _reason(refused)]
         else:
+            record("account_create", user_id=current_user.id, target=user.email, detail=user.role)
+            db.session.commit()
             flash(_("Account %(email)s created.", email=user.email), "success")
             return redirect(url_for("accounts.account", user_id=user.id))
     status = 422 if form.is_submitted() else 200

@@ -23,6 +23,7 @@ from sqlalchemy.orm import selectinload
 from funrun import fastdb
 from funrun.accounts.models import EventAssignment, Role, User
 from funrun.accounts.services import TOKEN_PREFIX, hash_api_token, user_for_token
+from funrun.audit.services import record
 from funrun.bibs.services import parse_typed_bib, split_typed_bib
 from funrun.bibs.signing import Verdict, bib_signer
 from funrun.checkin.models import STATIONS, CheckIn, ScanLog, ScanResult
@@ -841,6 +842,13 @@ def undo_checkin(checkin_id: int, *, user: User, device: str | None = None) -> C
                 checkin_id=checkin.id,
                 received_at=now,
             )
+        )
+        record(
+            "undo",
+            user_id=user.id,
+            target=f"#{checkin.id}",
+            event_id=checkin.event_id,
+            detail=f"{checkin.station} · {device or ''}",
         )
         db.session.commit()
     except BaseException:

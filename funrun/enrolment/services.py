@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from funrun.accounts.models import User
+from funrun.audit.services import record
 from funrun.bibs.services import parse_typed_bib
 from funrun.bibs.signing import Verdict, bib_signer
 from funrun.dbtx import begin_write, insert_ignore
@@ -419,6 +420,13 @@ def _insert_enrolment(
     except BaseException:
         db.session.rollback()
         raise
+    record(
+        "enrolment",
+        user_id=user_id,
+        target=number,
+        event_id=registration.event_id,
+        detail=source,
+    )
     db.session.commit()
     return enrolment_id, number
 

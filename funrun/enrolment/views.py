@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from funrun.accounts.access import roles_required
 from funrun.accounts.models import Role
+from funrun.audit.services import record
 from funrun.bibs.views import pdf_response
 from funrun.checkin.services import can_scan
 from funrun.enrolment import bp
@@ -40,6 +41,7 @@ from funrun.enrolment.services import (
 )
 from funrun.events.models import Event
 from funrun.events.services import get_event
+from funrun.extensions import db
 from funrun.people.crypto import data_cipher, mask_nik
 from funrun.registration.models import Registration
 from funrun.registration.services import RegistrationError, current_privacy_notice
@@ -251,10 +253,11 @@ def export_file(number: int, fmt: str) -> Response:
     data = batch_file(number, fmt, user_id=current_user.id)
     if data is None:
         abort(404)
+    name = f"enrolments-batch-{number:04d}.{fmt}"
+    record("export", user_id=current_user.id, target=name)
+    db.session.commit()
     response = Response(data, mimetype="text/csv" if fmt == "csv" else "application/json")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="enrolments-batch-{number:04d}.{fmt}"'
-    )
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from funrun.audit.services import current_user_id, record
 from funrun.dbtx import begin_write
 from funrun.events.models import Event, Tour
 from funrun.events.services import current_tour
@@ -162,6 +163,8 @@ def create_event(data: EventData, tour: Tour | None = None) -> Event:
     )
     _apply(event, data)
     db.session.add(event)
+    db.session.flush()
+    record("event_create", user_id=current_user_id(), target=event.slug, event_id=event.id)
     db.session.commit()
     return event
 
@@ -212,6 +215,13 @@ def update_event(event: Event, data: EventData) -> list[Registration]:
     except BaseException:
         db.session.rollback()
         raise
+    record(
+        "event_edit",
+        user_id=current_user_id(),
+        target=event.slug,
+        event_id=event_id,
+        detail=f"quota {event.quota}",
+    )
     db.session.commit()
     return promoted
 
@@ -221,6 +231,8 @@ def set_registration_open(event: Event, is_open: bool) -> None:
     begin_write()
     lock_event(event.id)
     event.registration_open = is_open
+    action = "event_open" if is_open else "event_close"
+    record(action, user_id=current_user_id(), target=event.slug, event_id=event.id)
     db.session.commit()
 
 

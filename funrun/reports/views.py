@@ -19,9 +19,11 @@ from werkzeug.wrappers import Response
 
 from funrun.accounts.access import roles_required
 from funrun.accounts.models import Role
+from funrun.audit.services import record
 from funrun.dbtypes import utcnow
 from funrun.events.models import Event
 from funrun.events.services import get_event
+from funrun.extensions import db
 from funrun.people.crypto import data_cipher, mask_nik
 from funrun.reports import bp
 from funrun.reports.dashboard import FIELDS, WIB, dashboard
@@ -51,8 +53,14 @@ POLL_SECONDS = 20
 
 
 def _download(
-    body: str | Iterator[str] | Iterator[bytes], mimetype: str, filename: str
+    body: str | Iterator[str] | Iterator[bytes],
+    mimetype: str,
+    filename: str,
+    event_id: int | None = None,
 ) -> Response:
+    # Recorded (and committed) before the body streams: a file asked for is a file given.
+    record("export", user_id=current_user.id, target=filename, event_id=event_id)
+    db.session.commit()
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "private, no-store"
@@ -161,8 +169,10 @@ def roster_file(slug: str, fmt: str) -> Response:
     event = _event_or_404(slug)
     name = f"roster-{event.slug}.{fmt}"
     if fmt == "csv":
-        return _download(stream_with_context(roster_csv(event)), "text/csv", name)
-    return _download(stream_with_context(spooled(roster_xlsx, event)), XLSX_MIMETYPE, name)
+        return _download(stream_with_context(roster_csv(event)), "text/csv", name, event.id)
+    return _download(
+        stream_with_context(spooled(roster_xlsx, event)), XLSX_MIMETYPE, name, event.id
+    )
 
 
 @bp.route("/staff/roster.<fmt>")

@@ -1,0 +1,65 @@
+"""Recording staff actions in the audit log, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from flask import has_request_context
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from funrun.audit.models import AuditEntry
+from funrun.extensions import db
+
+#: Every action recorded here, with its label on the admin page. "scan" rows come from
+#: scan_log (every scan is logged there already), never from audit_log.
+ACTIONS = {
+    "login": _l("Signed in"),
+    "login_failed": _l("Failed sign-in"),
+    "logout": _l("Signed out"),
+    "scan": _l("Scan"),
+    "undo": _l("Check-in undone"),
+    "enrolment": _l("Enrolment"),
+    "event_create": _l("Event created"),
+    "event_edit": _l("Event edited"),
+    "event_open": _l("Registration opened"),
+    "event_close": _l("Registration closed"),
+    "export": _l("Export downloaded"),
+    "account_create": _l("Account created"),
+    "assign": _l("Volunteer assigned"),
+    "unassign": _l("Volunteer unassigned"),
+    "token_issue": _l("API token issued"),
+    "token_revoke": _l("API token revoked"),
+    "deactivate": _l("Account deactivated"),
+    "reactivate": _l("Account reactivated"),
+}
+
+
+def current_user_id() -> int | None:
+    """The signed-in staff member's id, or None outside a request or when anonymous."""
+    if has_request_context() and current_user.is_authenticated:
+        return int(current_user.id)
+    return None
+
+
+def record(
+    action: str,
+    *,
+    user_id: int | None,
+    target: str | None = None,
+    event_id: int | None = None,
+    detail: str | None = None,
+) -> AuditEntry:
+    """Add an audit row to the session; it commits with the caller's transaction.
+
+    Never pass a NIK, password or token: a target is an email, a slug or a file name.
+    """
+    if action not in ACTIONS or action == "scan":
+        raise ValueError(f"not an audit action: {action}")
+    entry = AuditEntry(
+        action=action,
+        user_id=user_id,
+        target=target[:120] if target else None,
+        event_id=event_id,
+        detail=detail[:300] if detail else None,
+    )
+    db.session.add(entry)
+    return entry
