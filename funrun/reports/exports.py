@@ -14,15 +14,17 @@ import csv
 import io
 import tempfile
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import xlsxwriter
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, select
 from sqlalchemy.engine import Row
 from sqlalchemy.sql import Select
+
+if TYPE_CHECKING:
+    import xlsxwriter
 
 from funrun.checkin.models import CheckIn
 from funrun.enrolment.models import Enrolment
@@ -123,6 +125,9 @@ def totals_csv(figures: TourFigures) -> str:
 
 
 def _workbook(target: IO[bytes]) -> xlsxwriter.Workbook:
+    # Imported here: only XLSX downloads need it, and every worker would carry it.
+    import xlsxwriter
+
     return xlsxwriter.Workbook(
         target,
         {

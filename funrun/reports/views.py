@@ -37,7 +37,6 @@ from funrun.reports.exports import (
     totals_xlsx,
 )
 from funrun.reports.figures import tour_figures
-from funrun.reports.pdf import totals_pdf
 from funrun.reports.roster import (
     MAX_PAGE,
     MAX_QUERY,
@@ -123,6 +122,9 @@ def totals_file(fmt: str) -> Response:
     stamp_at = utcnow().astimezone(WIB)
     name = f"funrun-totals-{stamp_at:%Y%m%d-%H%M}.{fmt}"
     if fmt == "pdf":
+        # Imported here: reportlab's page layout is only for this report (~7 MB a worker).
+        from funrun.reports.pdf import totals_pdf
+
         board = dashboard()
         generated = format_datetime(board.figures.generated_at.astimezone(WIB), "medium")
         return _download(
