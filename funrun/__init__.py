@@ -8,7 +8,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import event as sa_event
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import BaseConverter, IntegerConverter
 
 from config import BASE_DIR, Config, config_from_env
 from funrun.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -31,6 +31,16 @@ class IdConverter(IntegerConverter):
         super().__init__(url_map, min=1, max=2**31 - 1)
 
 
+class SlugConverter(BaseConverter):
+    """An event slug in a URL: letters, digits, ``-``, ``_``, ``.``, at most 64 of them.
+
+    Anything else (a NUL byte, which PostgreSQL cannot even compare) is a 404 before any
+    query runs.
+    """
+
+    regex = r"[A-Za-z0-9_.\-]{1,64}"
+
+
 def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Flask:
     """Build the application: configuration, extensions, blueprints, commands, errors."""
     app = Flask(
@@ -45,6 +55,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     config_class.check(app.config)
     app.json = JSONProvider(app)
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["slug"] = SlugConverter
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     from funrun.keys import load_secrets

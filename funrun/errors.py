@@ -34,7 +34,8 @@ def _message(code: int) -> str:
 
 def _respond(code: int, detail: str | None = None) -> Response | tuple[str, int]:
     if request.path.startswith("/api/"):
-        return problem(code, _message(code), detail)
+        # A URL that names nothing is the same "not-found" problem a view gives.
+        return problem(code, _message(code), detail, kind="not-found" if code == 404 else None)
     return render_template("errors/error.html", code=code, message=_message(code)), code
 
 

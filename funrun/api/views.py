@@ -110,7 +110,7 @@ def events_index() -> Response:
     return jsonify({"events": [s.as_json() for s in summarise(list_events())]})
 
 
-@bp.get("/events/<slug>")
+@bp.get("/events/<slug:slug>")
 def event_detail(slug: str) -> Response:
     """One event with live places."""
     event = get_event(slug)
@@ -119,7 +119,7 @@ def event_detail(slug: str) -> Response:
     return jsonify(summarise([event])[0].as_json())
 
 
-@bp.post("/events/<slug>/registrations")
+@bp.post("/events/<slug:slug>/registrations")
 @limiter.limit(public_limit, exempt_when=exempt_from_public_limit)
 @limiter.limit(partner_limit, key_func=token_key, exempt_when=exempt_from_partner_limit)
 def create_registration(slug: str) -> Response | tuple[Response, int]:
@@ -226,7 +226,7 @@ def openapi() -> Response:
 SCANNERS = (Role.ADMIN, Role.ORGANISER, Role.VOLUNTEER)
 
 
-@bp.post("/events/<slug>/checkins")
+@bp.post("/events/<slug:slug>/checkins")
 def create_checkin(slug: str) -> Response | tuple[Response, int]:
     """Scan a bib (QR payload or typed number) at a station; idempotent per client_ref.
 
@@ -299,7 +299,7 @@ def _scanner_event(slug: str) -> Event | Response:
     return event
 
 
-@bp.get("/events/<slug>/checkins/counts")
+@bp.get("/events/<slug:slug>/checkins/counts")
 @require_roles(*SCANNERS)
 def checkin_counts(slug: str) -> Response:
     """The live counter for a station: checked in and confirmed."""
@@ -317,7 +317,7 @@ def checkin_counts(slug: str) -> Response:
     return jsonify({"station": station, **station_counts(event.id, station)})
 
 
-@bp.get("/events/<slug>/roster")
+@bp.get("/events/<slug:slug>/roster")
 @require_roles(*SCANNERS)
 def roster(slug: str) -> Response:
     """What an offline scanner needs: runners, check-ins, conflicts, keys (ETag: 304)."""
@@ -344,7 +344,7 @@ def undo(checkin_id: int) -> Response:
 # --- enrolment --------------------------------------------------------------------------
 
 
-@bp.post("/events/<slug>/enrolments")
+@bp.post("/events/<slug:slug>/enrolments")
 @require_roles(*SCANNERS)
 def create_enrolment(slug: str) -> Response | tuple[Response, int]:
     """Enrol a registered runner (by bib ``code``) or a walk-up (person fields)."""

@@ -69,7 +69,7 @@ class PrintForm(FlaskForm):
     """Starts a batch print (the CSRF token is the point)."""
 
 
-@bp.route("/staff/events/<slug>/bibs", methods=["GET", "POST"])
+@bp.route("/staff/events/<slug:slug>/bibs", methods=["GET", "POST"])
 @roles_required(*ORGANISERS)
 def print_bibs(slug: str) -> Response | str:
     """Every confirmed bib of the event in one PDF, made in the background."""

@@ -79,7 +79,7 @@ def choose_event() -> str:
     return render_template("checkin/choose.html", events=db.session.scalars(query).all())
 
 
-@bp.route("/staff/events/<slug>/scan", methods=["GET", "POST"])
+@bp.route("/staff/events/<slug:slug>/scan", methods=["GET", "POST"])
 @roles_required(*SCANNERS)
 def scan_page(slug: str) -> Response | str | tuple[str, int] | tuple[Response, int]:
     """Scan bibs with the camera, a handheld scanner or the keyboard."""
@@ -183,7 +183,7 @@ def service_worker() -> Response:
     return response
 
 
-@bp.route("/staff/events/<slug>/scan/manifest.webmanifest")
+@bp.route("/staff/events/<slug:slug>/scan/manifest.webmanifest")
 def manifest(slug: str) -> Response:
     """The web app manifest that makes the scan page installable (public: no personal data)."""
     event = get_event(slug)
@@ -213,7 +213,7 @@ def manifest(slug: str) -> Response:
     return response
 
 
-@bp.route("/staff/events/<slug>/scan/roster")
+@bp.route("/staff/events/<slug:slug>/scan/roster")
 @roles_required(*SCANNERS)
 def roster(slug: str) -> Response:
     """The event's roster for the page's offline scanning (as the API's, by session)."""
@@ -224,7 +224,7 @@ def roster(slug: str) -> Response:
     return response
 
 
-@bp.route("/staff/events/<slug>/scan/counts")
+@bp.route("/staff/events/<slug:slug>/scan/counts")
 @roles_required(*SCANNERS)
 def counts(slug: str) -> Response:
     """The live counter for the page: checked in / confirmed at this station."""
@@ -236,7 +236,7 @@ class UndoForm(FlaskForm):
     """Confirms an undo (the CSRF token is the point)."""
 
 
-@bp.route("/staff/events/<slug>/checkins")
+@bp.route("/staff/events/<slug:slug>/checkins")
 @roles_required(Role.ADMIN, Role.ORGANISER)
 def recent_checkins(slug: str) -> str:
     """The supervisor's view: the latest check-ins of the event, each with an undo button."""

@@ -81,7 +81,7 @@ def _attach_errors(form: EnrolmentForm, errors: dict[str, list[str]]) -> None:
             flash(" ".join(messages), "error")
 
 
-@bp.route("/staff/events/<slug>/enrol", methods=["GET", "POST"])
+@bp.route("/staff/events/<slug:slug>/enrol", methods=["GET", "POST"])
 @roles_required(*DESK)
 def desk(slug: str) -> Response | str | tuple[str, int]:
     """Enrol a scanned runner (?registration=ID) or a walk-up, with a confirm step."""

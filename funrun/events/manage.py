@@ -64,7 +64,7 @@ def create() -> Response | str | tuple[str, int]:
     return render_template("events/edit.html", form=form, event=None), status
 
 
-@bp.route("/staff/events/<slug>/edit", methods=["GET", "POST"])
+@bp.route("/staff/events/<slug:slug>/edit", methods=["GET", "POST"])
 @roles_required(*ORGANISERS)
 def edit(slug: str) -> Response | str | tuple[str, int]:
     """Change an event; the quota never below the confirmed runners, raising it promotes."""
@@ -92,7 +92,7 @@ def edit(slug: str) -> Response | str | tuple[str, int]:
     ), status
 
 
-@bp.route("/staff/events/<slug>/registration/<any(open, close):action>", methods=["POST"])
+@bp.route("/staff/events/<slug:slug>/registration/<any(open, close):action>", methods=["POST"])
 @roles_required(*ORGANISERS)
 def switch_registration(slug: str, action: str) -> Response:
     """Open or close registration for an event."""

@@ -16,7 +16,7 @@ def index() -> str:
     )
 
 
-@bp.route("/events/<slug>")
+@bp.route("/events/<slug:slug>")
 def event_page(slug: str) -> str:
     """One city's Fun Run: when, where, places left, and the way to register."""
     event = get_event(slug)

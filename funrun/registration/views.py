@@ -39,7 +39,7 @@ def _attach_errors(form: ContactForm, errors: dict[str, list[str]]) -> None:
             form[name].errors = list(messages)
 
 
-@bp.route("/events/<slug>/register", methods=["GET", "POST"])
+@bp.route("/events/<slug:slug>/register", methods=["GET", "POST"])
 @limiter.limit(public_limit, methods=["POST"], exempt_when=exempt_from_public_limit)
 def register_page(slug: str) -> Response | str | tuple[str, int]:
     """The registration form; a valid submission lands on the confirmation."""
@@ -143,7 +143,7 @@ def privacy() -> str:
     )
 
 
-@bp.route("/events/<slug>/privacy")
+@bp.route("/events/<slug:slug>/privacy")
 def event_privacy(slug: str) -> Response:
     """Kept short for printed material: the privacy notice."""
     if get_event(slug) is None:

@@ -136,7 +136,7 @@ def totals_file(fmt: str) -> Response:
     return _download(stream_with_context(spooled(totals_xlsx, figures)), XLSX_MIMETYPE, name)
 
 
-@bp.route("/staff/events/<slug>/roster")
+@bp.route("/staff/events/<slug:slug>/roster")
 @roles_required(*ORGANISERS)
 def roster(slug: str) -> Response:
     """The event's runners, searchable by name or bib, 50 a page; NIK masked but for admins."""
@@ -162,7 +162,7 @@ def roster(slug: str) -> Response:
     return response
 
 
-@bp.route("/staff/events/<slug>/roster.<fmt>")
+@bp.route("/staff/events/<slug:slug>/roster.<fmt>")
 @roles_required(*ORGANISERS)
 def roster_file(slug: str, fmt: str) -> Response:
     """The whole roster as CSV or XLSX, streamed (no NIK in either)."""
@@ -189,7 +189,7 @@ def tour_roster_file(fmt: str) -> Response:
     return _download(stream_with_context(spooled(roster_xlsx, None)), XLSX_MIMETYPE, name)
 
 
-@bp.route("/staff/events/<slug>/roster/<id:registration_id>")
+@bp.route("/staff/events/<slug:slug>/roster/<id:registration_id>")
 @roles_required(*ORGANISERS)
 def registration_page(slug: str, registration_id: int) -> Response:
     """One runner of the roster and what happened to the registration, oldest first."""
