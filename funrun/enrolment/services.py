@@ -47,7 +47,12 @@ from funrun.registration.models import (
     RegistrationSource,
     RegistrationStatus,
 )
-from funrun.registration.services import cancel, current_privacy_notice, register
+from funrun.registration.services import (
+    cancel,
+    current_privacy_notice,
+    register,
+    stored_notice,
+)
 from funrun.registration.validation import (
     RegistrationData,
     ValidationFailed,
@@ -189,34 +194,7 @@ def _notice_text(locale: str) -> tuple[str, str, str]:
 def enrolment_notice(locale: str) -> PrivacyNotice:
     """The enrolment notice shown now in ``locale``, stored once per distinct text."""
     locale = locale if locale in ("id", "en") else "id"
-    body, label, digest = _notice_text(locale)
-
-    def find() -> PrivacyNotice | None:
-        return db.session.scalar(
-            select(PrivacyNotice).where(
-                PrivacyNotice.locale == locale, PrivacyNotice.sha256 == digest
-            )
-        )
-
-    notice = find()
-    if notice is not None:
-        return notice
-    begin_write()
-    db.session.execute(
-        insert_ignore(
-            PrivacyNotice,
-            {
-                "version": NOTICE_VERSION,
-                "locale": locale,
-                "body": body,
-                "consent_label": label,
-                "sha256": digest,
-                "created_at": utcnow(),
-            },
-        )
-    )
-    db.session.commit()
-    return find()  # type: ignore[return-value]
+    return stored_notice(NOTICE_VERSION, locale, *_notice_text(locale))
 
 
 def schedule_today(event: Event) -> ContributionSchedule | None:

@@ -140,14 +140,28 @@ def _notice_text(locale: str) -> tuple[str, str, str]:
 def current_privacy_notice(locale: str) -> PrivacyNotice:
     """The privacy notice shown now in ``locale``, stored once per distinct text."""
     locale = locale if locale in ("id", "en") else "id"
-    body, label, digest = _notice_text(locale)
-    notice = db.session.scalar(
-        select(PrivacyNotice).where(PrivacyNotice.locale == locale, PrivacyNotice.sha256 == digest)
-    )
+    return stored_notice(NOTICE_VERSION, locale, *_notice_text(locale))
+
+
+def stored_notice(version: str, locale: str, body: str, label: str, digest: str) -> PrivacyNotice:
+    """The stored notice with this text (``digest`` its SHA-256), stored now if new.
+
+    Shared by every consent the app records (registration, enrolment): a runner's
+    consent points at the exact words they were shown.
+    """
+
+    def find() -> PrivacyNotice | None:
+        return db.session.scalar(
+            select(PrivacyNotice).where(
+                PrivacyNotice.locale == locale, PrivacyNotice.sha256 == digest
+            )
+        )
+
+    notice = find()
     if notice is not None:
         return notice
     values = {
-        "version": NOTICE_VERSION,
+        "version": version,
         "locale": locale,
         "body": body,
         "consent_label": label,
@@ -157,9 +171,7 @@ def current_privacy_notice(locale: str) -> PrivacyNotice:
     begin_write()
     db.session.execute(insert_ignore(PrivacyNotice, values))
     db.session.commit()
-    return db.session.scalars(
-        select(PrivacyNotice).where(PrivacyNotice.locale == locale, PrivacyNotice.sha256 == digest)
-    ).one()
+    return find()  # type: ignore[return-value]
 
 
 def _person_id(data: RegistrationData) -> tuple[int, bool]:
