@@ -45,6 +45,9 @@ class Config:
     FUNRUN_PARTNER_RATE_LIMITS = os.environ.get("FUNRUN_PARTNER_RATE_LIMITS", "600/minute")
     #: How many reverse proxies in front of the app set X-Forwarded-For.
     FUNRUN_TRUSTED_PROXIES = int(os.environ.get("FUNRUN_TRUSTED_PROXIES", "0"))
+    #: Days after an event's date before `flask privacy purge` removes its runners'
+    #: personal data (the totals stay).
+    FUNRUN_RETENTION_DAYS = int(os.environ.get("FUNRUN_RETENTION_DAYS", "365"))
     BABEL_DEFAULT_LOCALE = "id"
     BABEL_DEFAULT_TIMEZONE = "Asia/Jakarta"
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")

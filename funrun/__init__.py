@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, IntegerConverter
 
 from config import BASE_DIR, Config, config_from_env
-from funrun.extensions import babel, csrf, db, limiter, login_manager, migrate
+from funrun.extensions import babel, csrf, db, limiter, login_manager
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -115,7 +115,9 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         _configure_sqlite(app)
-    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
+    from funrun import migrating
+
+    migrating.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
@@ -143,6 +145,8 @@ def register_blueprints(app: Flask) -> None:
     from funrun.events import bp as events_bp
     from funrun.events import manage as _event_manage  # noqa: F401
     from funrun.events import views as _event_views  # noqa: F401
+    from funrun.privacy import bp as privacy_bp
+    from funrun.privacy import views as _privacy_views  # noqa: F401
     from funrun.registration import bp as registration_bp
     from funrun.registration import views as _registration_views  # noqa: F401
     from funrun.reports import bp as reports_bp
@@ -157,6 +161,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(enrolment_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(privacy_bp)
     init_enrolment_filters(app)
     accounts_views.init_app(app)
 
@@ -167,9 +172,11 @@ def register_commands(app: Flask) -> None:
     from funrun.bibs.cli import bibs_cli
     from funrun.demo.cli import seed_demo
     from funrun.enrolment.cli import enrolment_cli
+    from funrun.privacy.cli import privacy_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(bibs_cli)
     app.cli.add_command(enrolment_cli)
+    app.cli.add_command(privacy_cli)

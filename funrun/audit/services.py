@@ -30,6 +30,9 @@ ACTIONS = {
     "token_revoke": _l("API token revoked"),
     "deactivate": _l("Account deactivated"),
     "reactivate": _l("Account reactivated"),
+    "privacy_purge": _l("Personal data purged (retention)"),
+    "privacy_export": _l("Personal data exported"),
+    "privacy_delete": _l("Personal data deleted on request"),
 }
 
 

@@ -220,6 +220,8 @@ class Enrolment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: The export batch that carried it; set once, by the batch that took it.
     export_batch_id: Mapped[int | None] = mapped_column(ForeignKey("export_batches.id"), index=True)
+    #: When the personal fields were purged (funrun.privacy); None while held.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     person: Mapped[Person] = relationship()
     registration: Mapped[Registration] = relationship()

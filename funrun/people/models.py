@@ -29,3 +29,5 @@ class Person(db.Model):
     #: "M" or "F", as the NIK encodes it (women's birth day + 40).
     gender: Mapped[str] = mapped_column(String(1))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the NIK and birth day were purged (funrun.privacy); None while held.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
