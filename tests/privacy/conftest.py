@@ -71,7 +71,7 @@ def scan(client: Any, staff: Any, event: Event, registration: Registration) -> N
 
 
 @pytest.fixture
-def tour(client, make_event, make_staff, add_runner, on_finale_day) -> Tour:
+def tour(client, make_event, make_staff, add_runner, on_finale_day) -> Tour:  # noqa: F811
     """An old event (13 Dec 2015: full, a waitlist, a cancellation, check-ins, an enrolment
     already exported) and a newer one (13 Dec 2026) sharing one runner."""
     old = make_event(slug="old-2015", city="Jakarta", date=date(2015, 12, 13), quota=4)
