@@ -6,19 +6,21 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from flask import Flask, current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from funrun.bibs.models import PrintJob, PrintJobStatus
-from funrun.bibs.pdf import BibFace, EventLook, batch_pdf, single_bib_pdf
 from funrun.bibs.signing import bib_signer
 from funrun.dbtypes import utcnow
 from funrun.events.models import Event
 from funrun.extensions import db
 from funrun.registration.models import Registration, RegistrationStatus
+
+if TYPE_CHECKING:  # the PDF code (reportlab's font metrics) loads when a PDF is made
+    from funrun.bibs.pdf import BibFace, EventLook
 
 #: A running job whose heartbeat is older than this died with its process.
 STALE_AFTER = timedelta(minutes=2)
@@ -58,6 +60,8 @@ def parse_typed_bib(text: str, event: Event) -> int | None:
 
 def event_look(event: Event) -> EventLook:
     """What bibs show of the event."""
+    from funrun.bibs.pdf import EventLook
+
     return EventLook(
         name=event.name,
         city=event.city,
@@ -74,6 +78,8 @@ def bib_pdf(registration: Registration) -> bytes:
     payload = payload_for(registration)
     if payload is None:
         raise NoBib(_("Only confirmed runners have a bib."))
+    from funrun.bibs.pdf import BibFace, single_bib_pdf
+
     face = BibFace(
         registration.bib_number or 0, registration.full_name, registration.shirt_size, payload
     )
@@ -82,6 +88,8 @@ def bib_pdf(registration: Registration) -> bytes:
 
 def confirmed_faces(event_id: int, batch: int = 500) -> Iterator[BibFace]:
     """Every confirmed bib of the event in bib order, streamed from the database."""
+    from funrun.bibs.pdf import BibFace
+
     signer = bib_signer()
     rows = db.session.execute(
         select(Registration.bib_number, Registration.full_name, Registration.shirt_size)
@@ -113,6 +121,8 @@ def write_event_bibs(
     event: Event, out: BinaryIO, progress: Callable[[int], None] | None = None
 ) -> int:
     """Write every confirmed bib of ``event`` to ``out`` as one PDF; returns the count."""
+    from funrun.bibs.pdf import batch_pdf
+
     return batch_pdf(event_look(event), confirmed_faces(event.id), out, progress=progress)
 
 

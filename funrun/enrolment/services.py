@@ -31,7 +31,6 @@ from funrun.bibs.services import parse_typed_bib
 from funrun.bibs.signing import Verdict, bib_signer
 from funrun.dbtx import begin_write, insert_ignore
 from funrun.dbtypes import utcnow
-from funrun.enrolment.card import CardFace, card_pdf
 from funrun.enrolment.choices import OCCUPATIONS
 from funrun.enrolment.contribution import Quote, quote
 from funrun.enrolment.models import ContributionSchedule, Counter, Enrolment, Sponsor
@@ -507,6 +506,8 @@ def enrol_walkup(
 
 def enrolment_card(enrolment: Enrolment) -> bytes:
     """The membership card PDF of an enrolment."""
+    from funrun.enrolment.card import CardFace, card_pdf  # reportlab loads when a card is made
+
     return card_pdf(
         CardFace(
             organiser=enrolment.event.tour.organiser,
