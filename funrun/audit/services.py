@@ -23,6 +23,7 @@ ACTIONS = {
     "event_open": _l("Registration opened"),
     "event_close": _l("Registration closed"),
     "export": _l("Export downloaded"),
+    "export_batch": _l("Enrolment export batch made"),
     "account_create": _l("Account created"),
     "assign": _l("Volunteer assigned"),
     "unassign": _l("Volunteer unassigned"),

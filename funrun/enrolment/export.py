@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from funrun.audit.services import record
 from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
 from funrun.enrolment.models import (
@@ -217,6 +218,12 @@ def create_batch(*, user_id: int | None, now: datetime | None = None) -> ExportB
         batch.csv_sha256 = hashlib.sha256(as_csv).hexdigest()
         batch.json_sha256 = hashlib.sha256(as_json).hexdigest()
         db.session.add(ExportAccess(batch_id=batch.id, user_id=user_id, action="create", at=now))
+        record(
+            "export_batch",
+            user_id=user_id,
+            target=f"enrolments-batch-{number:04d}",
+            detail=str(len(claim)),
+        )
         db.session.commit()
     except BaseException:
         db.session.rollback()

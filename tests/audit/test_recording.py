@@ -157,7 +157,7 @@ def test_event_create_and_edit_are_recorded(app, make_staff):
     assert "1200" in edited.detail
 
 
-def test_enrolment_batch_download_is_recorded(
+def test_enrolment_batch_making_and_download_are_recorded(
     app, make_event, make_staff, add_runner, on_finale_day
 ):
     event = make_event(date=date(2015, 12, 13))
@@ -167,6 +167,12 @@ def test_enrolment_batch_download_is_recorded(
         event, add_runner(event), prepared, user=db.session.get(User, organiser.id), locale="id"
     )
     batch = create_batch(user_id=organiser.id)
+    [made] = audit_rows("export_batch")
+    assert (made.user_id, made.target, made.detail) == (
+        organiser.id,
+        f"enrolments-batch-{batch.number:04d}",
+        "1",
+    )
     page = browser(app)
     login(page, organiser.email)
     assert page.get(f"/staff/enrolment/exports/{batch.number}.csv").status_code == 200
