@@ -12,11 +12,12 @@ tests/fault/test_crash_safety.py, which imports it from here.
    assigned to it and an API token;
 2. serves funrun from gunicorn (sync workers, loopback, small ``--graceful-timeout``);
 3. the registration rush: client threads, each with its own HTTP connection, register
-   distinct people over both events; meanwhile a killer thread SIGKILLs a worker that is
-   serving a request (found through /proc: a child of the master holding an established
-   connection to the port) every N acknowledged answers or every T seconds, and the
-   master starts a new one. A client whose connection dies retries the same body, as a
-   real client would: the answer is then a 201 or the 409 of a duplicate;
+   distinct people over both events; meanwhile a worker that is serving a request (found
+   through /proc: a child of the master holding an established connection to the port)
+   is SIGKILLed every N acknowledged answers or every T seconds, and every few kills all
+   the workers at once; the master starts new ones. A client whose connection dies
+   retries the same body, as a real client would: the answer is then a 201 or the 409
+   of a duplicate;
 4. the scan burst: the same with check-ins of signed bib QR codes over three stations
    (each pair scanned once, some scanned again later with a new ``client_ref``), retries
    with the same ``client_ref``;
@@ -306,6 +307,7 @@ class Phase:
         kill_every_acks: int | None = None,
         kill_every_seconds: float | None = None,
         max_kills: int | None = None,
+        kill_all_every: int | None = None,
         seconds: float | None = None,
         deadline: float = 120.0,
     ) -> None:
@@ -315,6 +317,7 @@ class Phase:
         self.kill_every_acks = kill_every_acks
         self.kill_every_seconds = kill_every_seconds
         self.max_kills = max_kills
+        self.kill_all_every = kill_all_every
         self.seconds = seconds  # None: until the work runs out
         self.deadline = deadline
         self.lock = threading.Lock()
@@ -377,8 +380,9 @@ class Phase:
             )
             if due:
                 self.kills_planned += 1
+                ordinal = self.kills_planned
         if due:
-            self.kill_one(acks, time.monotonic() - self.started)
+            self.kill(ordinal, acks, time.monotonic() - self.started)
 
     def run(self) -> None:
         """Run the clients and the killer until the work is done (or the time is up)."""
@@ -427,12 +431,16 @@ class Phase:
                 if self.max_kills is not None and self.kills_planned >= self.max_kills:
                     return
                 self.kills_planned += 1
-                acks = self.tally.acks
-            self.kill_one(acks, time.monotonic() - self.started)
+                ordinal, acks = self.kills_planned, self.tally.acks
+            self.kill(ordinal, acks, time.monotonic() - self.started)
             next_time += self.kill_every_seconds
 
-    def kill_one(self, acks: int, at: float) -> None:
-        """Kill a worker serving a connection; after a second of looking, any worker."""
+    def kill(self, ordinal: int, acks: int, at: float) -> None:
+        """Kill a worker serving a connection (after a second of looking, any worker).
+
+        Every ``kill_all_every``-th kill takes every worker at once: the master then has
+        none left to serve while it starts new ones.
+        """
         master = self.server.process.pid if self.server.process else None
         if master is None:
             return
@@ -444,17 +452,26 @@ class Phase:
             if busy or time.monotonic() >= look_until or self.stop.is_set():
                 break
             time.sleep(0.002)
-        victims = busy or workers
-        if not victims:
-            return
-        pid = random.choice(victims)
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
+        everyone = bool(self.kill_all_every) and ordinal % self.kill_all_every == 0
+        victims = workers if everyone else [random.choice(busy or workers)] if workers else []
+        killed = []
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            except ProcessLookupError:
+                continue
+        if not killed:
             return
         with self.lock:
             self.kills.append(
-                {"pid": pid, "serving": bool(busy), "after_acks": acks, "at_s": round(at, 3)}
+                {
+                    "pids": killed,
+                    "serving": sum(1 for pid in killed if pid in busy),
+                    "all_workers": everyone,
+                    "after_acks": acks,
+                    "at_s": round(at, 3),
+                }
             )
 
     def figures(self) -> dict[str, Any]:
@@ -470,9 +487,10 @@ class Phase:
             "retried_requests": t.retried,
             "gave_up": t.gave_up,
             "statuses": dict(sorted(t.statuses.items())),
-            "workers_killed": len(self.kills),
-            "killed_while_serving": sum(1 for k in self.kills if k["serving"]),
-            "kills": self.kills,
+            "kills": len(self.kills),
+            "workers_killed": sum(len(k["pids"]) for k in self.kills),
+            "killed_while_serving": sum(k["serving"] for k in self.kills),
+            "kill_log": self.kills,
             "timed_out": self.timed_out,
             "client_errors": self.errors,
         }
@@ -962,7 +980,7 @@ def check_all(
             "gunicorn's master survived and restarted every killed worker",
             master_alive and workers_after == workers,
             f"master {'alive' if master_alive else 'gone'}, {workers_after}/{workers} workers "
-            f"after {sum(len(p.kills) for p in phases)} kills",
+            f"after {sum(len(k['pids']) for p in phases for k in p.kills)} were killed",
         )
     )
     checks.append(
@@ -995,6 +1013,8 @@ class Settings:
     kill_every_acks: int | None = 100
     kill_every_seconds: float | None = None
     max_kills: int | None = 4
+    #: Every n-th kill takes all the workers at once.
+    kill_all_every: int | None = 4
     deadline: float = 120.0
 
 
@@ -1027,6 +1047,7 @@ def run_scenario(s: Settings) -> Outcome:
         "kill_every_acks": s.kill_every_acks,
         "kill_every_seconds": s.kill_every_seconds,
         "max_kills": s.max_kills,
+        "kill_all_every": s.kill_all_every,
         "seconds": s.seconds,
         "deadline": s.deadline,
     }
@@ -1054,14 +1075,15 @@ def print_report(outcome: Outcome) -> None:
     print()
     print(
         f"{'phase':<19}{'s':>6}{'sent':>7}{'answers':>9}{'acked':>7}{'conn err':>10}"
-        f"{'retried':>9}{'gave up':>9}{'kills':>7}{'mid-req':>9}"
+        f"{'retried':>9}{'gave up':>9}{'kills':>7}{'workers':>9}{'serving':>9}"
     )
     for phase in (outcome.rush, outcome.burst):
         f = phase.figures()
         print(
             f"{f['phase']:<19}{f['seconds']:>6.1f}{f['requests_sent']:>7}{f['answers']:>9}"
             f"{f['acknowledged']:>7}{f['connection_errors']:>10}{f['retried_requests']:>9}"
-            f"{f['gave_up']:>9}{f['workers_killed']:>7}{f['killed_while_serving']:>9}"
+            f"{f['gave_up']:>9}{f['kills']:>7}{f['workers_killed']:>9}"
+            f"{f['killed_while_serving']:>9}"
         )
     r, b = outcome.rush.figures(), outcome.burst.figures()
     print(f"registration outcomes: {r['outcomes']}; statuses {r['statuses']}")
@@ -1080,6 +1102,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--seconds", type=float, default=25.0, help="length of each phase")
     parser.add_argument("--kill-every", type=float, default=2.0, help="seconds between kills")
+    parser.add_argument(
+        "--kill-all-every", type=int, default=5, help="every n-th kill takes all the workers"
+    )
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--clients", type=int, default=24)
     parser.add_argument("--hot-quota", type=int, default=300)
@@ -1113,6 +1138,7 @@ def main(argv: list[str] | None = None) -> int:
         kill_every_acks=None,
         kill_every_seconds=args.kill_every,
         max_kills=None,
+        kill_all_every=args.kill_all_every,
         deadline=args.seconds + 60,
     )
     print(

@@ -44,11 +44,12 @@ def test_acknowledged_work_survives_killed_workers(
         workers=3,
         clients=12,
         hot_quota=150,
-        runners=250,
-        people=500,  # half to the hot event: 150 confirmed, about 100 waitlisted
-        scans=800,
-        kill_every_acks=90,
+        runners=200,
+        people=400,  # half to the hot event: 150 confirmed, 50 waitlisted
+        scans=600,
+        kill_every_acks=75,
         max_kills=4,
+        kill_all_every=4,
         deadline=90.0,
     )
     outcome = crash.run_scenario(settings)
@@ -63,8 +64,10 @@ def test_acknowledged_work_survives_killed_workers(
     # The kills happened, several per phase, while requests were being served: without
     # them this test would prove nothing.
     assert len(rush.kills) == len(burst.kills) == 4, report
+    # The fourth kill of each phase took every worker at once.
+    assert rush.kills[3]["all_workers"] and burst.kills[3]["all_workers"], report
     assert rush.tally.connection_errors + burst.tally.connection_errors >= 1, report
     # Every person and scan was answered in the end (retries got through).
     assert rush.tally.gave_up == burst.tally.gave_up == 0, report
-    assert len(rush.outcomes) == 500
-    assert sum(1 for a in burst.acks_seen) == 800
+    assert len(rush.outcomes) == 400
+    assert len(burst.acks_seen) == 600
