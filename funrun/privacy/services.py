@@ -23,9 +23,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from funrun.audit.services import record
+from funrun.bibs.models import PrintJob
 from funrun.checkin.models import CheckIn
 from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
@@ -60,13 +61,23 @@ class PurgeCounts:
     enrolments: int = 0
     #: Export batch files rewritten without purged people's rows.
     batches: int = 0
+    #: Batch-printed bib PDFs dropped (they carry names; they can be printed again).
+    print_files: int = 0
     #: Registrations kept because their enrolment has not been exported yet.
     held: int = 0
     slugs: list[str] = field(default_factory=list)
 
     def add(self, other: PurgeCounts) -> None:
         """Sum another event's counts into these."""
-        for name in ("events", "registrations", "people", "enrolments", "batches", "held"):
+        for name in (
+            "events",
+            "registrations",
+            "people",
+            "enrolments",
+            "batches",
+            "print_files",
+            "held",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.slugs.extend(other.slugs)
 
@@ -74,7 +85,8 @@ class PurgeCounts:
         """One line, no personal data: for the CLI and the audit row."""
         return (
             f"events={self.events} registrations={self.registrations} people={self.people} "
-            f"enrolments={self.enrolments} batches={self.batches} held={self.held}"
+            f"enrolments={self.enrolments} batches={self.batches} "
+            f"print_files={self.print_files} held={self.held}"
         )
 
 
@@ -151,6 +163,19 @@ def _rewrite_batches(numbers_by_batch: dict[int, set[str]], now: datetime) -> in
     return len(numbers_by_batch)
 
 
+def _drop_print_files(event_ids: set[int]) -> int:
+    """Forget the batch-printed bib PDFs of these events (names are printed on bibs)."""
+    if not event_ids:
+        return 0
+    result = db.session.execute(
+        update(PrintJob)
+        .where(PrintJob.event_id.in_(event_ids), PrintJob.pdf.is_not(None))
+        .values(pdf=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def _people_to_purge(person_ids: set[int]) -> list[Person]:
     """Those of ``person_ids`` with nothing left unpurged (no other registration, no enrolment)."""
     if not person_ids:
@@ -201,6 +226,7 @@ def _purge_registrations(registrations: list[Registration], now: datetime) -> Pu
         _anonymise_person(person, now)
     counts.people = len(people)
     counts.batches = _rewrite_batches(by_batch, now)
+    counts.print_files = _drop_print_files({r.event_id for r in doing})
     db.session.flush()
     return counts
 

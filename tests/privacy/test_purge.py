@@ -183,3 +183,16 @@ def test_the_purge_command_prints_counts_and_honours_dry_run(tour, runner):
     assert all(r.purged_at is not None for r in registrations_of(tour.old))
     bad = runner.invoke(args=["privacy", "purge", "--older-than", "-1"])
     assert bad.exit_code != 0
+
+
+def test_batch_printed_bibs_of_a_purged_event_are_dropped(tour):
+    from funrun.bibs.models import PrintJob
+
+    for event in (tour.old, tour.new):
+        db.session.add(PrintJob(event_id=event.id, status="done", total=1, done=1, pdf=b"%PDF"))
+    db.session.commit()
+    counts = purge(365, today=TODAY)
+    assert counts.print_files == 1
+    db.session.rollback()
+    kept = {job.event_id: job.pdf for job in db.session.scalars(select(PrintJob))}
+    assert kept == {tour.old.id: None, tour.new.id: b"%PDF"}
