@@ -40,8 +40,11 @@ def _load_user(user_id: str) -> User | None:
     if not user_id.isdigit():
         return None
     user = db.session.get(User, int(user_id))
-    # A deactivated account's open sessions end at its next request.
-    return user if user is not None and user.active else None
+    # A deactivated account's open sessions end at its next request. Partners are API only:
+    # /login refuses them, and a session naming one (however it came about) opens no page.
+    if user is None or not user.active or user.role == Role.PARTNER:
+        return None
+    return user
 
 
 @bp.route("/login", methods=["GET", "POST"])

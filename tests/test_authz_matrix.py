@@ -1,0 +1,666 @@
+"""Who may call what: every route of the app, as seven identities, against one table.
+
+MATRIX below is the intended authorisation rule, one line per route (method and URL rule
+exactly as in ``app.url_map``), one column per identity:
+
+- ``anon``: a browser or API client with no credentials at all.
+- ``runner``: holds the manage token of a confirmed registration at the event ``here``
+  (its only credential: it opens ``/r/<token>`` and ``/api/v1/registrations/<token>``;
+  on other API routes the runner tries it as a bearer token, which must not work).
+- ``vol_here``: a volunteer assigned to the event ``here``; ``vol_else``: a volunteer
+  assigned only to another event (``elsewhere``). Every path names ``here``'s data.
+- ``partner``: a partner account (API only). On pages it sends its API token and even a
+  session cookie naming its account, which it could never get from /login: pages must
+  still treat it as signed out.
+- ``organiser``, ``admin``.
+
+Pages are called with a signed-in cookie session (Flask-Login's session keys, for real
+accounts with hashed passwords) and a valid CSRF token; the API with ``Authorization:
+Bearer`` tokens. Path parameters come from real rows: a check-in, an enrolment, an export
+batch, a finished print job, another volunteer's assignment and token, and so on. POSTs
+send a valid, harmless body, and after any call that was let through (it may have changed
+something) the next identity gets a freshly built world.
+
+Outcomes: ``ok`` = 2xx or a 3xx that is not a redirect to the sign-in page; ``login`` = a
+redirect to /login; otherwise the status code. ``<token>`` in a path is a credential, not
+data: only the runner knows it, everyone else calls with a well-formed token nobody holds
+(so ``404``). The test also fails when a route exists that the table does not list.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, time
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+from werkzeug.test import TestResponse
+
+from funrun.accounts.models import ApiToken, EventAssignment, Role, User
+from funrun.accounts.services import create_api_token
+from funrun.bibs.models import PrintJob, PrintJobStatus
+from funrun.bibs.services import payload_for
+from funrun.checkin.services import scan
+from funrun.enrolment import services as enrolment_services
+from funrun.enrolment.export import create_batch
+from funrun.enrolment.schedule import dump_document, load_file
+from funrun.events.models import Event, Tour
+from funrun.extensions import db
+from funrun.registration.models import Registration
+from funrun.registration.services import current_privacy_notice, register
+from funrun.registration.validation import clean_registration
+from tests.checkin.conftest import browser
+from tests.conftest import csrf_from, person_payload, truncate_all
+from tests.enrolment.conftest import FINALE, enrol_body
+
+IDENTITIES = ("anon", "runner", "vol_here", "vol_else", "partner", "organiser", "admin")
+
+# fmt: off
+MATRIX = """
+# method + rule                                            anon   runner vol_here vol_else partner organiser admin
+GET  /                                                       ok     ok     ok     ok     ok     ok     ok
+GET  /static/<path:filename>                                 ok     ok     ok     ok     ok     ok     ok
+GET  /lang/<code>                                            ok     ok     ok     ok     ok     ok     ok
+GET  /privacy                                                ok     ok     ok     ok     ok     ok     ok
+GET  /events/<slug:slug>                                     ok     ok     ok     ok     ok     ok     ok
+GET  /events/<slug:slug>/privacy                             ok     ok     ok     ok     ok     ok     ok
+GET  /events/<slug:slug>/register                            ok     ok     ok     ok     ok     ok     ok
+POST /events/<slug:slug>/register                            ok     ok     ok     ok     ok     ok     ok
+GET  /login                                                  ok     ok     ok     ok     ok     ok     ok
+# each identity posts its own email and password: partners are API only
+POST /login                                                  401    401    ok     ok     401    ok     ok
+POST /logout                                                 ok     ok     ok     ok     ok     ok     ok
+# the runner's pages: the token in the path is the credential
+GET  /r/<token>                                              404    ok     404    404    404    404    404
+POST /r/<token>                                              404    ok     404    404    404    404    404
+GET  /r/<token>/cancel                                       404    ok     404    404    404    404    404
+POST /r/<token>/cancel                                       404    ok     404    404    404    404    404
+GET  /r/<token>/bib.pdf                                      404    ok     404    404    404    404    404
+GET  /r/<token>/qr.svg                                       404    ok     404    404    404    404    404
+GET  /r/<token>/my-data.json                                 404    ok     404    404    404    404    404
+# staff home: any signed-in staff account
+GET  /staff                                                  login  login  ok     ok     login  ok     ok
+# scanning and the desk: admins and organisers anywhere, volunteers at their events
+GET  /staff/scan                                             login  login  ok     ok     login  ok     ok
+GET  /staff/events/<slug:slug>/scan                          login  login  ok     403    login  ok     ok
+POST /staff/events/<slug:slug>/scan                          login  login  ok     403    login  ok     ok
+GET  /staff/events/<slug:slug>/scan/roster                   login  login  ok     403    login  ok     ok
+GET  /staff/events/<slug:slug>/scan/counts                   login  login  ok     403    login  ok     ok
+GET  /staff/events/<slug:slug>/enrol                         login  login  ok     403    login  ok     ok
+POST /staff/events/<slug:slug>/enrol                         login  login  ok     403    login  ok     ok
+GET  /staff/enrolments/<number>                              login  login  ok     403    login  ok     ok
+GET  /staff/enrolments/<number>/card.pdf                     login  login  ok     403    login  ok     ok
+# the installable scan page's shell: no personal data, and the worker must load signed out
+GET  /staff/scan-sw.js                                       ok     ok     ok     ok     ok     ok     ok
+GET  /staff/events/<slug:slug>/scan/manifest.webmanifest     ok     ok     ok     ok     ok     ok     ok
+# supervisors: check-in list and undo, events, bibs, reports, exports
+GET  /staff/events/<slug:slug>/checkins                      login  login  403    403    login  ok     ok
+POST /staff/checkins/<id:checkin_id>/undo                    login  login  403    403    login  ok     ok
+GET  /staff/events                                           login  login  403    403    login  ok     ok
+GET  /staff/events/new                                       login  login  403    403    login  ok     ok
+POST /staff/events/new                                       login  login  403    403    login  ok     ok
+GET  /staff/events/<slug:slug>/edit                          login  login  403    403    login  ok     ok
+POST /staff/events/<slug:slug>/edit                          login  login  403    403    login  ok     ok
+POST /staff/events/<slug:slug>/registration/<any(open, close):action>  login  login  403  403  login  ok  ok
+GET  /staff/events/<slug:slug>/bibs                          login  login  403    403    login  ok     ok
+POST /staff/events/<slug:slug>/bibs                          login  login  403    403    login  ok     ok
+GET  /staff/print-jobs/<id:job_id>                           login  login  403    403    login  ok     ok
+GET  /staff/print-jobs/<id:job_id>.pdf                       login  login  403    403    login  ok     ok
+GET  /staff/dashboard                                        login  login  403    403    login  ok     ok
+GET  /staff/dashboard.json                                   login  login  403    403    login  ok     ok
+GET  /staff/totals.<fmt>                                     login  login  403    403    login  ok     ok
+GET  /staff/roster.<fmt>                                     login  login  403    403    login  ok     ok
+GET  /staff/events/<slug:slug>/roster                        login  login  403    403    login  ok     ok
+GET  /staff/events/<slug:slug>/roster.<fmt>                  login  login  403    403    login  ok     ok
+GET  /staff/events/<slug:slug>/roster/<id:registration_id>   login  login  403    403    login  ok     ok
+GET  /staff/enrolment/exports                                login  login  403    403    login  ok     ok
+POST /staff/enrolment/exports                                login  login  403    403    login  ok     ok
+GET  /staff/enrolment/exports/<int:number>.<fmt>             login  login  403    403    login  ok     ok
+# admins only: schedules, people, audit
+GET  /staff/enrolment/schedules                              login  login  403    403    login  403    ok
+POST /staff/enrolment/schedules                              login  login  403    403    login  403    ok
+GET  /staff/audit                                            login  login  403    403    login  403    ok
+GET  /staff/privacy                                          login  login  403    403    login  403    ok
+POST /staff/privacy                                          login  login  403    403    login  403    ok
+GET  /staff/privacy/<id:person_id>                           login  login  403    403    login  403    ok
+POST /staff/privacy/<id:person_id>/export                    login  login  403    403    login  403    ok
+POST /staff/privacy/<id:person_id>/delete                    login  login  403    403    login  403    ok
+GET  /staff/people                                           login  login  403    403    login  403    ok
+GET  /staff/people/new                                       login  login  403    403    login  403    ok
+POST /staff/people/new                                       login  login  403    403    login  403    ok
+GET  /staff/people/<id:user_id>                              login  login  403    403    login  403    ok
+POST /staff/people/<id:user_id>/assignments                  login  login  403    403    login  403    ok
+POST /staff/people/<id:user_id>/assignments/<id:assignment_id>/remove  login  login  403  403  login  403  ok
+POST /staff/people/<id:user_id>/tokens                       login  login  403    403    login  403    ok
+POST /staff/people/<id:user_id>/tokens/<id:token_id>/revoke  login  login  403    403    login  403    ok
+POST /staff/people/<id:user_id>/<any(deactivate, reactivate):action>  login  login  403  403  login  403  ok
+# the API: public reads
+GET  /api/v1/events                                          ok     ok     ok     ok     ok     ok     ok
+GET  /api/v1/events/<slug:slug>                              ok     ok     ok     ok     ok     ok     ok
+GET  /api/v1/signing-key                                     ok     ok     ok     ok     ok     ok     ok
+GET  /api/v1/openapi.json                                    ok     ok     ok     ok     ok     ok     ok
+# public, or a partner with its token; a bearer that is no API token is refused, not ignored
+POST /api/v1/events/<slug:slug>/registrations                ok     401    ok     ok     ok     ok     ok
+# the runner's registration by manage token (no account needed, none suffices)
+GET  /api/v1/registrations/<token>                           404    ok     404    404    404    404    404
+POST /api/v1/registrations/<token>/cancel                    404    ok     404    404    404    404    404
+GET  /api/v1/registrations/<token>/bib.pdf                   404    ok     404    404    404    404    404
+# scanning staff, volunteers at their events
+POST /api/v1/events/<slug:slug>/checkins                     401    401    ok     403    403    ok     ok
+GET  /api/v1/events/<slug:slug>/checkins/counts              401    401    ok     403    403    ok     ok
+GET  /api/v1/events/<slug:slug>/roster                       401    401    ok     403    403    ok     ok
+POST /api/v1/events/<slug:slug>/enrolments                   401    401    ok     403    403    ok     ok
+GET  /api/v1/enrolments/<number>/card.pdf                    401    401    ok     403    403    ok     ok
+# supervisors
+POST /api/v1/checkins/<id:checkin_id>/undo                   401    401    403    403    403    ok     ok
+GET  /api/v1/stats                                           401    401    403    403    403    ok     ok
+"""  # noqa: E501 (a table reads better on one line per route)
+# fmt: on
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of MATRIX: a route and what each identity should get."""
+
+    method: str
+    rule: str
+    expected: dict[str, str]
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.rule}"
+
+
+def parse_matrix(text: str) -> list[Row]:
+    """MATRIX as rows; a malformed line fails loudly rather than being skipped."""
+    rows = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        # A rule may contain spaces (``<any(open, close):action>``): the outcomes are the
+        # last seven words, the method the first.
+        words = line.split()
+        method, outcomes = words[0], words[-len(IDENTITIES) :]
+        rule = line[len(method) :].strip()
+        for outcome in reversed(outcomes):
+            rule = rule[: -len(outcome)].rstrip()
+        assert method in ("GET", "POST"), line
+        assert all(o in ("ok", "login", "401", "403", "404") for o in outcomes), line
+        rows.append(Row(method, rule, dict(zip(IDENTITIES, outcomes, strict=True))))
+    return rows
+
+
+ROWS = parse_matrix(MATRIX)
+PASSWORD = "correct horse battery"
+#: A manage token of the right shape that no registration has.
+UNISSUED_TOKEN = "N0tAT0kenAnyoneH0lds_xyz0123"
+API = "/api/"
+
+
+# --- the world every row is called against ----------------------------------------------
+
+
+@dataclass
+class World:
+    """Ids, slugs and secrets of the rows a world is made of (plain values, no ORM)."""
+
+    here: str
+    here_id: int
+    elsewhere_id: int
+    users: dict[str, int]
+    emails: dict[str, str]
+    api_tokens: dict[str, str]
+    manage_token: str
+    registration_id: int
+    person_id: int
+    runner_nik: str
+    runner_code: str
+    bib_text: str
+    checkin_id: int
+    participant_number: str
+    batch_number: int
+    print_job_id: int
+    spare_id: int
+    spare_assignment_id: int
+    spare_token_id: int
+    schedules: str
+
+
+def _event(tour: Tour, slug: str, city: str, prefix: str) -> Event:
+    event = Event(
+        tour_id=tour.id,
+        slug=slug,
+        city=city,
+        name=f"Fun Run 5K {city}",
+        date=date(2026, 12, 13),
+        start_time=time(6, 0),
+        venue="Alun-alun",
+        quota=10,
+        bib_prefix=prefix,
+        bib_first=1,
+        bib_last=9999,
+        bib_next=1,
+    )
+    db.session.add(event)
+    return event
+
+
+def _user(email: str, role: Role, password_hash: str | None) -> User:
+    user = User(email=email, role=role, password_hash=password_hash)
+    db.session.add(user)
+    return user
+
+
+def build_world(password_hash: str) -> World:
+    """Two events, every kind of account, and one of each row a route can name."""
+    load_file()  # the shipped contribution schedules (enrolment prices with them)
+    tour = Tour(slug="tour", name="Tour", organiser="Test")
+    db.session.add(tour)
+    db.session.flush()
+    here = _event(tour, "jakarta", "Jakarta", "JKT")
+    elsewhere = _event(tour, "medan", "Medan", "MDN")
+    db.session.flush()
+    users = {
+        "admin": _user("admin@example.org", Role.ADMIN, password_hash),
+        "organiser": _user("organiser@example.org", Role.ORGANISER, password_hash),
+        "vol_here": _user("here@example.org", Role.VOLUNTEER, password_hash),
+        "vol_else": _user("else@example.org", Role.VOLUNTEER, password_hash),
+        # Partners normally have no password: this one has, so /login's refusal is by role.
+        "partner": _user("partner@example.org", Role.PARTNER, password_hash),
+    }
+    spare = _user("spare@example.org", Role.VOLUNTEER, password_hash)
+    db.session.flush()
+    db.session.add_all(
+        [
+            EventAssignment(user_id=users["vol_here"].id, event_id=here.id),
+            EventAssignment(user_id=users["vol_else"].id, event_id=elsewhere.id),
+            EventAssignment(user_id=spare.id, event_id=here.id, station="pickup"),
+        ]
+    )
+    db.session.commit()
+    api_tokens = {name: create_api_token(user) for name, user in users.items()}
+    create_api_token(spare)
+
+    notice = current_privacy_notice("id")
+    runner = register(here, clean_registration(person_payload(1), here), notice=notice)
+    enrolled = register(here, clean_registration(person_payload(2), here), notice=notice)
+    runner_row = db.session.get_one(Registration, runner.snapshot.id)
+    enrolled_row = db.session.get_one(Registration, enrolled.snapshot.id)
+    runner_code = payload_for(runner_row)
+    assert runner_code is not None
+    outcome = scan(here, runner_code, user=users["vol_here"], station="pickup")
+    assert outcome.http_status == 201, outcome.as_json()
+    prepared = enrolment_services.prepare(here, enrol_body(), walkup=False)
+    enrolment = enrolment_services.enrol_registered(
+        here, enrolled_row, prepared, user=users["vol_here"], locale="id"
+    )
+    batch = create_batch(user_id=users["admin"].id)
+    assert batch is not None
+    job = PrintJob(
+        event_id=here.id,
+        requested_by_id=users["organiser"].id,
+        status=PrintJobStatus.DONE,
+        total=2,
+        done=2,
+        pdf=b"%PDF-1.4\n%%EOF\n",
+    )
+    db.session.add(job)
+    db.session.commit()
+    world = World(
+        here=here.slug,
+        here_id=here.id,
+        elsewhere_id=elsewhere.id,
+        users={name: user.id for name, user in users.items()},
+        emails={name: user.email for name, user in users.items()},
+        api_tokens=api_tokens,
+        manage_token=runner.manage_token,
+        registration_id=runner_row.id,
+        person_id=runner_row.person_id,
+        runner_nik=person_payload(1)["nik"],
+        runner_code=runner_code,
+        bib_text=runner_row.bib or "",
+        checkin_id=outcome.checkin.id if outcome.checkin else 0,
+        participant_number=enrolment.participant_number,
+        batch_number=batch.number,
+        print_job_id=job.id,
+        spare_id=spare.id,
+        spare_assignment_id=db.session.scalar(
+            select(EventAssignment.id).where(EventAssignment.user_id == spare.id)
+        ),
+        spare_token_id=db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == spare.id)),
+        schedules=json.dumps(dump_document(), ensure_ascii=False),
+    )
+    db.session.remove()
+    return world
+
+
+# --- how each identity calls a route --------------------------------------------------------
+
+
+def path_values(endpoint: str, world: World, identity: str) -> dict[str, Any]:
+    """The URL's parameters, from the world's rows (the token only the runner knows)."""
+    values: dict[str, Any] = {
+        "slug": world.here,
+        "token": world.manage_token if identity == "runner" else UNISSUED_TOKEN,
+        "checkin_id": world.checkin_id,
+        "job_id": world.print_job_id,
+        "registration_id": world.registration_id,
+        "person_id": world.person_id,
+        "user_id": world.spare_id,
+        "assignment_id": world.spare_assignment_id,
+        "token_id": world.spare_token_id,
+        "number": world.participant_number,
+        "fmt": "csv",
+        "code": "en",
+        "filename": "css/app.css",
+    }
+    overrides: dict[str, dict[str, Any]] = {
+        "enrolment.export_file": {"number": world.batch_number},
+        "events.switch_registration": {"action": "close"},
+        "accounts.set_active": {"action": "deactivate"},
+    }
+    values.update(overrides.get(endpoint, {}))
+    return values
+
+
+def form_body(endpoint: str, world: World, identity: str) -> dict[str, Any]:
+    """A valid, harmless form for the page's POST (the CSRF token is added by the caller)."""
+    person = person_payload(60 + IDENTITIES.index(identity))  # a NIK of its own
+    registration = {
+        **{k: person[k] for k in ("full_name", "nik", "birth_date", "gender", "phone")},
+        "email": "",
+        "emergency_contact": "",
+        "emergency_phone": "",
+        "shirt_size": "M",
+        "member": "n",
+        "kpj_number": "",
+        "occupation": "",
+        "consent": "y",
+    }
+    event = {
+        "city": "Jakarta",
+        "name": "Fun Run 5K Jakarta",
+        "date": "2026-12-13",
+        "start_time": "06:00",
+        "timezone": "Asia/Jakarta",
+        "venue": "Alun-alun",
+        "quota": "12",
+        "registration_open": "y",
+        "registration_opens_at": "",
+        "registration_closes_at": "",
+        "bib_prefix": "JKT",
+        "bib_first": "1",
+        "bib_last": "9999",
+        "bib_colour": "#0a7a3d",
+        "shirt_sizes": "S, M, L, XL",
+        "min_age": "17",
+        "max_age": "",
+    }
+    login_as = world.emails.get(identity, "nobody@example.org")
+    bodies: dict[str, dict[str, Any]] = {
+        "registration.register_page": registration,
+        "registration.manage": {
+            "phone": "081299998888",
+            "email": "",
+            "shirt_size": "S",
+            "occupation": "",
+            "emergency_contact": "",
+            "emergency_phone": "",
+        },
+        "accounts.login": {"email": login_as, "password": PASSWORD},
+        "checkin.scan_page": {"code": world.bib_text},
+        "enrolment.desk": {
+            "birth_place": "Jakarta",
+            "mother_maiden_name": "Sri Wahyuni",
+            "address": "Jl. Kebon Sirih No. 10",
+            "occupation": "ojek_driver",
+            "declared_income": "1.000.000",
+            "months": "1",
+            "payment_channel": "cash",
+            "consent": "y",
+            "action": "review",
+        },
+        "events.create": {**event, "slug": "bogor", "city": "Bogor", "bib_prefix": "BGR"},
+        "events.edit": event,
+        "enrolment.schedules": {"document": world.schedules},
+        "accounts.create_account": {
+            "email": "new@example.org",
+            "role": "organiser",
+            "password": PASSWORD,
+            "confirm": PASSWORD,
+        },
+        "privacy.person_page": {"nik": world.runner_nik},
+        "privacy.person_delete": {"confirm": "yes"},
+        "accounts.assign": {"event_id": str(world.elsewhere_id), "station": ""},
+    }
+    return bodies.get(endpoint, {})
+
+
+def api_body(endpoint: str, world: World, identity: str) -> dict[str, Any] | None:
+    """A valid JSON body for the API's POST, or None for a bodiless one."""
+    return {
+        "api.create_registration": person_payload(70 + IDENTITIES.index(identity)),
+        "api.create_checkin": {"code": world.runner_code, "station": "finish"},
+        "api.create_enrolment": enrol_body(code=world.runner_code),
+    }.get(endpoint)
+
+
+def query_string(endpoint: str, world: World) -> dict[str, Any]:
+    """Query parameters some pages take (the desk opens a scanned runner)."""
+    if endpoint == "enrolment.desk":
+        return {"registration": world.registration_id}
+    if endpoint == "checkin.scan_page":
+        return {"station": "finish"}  # the world's check-in is at pickup
+    return {}
+
+
+def signed_in_client(app: Flask, world: World, identity: str) -> FlaskClient:
+    """A browser as ``identity``: staff (and the partner, see the docstring) signed in."""
+    client = browser(app)
+    if identity in world.users:
+        with client.session_transaction() as session:
+            session["_user_id"] = str(world.users[identity])
+            session["_fresh"] = True
+    return client
+
+
+def bearer(world: World, identity: str) -> dict[str, str]:
+    """The identity's Authorization header for the API (the runner tries its manage token)."""
+    if identity == "runner":
+        return {"Authorization": f"Bearer {world.manage_token}"}
+    token = world.api_tokens.get(identity)
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def url_for_row(app: Flask, row: Row, world: World, identity: str) -> tuple[str, str]:
+    """The endpoint serving ``row`` and its URL, filled from the world."""
+    [rule] = [
+        r
+        for r in app.url_map.iter_rules()
+        if r.rule == row.rule and row.method in (r.methods or ())
+    ]
+    values = path_values(rule.endpoint, world, identity)
+    path = {name: values[name] for name in rule.arguments}
+    url = app.url_map.bind("localhost").build(
+        rule.endpoint, {**path, **query_string(rule.endpoint, world)}, method=row.method
+    )
+    return rule.endpoint, url
+
+
+def call(app: Flask, row: Row, world: World, identity: str) -> tuple[str, TestResponse]:
+    """Call ``row``'s route as ``identity`` with real path values and a valid body."""
+    endpoint, url = url_for_row(app, row, world, identity)
+    client = signed_in_client(app, world, identity)
+    if url.startswith(API):
+        body = api_body(endpoint, world, identity) if row.method == "POST" else None
+        response = client.open(url, method=row.method, json=body, headers=bearer(world, identity))
+    else:
+        # The partner's API token rides along: pages must ignore it.
+        headers = bearer(world, identity) if identity == "partner" else {}
+        if row.method == "GET":
+            response = client.get(url, headers=headers)
+        else:
+            data = form_body(endpoint, world, identity)
+            data["csrf_token"] = csrf_from(client.get("/login").get_data(as_text=True))
+            response = client.post(url, data=data, headers=headers)
+    # Read streamed downloads to the end (their request context closes with them).
+    response.get_data()
+    response.close()
+    return endpoint, response
+
+
+def outcome(response: TestResponse) -> str:
+    """``ok``, ``login`` or the status code, as the table writes them."""
+    status = response.status_code
+    if 300 <= status < 400:
+        location = response.headers.get("Location", "")
+        return "login" if location.split("?")[0].endswith("/login") else "ok"
+    return "ok" if 200 <= status < 300 else str(status)
+
+
+def wait_for_print_jobs() -> None:
+    """Let a batch print started by the bibs page finish before its rows are deleted."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:
+        db.session.rollback()
+        running = db.session.scalars(
+            select(PrintJob.id).where(
+                PrintJob.status.in_((PrintJobStatus.QUEUED, PrintJobStatus.RUNNING))
+            )
+        ).all()
+        db.session.remove()
+        if not running:
+            return
+        assert time.monotonic() < deadline, f"print jobs {running} still running"
+        time.sleep(0.05)
+
+
+# --- the tests ------------------------------------------------------------------------------
+
+#: POSTs that the next identity of the same row may repeat with the same kind of answer (a
+#: second registration uses another NIK; a second scan of the bib is "already checked in"),
+#: so the row goes on in the same world. Any other let-through POST (a cancel, an undo, a
+#: new account...) gets the next identity a freshly built world.
+REPEATABLE = frozenset(
+    {
+        "accounts.login",
+        "accounts.logout",
+        "registration.register_page",
+        "registration.manage",
+        "api.create_registration",
+        "checkin.scan_page",
+        "api.create_checkin",
+        "enrolment.desk",
+        "enrolment.exports",
+        "enrolment.schedules",
+        "events.edit",
+        "events.switch_registration",
+        "bibs.print_bibs",
+    }
+)
+
+
+class Matrix:
+    """The world the rows share: GETs change nothing that matters here, so one world serves
+    them all; after a row of POSTs (or a POST let through that is not REPEATABLE) the next
+    call gets a new one."""
+
+    def __init__(self, app: Flask, password_hash: str) -> None:
+        self.app = app
+        self.password_hash = password_hash
+        self.current: World | None = None
+        #: The next call needs a new world.
+        self.stale = False
+        #: The next row needs a new world (a POST ran in this one).
+        self.spoiled = False
+
+    def world(self) -> World:
+        """The world to call against, rebuilt if anything may have changed it."""
+        if self.current is None or self.stale:
+            if self.current is not None:
+                empty_tables()
+            self.current = build_world(self.password_hash)
+            self.stale = False
+        return self.current
+
+
+def empty_tables() -> None:
+    """Delete every row (cheaper than TRUNCATE on PostgreSQL for a few rows per table)."""
+    db.session.remove()
+    with db.engine.begin() as connection:
+        for table in reversed(db.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture(scope="module")
+def matrix(_session_app: Flask) -> Iterator[Matrix]:
+    """The shared world of this module; the database is left empty afterwards."""
+    shared = Matrix(_session_app, generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000"))
+    yield shared
+    truncate_all(_session_app)
+
+
+@pytest.fixture
+def rows_world(matrix: Matrix, monkeypatch: pytest.MonkeyPatch) -> Iterator[Matrix]:
+    """The matrix in an app context, enrolments priced on the finale's day (the shipped
+    2015 schedule), a new world if the previous row posted anything."""
+    monkeypatch.setattr(enrolment_services, "utcnow", lambda: FINALE)
+    if matrix.spoiled:
+        matrix.stale, matrix.spoiled = True, False
+    with matrix.app.app_context():
+        yield matrix
+        db.session.remove()
+
+
+def test_every_route_is_in_the_table(_session_app: Flask) -> None:
+    """A route added without a line here fails: nobody adds an unguarded route silently."""
+    routed = {
+        f"{method} {rule.rule}"
+        for rule in _session_app.url_map.iter_rules()
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
+    }
+    listed = [row.key for row in ROWS]
+    assert len(listed) == len(set(listed)), "a route is listed twice"
+    assert sorted(routed - set(listed)) == [], "routes missing from MATRIX"
+    assert sorted(set(listed) - routed) == [], "MATRIX lists routes the app does not have"
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.key for row in ROWS])
+def test_route_answers_each_identity_as_the_table_says(rows_world: Matrix, row: Row) -> None:
+    """Every identity calls the route and gets what its column says."""
+    got: dict[str, str] = {}
+    for identity in IDENTITIES:
+        world = rows_world.world()
+        if row.method == "POST":
+            rows_world.spoiled = True  # set first: a failing call leaves the next row clean
+        endpoint, response = call(rows_world.app, row, world, identity)
+        got[identity] = outcome(response)
+        db.session.remove()
+        if endpoint == "bibs.print_bibs" and got[identity] == "ok":
+            wait_for_print_jobs()  # the batch print runs in a thread of its own
+        if row.method == "POST" and got[identity] == "ok" and endpoint not in REPEATABLE:
+            rows_world.stale = True
+    assert got == row.expected, f"{row.key}: got {got}"
+
+
+def test_the_api_ignores_a_signed_in_cookie(rows_world: Matrix) -> None:
+    """An admin's session cookie alone opens no guarded API route (tokens only)."""
+    world = rows_world.world()
+    guarded = [
+        row for row in ROWS if row.key.startswith("GET /api/") and row.expected["anon"] == "401"
+    ]
+    assert guarded
+    client = signed_in_client(rows_world.app, world, "admin")
+    assert client.get("/staff").status_code == 200  # the cookie does open the pages
+    for row in guarded:
+        _endpoint, url = url_for_row(rows_world.app, row, world, "admin")
+        assert client.get(url).status_code == 401, row.key
