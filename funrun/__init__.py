@@ -79,6 +79,9 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
 
     register_error_handlers(app)
     register_security_headers(app)
+    from funrun import formdata
+
+    formdata.init_app(app)
     app.session_interface = PageSessionInterface()
     return app
 

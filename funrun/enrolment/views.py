@@ -138,7 +138,9 @@ def desk(slug: str) -> Response | str | tuple[str, int]:
             else:
                 return redirect(url_for("enrolment.done", number=result.participant_number))
         elif action == "confirm":
+            # Not confirmed: the review page again, with the new figures (a conflict).
             flash(_("The contribution changed since it was shown. Check it again."), "error")
+            status = 409
         return (
             render_template(
                 "enrolment/review.html", **context, prepared=prepared, **_labels(prepared)

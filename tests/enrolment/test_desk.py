@@ -139,7 +139,7 @@ def test_a_changed_quote_is_shown_again_not_charged(
     )
     fields["quoted"] = "1"
     response = client.post(url, data={**fields, "action": "confirm"})
-    assert response.status_code == 200
+    assert response.status_code == 409
     assert "Periksa kembali" in response.get_data(as_text=True)
     assert stored() == []
 

@@ -1,0 +1,978 @@
+"""Hostile input on every HTML form: a 4xx page, never a 500, and the database unchanged.
+
+Issue 8 point 2. Hypothesis builds bad submissions from a valid one: at least one field
+gets a value that must be refused (10k+ characters, control characters and NUL bytes,
+lone surrogates and invalid UTF-8 sent as raw bytes, a required field missing or sent as
+a file, a value repeated with the bad one first, text where a number, date or choice is
+expected, huge and negative numbers), other fields get harmless noise (repeats, extra
+fields), the body goes urlencoded or multipart, and the CSRF token is mostly valid (so
+the input reaches validation) and sometimes missing, forged or another session's. Each
+example compares a snapshot of every table (row count and a digest of the contents)
+before and after; the only writes allowed are the intended ones, named per form (a failed
+sign-in is audited, every scan is logged).
+
+Examples per form: ``FUNRUN_FUZZ_EXAMPLES`` (default 12, derandomized, so CI is
+repeatable); hunt for bugs with e.g. ``FUNRUN_FUZZ_EXAMPLES=300``.
+
+``FORMS`` below is the coverage table: every route of the app that takes a POST outside
+/api/ must be in it (a test compares it with the URL map), plus the GET forms.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote_from_bytes, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from funrun.accounts.models import ApiToken, EventAssignment, User
+from funrun.checkin.services import scan
+from funrun.enrolment import services as enrolment_services
+from funrun.enrolment.schedule import dump_document, load_file
+from funrun.events.models import Event
+from funrun.extensions import db
+from funrun.registration.services import current_privacy_notice, register
+from funrun.registration.validation import clean_registration
+from tests.checkin.conftest import (  # noqa: F401  (fixtures reused here)
+    PASSWORD,
+    Staff,
+    _fast_password_hashes,
+    browser,
+    login,
+    make_staff,
+)
+from tests.conftest import csrf_from, person_payload
+from tests.enrolment.conftest import FINALE
+
+EXAMPLES = int(os.environ.get("FUNRUN_FUZZ_EXAMPLES", "12"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
+
+
+# --- the coverage table ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormRoute:
+    """One HTML form: the endpoint that takes it, who may send it, and what it does."""
+
+    endpoint: str
+    method: str
+    role: str | None
+    what: str
+    fuzzed_by: str
+
+
+FIELDS = "test_bad_field_values_are_refused"
+BUTTON = "test_button_forms_refuse_a_bad_csrf_token"
+SCHEDULES = "test_schedule_documents_never_half_apply"
+SEARCH = "test_search_forms_never_fail"
+LANG = "test_language_switch_stays_on_site"
+
+FR = FormRoute
+# fmt: off
+FORMS: tuple[FormRoute, ...] = (
+    #  endpoint                        method  role         what                     test
+    FR("registration.register_page",   "POST", None,        "runner registers",      FIELDS),
+    FR("registration.manage",          "POST", None,        "runner edits contact",  FIELDS),
+    FR("registration.cancel_page",     "POST", None,        "runner cancels",        BUTTON),
+    FR("i18n.switch_language",         "GET",  None,        "language switch",       LANG),
+    FR("accounts.login",               "POST", None,        "staff sign-in",         FIELDS),
+    FR("accounts.logout",              "POST", "volunteer", "staff sign-out",        BUTTON),
+    FR("checkin.scan_page",            "POST", "volunteer", "no-JS scan form",       FIELDS),
+    FR("checkin.undo_page",            "POST", "organiser", "undo a check-in",       BUTTON),
+    FR("enrolment.desk",               "POST", "volunteer", "desk: scanned runner",  FIELDS),
+    FR("enrolment.desk",               "POST", "volunteer", "desk: walk-up",         FIELDS),
+    FR("enrolment.exports",            "POST", "organiser", "make an export batch",  BUTTON),
+    FR("enrolment.schedules",          "POST", "admin",     "schedules (JSON)",      SCHEDULES),
+    FR("events.create",                "POST", "organiser", "create an event",       FIELDS),
+    FR("events.edit",                  "POST", "organiser", "edit an event",         FIELDS),
+    FR("events.switch_registration",   "POST", "organiser", "open/close register",  BUTTON),
+    FR("bibs.print_bibs",              "POST", "organiser", "start a bib print job", BUTTON),
+    FR("accounts.create_account",      "POST", "admin",     "create an account",     FIELDS),
+    FR("accounts.assign",              "POST", "admin",     "assign to an event",    FIELDS),
+    FR("accounts.unassign",            "POST", "admin",     "remove an assignment",  BUTTON),
+    FR("accounts.issue_token",         "POST", "admin",     "issue an API token",    BUTTON),
+    FR("accounts.revoke_token",        "POST", "admin",     "revoke an API token",   BUTTON),
+    FR("accounts.set_active",          "POST", "admin",     "(de)activate account",  BUTTON),
+    FR("privacy.person_page",          "POST", "admin",     "find a person by NIK",  FIELDS),
+    FR("privacy.person_export_file",   "POST", "admin",     "export person data",    BUTTON),
+    FR("privacy.person_delete",        "POST", "admin",     "delete person data",    FIELDS),
+    FR("reports.roster",               "GET",  "organiser", "roster search",         SEARCH),
+    FR("audit.audit_page",             "GET",  "admin",     "audit log filters",     SEARCH),
+)
+# fmt: on
+
+
+def test_every_form_route_is_in_the_table(app: Flask) -> None:
+    """A new POST route outside /api/ fails here until it is fuzzed and listed."""
+    posting = {
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if "POST" in (rule.methods or ()) and not rule.rule.startswith("/api/")
+    }
+    listed = {f.endpoint for f in FORMS if f.method == "POST"}
+    assert posting == listed, f"not in FORMS: {posting - listed}; gone: {listed - posting}"
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert {f.endpoint for f in FORMS} <= endpoints
+    assert {f.fuzzed_by for f in FORMS} <= set(globals()), "every form names a test here"
+
+
+# --- database snapshots ----------------------------------------------------------------
+
+
+def snapshot() -> dict[str, tuple[int, str]]:
+    """Every table's row count and a digest of all its rows, read on a fresh connection."""
+    db.session.remove()
+    out = {}
+    with db.engine.connect() as conn:
+        for table in db.metadata.sorted_tables:
+            query = select(table).order_by(*table.primary_key.columns)
+            rows = conn.execute(query).all()
+            digest = hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
+            out[table.name] = (len(rows), digest)
+    return out
+
+
+def changed(before: dict[str, tuple[int, str]], after: dict[str, tuple[int, str]]) -> dict:
+    """The tables whose rows differ: name -> rows added (may be 0 for an update)."""
+    return {
+        name: after[name][0] - before[name][0] for name in before if before[name] != after[name]
+    }
+
+
+def newest(table: str, column: str) -> Any:
+    """The ``column`` of the newest row of ``table``."""
+    with db.engine.connect() as conn:
+        t = db.metadata.tables[table]
+        return conn.execute(select(t.c[column]).order_by(t.c.id.desc()).limit(1)).scalar()
+
+
+# --- the world the forms act on --------------------------------------------------------
+
+
+@dataclass
+class World:
+    """An event with a runner, a check-in, staff signed in, and a second volunteer."""
+
+    event_slug: str
+    other_slug: str
+    other_event_id: int
+    runner_token: str
+    registration_id: int
+    person_id: int
+    checkin_id: int
+    target: Staff
+    assignment_id: int
+    token_id: int
+    clients: dict[str | None, FlaskClient] = field(default_factory=dict)
+
+    def csrf(self, role: str | None) -> str:
+        """A valid CSRF token for ``role``'s session."""
+        page = "/login" if role is None else "/staff/people/new" if role == "admin" else "/staff"
+        return csrf_from(self.clients[role].get(page).get_data(as_text=True))
+
+
+@pytest.fixture
+def world(
+    app: Flask,
+    make_event: Callable[..., Event],
+    make_staff: Callable[..., Staff],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> World:
+    """Everything the forms need, made once per test (the examples must not change it)."""
+    load_file()
+    # The shipped 2015 schedule prices enrolments made on the Jakarta finale.
+    monkeypatch.setattr(enrolment_services, "utcnow", lambda: FINALE)
+    event = make_event(quota=10)
+    other = make_event(quota=10)
+    data = clean_registration(person_payload(1), event)
+    new = register(event, data, notice=current_privacy_notice("id"))
+    volunteer = make_staff("volunteer", events=(event.slug,), password=PASSWORD)
+    organiser = make_staff("organiser", password=PASSWORD)
+    admin = make_staff("admin", password=PASSWORD)
+    target = make_staff("volunteer", events=(event.slug,))
+    outcome = scan(
+        event, f"TST{new.snapshot.bib_number:04d}", user=db.session.get(User, organiser.id)
+    )
+    assert outcome.http_status == 201
+    world = World(
+        event_slug=event.slug,
+        other_slug=other.slug,
+        other_event_id=other.id,
+        runner_token=new.manage_token,
+        registration_id=new.snapshot.id,
+        person_id=new.registration.person_id,
+        checkin_id=outcome.as_json()["checkin_id"],
+        target=target,
+        assignment_id=db.session.scalar(
+            select(EventAssignment.id).where(EventAssignment.user_id == target.id)
+        ),
+        token_id=db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == target.id)),
+    )
+    world.clients[None] = browser(app)
+    for role, staff in (("volunteer", volunteer), ("organiser", organiser), ("admin", admin)):
+        client = browser(app)
+        assert login(client, staff.email).status_code == 302
+        world.clients[role] = client
+    # The notices shown are stored once per distinct text when first shown (an intended,
+    # idempotent write): show each page in both languages first.
+    for lang in ("id", "en"):
+        for role, url in (
+            (None, f"/events/{event.slug}/register"),
+            ("volunteer", f"/staff/events/{event.slug}/enrol"),
+        ):
+            world.clients[role].set_cookie("lang", lang)
+            assert world.clients[role].get(url).status_code == 200
+    db.session.commit()
+    return world
+
+
+# --- bad values ------------------------------------------------------------------------
+
+#: Control characters that are not whitespace (str.split() turns \t, \n, \x1c-\x1f and \x85
+#: into spaces, which the validation then collapses: harmless), format and private-use ones.
+CONTROLS = [chr(c) for c in (*range(0x00, 0x09), *range(0x0E, 0x1C), 0x7F, *range(0x80, 0x85))]
+CONTROLS += ["\x86", "\x9f", "\u200b", "\u202e", "\u2066", "\ufeff", "\ue000", "\U000f0000"]
+#: Bytes that are not UTF-8: a stray continuation, an overlong "/", a CESU surrogate, 0xFF.
+INVALID_UTF8 = [b"\x80", b"\xc0\xaf", b"\xed\xa0\x80", b"\xff\xfe", b"\xf4\x90\x80\x80", b"\xc3"]
+NOT_NUMBERS = ["abc", "1.5", "1e3", "1e309", "NaN", "inf", "-inf", "0x10", "--1", "1,5", "½", "[]"]
+NOT_DATES = [
+    "2015-02-30", "1990-13-01", "0000-01-01", "99999-01-01", "tomorrow", "1990/08/17",
+    "17.08.1990", "1990-08-17T00:00", "-1", "\u0661\u0669\u0669\u0660-\u0660\u0668-\u0661\u0667",
+]  # fmt: skip
+
+
+class Missing:
+    """The field is left out."""
+
+
+class AsFile:
+    """The field is sent as a file part (multipart) instead of a text field."""
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+
+Value = str | bytes | Missing | AsFile
+
+
+@dataclass(frozen=True)
+class Field:
+    """How a form field may be spoiled: ``kind`` picks the bad values."""
+
+    kind: str  # text, int, date, time, datetime, choice, password, confirm, json, code
+    required: bool = True
+    ok: tuple[str, ...] = ()  # choice: values accepted (case-insensitively, trimmed)
+    low: int = 0
+    high: int = 99999
+
+
+def _spliced(base: str) -> st.SearchStrategy[str]:
+    """``base`` with control characters (or a NUL) put inside it."""
+    return st.builds(
+        lambda at, bad: base[: at % (len(base) + 1)] + bad + base[at % (len(base) + 1) :],
+        st.integers(0, 200),
+        st.lists(st.sampled_from(CONTROLS), min_size=1, max_size=3).map("".join),
+    )
+
+
+def _overlong(base: str) -> st.SearchStrategy[str]:
+    return st.builds(
+        lambda n, unit: (base + " " + unit * n)[: n * len(unit)],
+        st.integers(10_001, 12_000),
+        st.sampled_from(["a", "9", "é", "x ", "ß", "😀"]),
+    )
+
+
+def _text_bad(base: str) -> st.SearchStrategy[Value]:
+    """Values no text field may take: too long, control characters, broken encodings."""
+    return st.one_of(
+        _overlong(base),
+        _spliced(base or "x"),
+        st.sampled_from(["\ud800", "\udfff", "a\udc80b"]).map(lambda s: (base or "x") + s),
+        st.sampled_from(INVALID_UTF8).map(lambda b: (base or "x").encode() + b),
+    )
+
+
+def bad_values(spec: Field, base: str) -> st.SearchStrategy[list[Value]]:
+    """What a poisoned field is sent as: one or more values, the bad one first."""
+    kind = spec.kind
+    singles: list[st.SearchStrategy[Value]] = []
+    if kind in ("text", "code"):
+        singles.append(_text_bad(base))
+    elif kind == "int":
+        singles += [
+            st.sampled_from(NOT_NUMBERS),
+            st.one_of(
+                st.integers(max_value=spec.low - 1), st.integers(min_value=spec.high + 1)
+            ).map(str),
+            st.sampled_from(["9" * 40, "-" + "9" * 40, "99999999999999999999"]),
+            _spliced(base),
+        ]
+    elif kind in ("date", "time", "datetime"):
+        singles += [
+            st.sampled_from([*NOT_DATES, "25:61", "12:00:99", "2015-12-13T25:00", "T"]),
+            _spliced(base),
+            _overlong(base),
+            st.sampled_from(INVALID_UTF8).map(lambda b: base.encode() + b),
+        ]
+    elif kind == "choice":
+        accepted = {v.upper() for v in spec.ok}
+        singles += [
+            st.sampled_from(["XXL9", "-1", "99999999999", "null", "[]", "M,F", "ǅ", "ﬀ"]).filter(
+                lambda v: v.strip().upper() not in accepted
+            ),
+            _spliced(base or "x"),
+            _overlong(base or "x"),
+            st.sampled_from(INVALID_UTF8).map(lambda b: (base or "x").encode() + b),
+        ]
+    elif kind == "password":
+        singles.append(_overlong(base))
+    elif kind == "confirm":  # anything but the password is refused
+        singles += [_overlong(base), _spliced(base)]
+    elif kind == "json":
+        singles += [
+            st.sampled_from(["", "{", "[]", "null", "1", '"x"', '{"schedules": 1}', "[" * 5000]),
+            _overlong("{"),
+            st.sampled_from(INVALID_UTF8).map(lambda b: b"{" + b + b"}"),
+            _spliced("{}"),
+        ]
+    one = st.one_of(*singles)
+    shapes: list[st.SearchStrategy[list[Value]]] = [
+        one.map(lambda v: [v]),
+        # Repeated: WTForms and request.form read the first value, so the bad one goes first.
+        st.tuples(one, st.just(base)).map(list),
+    ]
+    if spec.required:
+        empty: list[Value] = [""] if kind != "json" else []
+        shapes += [
+            st.just(empty),
+            st.just([Missing()]),
+            st.just([AsFile(base.encode("utf-8", "surrogatepass"))]),
+        ]
+    return st.one_of(*shapes)
+
+
+# --- sending ---------------------------------------------------------------------------
+
+
+def _bytes(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
+
+
+def encode(pairs: list[tuple[str, Value]], how: str) -> tuple[bytes, str]:
+    """The raw body and its content type; lone surrogates go as (invalid) UTF-8 bytes."""
+    if how == "urlencoded":
+        body = "&".join(
+            f"{quote_from_bytes(_bytes(k))}={quote_from_bytes(_bytes(v))}"
+            for k, v in pairs
+            if not isinstance(v, Missing | AsFile)
+        )
+        return body.encode("ascii"), "application/x-www-form-urlencoded"
+    boundary = "fuzz" + secrets.token_hex(8)
+    parts = []
+    for k, v in pairs:
+        if isinstance(v, Missing):
+            continue
+        head = f'Content-Disposition: form-data; name="{k}"'.encode()
+        if isinstance(v, AsFile):
+            head += b'; filename="x.txt"\r\nContent-Type: application/octet-stream'
+            content = v.content
+        else:
+            content = _bytes(v)
+        parts.append(b"--" + boundary.encode() + b"\r\n" + head + b"\r\n\r\n" + content + b"\r\n")
+    body = b"".join(parts) + b"--" + boundary.encode() + b"--\r\n"
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+CSRF_MODES = ["valid"] * 6 + ["missing", "forged", "other", "empty", "nul"]
+
+
+def csrf_value(world: World, role: str | None, mode: str) -> str | None:
+    """The token to send: valid for this session, or one of the ways it can be wrong."""
+    if mode == "valid":
+        return world.csrf(role)
+    if mode == "other":  # a real token, of another session
+        return world.csrf("organiser" if role != "organiser" else "admin")
+    return {"missing": None, "forged": "IjEyMyI.Zm9yZ2Vk.c2ln", "empty": "", "nul": "\x00"}[mode]
+
+
+def send(client: FlaskClient, url: str, pairs: list[tuple[str, Value]], how: str) -> Any:
+    """POST the raw body."""
+    body, content_type = encode(pairs, how)
+    return client.post(url, data=body, content_type=content_type)
+
+
+# --- the field forms -------------------------------------------------------------------
+
+SIZES = ("XS", "S", "M", "L", "XL", "XXL")
+TEXT = Field("text")
+OPTIONAL_TEXT = Field("text", required=False)
+
+
+def _person(index: int) -> dict[str, str]:
+    p = person_payload(index)
+    return {k: str(p[k]) for k in ("full_name", "nik", "birth_date", "gender", "phone")}
+
+
+CONTACT = {
+    "phone": "0812 3456 7890",
+    "email": "siti@example.org",
+    "shirt_size": "L",
+    "occupation": "pedagang pasar",
+    "emergency_contact": "Ahmad Santoso",
+    "emergency_phone": "0813 1111 2222",
+}
+CONTACT_FIELDS = {
+    "phone": TEXT,
+    "email": OPTIONAL_TEXT,
+    "shirt_size": Field("choice", ok=SIZES),
+    "occupation": OPTIONAL_TEXT,
+    "emergency_contact": OPTIONAL_TEXT,
+    "emergency_phone": OPTIONAL_TEXT,
+}
+ENROL = {
+    "birth_place": "Makassar",
+    "mother_maiden_name": "Hajjah Nurhayati",
+    "address": "Jl. Somba Opu 12, Makassar",
+    "occupation": "angkot_driver",
+    "occupation_other": "",
+    "declared_income": "1.000.000",
+    "months": "3",
+    "payment_channel": "cash",
+    "consent": "y",
+}
+ENROL_FIELDS = {
+    "birth_place": TEXT,
+    "mother_maiden_name": TEXT,
+    "address": TEXT,
+    "occupation": Field("choice", ok=("angkot_driver", "trader", "ojek_driver", "street_sweeper",
+                                       "fisher", "farmer", "day_labourer", "other")),
+    "declared_income": Field("int", low=1_000_000, high=10**12),
+    "months": Field("choice", ok=("1", "3", "6", "12")),
+    "payment_channel": Field("choice", ok=("cash", "bank", "epayment", "sponsor")),
+    "consent": Field("flag"),
+}  # fmt: skip
+EVENT = {
+    "city": "Kota Fuzz",
+    "name": "Fun Run Kota Fuzz",
+    "date": "2026-12-20",
+    "start_time": "06:00",
+    "timezone": "Asia/Makassar",
+    "venue": "Lapangan Karebosi",
+    "quota": "500",
+    "registration_open": "y",
+    "registration_opens_at": "2026-11-01T08:00",
+    "registration_closes_at": "2026-12-18T20:00",
+    "bib_prefix": "FUZ",
+    "bib_first": "1",
+    "bib_last": "2000",
+    "bib_colour": "#0A7A3D",
+    "shirt_sizes": "S, M, L",
+    "min_age": "10",
+    "max_age": "80",
+}
+EVENT_FIELDS = {
+    "city": TEXT,
+    "name": TEXT,
+    "date": Field("date"),
+    "start_time": Field("time"),
+    "timezone": Field("choice", ok=("Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura")),
+    "venue": TEXT,
+    "quota": Field("int", low=1, high=99999),
+    "registration_opens_at": Field("datetime", required=False),
+    "registration_closes_at": Field("datetime", required=False),
+    "bib_prefix": TEXT,
+    "bib_first": Field("int", low=0, high=2000),
+    "bib_last": Field("int", low=1, high=99999),
+    "bib_colour": TEXT,
+    "shirt_sizes": TEXT,
+    "min_age": Field("int", low=0, high=80),
+    "max_age": Field("int", required=False, low=10, high=120),
+}
+
+
+@dataclass(frozen=True)
+class FieldForm:
+    """A form with fields: where it is, who sends it, a valid body, the fields to spoil."""
+
+    role: str | None
+    url: Callable[[World], str]
+    valid: Callable[[World], dict[str, str]]
+    fields: dict[str, Field]
+    #: Tables a refused submission may still write to, checked by ``intended``.
+    intended: Callable[[int, dict[str, int]], None] | None = None
+    #: The enrolment desk: its buttons send action=review|confirm and the quote shown.
+    desk: bool = False
+
+
+def _login_intended(status: int, diff: dict[str, int]) -> None:
+    """A refused sign-in that got past the form is audited: one login_failed row."""
+    if status == 401:
+        assert diff == {"audit_log": 1}, diff
+        assert newest("audit_log", "action") == "login_failed"
+    else:
+        assert diff == {}, diff
+
+
+def _scan_intended(status: int, diff: dict[str, int]) -> None:
+    """A scan that names no runner is logged (one scan_log row); a malformed one is not."""
+    if diff:
+        assert diff == {"scan_log": 1}, diff
+        assert newest("scan_log", "result") in ("unknown", "invalid"), newest("scan_log", "result")
+        assert status in (404, 422)
+
+
+FIELD_FORMS: dict[str, FieldForm] = {
+    "register": FieldForm(
+        None,
+        lambda w: f"/events/{w.event_slug}/register",
+        lambda w: {**CONTACT, **_person(2), "member": "n", "kpj_number": "", "consent": "y"},
+        {
+            **CONTACT_FIELDS,
+            "full_name": TEXT,
+            "nik": TEXT,
+            "birth_date": Field("date"),
+            "gender": Field("choice", ok=("M", "F")),
+            "member": Field("choice", ok=("y", "n", "yes", "no", "true", "false", "1", "0", "on")),
+            "consent": Field("flag"),
+        },
+    ),
+    "manage": FieldForm(None, lambda w: f"/r/{w.runner_token}", lambda w: dict(CONTACT),
+                        CONTACT_FIELDS),
+    "login": FieldForm(
+        None,
+        lambda w: "/login",
+        # A wrong password: no example may sign in, whatever it repeats.
+        lambda w: {"email": w.target.email, "password": "wrong " + PASSWORD},
+        {"email": TEXT, "password": Field("password")},
+        _login_intended,
+    ),
+    "scan": FieldForm(
+        "volunteer",
+        lambda w: f"/staff/events/{w.event_slug}/scan",
+        lambda w: {"code": "TST9999"},  # a bib nobody has: refused whatever the noise
+        {"code": Field("code")},
+        _scan_intended,
+    ),
+    "desk": FieldForm(
+        "volunteer",
+        lambda w: f"/staff/events/{w.event_slug}/enrol?registration={w.registration_id}",
+        lambda w: dict(ENROL),
+        ENROL_FIELDS,
+        desk=True,
+    ),
+    "walkup": FieldForm(
+        "volunteer",
+        lambda w: f"/staff/events/{w.event_slug}/enrol",
+        lambda w: {**ENROL, **_person(3), "shirt_size": "M", "email": ""},
+        {
+            **ENROL_FIELDS,
+            "full_name": TEXT,
+            "nik": TEXT,
+            "birth_date": Field("date"),
+            "gender": Field("choice", ok=("M", "F")),
+            "phone": TEXT,
+            "email": OPTIONAL_TEXT,
+            "shirt_size": Field("choice", ok=SIZES),
+        },
+        desk=True,
+    ),
+    "event_create": FieldForm(
+        "organiser",
+        lambda w: "/staff/events/new",
+        lambda w: {**EVENT, "slug": "kota-fuzz-2026"},
+        {**EVENT_FIELDS, "slug": TEXT},
+    ),
+    "event_edit": FieldForm(
+        "organiser", lambda w: f"/staff/events/{w.event_slug}/edit", lambda w: dict(EVENT),
+        EVENT_FIELDS,
+    ),
+    "account": FieldForm(
+        "admin",
+        lambda w: "/staff/people/new",
+        lambda w: {
+            "email": "baru@example.org", "role": "volunteer",
+            "password": PASSWORD, "confirm": PASSWORD,
+        },
+        {
+            "email": TEXT,
+            "role": Field("choice", ok=("admin", "organiser", "volunteer", "partner")),
+            "password": Field("password"),
+            "confirm": Field("confirm"),
+        },
+    ),
+    "assign": FieldForm(
+        "admin",
+        lambda w: f"/staff/people/{w.target.id}/assignments",
+        lambda w: {"event_id": str(w.other_event_id), "station": "finish"},
+        {
+            "event_id": Field("int", low=1, high=2**31 - 1),
+            "station": Field("choice", required=False, ok=("", "pickup", "start", "finish")),
+        },
+    ),
+    "privacy_find": FieldForm(
+        "admin",
+        lambda w: "/staff/privacy",
+        lambda w: {"nik": person_payload(1)["nik"]},
+        {"nik": TEXT},
+    ),
+    "privacy_delete": FieldForm(
+        "admin",
+        lambda w: f"/staff/privacy/{w.person_id}/delete",
+        lambda w: {"confirm": "yes"},
+        {"confirm": Field("choice", ok=("yes",))},
+    ),
+}  # fmt: skip
+
+
+@st.composite
+def field_submission(draw: st.DrawFn, form: FieldForm, valid: dict[str, str]) -> dict:
+    """A submission with at least one spoiled field, noise elsewhere, and a CSRF mode."""
+    spoilable = sorted(n for n, f in form.fields.items() if f.kind != "flag" or f.required)
+    poisoned = draw(st.lists(st.sampled_from(spoilable), min_size=1, max_size=3, unique=True))
+    pairs: list[tuple[str, Value]] = []
+    for name, value in valid.items():
+        spec = form.fields.get(name)
+        if name in poisoned and spec is not None:
+            if spec.kind == "flag":  # a checkbox: any value means yes, so leave it out
+                continue
+            pairs += [(name, v) for v in draw(bad_values(spec, value))]
+        else:
+            pairs.append((name, value))
+            if draw(st.booleans()) and draw(st.booleans()):
+                # A repeat after the real value is ignored: noise that must not matter.
+                pairs.append((name, draw(st.sampled_from(["", "\x00", "9" * 30, "ǅ"]))))
+    if draw(st.booleans()):
+        pairs.append(("unexpected", draw(st.sampled_from(["1", "\x00", "x" * 5000]))))
+    if form.desk:
+        # The desk's buttons: review, confirm (with any quote); "edit" only goes back.
+        pairs.append(("action", draw(st.sampled_from(["review", "confirm", "\x00", "x"]))))
+        pairs.append(("quoted", draw(st.sampled_from(["33600", "1", "", "\x00"]))))
+    return {
+        "pairs": pairs,
+        "how": draw(st.sampled_from(["urlencoded", "multipart"])),
+        "csrf": draw(st.sampled_from(CSRF_MODES)),
+        "lang": draw(st.sampled_from(["id", "id", "en"])),
+        "poisoned": poisoned,
+    }
+
+
+def assert_refused(response: Any, csrf: str, lang: str) -> None:
+    """A 4xx page in the user's language; a bad CSRF token is a 400 before anything else."""
+    status = response.status_code
+    assert 400 <= status < 500, (status, response.get_data(as_text=True)[:2000])
+    if csrf != "valid":
+        assert status in (400, 413), status
+    if response.mimetype == "text/html":
+        assert f'<html lang="{lang}">' in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("name", sorted(FIELD_FORMS))
+@FUZZ
+@given(data=st.data())
+def test_bad_field_values_are_refused(world: World, name: str, data: st.DataObject) -> None:
+    """At least one field spoiled: a 4xx, never a 500, and no write but the intended ones."""
+    form = FIELD_FORMS[name]
+    sub = data.draw(field_submission(form, form.valid(world)), label="submission")
+    client = world.clients[form.role]
+    client.set_cookie("lang", sub["lang"])
+    token = csrf_value(world, form.role, sub["csrf"])
+    pairs = sub["pairs"] + ([] if token is None else [("csrf_token", token)])
+    before = snapshot()
+    response = send(client, form.url(world), pairs, sub["how"])
+    diff = changed(before, snapshot())
+    assert_refused(response, sub["csrf"], sub["lang"])
+    if form.intended is not None and sub["csrf"] == "valid":
+        form.intended(response.status_code, diff)
+    else:
+        assert diff == {}, diff
+
+
+# --- the buttons: forms whose only field is the CSRF token -----------------------------
+
+BUTTONS: dict[str, tuple[str | None, Callable[[World], str]]] = {
+    "cancel": (None, lambda w: f"/r/{w.runner_token}/cancel"),
+    "logout": ("volunteer", lambda w: "/logout"),
+    "undo": ("organiser", lambda w: f"/staff/checkins/{w.checkin_id}/undo"),
+    "exports": ("organiser", lambda w: "/staff/enrolment/exports"),
+    "close": ("organiser", lambda w: f"/staff/events/{w.event_slug}/registration/close"),
+    "open": ("organiser", lambda w: f"/staff/events/{w.other_slug}/registration/open"),
+    "print": ("organiser", lambda w: f"/staff/events/{w.event_slug}/bibs"),
+    "unassign": (
+        "admin",
+        lambda w: f"/staff/people/{w.target.id}/assignments/{w.assignment_id}/remove",
+    ),
+    "issue_token": ("admin", lambda w: f"/staff/people/{w.target.id}/tokens"),
+    "revoke_token": (
+        "admin",
+        lambda w: f"/staff/people/{w.target.id}/tokens/{w.token_id}/revoke",
+    ),
+    "deactivate": ("admin", lambda w: f"/staff/people/{w.target.id}/deactivate"),
+    "person_export": ("admin", lambda w: f"/staff/privacy/{w.person_id}/export"),
+}
+
+
+@st.composite
+def bad_token(draw: st.DrawFn, world: World, role: str | None) -> list[tuple[str, Value]]:
+    """The csrf_token field, wrong in one of many ways, with junk fields around it."""
+    mode = draw(
+        st.sampled_from(
+            ["missing", "forged", "other", "empty", "nul", "long", "bytes", "file", "repeat"]
+        )
+    )
+    valid = world.csrf(role)
+    token: list[Value] = {
+        "missing": [Missing()],
+        "forged": [valid[:-4] + "AAAA"],
+        "other": [csrf_value(world, role, "other") or ""],
+        "empty": [""],
+        "nul": [valid + "\x00"],
+        "long": [valid * 300],
+        # Cut short, then bytes that are not UTF-8. (Appended junk alone does not spoil a
+        # token: itsdangerous drops non-ASCII characters before decoding, harmlessly.)
+        "bytes": [valid[:-6].encode() + draw(st.sampled_from(INVALID_UTF8))],
+        "file": [AsFile(valid.encode())],
+        "repeat": ["forged", valid],  # the first one counts
+    }[mode]
+    pairs: list[tuple[str, Value]] = [("csrf_token", t) for t in token]
+    junk = draw(st.lists(st.sampled_from(["\x00", "1", "-1", "x" * 20_000, "\ud800"]), max_size=3))
+    for i, value in enumerate(junk):  # anywhere, but the tokens keep their order
+        pairs.insert(draw(st.integers(0, len(pairs))), (f"f{i}", value))
+    return pairs
+
+
+@pytest.mark.parametrize("name", sorted(BUTTONS))
+@FUZZ
+@given(data=st.data())
+def test_button_forms_refuse_a_bad_csrf_token(world: World, name: str, data: st.DataObject) -> None:
+    """Cancel, sign out, undo, export, open/close, print, people actions: 400, nothing done."""
+    role, url = BUTTONS[name]
+    pairs = data.draw(bad_token(world, role), label="pairs")
+    how = data.draw(st.sampled_from(["urlencoded", "multipart"]), label="how")
+    lang = data.draw(st.sampled_from(["id", "en"]), label="lang")
+    world.clients[role].set_cookie("lang", lang)
+    before = snapshot()
+    response = send(world.clients[role], url(world), pairs, how)
+    assert changed(before, snapshot()) == {}
+    assert_refused(response, "bad", lang)
+    if name == "logout":  # still signed in
+        assert world.clients[role].get("/staff").status_code == 200
+
+
+# --- the schedules document (admins edit JSON) ----------------------------------------
+
+
+def _leaves(node: Any, path: tuple = ()) -> Iterator[tuple]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(node, list) and node:
+        for i, value in enumerate(node):
+            yield from _leaves(value, (*path, i))
+    else:
+        yield path
+
+
+def _replace(node: Any, path: tuple, value: Any) -> Any:
+    if not path:
+        return value
+    copy = dict(node) if isinstance(node, dict) else list(node)
+    copy[path[0]] = _replace(node[path[0]], path[1:], value)
+    return copy
+
+
+#: Values no leaf of the schedules document may take: it must refuse them, not store them.
+MUST_REFUSE = st.one_of(
+    st.sampled_from(["\x00", "a\x00b", "x\u202e", "\ud800", "9" * 40, "-1", "1e309"]),
+    st.sampled_from([-1, -(10**20), 10**20, 10**400 // 10**390 * 10**30, 1e308]),
+    st.sampled_from([[], {}, [None], {"x": 1}]),
+    st.integers(10_001, 12_000).map(lambda n: "a" * n),
+)
+
+
+@FUZZ
+@given(data=st.data())
+def test_schedule_documents_never_half_apply(world: World, data: st.DataObject) -> None:
+    """A spoiled leaf of the stored document, or a broken document: 4xx and nothing stored."""
+    client = world.clients["admin"]
+    client.set_cookie("lang", "id")
+    document = dump_document()
+    if data.draw(st.booleans(), label="whole"):
+        raw: Value = data.draw(
+            bad_values(Field("json"), json.dumps(document)).map(lambda v: v[0] if v else ""),
+            label="raw",
+        )
+    else:
+        paths = list(_leaves(document))
+        path = data.draw(st.sampled_from(paths), label="path")
+        value = data.draw(MUST_REFUSE, label="value")
+        raw = json.dumps(_replace(document, path, value), ensure_ascii=False)
+    pairs: list[tuple[str, Value]] = [("document", raw), ("csrf_token", world.csrf("admin"))]
+    how = data.draw(st.sampled_from(["urlencoded", "multipart"]), label="how")
+    before = snapshot()
+    response = send(client, "/staff/enrolment/schedules", pairs, how)
+    assert changed(before, snapshot()) == {}
+    assert_refused(response, "valid", "id")
+
+
+# --- GET forms: roster search, audit filters, the language switch ---------------------
+
+SEARCH_TEXT = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["\x00", "a\x00", "%", "_", "\\", "'", "' OR 1=1 --", "\ud800", "9" * 40]),
+    st.integers(101, 3000).map(lambda n: "q" * n),
+)
+
+
+@FUZZ
+@given(data=st.data())
+def test_search_forms_never_fail(world: World, data: st.DataObject) -> None:
+    """Any query string on the roster and audit pages: 200, 400 or 404, and no write."""
+    which = data.draw(st.sampled_from(["roster", "audit"]), label="which")
+    if which == "roster":
+        role, url = "organiser", f"/staff/events/{world.event_slug}/roster"
+        names = ["q", "page"]
+    else:
+        role, url = "admin", "/staff/audit"
+        names = ["action", "email", "event", "from", "to", "page"]
+    values = st.one_of(
+        SEARCH_TEXT, st.sampled_from(NOT_NUMBERS + NOT_DATES), st.integers().map(str)
+    )
+    params = data.draw(st.dictionaries(st.sampled_from(names), values, min_size=1), label="params")
+    query = "&".join(f"{k}={quote_from_bytes(_bytes(v))}" for k, v in params.items())
+    before = snapshot()
+    response = world.clients[role].get(f"{url}?{query}")
+    assert changed(before, snapshot()) == {}
+    assert response.status_code in (200, 400, 404), response.status_code
+
+
+@FUZZ
+@given(
+    code=st.one_of(st.sampled_from(["id", "en", "fr", "ID", "\x00", "x" * 5000]), st.text()),
+    target=st.one_of(
+        st.sampled_from(
+            [
+                "//evil.example", "https://evil.example/", "/\\evil.example", "\\\\evil.example",
+                "/\t/evil.example", "/\n/evil.example", "javascript:alert(1)", "/%2F/evil.example",
+                " //evil.example", "/r/x", "/\x00", "", "x" * 5000,
+            ]
+        ),
+        st.text(),
+    ),
+)  # fmt: skip
+def test_language_switch_stays_on_site(world: World, code: str, target: str) -> None:
+    """Any language code and next: a redirect within the site, the cookie only for id/en."""
+    client = world.clients[None]
+    client.delete_cookie("lang")
+    path = quote_from_bytes(_bytes(code), safe="")
+    before = snapshot()
+    response = client.get(f"/lang/{path}?next={quote_from_bytes(_bytes(target), safe='')}")
+    assert changed(before, snapshot()) == {}
+    if response.status_code == 404:  # a code with "/" in it names no route
+        return
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    # Browsers drop tabs and newlines and read "\" as "/": none of them may be in it.
+    assert not any(ch in location for ch in "\\\t\n\r\x00"), location
+    parts = urlsplit(location)
+    assert not parts.scheme and not parts.netloc and location.startswith("/"), location
+    assert not location.startswith("//"), location
+    cookie = client.get_cookie("lang")
+    assert (cookie.value if cookie else None) == (code if code in ("id", "en") else None)
+
+
+# --- regressions: what the fuzzing found ----------------------------------------------
+
+REFUSED_ID = "Permintaan tidak dapat dipahami. Periksa kembali data yang Anda kirim."
+REFUSED_EN = "The request could not be understood. Please check what you sent."
+
+
+def _event_body(world: World, **change: Value) -> list[tuple[str, Value]]:
+    body: dict[str, Value] = {**EVENT, "slug": "kota-fuzz-2026", **change}
+    return [*body.items(), ("csrf_token", world.csrf("organiser"))]
+
+
+def test_a_file_sent_for_a_text_field_is_a_400(world: World) -> None:
+    """Flask-WTF gave the schedules field the file object: json.loads raised (a 500)."""
+    before = snapshot()
+    pairs: list[tuple[str, Value]] = [
+        ("document", AsFile(json.dumps(dump_document()).encode())),
+        ("csrf_token", world.csrf("admin")),
+    ]
+    world.clients["admin"].set_cookie("lang", "id")
+    response = send(world.clients["admin"], "/staff/enrolment/schedules", pairs, "multipart")
+    assert response.status_code == 400
+    assert REFUSED_ID in response.get_data(as_text=True)
+    # An event's city as a file (its .strip() failed) and the same in English.
+    world.clients["organiser"].set_cookie("lang", "en")
+    body = _event_body(world, city=AsFile(b"Kota Fuzz"))
+    response = send(world.clients["organiser"], "/staff/events/new", body, "multipart")
+    assert response.status_code == 400
+    assert REFUSED_EN in response.get_data(as_text=True)
+    assert changed(before, snapshot()) == {}
+
+
+@pytest.mark.parametrize("how", ["urlencoded", "multipart"])
+@pytest.mark.parametrize(
+    "city", ["Kota\x00Fuzz", "Kota\x01Fuzz", "Kota\x7f", b"Kota\xffFuzz", "Kota\ud800"]
+)
+def test_control_characters_and_broken_utf8_in_a_form_are_a_400(
+    world: World, how: str, city: Value
+) -> None:
+    """A NUL in an event's city reached PostgreSQL (a 500) and other controls were stored."""
+    before = snapshot()
+    world.clients["organiser"].set_cookie("lang", "id")
+    response = send(
+        world.clients["organiser"], "/staff/events/new", _event_body(world, city=city), how
+    )
+    assert response.status_code == 400
+    assert REFUSED_ID in response.get_data(as_text=True)
+    assert changed(before, snapshot()) == {}
+    # The same event with a clean city is made: the refusal was for the city alone.
+    response = send(world.clients["organiser"], "/staff/events/new", _event_body(world), how)
+    assert response.status_code == 302
+
+
+def test_tabs_and_line_breaks_are_still_typed_into_forms(world: World) -> None:
+    """Text areas send CR LF and people paste tabs: the guard lets them through."""
+    body = _event_body(world, venue="Lapangan\tKarebosi\r\nMakassar")
+    response = send(world.clients["organiser"], "/staff/events/new", body, "urlencoded")
+    assert response.status_code == 302
+    venue = db.session.scalar(select(Event.venue).where(Event.slug == "kota-fuzz-2026"))
+    assert venue is not None and "\x00" not in venue
+
+
+def test_a_stale_quote_on_confirm_is_a_409_not_a_200(world: World) -> None:
+    """The confirm step with a quote that is no longer the price: the review again, 409."""
+    client = world.clients["volunteer"]
+    client.set_cookie("lang", "en")
+    url = f"/staff/events/{world.event_slug}/enrol?registration={world.registration_id}"
+    pairs = [*ENROL.items(), ("action", "confirm"), ("quoted", "1")]
+    before = snapshot()
+    response = send(client, url, [*pairs, ("csrf_token", world.csrf("volunteer"))], "urlencoded")
+    assert response.status_code == 409
+    assert "The contribution changed since it was shown." in response.get_data(as_text=True)
+    assert changed(before, snapshot()) == {}
