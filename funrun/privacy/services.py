@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, Integer, String, and_, cast, func, literal, select, update
 
 from funrun.audit.services import record
 from funrun.bibs.models import PrintJob
@@ -101,50 +99,21 @@ def events_due(older_than_days: int, today: date) -> list[Event]:
     return list(db.session.scalars(select(Event).where(Event.date < cutoff).order_by(Event.date)))
 
 
-def _random_hash() -> str:
-    """A value shaped like a SHA-256 hex digest that matches no NIK and no token."""
-    return secrets.token_hex(32)
+#: What a purged row's unique hash column holds: ``purged:<id>`` is unique, and matches
+#: no NIK's keyed hash and no manage token's SHA-256 (both are plain hex).
+_PURGED_PREFIX = "purged:"
 
 
-def _anonymise_registrations(registrations: Iterable[Registration], now: datetime) -> int:
-    n = 0
-    for r in registrations:
-        r.full_name = PURGED_NAME
-        r.phone = ""
-        r.email = None
-        r.kpj_number = None
-        r.occupation = None
-        r.emergency_contact = None
-        r.emergency_phone = None
-        # The runner's manage link stops opening anything.
-        r.manage_token_hash = _random_hash()
-        r.purged_at = now
-        n += 1
-    return n
+def _purged_marker(column: Any) -> Any:
+    """``'purged:' || id``, computed by the database for each row."""
+    return literal(_PURGED_PREFIX) + cast(column, String)
 
 
-def _anonymise_enrolments(enrolments: Iterable[Enrolment], now: datetime) -> int:
-    n = 0
-    for e in enrolments:
-        e.full_name = PURGED_NAME
-        e.birth_place = ""
-        e.mother_maiden_name = ""
-        e.address = ""
-        e.phone = ""
-        e.occupation_other = None
-        # The declared income is personal; the basis and amounts are what was charged.
-        e.declared_income = 0
-        e.purged_at = now
-        n += 1
-    return n
-
-
-def _anonymise_person(person: Person, now: datetime) -> None:
-    person.nik_hash = _random_hash()
-    person.nik_encrypted = data_cipher().encrypt(PURGED_NIK)
-    # The birth year stays for age bands; day and month go.
-    person.birth_date = date(person.birth_date.year, 1, 1)
-    person.purged_at = now
+def _year_start(column: Any) -> Any:
+    """1 January of the date's year, in the session's SQL dialect."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.make_date(cast(func.extract("year", column), Integer), 1, 1)
+    return func.substr(column, 1, 4) + literal("-01-01")  # SQLite keeps dates as text
 
 
 def _rewrite_batches(numbers_by_batch: dict[int, set[str]], now: datetime) -> int:
@@ -163,71 +132,94 @@ def _rewrite_batches(numbers_by_batch: dict[int, set[str]], now: datetime) -> in
     return len(numbers_by_batch)
 
 
-def _drop_print_files(event_ids: set[int]) -> int:
-    """Forget the batch-printed bib PDFs of these events (names are printed on bibs)."""
-    if not event_ids:
-        return 0
-    result = db.session.execute(
-        update(PrintJob)
-        .where(PrintJob.event_id.in_(event_ids), PrintJob.pdf.is_not(None))
-        .values(pdf=None)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+def _rowcount(statement: Any) -> int:
+    result = db.session.execute(statement.execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)
 
 
-def _people_to_purge(person_ids: set[int]) -> list[Person]:
-    """Those of ``person_ids`` with nothing left unpurged (no other registration, no enrolment)."""
-    if not person_ids:
-        return []
-    still_held = set(
-        db.session.scalars(
-            select(Registration.person_id).where(
-                Registration.person_id.in_(person_ids), Registration.purged_at.is_(None)
-            )
-        )
-    ) | set(
-        db.session.scalars(
-            select(Enrolment.person_id).where(
-                Enrolment.person_id.in_(person_ids), Enrolment.purged_at.is_(None)
-            )
-        )
-    )
-    wanted = person_ids - still_held
-    return list(
-        db.session.scalars(select(Person).where(Person.id.in_(wanted), Person.purged_at.is_(None)))
-    )
-
-
-def _purge_registrations(registrations: list[Registration], now: datetime) -> PurgeCounts:
-    """Anonymise ``registrations``, their enrolments, files and (when free) people."""
+def _purge_scope(scope: ColumnElement[bool], now: datetime) -> PurgeCounts:
+    """Purge the registrations matching ``scope``, their enrolments, files and (when they
+    hold nothing else) their people: a few set-based statements, whatever the size.
+    """
     counts = PurgeCounts()
-    ids = [r.id for r in registrations]
-    enrolments = {
-        e.registration_id: e
-        for e in db.session.scalars(select(Enrolment).where(Enrolment.registration_id.in_(ids)))
-    }
-    doing: list[Registration] = []
-    for r in registrations:
-        e = enrolments.get(r.id)
-        if e is not None and e.export_batch_id is None:
-            counts.held += 1  # the scheme has not had it yet
-            continue
-        doing.append(r)
-    counts.registrations = _anonymise_registrations(doing, now)
-    purged_enrolments = [enrolments[r.id] for r in doing if r.id in enrolments]
-    counts.enrolments = _anonymise_enrolments(purged_enrolments, now)
+    r, e, p = Registration, Enrolment, Person
+    # A registration whose enrolment the scheme has not had yet stays as it is.
+    waiting = select(e.registration_id).where(e.export_batch_id.is_(None), e.purged_at.is_(None))
+    unpurged = and_(scope, r.purged_at.is_(None))
+    counts.held = db.session.scalar(select(func.count()).where(unpurged, r.id.in_(waiting))) or 0
+    doing = and_(unpurged, r.id.not_in(waiting))
+    # Lock the people first (as a registration's person upsert does), so nobody registers
+    # again with one of these NIKs between the check below and the update.
+    db.session.execute(
+        select(p.id)
+        .where(p.id.in_(select(r.person_id).where(scope)), p.purged_at.is_(None))
+        .with_for_update()
+    ).all()
+    enrolments = db.session.execute(
+        select(e.id, e.participant_number, e.export_batch_id).where(
+            e.registration_id.in_(select(r.id).where(doing)), e.purged_at.is_(None)
+        )
+    ).all()
+    counts.registrations = _rowcount(
+        update(r)
+        .where(doing)
+        .values(
+            full_name=PURGED_NAME,
+            phone="",
+            email=None,
+            kpj_number=None,
+            occupation=None,
+            emergency_contact=None,
+            emergency_phone=None,
+            # The runner's manage link stops opening anything.
+            manage_token_hash=_purged_marker(r.id),
+            purged_at=now,
+        )
+    )
     by_batch: dict[int, set[str]] = {}
-    for e in purged_enrolments:
-        by_batch.setdefault(e.export_batch_id, set()).add(e.participant_number)  # type: ignore[arg-type]
-    db.session.flush()
-    people = _people_to_purge({r.person_id for r in doing})
-    for person in people:
-        _anonymise_person(person, now)
-    counts.people = len(people)
+    for row in enrolments:
+        by_batch.setdefault(row.export_batch_id, set()).add(row.participant_number)
+    if enrolments:
+        counts.enrolments = _rowcount(
+            update(e)
+            .where(e.id.in_([row.id for row in enrolments]))
+            .values(
+                full_name=PURGED_NAME,
+                birth_place="",
+                mother_maiden_name="",
+                address="",
+                phone="",
+                occupation_other=None,
+                # Declared income is personal; the basis and amounts are what was charged.
+                declared_income=0,
+                purged_at=now,
+            )
+        )
+    still_registered = select(r.id).where(r.person_id == p.id, r.purged_at.is_(None))
+    still_enrolled = select(e.id).where(e.person_id == p.id, e.purged_at.is_(None))
+    counts.people = _rowcount(
+        update(p)
+        .where(
+            p.id.in_(select(r.person_id).where(scope)),
+            p.purged_at.is_(None),
+            ~still_registered.exists(),
+            ~still_enrolled.exists(),
+        )
+        .values(
+            nik_hash=_purged_marker(p.id),
+            nik_encrypted=data_cipher().encrypt(PURGED_NIK),
+            # The birth year stays for age bands; day and month go.
+            birth_date=_year_start(p.birth_date),
+            purged_at=now,
+        )
+    )
     counts.batches = _rewrite_batches(by_batch, now)
-    counts.print_files = _drop_print_files({r.event_id for r in doing})
-    db.session.flush()
+    # Batch-printed bibs carry names; they can be printed again from what is left.
+    counts.print_files = _rowcount(
+        update(PrintJob)
+        .where(PrintJob.event_id.in_(select(r.event_id).where(scope)), PrintJob.pdf.is_not(None))
+        .values(pdf=None)
+    )
     return counts
 
 
@@ -240,15 +232,7 @@ def purge_event(
     try:
         event = db.session.get_one(Event, event_id)
         slug = event.slug
-        registrations = list(
-            db.session.scalars(
-                select(Registration)
-                .where(Registration.event_id == event_id, Registration.purged_at.is_(None))
-                .order_by(Registration.id)
-                .with_for_update()
-            )
-        )
-        counts = _purge_registrations(registrations, now)
+        counts = _purge_scope(Registration.event_id == event_id, now)
         counts.events = 1
         counts.slugs.append(slug)
         if dry_run:
@@ -451,19 +435,7 @@ def delete_person(person: Person, *, user_id: int | None, now: datetime | None =
     now = now or utcnow()
     begin_write()
     try:
-        registrations = list(
-            db.session.scalars(
-                select(Registration)
-                .where(Registration.person_id == person_id, Registration.purged_at.is_(None))
-                .order_by(Registration.id)
-                .with_for_update()
-            )
-        )
-        counts = _purge_registrations(registrations, now)
-        target = db.session.get_one(Person, person_id)
-        if target.purged_at is None and counts.held == 0:
-            _anonymise_person(target, now)
-            counts.people += 1
+        counts = _purge_scope(Registration.person_id == person_id, now)
         record(
             "privacy_delete",
             user_id=user_id,
