@@ -18,8 +18,9 @@ Pages are called with a signed-in cookie session (Flask-Login's session keys, fo
 accounts with hashed passwords) and a valid CSRF token; the API with ``Authorization:
 Bearer`` tokens. Path parameters come from real rows: a check-in, an enrolment, an export
 batch, a finished print job, another volunteer's assignment and token, and so on. POSTs
-send a valid, harmless body, and after any call that was let through (it may have changed
-something) the next identity gets a freshly built world.
+send a valid, harmless body. GETs change nothing that matters, so they share one world;
+after a POST that was let through and cannot simply be repeated (a cancel, an undo, a new
+account) the next identity gets a freshly built world, and so does the row after any POST.
 
 Outcomes: ``ok`` = 2xx or a 3xx that is not a redirect to the sign-in page; ``login`` = a
 redirect to /login; otherwise the status code. ``<token>`` in a path is a credential, not
@@ -38,7 +39,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 from werkzeug.test import TestResponse
 
@@ -46,6 +47,7 @@ from funrun.accounts.models import ApiToken, EventAssignment, Role, User
 from funrun.accounts.services import create_api_token
 from funrun.bibs.models import PrintJob, PrintJobStatus
 from funrun.bibs.services import payload_for
+from funrun.checkin.models import CheckIn
 from funrun.checkin.services import scan
 from funrun.enrolment import services as enrolment_services
 from funrun.enrolment.export import create_batch
@@ -87,6 +89,7 @@ GET  /r/<token>/my-data.json                                 404    ok     404  
 # staff home: any signed-in staff account
 GET  /staff                                                  login  login  ok     ok     login  ok     ok
 # scanning and the desk: admins and organisers anywhere, volunteers at their events
+# (each volunteer's list of events to scan shows its own events only: see the last test)
 GET  /staff/scan                                             login  login  ok     ok     login  ok     ok
 GET  /staff/events/<slug:slug>/scan                          login  login  ok     403    login  ok     ok
 POST /staff/events/<slug:slug>/scan                          login  login  ok     403    login  ok     ok
@@ -174,6 +177,7 @@ class Row:
 
     @property
     def key(self) -> str:
+        """``METHOD rule``, as test ids and the route check name it."""
         return f"{self.method} {self.rule}"
 
 
@@ -189,8 +193,8 @@ def parse_matrix(text: str) -> list[Row]:
         words = line.split()
         method, outcomes = words[0], words[-len(IDENTITIES) :]
         rule = line[len(method) :].strip()
-        for outcome in reversed(outcomes):
-            rule = rule[: -len(outcome)].rstrip()
+        for word in reversed(outcomes):
+            rule = rule[: -len(word)].rstrip()
         assert method in ("GET", "POST"), line
         assert all(o in ("ok", "login", "401", "403", "404") for o in outcomes), line
         rows.append(Row(method, rule, dict(zip(IDENTITIES, outcomes, strict=True))))
@@ -212,6 +216,7 @@ class World:
     """Ids, slugs and secrets of the rows a world is made of (plain values, no ORM)."""
 
     here: str
+    elsewhere: str
     here_id: int
     elsewhere_id: int
     users: dict[str, int]
@@ -239,7 +244,7 @@ def _event(tour: Tour, slug: str, city: str, prefix: str) -> Event:
         slug=slug,
         city=city,
         name=f"Fun Run 5K {city}",
-        date=date(2026, 12, 13),
+        date=date(2030, 12, 13),  # ahead: registration stays open
         start_time=time(6, 0),
         venue="Alun-alun",
         quota=10,
@@ -315,6 +320,7 @@ def build_world(password_hash: str) -> World:
     db.session.commit()
     world = World(
         here=here.slug,
+        elsewhere=elsewhere.slug,
         here_id=here.id,
         elsewhere_id=elsewhere.id,
         users={name: user.id for name, user in users.items()},
@@ -387,7 +393,7 @@ def form_body(endpoint: str, world: World, identity: str) -> dict[str, Any]:
     event = {
         "city": "Jakarta",
         "name": "Fun Run 5K Jakarta",
-        "date": "2026-12-13",
+        "date": "2030-12-13",
         "start_time": "06:00",
         "timezone": "Asia/Jakarta",
         "venue": "Alun-alun",
@@ -664,3 +670,68 @@ def test_the_api_ignores_a_signed_in_cookie(rows_world: Matrix) -> None:
     for row in guarded:
         _endpoint, url = url_for_row(rows_world.app, row, world, "admin")
         assert client.get(url).status_code == 401, row.key
+
+
+#: Ids of the other event's rows, passed through this event's addresses: each must be
+#: refused, not served (``{reg}``, ``{number}`` and ``{code}`` are a Medan runner's).
+CROSS_EVENT = [
+    ("vol_here", "GET", "/staff/events/{here}/enrol?registration={reg}", 404),
+    ("organiser", "GET", "/staff/events/{here}/roster/{reg}", 404),
+    ("vol_here", "GET", "/staff/enrolments/{number}", 403),
+    ("vol_here", "GET", "/staff/enrolments/{number}/card.pdf", 403),
+    ("vol_here", "GET", "/api/v1/enrolments/{number}/card.pdf", 403),
+    ("vol_here", "POST", "/api/v1/events/{here}/enrolments", 422),
+    ("vol_here", "POST", "/api/v1/events/{here}/checkins", 409),
+    ("vol_here", "POST", "/staff/events/{here}/scan", 409),
+]
+
+
+def test_another_events_rows_are_refused_through_this_events_addresses(
+    rows_world: Matrix,
+) -> None:
+    """A Jakarta volunteer cannot reach a Medan runner, enrolment or bib via Jakarta's pages."""
+    world = rows_world.world()
+    rows_world.stale = rows_world.spoiled = True  # rows are added below
+    medan = db.session.scalars(select(Event).where(Event.slug == world.elsewhere)).one()
+    new = register(
+        medan, clean_registration(person_payload(3), medan), notice=current_privacy_notice("id")
+    )
+    runner = db.session.get_one(Registration, new.snapshot.id)
+    code = payload_for(runner)
+    prepared = enrolment_services.prepare(medan, enrol_body(), walkup=False)
+    number = enrolment_services.enrol_registered(
+        medan, runner, prepared, user=None, locale="id"
+    ).participant_number
+    db.session.remove()
+    fill = {"here": world.here, "reg": new.snapshot.id, "number": number}
+    for identity, method, template, expected in CROSS_EVENT:
+        url = template.format(**fill)
+        client = signed_in_client(rows_world.app, world, identity)
+        if url.startswith(API):
+            body = enrol_body(code=code) if url.endswith("enrolments") else {"code": code}
+            response = client.open(
+                url,
+                method=method,
+                json=body if method == "POST" else None,
+                headers=bearer(world, identity),
+            )
+        elif method == "POST":
+            token = csrf_from(client.get("/login").get_data(as_text=True))
+            response = client.post(url, data={"code": code, "csrf_token": token})
+        else:
+            response = client.get(url)
+        response.get_data()
+        assert response.status_code == expected, f"{identity} {method} {url}"
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(CheckIn)) == 1  # the world's own
+    # The scan page's event list shows each volunteer its own events only.
+    for identity, mine, other in (
+        ("vol_here", world.here, world.elsewhere),
+        ("vol_else", world.elsewhere, world.here),
+    ):
+        html = (
+            signed_in_client(rows_world.app, world, identity)
+            .get("/staff/scan")
+            .get_data(as_text=True)
+        )
+        assert f"/staff/events/{mine}/scan" in html and f"/staff/events/{other}/scan" not in html
