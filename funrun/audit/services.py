@@ -32,6 +32,7 @@ ACTIONS = {
     "deactivate": _l("Account deactivated"),
     "reactivate": _l("Account reactivated"),
     "privacy_purge": _l("Personal data purged (retention)"),
+    "privacy_lookup": _l("Personal data looked up"),
     "privacy_export": _l("Personal data exported"),
     "privacy_delete": _l("Personal data deleted on request"),
 }

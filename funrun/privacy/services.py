@@ -276,6 +276,21 @@ def find_person(raw_nik: str) -> Person | None:
     )
 
 
+def lookup_person(raw_nik: str, *, user_id: int | None) -> Person | None:
+    """:func:`find_person`, audited (found or not, never with the NIK)."""
+    person = find_person(raw_nik)
+    person_id = person.id if person is not None else None
+    begin_write()
+    record(
+        "privacy_lookup",
+        user_id=user_id,
+        target=f"person #{person_id}" if person_id else None,
+        detail="found" if person_id else "not found",
+    )
+    db.session.commit()
+    return db.session.get(Person, person_id) if person_id else None
+
+
 def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 

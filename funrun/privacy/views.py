@@ -24,7 +24,7 @@ from funrun.privacy.services import (
     PrivacyError,
     delete_person,
     export_person,
-    find_person,
+    lookup_person,
     person_export,
 )
 from funrun.registration.models import Registration
@@ -73,7 +73,7 @@ def person_page() -> Response:
     if request.method == "GET":
         return _page()
     try:
-        person = find_person(request.form.get("nik", "")[:40])
+        person = lookup_person(request.form.get("nik", "")[:40], user_id=current_user.id)
     except PrivacyError:
         flash(_("A NIK has 16 digits."), "error")
         return _page(status=400)

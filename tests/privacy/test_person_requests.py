@@ -93,6 +93,9 @@ def test_lookup_answers_bad_and_unknown_niks_in_the_page_language(
     response = find(web, "3174109999990001", lang)
     assert response.status_code == 404
     assert unknown in response.get_data(as_text=True)
+    # Only the lookup that ran is recorded (without the NIK); malformed ones never ran.
+    [row] = audit_rows("privacy_lookup")
+    assert (row.target, row.detail) == (None, "not found")
 
 
 def test_lookup_shows_the_person_with_the_nik_masked(tour, web, admin):
@@ -105,6 +108,12 @@ def test_lookup_shows_the_person_with_the_nik_masked(tour, web, admin):
     assert nik[:4] + "*" * 10 + nik[-2:] in body
     assert "Jakarta" in body and "Bandung" in body  # both registrations
     assert response.headers["Cache-Control"] == "private, no-store"
+    [row] = audit_rows("privacy_lookup")
+    assert (row.user_id, row.target, row.detail) == (
+        admin.id,
+        f"person #{person_of(tour.old_ids[2]).id}",
+        "found",
+    )
 
 
 def test_export_holds_everything_with_the_consent_text_and_is_audited(tour, web, admin):
