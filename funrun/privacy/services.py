@@ -9,7 +9,8 @@ keyed hash), the birth day and month, and the enrolment's personal fields go.
 
 An enrolment not yet sent to the scheme's core system is held back: the scheme must get
 it first (export the pending batch, then purge). Export batch files already made are
-rewritten without the purged people's rows (the other rows stay byte for byte).
+rewritten without the purged people's rows (the other rows stay byte for byte; the
+batch's recorded count stays what was sent), and batch-printed bib PDFs are dropped.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ PURGED_NIK = "0" * 16
 
 
 class PrivacyError(Exception):
-    """A request about personal data that cannot be done; the message is for the user."""
+    """A request about personal data that cannot be done; the argument says why (a code)."""
 
 
 @dataclass
