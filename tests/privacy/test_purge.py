@@ -197,3 +197,37 @@ def test_batch_printed_bibs_of_a_purged_event_are_dropped(tour):
     db.session.rollback()
     kept = {job.event_id: job.pdf for job in db.session.scalars(select(PrintJob))}
     assert kept == {tour.old.id: None, tour.new.id: b"%PDF"}
+
+
+def test_a_batch_shared_with_a_newer_event_keeps_its_other_rows_as_they_were(
+    tour, client, make_staff
+):
+    from funrun.bibs.services import payload_for
+
+    staff = make_staff("organiser")
+    newer = next(r for r in registrations_of(tour.new) if r.id != tour.both[1])
+    for event, registration_id in ((tour.old, tour.old_ids[4]), (tour.new, newer.id)):
+        response = client.post(
+            f"{API}/events/{event.slug}/enrolments",
+            json=enrol_body(code=payload_for(db.session.get_one(Registration, registration_id))),
+            headers=staff.headers,
+        )
+        assert response.status_code == 201, response.get_data(as_text=True)
+    batch = create_batch(user_id=None)
+    assert batch is not None and batch.count == 2
+    number = batch.number
+    csv_before = batch_file(number, "csv", user_id=None).decode().splitlines()
+    json_before = json.loads(batch_file(number, "json", user_id=None))
+    old_nik = tour.niks[tour.old_ids[4]]
+    assert old_nik in "\n".join(csv_before)
+
+    assert purge(365, today=TODAY).batches == 2  # the fixture's batch and this one
+
+    csv_after = batch_file(number, "csv", user_id=None).decode().splitlines()
+    json_after = json.loads(batch_file(number, "json", user_id=None))
+    assert csv_after == [csv_before[0], *(line for line in csv_before[1:] if old_nik not in line)]
+    assert len(csv_after) == 2
+    assert json_after["enrolments"] == [
+        row for row in json_before["enrolments"] if row["nik"] != old_nik
+    ]
+    assert json_after["enrolments"][0]["event"] == "new-2026"
