@@ -735,3 +735,30 @@ def test_another_events_rows_are_refused_through_this_events_addresses(
             .get_data(as_text=True)
         )
         assert f"/staff/events/{mine}/scan" in html and f"/staff/events/{other}/scan" not in html
+
+
+def test_revoked_tokens_and_deactivated_accounts_open_nothing(rows_world: Matrix) -> None:
+    """Once revoked or deactivated, a credential gets what anonymous gets, on every route
+    anonymous is refused (the check-in POST's one-statement path on PostgreSQL included)."""
+    world = rows_world.world()
+    rows_world.stale = rows_world.spoiled = True  # accounts are changed below
+    db.session.execute(
+        ApiToken.__table__.update()
+        .where(ApiToken.user_id == world.users["vol_here"])
+        .values(revoked_at=FINALE)
+    )
+    db.session.execute(
+        User.__table__.update().where(User.id == world.users["organiser"]).values(active=False)
+    )
+    db.session.commit()
+    guarded = [row for row in ROWS if row.expected["anon"] in ("401", "login")]
+    wrong = []
+    for row in guarded:
+        for identity in ("vol_here", "organiser"):
+            if identity == "vol_here" and not row.rule.startswith(API):
+                continue  # only the volunteer's token is revoked: its password still works
+            _endpoint, response = call(rows_world.app, row, world, identity)
+            db.session.remove()
+            if outcome(response) != row.expected["anon"]:
+                wrong.append(f"{identity} {row.key}: {outcome(response)}")
+    assert wrong == []
