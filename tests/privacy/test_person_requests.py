@@ -178,8 +178,12 @@ def test_delete_cancels_promotes_the_waitlist_and_purges(tour, web, admin):
     # Their row is gone from the export batch; the NIK is nowhere in the file.
     batch = db.session.scalars(select(ExportBatch)).one()
     assert tour.niks[rid] not in batch_file(batch.number, "csv", user_id=None).decode()
-    # The NIK finds nothing any more.
+    # The NIK finds nothing any more; what is left says so.
     assert find(web, tour.niks[rid]).status_code == 404
+    left = json.loads(post(web, f"/staff/privacy/{person_id}/export").data)
+    assert left["person"]["nik"] is None and left["person"]["purged_at"]
+    assert left["registrations"][0]["full_name"] == PURGED_NAME
+    assert left["enrolment"]["address"] == "" and left["enrolment"]["declared_income"] == 0
     [row] = audit_rows("privacy_delete")
     assert row.user_id == admin.id and "cancelled=1 promoted=1" in row.detail
     assert tour.niks[rid] not in f"{row.target} {row.detail}"
