@@ -65,104 +65,105 @@ IDENTITIES = ("anon", "runner", "vol_here", "vol_else", "partner", "organiser", 
 
 # fmt: off
 MATRIX = """
-# method + rule                                            anon   runner vol_here vol_else partner organiser admin
-GET  /                                                       ok     ok     ok     ok     ok     ok     ok
-GET  /static/<path:filename>                                 ok     ok     ok     ok     ok     ok     ok
-GET  /lang/<code>                                            ok     ok     ok     ok     ok     ok     ok
-GET  /privacy                                                ok     ok     ok     ok     ok     ok     ok
-GET  /events/<slug:slug>                                     ok     ok     ok     ok     ok     ok     ok
-GET  /events/<slug:slug>/privacy                             ok     ok     ok     ok     ok     ok     ok
-GET  /events/<slug:slug>/register                            ok     ok     ok     ok     ok     ok     ok
-POST /events/<slug:slug>/register                            ok     ok     ok     ok     ok     ok     ok
-GET  /login                                                  ok     ok     ok     ok     ok     ok     ok
+# method + rule                                                  anon      runner    vol_here  vol_else  partner   organiser admin
+GET  /                                                           ok        ok        ok        ok        ok        ok        ok
+GET  /static/<path:filename>                                     ok        ok        ok        ok        ok        ok        ok
+GET  /lang/<code>                                                ok        ok        ok        ok        ok        ok        ok
+GET  /privacy                                                    ok        ok        ok        ok        ok        ok        ok
+GET  /events/<slug:slug>                                         ok        ok        ok        ok        ok        ok        ok
+GET  /events/<slug:slug>/privacy                                 ok        ok        ok        ok        ok        ok        ok
+GET  /events/<slug:slug>/register                                ok        ok        ok        ok        ok        ok        ok
+POST /events/<slug:slug>/register                                ok        ok        ok        ok        ok        ok        ok
+GET  /login                                                      ok        ok        ok        ok        ok        ok        ok
 # each identity posts its own email and password: partners are API only
-POST /login                                                  401    401    ok     ok     401    ok     ok
-POST /logout                                                 ok     ok     ok     ok     ok     ok     ok
+POST /login                                                      401       401       ok        ok        401       ok        ok
+POST /logout                                                     ok        ok        ok        ok        ok        ok        ok
 # the runner's pages: the token in the path is the credential
-GET  /r/<token>                                              404    ok     404    404    404    404    404
-POST /r/<token>                                              404    ok     404    404    404    404    404
-GET  /r/<token>/cancel                                       404    ok     404    404    404    404    404
-POST /r/<token>/cancel                                       404    ok     404    404    404    404    404
-GET  /r/<token>/bib.pdf                                      404    ok     404    404    404    404    404
-GET  /r/<token>/qr.svg                                       404    ok     404    404    404    404    404
-GET  /r/<token>/my-data.json                                 404    ok     404    404    404    404    404
+GET  /r/<token>                                                  404       ok        404       404       404       404       404
+POST /r/<token>                                                  404       ok        404       404       404       404       404
+GET  /r/<token>/cancel                                           404       ok        404       404       404       404       404
+POST /r/<token>/cancel                                           404       ok        404       404       404       404       404
+GET  /r/<token>/bib.pdf                                          404       ok        404       404       404       404       404
+GET  /r/<token>/qr.svg                                           404       ok        404       404       404       404       404
+GET  /r/<token>/my-data.json                                     404       ok        404       404       404       404       404
 # staff home: any signed-in staff account
-GET  /staff                                                  login  login  ok     ok     login  ok     ok
+GET  /staff                                                      login     login     ok        ok        login     ok        ok
 # scanning and the desk: admins and organisers anywhere, volunteers at their events
 # (each volunteer's list of events to scan shows its own events only: see the last test)
-GET  /staff/scan                                             login  login  ok     ok     login  ok     ok
-GET  /staff/events/<slug:slug>/scan                          login  login  ok     403    login  ok     ok
-POST /staff/events/<slug:slug>/scan                          login  login  ok     403    login  ok     ok
-GET  /staff/events/<slug:slug>/scan/roster                   login  login  ok     403    login  ok     ok
-GET  /staff/events/<slug:slug>/scan/counts                   login  login  ok     403    login  ok     ok
-GET  /staff/events/<slug:slug>/enrol                         login  login  ok     403    login  ok     ok
-POST /staff/events/<slug:slug>/enrol                         login  login  ok     403    login  ok     ok
-GET  /staff/enrolments/<number>                              login  login  ok     403    login  ok     ok
-GET  /staff/enrolments/<number>/card.pdf                     login  login  ok     403    login  ok     ok
+GET  /staff/scan                                                 login     login     ok        ok        login     ok        ok
+GET  /staff/events/<slug:slug>/scan                              login     login     ok        403       login     ok        ok
+POST /staff/events/<slug:slug>/scan                              login     login     ok        403       login     ok        ok
+# the page's script fetches these two: signed out, it sees the redirect (response.redirected)
+GET  /staff/events/<slug:slug>/scan/roster                       login     login     ok        403       login     ok        ok
+GET  /staff/events/<slug:slug>/scan/counts                       login     login     ok        403       login     ok        ok
+GET  /staff/events/<slug:slug>/enrol                             login     login     ok        403       login     ok        ok
+POST /staff/events/<slug:slug>/enrol                             login     login     ok        403       login     ok        ok
+GET  /staff/enrolments/<number>                                  login     login     ok        403       login     ok        ok
+GET  /staff/enrolments/<number>/card.pdf                         login     login     ok        403       login     ok        ok
 # the installable scan page's shell: no personal data, and the worker must load signed out
-GET  /staff/scan-sw.js                                       ok     ok     ok     ok     ok     ok     ok
-GET  /staff/events/<slug:slug>/scan/manifest.webmanifest     ok     ok     ok     ok     ok     ok     ok
+GET  /staff/scan-sw.js                                           ok        ok        ok        ok        ok        ok        ok
+GET  /staff/events/<slug:slug>/scan/manifest.webmanifest         ok        ok        ok        ok        ok        ok        ok
 # supervisors: check-in list and undo, events, bibs, reports, exports
-GET  /staff/events/<slug:slug>/checkins                      login  login  403    403    login  ok     ok
-POST /staff/checkins/<id:checkin_id>/undo                    login  login  403    403    login  ok     ok
-GET  /staff/events                                           login  login  403    403    login  ok     ok
-GET  /staff/events/new                                       login  login  403    403    login  ok     ok
-POST /staff/events/new                                       login  login  403    403    login  ok     ok
-GET  /staff/events/<slug:slug>/edit                          login  login  403    403    login  ok     ok
-POST /staff/events/<slug:slug>/edit                          login  login  403    403    login  ok     ok
-POST /staff/events/<slug:slug>/registration/<any(open, close):action>  login  login  403  403  login  ok  ok
-GET  /staff/events/<slug:slug>/bibs                          login  login  403    403    login  ok     ok
-POST /staff/events/<slug:slug>/bibs                          login  login  403    403    login  ok     ok
-GET  /staff/print-jobs/<id:job_id>                           login  login  403    403    login  ok     ok
-GET  /staff/print-jobs/<id:job_id>.pdf                       login  login  403    403    login  ok     ok
-GET  /staff/dashboard                                        login  login  403    403    login  ok     ok
-GET  /staff/dashboard.json                                   login  login  403    403    login  ok     ok
-GET  /staff/totals.<fmt>                                     login  login  403    403    login  ok     ok
-GET  /staff/roster.<fmt>                                     login  login  403    403    login  ok     ok
-GET  /staff/events/<slug:slug>/roster                        login  login  403    403    login  ok     ok
-GET  /staff/events/<slug:slug>/roster.<fmt>                  login  login  403    403    login  ok     ok
-GET  /staff/events/<slug:slug>/roster/<id:registration_id>   login  login  403    403    login  ok     ok
-GET  /staff/enrolment/exports                                login  login  403    403    login  ok     ok
-POST /staff/enrolment/exports                                login  login  403    403    login  ok     ok
-GET  /staff/enrolment/exports/<int:number>.<fmt>             login  login  403    403    login  ok     ok
+GET  /staff/events/<slug:slug>/checkins                          login     login     403       403       login     ok        ok
+POST /staff/checkins/<id:checkin_id>/undo                        login     login     403       403       login     ok        ok
+GET  /staff/events                                               login     login     403       403       login     ok        ok
+GET  /staff/events/new                                           login     login     403       403       login     ok        ok
+POST /staff/events/new                                           login     login     403       403       login     ok        ok
+GET  /staff/events/<slug:slug>/edit                              login     login     403       403       login     ok        ok
+POST /staff/events/<slug:slug>/edit                              login     login     403       403       login     ok        ok
+POST /staff/events/<slug:slug>/registration/<any(open, close):action>  login     login     403       403       login     ok        ok
+GET  /staff/events/<slug:slug>/bibs                              login     login     403       403       login     ok        ok
+POST /staff/events/<slug:slug>/bibs                              login     login     403       403       login     ok        ok
+GET  /staff/print-jobs/<id:job_id>                               login     login     403       403       login     ok        ok
+GET  /staff/print-jobs/<id:job_id>.pdf                           login     login     403       403       login     ok        ok
+GET  /staff/dashboard                                            login     login     403       403       login     ok        ok
+GET  /staff/dashboard.json                                       login     login     403       403       login     ok        ok
+GET  /staff/totals.<fmt>                                         login     login     403       403       login     ok        ok
+GET  /staff/roster.<fmt>                                         login     login     403       403       login     ok        ok
+GET  /staff/events/<slug:slug>/roster                            login     login     403       403       login     ok        ok
+GET  /staff/events/<slug:slug>/roster.<fmt>                      login     login     403       403       login     ok        ok
+GET  /staff/events/<slug:slug>/roster/<id:registration_id>       login     login     403       403       login     ok        ok
+GET  /staff/enrolment/exports                                    login     login     403       403       login     ok        ok
+POST /staff/enrolment/exports                                    login     login     403       403       login     ok        ok
+GET  /staff/enrolment/exports/<int:number>.<fmt>                 login     login     403       403       login     ok        ok
 # admins only: schedules, people, audit
-GET  /staff/enrolment/schedules                              login  login  403    403    login  403    ok
-POST /staff/enrolment/schedules                              login  login  403    403    login  403    ok
-GET  /staff/audit                                            login  login  403    403    login  403    ok
-GET  /staff/privacy                                          login  login  403    403    login  403    ok
-POST /staff/privacy                                          login  login  403    403    login  403    ok
-GET  /staff/privacy/<id:person_id>                           login  login  403    403    login  403    ok
-POST /staff/privacy/<id:person_id>/export                    login  login  403    403    login  403    ok
-POST /staff/privacy/<id:person_id>/delete                    login  login  403    403    login  403    ok
-GET  /staff/people                                           login  login  403    403    login  403    ok
-GET  /staff/people/new                                       login  login  403    403    login  403    ok
-POST /staff/people/new                                       login  login  403    403    login  403    ok
-GET  /staff/people/<id:user_id>                              login  login  403    403    login  403    ok
-POST /staff/people/<id:user_id>/assignments                  login  login  403    403    login  403    ok
-POST /staff/people/<id:user_id>/assignments/<id:assignment_id>/remove  login  login  403  403  login  403  ok
-POST /staff/people/<id:user_id>/tokens                       login  login  403    403    login  403    ok
-POST /staff/people/<id:user_id>/tokens/<id:token_id>/revoke  login  login  403    403    login  403    ok
-POST /staff/people/<id:user_id>/<any(deactivate, reactivate):action>  login  login  403  403  login  403  ok
+GET  /staff/enrolment/schedules                                  login     login     403       403       login     403       ok
+POST /staff/enrolment/schedules                                  login     login     403       403       login     403       ok
+GET  /staff/audit                                                login     login     403       403       login     403       ok
+GET  /staff/privacy                                              login     login     403       403       login     403       ok
+POST /staff/privacy                                              login     login     403       403       login     403       ok
+GET  /staff/privacy/<id:person_id>                               login     login     403       403       login     403       ok
+POST /staff/privacy/<id:person_id>/export                        login     login     403       403       login     403       ok
+POST /staff/privacy/<id:person_id>/delete                        login     login     403       403       login     403       ok
+GET  /staff/people                                               login     login     403       403       login     403       ok
+GET  /staff/people/new                                           login     login     403       403       login     403       ok
+POST /staff/people/new                                           login     login     403       403       login     403       ok
+GET  /staff/people/<id:user_id>                                  login     login     403       403       login     403       ok
+POST /staff/people/<id:user_id>/assignments                      login     login     403       403       login     403       ok
+POST /staff/people/<id:user_id>/assignments/<id:assignment_id>/remove  login     login     403       403       login     403       ok
+POST /staff/people/<id:user_id>/tokens                           login     login     403       403       login     403       ok
+POST /staff/people/<id:user_id>/tokens/<id:token_id>/revoke      login     login     403       403       login     403       ok
+POST /staff/people/<id:user_id>/<any(deactivate, reactivate):action>  login     login     403       403       login     403       ok
 # the API: public reads
-GET  /api/v1/events                                          ok     ok     ok     ok     ok     ok     ok
-GET  /api/v1/events/<slug:slug>                              ok     ok     ok     ok     ok     ok     ok
-GET  /api/v1/signing-key                                     ok     ok     ok     ok     ok     ok     ok
-GET  /api/v1/openapi.json                                    ok     ok     ok     ok     ok     ok     ok
+GET  /api/v1/events                                              ok        ok        ok        ok        ok        ok        ok
+GET  /api/v1/events/<slug:slug>                                  ok        ok        ok        ok        ok        ok        ok
+GET  /api/v1/signing-key                                         ok        ok        ok        ok        ok        ok        ok
+GET  /api/v1/openapi.json                                        ok        ok        ok        ok        ok        ok        ok
 # public, or a partner with its token; a bearer that is no API token is refused, not ignored
-POST /api/v1/events/<slug:slug>/registrations                ok     401    ok     ok     ok     ok     ok
+POST /api/v1/events/<slug:slug>/registrations                    ok        401       ok        ok        ok        ok        ok
 # the runner's registration by manage token (no account needed, none suffices)
-GET  /api/v1/registrations/<token>                           404    ok     404    404    404    404    404
-POST /api/v1/registrations/<token>/cancel                    404    ok     404    404    404    404    404
-GET  /api/v1/registrations/<token>/bib.pdf                   404    ok     404    404    404    404    404
+GET  /api/v1/registrations/<token>                               404       ok        404       404       404       404       404
+POST /api/v1/registrations/<token>/cancel                        404       ok        404       404       404       404       404
+GET  /api/v1/registrations/<token>/bib.pdf                       404       ok        404       404       404       404       404
 # scanning staff, volunteers at their events
-POST /api/v1/events/<slug:slug>/checkins                     401    401    ok     403    403    ok     ok
-GET  /api/v1/events/<slug:slug>/checkins/counts              401    401    ok     403    403    ok     ok
-GET  /api/v1/events/<slug:slug>/roster                       401    401    ok     403    403    ok     ok
-POST /api/v1/events/<slug:slug>/enrolments                   401    401    ok     403    403    ok     ok
-GET  /api/v1/enrolments/<number>/card.pdf                    401    401    ok     403    403    ok     ok
+POST /api/v1/events/<slug:slug>/checkins                         401       401       ok        403       403       ok        ok
+GET  /api/v1/events/<slug:slug>/checkins/counts                  401       401       ok        403       403       ok        ok
+GET  /api/v1/events/<slug:slug>/roster                           401       401       ok        403       403       ok        ok
+POST /api/v1/events/<slug:slug>/enrolments                       401       401       ok        403       403       ok        ok
+GET  /api/v1/enrolments/<number>/card.pdf                        401       401       ok        403       403       ok        ok
 # supervisors
-POST /api/v1/checkins/<id:checkin_id>/undo                   401    401    403    403    403    ok     ok
-GET  /api/v1/stats                                           401    401    403    403    403    ok     ok
+POST /api/v1/checkins/<id:checkin_id>/undo                       401       401       403       403       403       ok        ok
+GET  /api/v1/stats                                               401       401       403       403       403       ok        ok
 """  # noqa: E501 (a table reads better on one line per route)
 # fmt: on
 
