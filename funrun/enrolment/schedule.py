@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -57,6 +58,11 @@ class _Reader:
             return ""
         blank = isinstance(value, str) and not value.strip()
         if not isinstance(value, str) or (required and blank) or len(value) > max_length:
+            self.fail(_l("%(where)s is missing or not valid.", where=f"{where}.{key}"))
+            return ""
+        # JSON escapes reach here as characters: "\u0000" (PostgreSQL refuses NUL in text,
+        # a 500), a lone "\ud800", a right-to-left override. Line breaks and tabs are fine.
+        if any(unicodedata.category(ch).startswith("C") and ch not in "\t\r\n" for ch in value):
             self.fail(_l("%(where)s is missing or not valid.", where=f"{where}.{key}"))
             return ""
         return value.strip()
@@ -127,7 +133,8 @@ def _rates(r: _Reader, items: Any, where: str) -> list[dict]:
             r.fail(_l("%(where)s is missing or not valid.", where=at))
             continue
         programme = item.get("programme")
-        if programme not in PROGRAMMES:
+        # A list or an object is unhashable: ``in`` on the dict would raise (a 500).
+        if not isinstance(programme, str) or programme not in PROGRAMMES:
             r.fail(_l("%(where)s: unknown programme.", where=at))
             continue
         row: dict[str, Any] = {"programme": programme, "rate_bp": None, "flat_amount": None}
@@ -203,7 +210,7 @@ def _reliefs(r: _Reader, items: Any, where: str) -> list[dict]:
         if (
             not isinstance(programmes, list)
             or not programmes
-            or any(p not in PROGRAMMES for p in programmes)
+            or any(not isinstance(p, str) or p not in PROGRAMMES for p in programmes)
         ):
             r.fail(_l("%(where)s: unknown programme.", where=at))
             programmes = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -14,7 +16,14 @@ from wtforms import (
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from funrun.events.editing import TIMEZONES, EventData, local_window, parse_sizes
 from funrun.events.models import DEFAULT_SHIRT_SIZES, Event
@@ -24,6 +33,20 @@ TIMEZONE_LABELS = {
     "Asia/Makassar": _l("WITA (Asia/Makassar)"),
     "Asia/Jayapura": _l("WIT (Asia/Jayapura)"),
 }
+
+
+def plain_text(_form: FlaskForm, field: StringField) -> None:
+    """No control, format, private-use or unassigned characters (nor U+FFFD) in a name.
+
+    A right-to-left override or a zero-width space in a city's name would be printed on
+    bibs, rosters and exports; the runner's fields refuse the same characters.
+    """
+    value = field.data if isinstance(field.data, str) else ""
+    if any(
+        ch == "\ufffd" or (unicodedata.category(ch).startswith("C") and ch not in "\t\r\n")
+        for ch in value
+    ):
+        raise ValidationError(_l("Contains characters that are not allowed."))
 
 
 def _count(
@@ -42,8 +65,8 @@ class EventForm(FlaskForm):
         validators=[DataRequired(), Length(max=64)],
         render_kw={"maxlength": 64, "autocapitalize": "none"},
     )
-    city = StringField(_l("City"), validators=[DataRequired(), Length(max=80)])
-    name = StringField(_l("Event name"), validators=[DataRequired(), Length(max=160)])
+    city = StringField(_l("City"), validators=[DataRequired(), Length(max=80), plain_text])
+    name = StringField(_l("Event name"), validators=[DataRequired(), Length(max=160), plain_text])
     date = DateField(_l("Race date"), validators=[InputRequired()])
     date_is_illustrative = BooleanField(_l("The date is not final yet"))
     start_time = TimeField(_l("Start time"), validators=[InputRequired()])
@@ -51,7 +74,7 @@ class EventForm(FlaskForm):
         _l("Time zone of the venue"),
         choices=[SelectChoice(zone, TIMEZONE_LABELS[zone]) for zone in TIMEZONES],
     )
-    venue = StringField(_l("Venue"), validators=[DataRequired(), Length(max=200)])
+    venue = StringField(_l("Venue"), validators=[DataRequired(), Length(max=200), plain_text])
     quota = _count(_l("Quota (confirmed places)"), low=1, high=99999)
     registration_open = BooleanField(_l("Registration open"), default=True)
     registration_opens_at = DateTimeLocalField(
