@@ -24,7 +24,10 @@ def _filter_from_args() -> tuple[AuditFilter, int]:
     if action is not None and action not in ACTIONS:
         abort(400)
     email = args.get("email", "").strip() or None
-    if email is not None and len(email) > 254:
+    # PostgreSQL cannot compare text holding a NUL byte (a 500): no address has control characters.
+    if email is not None and (
+        len(email) > 254 or any(ord(ch) < 32 or ch == "\x7f" for ch in email)
+    ):
         abort(400)
     raw_event = args.get("event", "").strip()
     event_id = None
