@@ -314,13 +314,27 @@ def _clean_device(device: str | None) -> str | None:
 
 
 _REPLAY_SQL = """
+WITH mended AS (
+    -- "Already checked in" by a device whose check-in the scan statement could not see:
+    -- _run_scan points the row at it in a second statement, which never ran if the worker
+    -- died in between. The retry completes it with the runner's active check-in at the
+    -- station, the one meant (no write when the row is whole, as it almost always is).
+    UPDATE scan_log l SET checkin_id = (
+        SELECT a.id FROM checkins a
+        WHERE a.registration_id = l.registration_id AND a.station = l.station
+          AND a.undone_at IS NULL
+    )
+    WHERE l.event_id = %(event_id)s AND l.client_ref = %(client_ref)s
+      AND l.result = 'already_checked_in' AND l.checkin_id IS NULL
+    RETURNING l.checkin_id
+)
 SELECT l.result, l.offline_answer, r.id, r.bib_number, r.full_name, r.shirt_size, r.status,
        r.is_member, EXISTS (SELECT 1 FROM enrolments en WHERE en.person_id = r.person_id),
        e.bib_prefix, c.id, c.station, c.checked_in_at, u.email, c.device
 FROM scan_log l
 LEFT JOIN registrations r ON r.id = l.registration_id
 LEFT JOIN events e ON e.id = r.event_id
-LEFT JOIN checkins c ON c.id = l.checkin_id
+LEFT JOIN checkins c ON c.id = COALESCE(l.checkin_id, (SELECT checkin_id FROM mended))
 LEFT JOIN users u ON u.id = c.scanned_by_id
 WHERE l.event_id = %(event_id)s AND l.client_ref = %(client_ref)s
 """

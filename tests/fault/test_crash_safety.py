@@ -21,6 +21,19 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, insert, select
+
+from funrun.accounts.services import create_api_token, create_user
+from funrun.bibs.signing import bib_signer
+from funrun.checkin.models import CheckIn, ScanLog
+from funrun.dbtypes import utcnow
+from funrun.events.models import Event
+from funrun.extensions import db
+from funrun.registration.services import current_privacy_notice, register
+from funrun.registration.validation import clean_registration
+from tests.conftest import person_payload
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
@@ -58,16 +71,81 @@ def test_acknowledged_work_survives_killed_workers(
         + f"\nlog: {settings.log_path}"
     )
 
-    failed = [c for c in outcome.checks if not c.ok]
+    failed = [c for c in outcome.checks if c.invariant and not c.ok]
     assert not failed, report
+    spilled = next(c for c in outcome.checks if c.name.endswith("spilled into its waitlist"))
+    assert spilled.ok, report  # the waitlist path ran under the kills too
     rush, burst = outcome.rush, outcome.burst
     # The kills happened, several per phase, while requests were being served: without
     # them this test would prove nothing.
     assert len(rush.kills) == len(burst.kills) == 4, report
     # The fourth kill of each phase took every worker at once.
     assert rush.kills[3]["all_workers"] and burst.kills[3]["all_workers"], report
+    # A killed worker that had already sent its answer (Flask's teardown runs after the
+    # body is sent) costs no client anything, so not every kill is an error; but of some
+    # ten kills of serving workers, some land before the answer.
+    assert sum(k["serving"] for k in rush.kills + burst.kills) >= 4, report
     assert rush.tally.connection_errors + burst.tally.connection_errors >= 1, report
     # Every person and scan was answered in the end (retries got through).
     assert rush.tally.gave_up == burst.tally.gave_up == 0, report
     assert len(rush.outcomes) == 400
     assert len(burst.acks_seen) == 600
+
+
+def test_a_retry_after_a_kill_between_the_scan_and_its_pointer_names_the_check_in(
+    app: Flask,
+    client: FlaskClient,
+    make_event: Callable[..., Event],
+    postgres_url: str,
+) -> None:
+    """The one scan write that takes two statements, cut between them by a kill.
+
+    When another device checks the runner in while a scan's statement runs, the statement
+    answers "already checked in" without seeing that check-in (it is not in its
+    snapshot); a second statement then points the scan-log row at it. A worker killed
+    between the two (or during the first: the database finishes it anyway) leaves the row
+    without its pointer, and the client's retry (same client_ref) is answered from that
+    row: it must still name the check-in. bench/crash.py's two-devices-at-once scans hit
+    this about once in thirty runs of the test above before the fix.
+    """
+    event = make_event(slug="solo", bib_prefix="SOC", quota=5)
+    notice = current_privacy_notice("id")
+    data = clean_registration(person_payload(1), event)
+    runner = register(event, data, notice=notice).snapshot
+    user = create_user("volunteer-crash@example.org", "volunteer", event_slugs=["solo"])
+    headers = {"Authorization": f"Bearer {create_api_token(user)}"}
+    code = bib_signer().sign(event.id, runner.bib_number)
+    url = "/api/v1/events/solo/checkins"
+
+    first = client.post(url, json={"code": code, "client_ref": "dev-a-1"}, headers=headers)
+    assert first.status_code == 201, first.get_json()
+    checkin_id = first.get_json()["checkin_id"]
+    # What the killed worker of device B left: its scan statement committed the log row
+    # (already checked in, no pointer); the update that sets the pointer never ran.
+    db.session.execute(
+        insert(ScanLog).values(
+            event_id=event.id,
+            user_id=user.id,
+            station="pickup",
+            client_ref="dev-b-1",
+            result="already_checked_in",
+            code_kind="qr",
+            registration_id=runner.id,
+            checkin_id=None,
+            bib_number=runner.bib_number,
+            received_at=utcnow(),
+        )
+    )
+    db.session.commit()
+
+    retry = client.post(url, json={"code": code, "client_ref": "dev-b-1"}, headers=headers)
+    assert retry.status_code == 200, retry.get_json()
+    body = retry.get_json()
+    assert body["result"] == "already_checked_in" and body["replayed"] is True
+    assert body["checkin_id"] == checkin_id
+    assert body["first_by"] == "volunteer-crash@example.org" and body["first_at"]
+    # The retry also completed the row the kill left half-written.
+    db.session.rollback()
+    logged = db.session.scalar(select(ScanLog.checkin_id).where(ScanLog.client_ref == "dev-b-1"))
+    assert logged == checkin_id
+    assert db.session.scalar(select(func.count()).select_from(CheckIn)) == 1
