@@ -30,6 +30,9 @@ SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 SIZE = re.compile(r"[A-Za-z0-9]{1,8}")
 COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
 PREFIX = re.compile(r"[A-Z0-9]{1,8}")
+#: Race dates and registration windows stay within these years: year 1 at the venue is
+#: before year 1 in UTC, which no datetime can hold (an OverflowError, a 500).
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 class EventEditError(Exception):
@@ -81,6 +84,16 @@ def _check(data: EventData, errors: dict[str, list[str]]) -> None:
 
     if data.timezone not in TIMEZONES:
         fail("timezone", _("Choose a time zone from the list."))
+    for name, day in (
+        ("date", data.date),
+        ("registration_opens_at", data.registration_opens_at),
+        ("registration_closes_at", data.registration_closes_at),
+    ):
+        if day is not None and not FIRST_YEAR <= day.year <= LAST_YEAR:
+            fail(
+                name,
+                _("Use a date between %(first)d and %(last)d.", first=FIRST_YEAR, last=LAST_YEAR),
+            )
     if data.quota < 1:
         fail("quota", _("The quota must be at least 1."))
     if not PREFIX.fullmatch(data.bib_prefix):

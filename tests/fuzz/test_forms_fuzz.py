@@ -260,8 +260,13 @@ INVALID_UTF8 = [b"\x80", b"\xc0\xaf", b"\xed\xa0\x80", b"\xff\xfe", b"\xf4\x90\x
 NOT_NUMBERS = ["abc", "1.5", "1e3", "1e309", "NaN", "inf", "-inf", "0x10", "--1", "1,5", "½", "[]"]
 NOT_DATES = [
     "2015-02-30", "1990-13-01", "0000-01-01", "99999-01-01", "tomorrow", "1990/08/17",
-    "17.08.1990", "1990-08-17T00:00", "-1", "\u0661\u0669\u0669\u0660-\u0660\u0668-\u0661\u0667",
+    "17.08.1990", "1990-08-17T00:00", "-1", "0001-01-01", "9999-12-31",
+    "\u0661\u0669\u0669\u0660-\u0660\u0668-\u0661\u0667",
 ]  # fmt: skip
+
+
+#: Well-formed but out of range: year 1 at the venue is before year 1 in UTC.
+FAR_TIMES = ["0001-01-01T00:00", "9999-12-31T23:59", "1999-12-31T23:59"]
 
 
 class Missing:
@@ -338,7 +343,7 @@ def bad_values(spec: Field, base: str, how: str = "multipart") -> st.SearchStrat
         ]
     elif kind in ("date", "time", "datetime"):
         singles += [
-            st.sampled_from([*NOT_DATES, "25:61", "12:00:99", "2015-12-13T25:00", "T"]),
+            st.sampled_from([*NOT_DATES, "25:61", "12:00:99", "2015-12-13T25:00", "T", *FAR_TIMES]),
             _spliced(base),
             _overlong(base),
             st.sampled_from(INVALID_UTF8).map(lambda b: base.encode() + b),
@@ -1055,4 +1060,31 @@ def test_an_audit_search_for_an_email_with_a_nul_byte_is_a_400(world: World) -> 
         assert response.status_code == 400
         assert REFUSED_ID in response.get_data(as_text=True)
     assert client.get("/staff/audit?email=a%40example.org").status_code == 200
+    assert changed(before, snapshot()) == {}
+
+
+def test_an_event_date_out_of_range_is_a_422(world: World) -> None:
+    """Registration opening at 0001-01-01 00:00 venue time was before year 1 in UTC: an
+    OverflowError (a 500). Dates and the window now stay within 2000-2100."""
+    client = world.clients["organiser"]
+    client.set_cookie("lang", "en")
+    before = snapshot()
+    for change in (
+        {"registration_opens_at": "0001-01-01T00:00", "registration_closes_at": ""},
+        {"registration_closes_at": "9999-12-31T23:59"},
+        {"date": "0001-01-01"},
+        {"date": "2101-01-01"},
+    ):
+        response = send(client, "/staff/events/new", _event_body(world, **change), "multipart")
+        assert response.status_code == 422, change
+        html = response.get_data(as_text=True)
+        assert "Use a date between 2000 and 2100." in html
+        assert f'id="{next(iter(change))}-error"' in html
+    assert changed(before, snapshot()) == {}
+    edit = f"/staff/events/{world.event_slug}/edit"
+    body = [*{**EVENT, "date": "1999-12-31"}.items(), ("csrf_token", world.csrf("organiser"))]
+    client.set_cookie("lang", "id")
+    response = send(client, edit, body, "urlencoded")
+    assert response.status_code == 422
+    assert "Gunakan tanggal antara tahun 2000 dan 2100." in response.get_data(as_text=True)
     assert changed(before, snapshot()) == {}
