@@ -13,11 +13,11 @@ tests/fault/test_crash_safety.py, which imports it from here.
 2. serves funrun from gunicorn (sync workers, loopback, small ``--graceful-timeout``);
 3. the registration rush: client threads, each with its own HTTP connection, register
    distinct people over both events; meanwhile a worker that is serving a request (found
-   through /proc: a child of the master holding an established connection to the port)
-   is SIGKILLed every N acknowledged answers or every T seconds, and every few kills all
-   the workers at once; the master starts new ones. A client whose connection dies
-   retries the same body, as a real client would: the answer is then a 201 or the 409
-   of a duplicate;
+   through /proc: a child of the master holding the connection of a client still waiting
+   for its answer) is SIGKILLed every N acknowledged answers or every T seconds, and
+   every few kills all the workers at once; the master starts new ones. A client whose
+   connection dies retries the same body, as a real client would: the answer is then a
+   201 or the 409 of a duplicate;
 4. the scan burst: the same with check-ins of signed bib QR codes over three stations
    (each pair scanned once, some scanned again later with a new ``client_ref``), retries
    with the same ``client_ref``;
@@ -219,9 +219,9 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def established_inodes(port: int) -> set[str]:
-    """Socket inodes of established TCP connections whose local port is ``port``."""
-    inodes = set()
+def accepted(port: int) -> dict[str, int]:
+    """Established TCP connections to local ``port``: socket inode -> the client's port."""
+    found = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             lines = Path(table).read_text().splitlines()[1:]
@@ -230,24 +230,25 @@ def established_inodes(port: int) -> set[str]:
         for line in lines:
             cols = line.split()
             if int(cols[1].rsplit(":", 1)[1], 16) == port and cols[3] == "01":
-                inodes.add(cols[9])
-    return inodes
+                found[cols[9]] = int(cols[2].rsplit(":", 1)[1], 16)
+    return found
 
 
-def serving(pid: int, inodes: set[str]) -> bool:
-    """Whether process ``pid`` holds one of the connections ``inodes``."""
+def client_ports(pid: int, connections: dict[str, int]) -> set[int]:
+    """The client ports of the ``connections`` process ``pid`` holds (a worker's)."""
     try:
         fds = list(Path(f"/proc/{pid}/fd").iterdir())
     except OSError:
-        return False
+        return set()
+    ports = set()
     for fd in fds:
         try:
             target = os.readlink(fd)
         except OSError:
             continue
-        if target.startswith("socket:[") and target[8:-1] in inodes:
-            return True
-    return False
+        if target.startswith("socket:[") and target[8:-1] in connections:
+            ports.add(connections[target[8:-1]])
+    return ports
 
 
 # --- clients ---------------------------------------------------------------------------
@@ -269,8 +270,10 @@ class Tally:
 class Client:
     """One client's own HTTP connection, re-opened after the server closed or lost it."""
 
-    def __init__(self, port: int, token: str | None = None) -> None:
+    def __init__(self, port: int, awaiting: set[int], token: str | None = None) -> None:
         self.port = port
+        #: Local ports of the clients waiting for an answer (shared by a phase's clients).
+        self.awaiting = awaiting
         self.headers = {"Content-Type": "application/json"}
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
@@ -280,13 +283,18 @@ class Client:
         """POST JSON; the status and the JSON answer. Connection errors propagate."""
         if self.conn is None:
             self.conn = http.client.HTTPConnection(HOST, self.port, timeout=REQUEST_TIMEOUT)
+        waiting = None
         try:
             self.conn.request("POST", path, json.dumps(body), self.headers)
+            waiting = self.conn.sock.getsockname()[1]
+            self.awaiting.add(waiting)
             response = self.conn.getresponse()
             raw = response.read()
         except BaseException:
             self.close()
             raise
+        finally:
+            self.awaiting.discard(waiting)  # type: ignore[arg-type]
         if response.will_close:
             self.close()
         try:
@@ -330,6 +338,7 @@ class Phase:
         self.tally = Tally()
         self.kills: list[dict[str, Any]] = []
         self.kills_planned = 0
+        self.awaiting: set[int] = set()
         self.started = time.monotonic()
         self.stop = threading.Event()
         self.elapsed = 0.0
@@ -418,7 +427,7 @@ class Phase:
         return self.seconds is not None and time.monotonic() - started >= self.seconds
 
     def _client(self, index: int) -> None:
-        client = Client(self.server.port, getattr(self, "token", None))
+        client = Client(self.server.port, self.awaiting, getattr(self, "token", None))
         try:
             self.work(index, client)
         except Exception as error:  # a bug in the scenario must show, not hang the phase
@@ -442,7 +451,7 @@ class Phase:
             next_time += self.kill_every_seconds
 
     def kill(self, ordinal: int, acks: int, at: float) -> None:
-        """Kill a worker serving a connection (after a second of looking, any worker).
+        """Kill a worker serving a request (after a second of looking, any worker).
 
         Every ``kill_all_every``-th kill takes every worker at once: the master then has
         none left to serve while it starts new ones.
@@ -452,9 +461,10 @@ class Phase:
             return
         look_until = time.monotonic() + 1.0
         while True:
+            # Busy: holding the connection of a client still waiting for its answer.
             workers = children(master)
-            inodes = established_inodes(self.server.port)
-            busy = [pid for pid in workers if serving(pid, inodes)]
+            connections = accepted(self.server.port)
+            busy = [pid for pid in workers if client_ports(pid, connections) & self.awaiting]
             if busy or time.monotonic() >= look_until or self.stop.is_set():
                 break
             time.sleep(0.002)
@@ -896,9 +906,12 @@ def check_scans(conn: Any, burst: Burst) -> list[Check]:
             want = active.get((ack.bib, ack.station))
             log = logs.get(ack.client_ref)
             if want is None or ack.checkin_id != want:
-                bad.append(f"{ack.client_ref}: told check-in {ack.checkin_id}, active {want}")
+                bad.append(
+                    f"{ack.client_ref} ({ack.kind}, attempt {ack.attempts}): told check-in "
+                    f"{ack.checkin_id}, active {want}"
+                )
             elif log is None or log[1:] != (ack.result, ack.checkin_id):
-                bad.append(f"{ack.client_ref}: scan log {log}")
+                bad.append(f"{ack.client_ref} ({ack.kind}, attempt {ack.attempts}): log {log}")
         checks.append(Check(name, not bad, "; ".join(bad[:5]) if bad else f"{len(acks)} ok"))
     acked_pairs = {(a.bib, a.station) for a in burst.acks_seen}
     doubled = conn.scalar(
@@ -922,14 +935,18 @@ def check_scans(conn: Any, burst: Burst) -> list[Check]:
     logged = Counter(log[2] for log in logs.values() if log[1] == "checked_in")
     unlogged = [cid for cid in checkins if logged[cid] != 1]
     orphan_logs = [
-        ref for ref, log in logs.items() if log[2] is not None and log[2] not in checkins
+        ref
+        for ref, log in logs.items()
+        if (log[2] is not None and log[2] not in checkins)
+        or (log[1] in ("checked_in", "already_checked_in") and log[2] is None)
     ]
     checks.append(
         Check(
-            "nothing half-written: every check-in has exactly one checked_in scan-log row",
+            "nothing half-written: every check-in has exactly one checked_in scan-log row, "
+            "every checked_in/already row names its check-in",
             not unlogged and not orphan_logs,
             f"{len(unlogged)} check-ins not logged once, {len(orphan_logs)} log rows without "
-            "their check-in"
+            f"their check-in, e.g. {orphan_logs[:3]}"
             if unlogged or orphan_logs
             else f"{len(checkins)} ok",
         )

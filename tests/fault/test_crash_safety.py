@@ -81,11 +81,9 @@ def test_acknowledged_work_survives_killed_workers(
     assert len(rush.kills) == len(burst.kills) == 4, report
     # The fourth kill of each phase took every worker at once.
     assert rush.kills[3]["all_workers"] and burst.kills[3]["all_workers"], report
-    # A killed worker that had already sent its answer (Flask's teardown runs after the
-    # body is sent) costs no client anything, so not every kill is an error; but of some
-    # ten kills of serving workers, some land before the answer.
+    # Killed while a client waited for its answer: each such kill cuts a request.
     assert sum(k["serving"] for k in rush.kills + burst.kills) >= 4, report
-    assert rush.tally.connection_errors + burst.tally.connection_errors >= 1, report
+    assert rush.tally.connection_errors >= 1 and burst.tally.connection_errors >= 1, report
     # Every person and scan was answered in the end (retries got through).
     assert rush.tally.gave_up == burst.tally.gave_up == 0, report
     assert len(rush.outcomes) == 400
