@@ -236,7 +236,12 @@ def _reliefs(r: _Reader, items: Any, where: str) -> list[dict]:
 def parse_document(document: Any) -> tuple[list[dict], list[dict]]:
     """Check a whole schedules document; the schedules and sponsors as plain rows."""
     r = _Reader([])
-    if not isinstance(document, dict) or document.get("format") != 1:
+    # Exactly the integer 1: in Python, true == 1 and 1.0 == 1 as well.
+    if (
+        not isinstance(document, dict)
+        or type(document.get("format")) is not int
+        or document["format"] != 1
+    ):
         raise ScheduleDataError([str(_l("%(where)s is missing or not valid.", where="format"))])
     schedules = document.get("schedules", [])
     sponsors = document.get("sponsors", [])
