@@ -20,17 +20,22 @@ from funrun.extensions import db, limiter, login_manager
 bp = Blueprint("accounts", __name__)
 
 
+#: WTForms ships no Indonesian: the sign-in form's messages are ours.
+REQUIRED = _l("This field is required.")
+TOO_LONG = _l("At most %(max)d characters.")
+
+
 class LoginForm(FlaskForm):
     """Staff sign-in."""
 
     email = StringField(
         _l("Email"),
-        validators=[DataRequired(), Length(max=254)],
+        validators=[DataRequired(message=REQUIRED), Length(max=254, message=TOO_LONG)],
         render_kw={"type": "email", "autocomplete": "username"},
     )
     password = PasswordField(
         _l("Password"),
-        validators=[DataRequired(), Length(max=200)],
+        validators=[DataRequired(message=REQUIRED), Length(max=200, message=TOO_LONG)],
         render_kw={"autocomplete": "current-password"},
     )
 

@@ -35,6 +35,16 @@ TIMEZONE_LABELS = {
 }
 
 
+#: WTForms ships no Indonesian: every message the form can show is one of ours.
+REQUIRED = _l("This field is required.")
+TOO_LONG = _l("At most %(max)d characters.")
+IN_RANGE = _l("Enter a number from %(min)s to %(max)s.")
+NOT_NUMBER = _l("Enter a whole number.")
+NOT_DATE = _l("Enter a date as year-month-day, e.g. 2026-12-13.")
+NOT_TIME = _l("Enter a time as hours:minutes, e.g. 06:00.")
+NOT_WHEN = _l("Enter a date and a time, e.g. 2026-11-01 08:00.")
+
+
 def plain_text(_form: FlaskForm, field: StringField) -> None:
     """No control, format, private-use or unassigned characters (nor U+FFFD) in a name.
 
@@ -52,8 +62,16 @@ def plain_text(_form: FlaskForm, field: StringField) -> None:
 def _count(
     label: object, *, low: int = 0, high: int = 99999, required: bool = True
 ) -> IntegerField:
-    checks = [InputRequired() if required else Optional(), NumberRange(min=low, max=high)]
-    return IntegerField(label, validators=checks, render_kw={"inputmode": "numeric"})
+    checks = [
+        InputRequired(message=REQUIRED) if required else Optional(),
+        NumberRange(min=low, max=high, message=IN_RANGE),
+    ]
+    return IntegerField(
+        label,
+        validators=checks,
+        invalid_value_message=NOT_NUMBER,
+        render_kw={"inputmode": "numeric"},
+    )
 
 
 class EventForm(FlaskForm):
@@ -62,47 +80,69 @@ class EventForm(FlaskForm):
     slug = StringField(
         _l("Address (slug)"),
         description=_l("Part of the event's web address, e.g. jakarta-2026. Cannot change later."),
-        validators=[DataRequired(), Length(max=64)],
+        validators=[DataRequired(message=REQUIRED), Length(max=64, message=TOO_LONG)],
         render_kw={"maxlength": 64, "autocapitalize": "none"},
     )
-    city = StringField(_l("City"), validators=[DataRequired(), Length(max=80), plain_text])
-    name = StringField(_l("Event name"), validators=[DataRequired(), Length(max=160), plain_text])
-    date = DateField(_l("Race date"), validators=[InputRequired()])
+    city = StringField(
+        _l("City"),
+        validators=[DataRequired(message=REQUIRED), Length(max=80, message=TOO_LONG), plain_text],
+    )
+    name = StringField(
+        _l("Event name"),
+        validators=[DataRequired(message=REQUIRED), Length(max=160, message=TOO_LONG), plain_text],
+    )
+    date = DateField(
+        _l("Race date"),
+        validators=[InputRequired(message=REQUIRED)],
+        invalid_value_message=NOT_DATE,
+    )
     date_is_illustrative = BooleanField(_l("The date is not final yet"))
-    start_time = TimeField(_l("Start time"), validators=[InputRequired()])
+    start_time = TimeField(
+        _l("Start time"),
+        validators=[InputRequired(message=REQUIRED)],
+        invalid_value_message=NOT_TIME,
+    )
     timezone = SelectField(
         _l("Time zone of the venue"),
         choices=[SelectChoice(zone, TIMEZONE_LABELS[zone]) for zone in TIMEZONES],
+        invalid_choice_message=_l("Choose a time zone from the list."),
     )
-    venue = StringField(_l("Venue"), validators=[DataRequired(), Length(max=200), plain_text])
+    venue = StringField(
+        _l("Venue"),
+        validators=[DataRequired(message=REQUIRED), Length(max=200, message=TOO_LONG), plain_text],
+    )
     quota = _count(_l("Quota (confirmed places)"), low=1, high=99999)
     registration_open = BooleanField(_l("Registration open"), default=True)
     registration_opens_at = DateTimeLocalField(
         _l("Registration opens (optional, venue time)"),
         format="%Y-%m-%dT%H:%M",
         validators=[Optional()],
+        invalid_value_message=NOT_WHEN,
     )
     registration_closes_at = DateTimeLocalField(
         _l("Registration closes (optional, venue time)"),
         format="%Y-%m-%dT%H:%M",
         validators=[Optional()],
+        invalid_value_message=NOT_WHEN,
     )
     bib_prefix = StringField(
         _l("Bib prefix"),
         description=_l("1 to 8 capital letters or digits, e.g. JKT."),
-        validators=[DataRequired(), Length(max=8)],
+        validators=[DataRequired(message=REQUIRED), Length(max=8, message=TOO_LONG)],
     )
     bib_first = _count(_l("First bib number"))
     bib_last = _count(_l("Last bib number"))
     bib_colour = StringField(
-        _l("Bib colour"), default="#0A7A3D", validators=[DataRequired(), Length(max=7)],
+        _l("Bib colour"),
+        default="#0A7A3D",
+        validators=[DataRequired(message=REQUIRED), Length(max=7, message=TOO_LONG)],
         render_kw={"type": "color"},
-    )  # fmt: skip
+    )
     shirt_sizes = StringField(
         _l("Shirt sizes"),
         description=_l("Separated by commas, smallest first."),
         default=", ".join(DEFAULT_SHIRT_SIZES),
-        validators=[DataRequired(), Length(max=120)],
+        validators=[DataRequired(message=REQUIRED), Length(max=120, message=TOO_LONG)],
     )
     min_age = _count(_l("Minimum age on race day"), high=120)
     max_age = _count(_l("Maximum age on race day (optional)"), high=120, required=False)
