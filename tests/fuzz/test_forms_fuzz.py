@@ -1125,3 +1125,37 @@ def test_an_event_date_out_of_range_is_a_422(world: World) -> None:
     assert response.status_code == 422
     assert "Gunakan tanggal antara tahun 2000 dan 2100." in response.get_data(as_text=True)
     assert changed(before, snapshot()) == {}
+
+
+def test_form_refusals_on_indonesian_pages_are_in_indonesian(world: World) -> None:
+    """WTForms' English defaults showed on the event and sign-in forms; now ours, translated."""
+    client = world.clients["organiser"]
+    client.set_cookie("lang", "id")
+    change = {"quota": "abc", "date": "13/12/2026", "start_time": "6 pagi", "city": ""}
+    change |= {"bib_last": "100000", "registration_opens_at": "besok", "timezone": "UTC"}
+    response = send(client, "/staff/events/new", _event_body(world, **change), "urlencoded")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    for message in (
+        "Masukkan bilangan bulat.",
+        "Masukkan tanggal sebagai tahun-bulan-tanggal, misalnya 2026-12-13.",
+        "Masukkan jam sebagai jam:menit, misalnya 06:00.",
+        "Kolom ini wajib diisi.",
+        "Masukkan angka dari 0 sampai 99999.",
+        "Masukkan tanggal dan jam, misalnya 2026-11-01 08:00.",
+        "Pilih zona waktu dari daftar.",
+    ):
+        assert message in html, message
+    assert not [m for m in WTFORMS_ENGLISH if m in html]
+    anonymous = world.clients[None]
+    anonymous.set_cookie("lang", "id")
+    body = [
+        ("email", "a" * 300 + "@example.org"),
+        ("password", ""),
+        ("csrf_token", world.csrf(None)),
+    ]
+    response = send(anonymous, "/login", body, "urlencoded")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Paling banyak 254 karakter." in html and "Kolom ini wajib diisi." in html
+    assert not [m for m in WTFORMS_ENGLISH if m in html]
