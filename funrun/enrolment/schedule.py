@@ -214,6 +214,10 @@ def _reliefs(r: _Reader, items: Any, where: str) -> list[dict]:
         ):
             r.fail(_l("%(where)s: unknown programme.", where=at))
             programmes = []
+        elif len(set(programmes)) != len(programmes):
+            # Each once: repeated, they would not fit the column (a 500 on PostgreSQL).
+            r.fail(_l("%(where)s is missing or not valid.", where=f"{at}.programmes"))
+            programmes = []
         row = {
             "code": r.code(item, "code", at),
             "name": r.text(item, "name", at, max_length=160),

@@ -1063,6 +1063,8 @@ SPOILED_DOCUMENTS = [
     (("schedules", 0, "name"), "BPU\x002015"),  # NUL: a 500 on PostgreSQL
     (("schedules", 0, "notes"), "a\ud800"),  # a lone surrogate
     (("sponsors", 0, "name"), "APBD\u202eDKI"),
+    # Each programme once: repeated, they overflowed the column (a 500 on PostgreSQL).
+    (("schedules", 0, "reliefs", 0, "programmes"), ["JKK"] * 12),
     (("format",), True),  # true == 1 in Python: the document was taken as format 1
     (("format",), 1.0),
 ]
