@@ -830,6 +830,17 @@ def _leaves(node: Any, path: tuple = ()) -> Iterator[tuple]:
         yield path
 
 
+def _lists(node: Any, path: tuple = ()) -> Iterator[tuple]:
+    if isinstance(node, list):
+        if node:
+            yield path
+        for i, value in enumerate(node):
+            yield from _lists(value, (*path, i))
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _lists(value, (*path, key))
+
+
 def _replace(node: Any, path: tuple, value: Any) -> Any:
     if not path:
         return value
@@ -870,11 +881,20 @@ def test_schedule_documents_never_half_apply(world: World, data: st.DataObject) 
     client = world.clients["admin"]
     client.set_cookie("lang", "id")
     document = dump_document()
-    if data.draw(st.booleans(), label="whole"):
+    how_spoiled = data.draw(st.sampled_from(["whole", "leaf", "leaf", "repeat"]), label="spoil")
+    if how_spoiled == "whole":
         raw: Value = data.draw(
             bad_values(Field("json"), json.dumps(document)).map(lambda v: v[0] if v else ""),
             label="raw",
         )
+    elif how_spoiled == "repeat":
+        # Every list holds distinct things (codes, programmes, brackets): repeat one.
+        path = data.draw(st.sampled_from(list(_lists(document))), label="path")
+        items: Any = document
+        for key in path:
+            items = items[key]
+        times = data.draw(st.integers(2, 12), label="times")
+        raw = json.dumps(_replace(document, path, [items[0]] * times), ensure_ascii=False)
     else:
         paths = list(_leaves(document))
         path = data.draw(st.sampled_from(paths), label="path")
