@@ -482,6 +482,7 @@ class Phase:
         with self.lock:
             self.kills.append(
                 {
+                    "ordinal": ordinal,  # kills may overlap: the list is in finishing order
                     "pids": killed,
                     "serving": sum(1 for pid in killed if pid in busy),
                     "all_workers": everyone,
@@ -506,7 +507,7 @@ class Phase:
             "kills": len(self.kills),
             "workers_killed": sum(len(k["pids"]) for k in self.kills),
             "killed_while_serving": sum(k["serving"] for k in self.kills),
-            "kill_log": self.kills,
+            "kill_log": sorted(self.kills, key=lambda k: k["ordinal"]),
             "timed_out": self.timed_out,
             "client_errors": self.errors,
         }
