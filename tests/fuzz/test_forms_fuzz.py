@@ -11,6 +11,10 @@ example compares a snapshot of every table (row count and a digest of the conten
 before and after; the only writes allowed are the intended ones, named per form (a failed
 sign-in is audited, every scan is logged).
 
+The other side is checked too: unusual but valid registrations (long, accented, spaced
+out, emoji) are taken and stored exactly as normalised, on both databases. Each bug the
+fuzzing found has a focused regression test at the end of this file.
+
 Examples per form: ``FUNRUN_FUZZ_EXAMPLES`` (default 12, derandomized, so CI is
 repeatable); hunt for bugs with e.g. ``FUNRUN_FUZZ_EXAMPLES=300``.
 
@@ -24,6 +28,7 @@ import hashlib
 import json
 import os
 import secrets
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -42,6 +47,7 @@ from funrun.enrolment import services as enrolment_services
 from funrun.enrolment.schedule import dump_document, load_file
 from funrun.events.models import Event
 from funrun.extensions import db
+from funrun.registration.models import Registration
 from funrun.registration.services import current_privacy_notice, register
 from funrun.registration.validation import clean_registration
 from tests.checkin.conftest import (  # noqa: F401  (fixtures reused here)
@@ -1186,3 +1192,62 @@ def test_form_refusals_on_indonesian_pages_are_in_indonesian(world: World) -> No
     html = response.get_data(as_text=True)
     assert "Paling banyak 254 karakter." in html and "Kolom ini wajib diisi." in html
     assert not [m for m in WTFORMS_ENGLISH if m in html]
+
+
+# --- the other side: unusual but valid input is taken, and stored as typed -----------
+
+LETTERS = "abcdefghijklmnopqrstuvwxyzÀÉÎÕÜßçñøåæœĀŞİŁŽ"
+NAME_WORD = st.text(alphabet=LETTERS, min_size=1, max_size=14)
+PHONES = ["0812 3456 7890", "+62 812-3456-7890", "62812 3456 7890", "(0812) 3456-7890"]
+EMAILS = ["", "Siti.Rahma+lari@Example.ORG", "pelari@bücher.example", "a" * 64 + "@example.id"]
+_fresh = {"n": 5000}
+
+
+@st.composite
+def unusual_registration(draw: st.DrawFn) -> dict[str, str]:
+    """A valid registration with long, accented, spaced-out and emoji-filled values."""
+    words = draw(st.lists(NAME_WORD, min_size=2, max_size=8))
+    seps = draw(st.lists(st.sampled_from([" ", "  ", "-", "'", ". "]), min_size=7, max_size=7))
+    name = words[0] + "".join(sep + word for sep, word in zip(seps, words[1:], strict=False))
+    occupation = draw(
+        st.text(st.characters(categories=["L", "N", "P", "S", "Zs"]), max_size=80).filter(
+            lambda s: s.strip()
+        )
+    )
+    _fresh["n"] += 1
+    person = _person(_fresh["n"])
+    return {
+        **CONTACT,
+        **person,
+        "full_name": name[:100],
+        "phone": draw(st.sampled_from(PHONES)),
+        "email": draw(st.sampled_from(EMAILS)),
+        "occupation": occupation,
+        "member": "n",
+        "consent": "y",
+    }
+
+
+@FUZZ
+@given(data=st.data())
+def test_unusual_valid_registrations_are_stored_as_typed(world: World, data: st.DataObject) -> None:
+    """Long, accented, spaced-out or emoji-filled values that pass: a 302 and one stored
+    registration with exactly the normalised values, on SQLite and PostgreSQL alike."""
+    body = data.draw(unusual_registration(), label="body")
+    client = world.clients[None]
+    client.set_cookie("lang", "id")
+    pairs: list[tuple[str, Value]] = [*body.items(), ("csrf_token", world.csrf(None))]
+    before = snapshot()
+    response = send(client, f"/events/{world.event_slug}/register", pairs, "multipart")
+    diff = changed(before, snapshot())
+    clean = unicodedata.normalize("NFC", " ".join(body["full_name"].split()))
+    if not 2 <= len(clean) <= 100:  # what the name rule refuses, and nothing else
+        assert response.status_code == 422 and diff == {}
+        return
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert diff.get("registrations") == 1 and diff.get("people") == 1, diff
+    assert set(diff) <= {"registrations", "people", "events"}, diff
+    stored = db.session.scalars(select(Registration).order_by(Registration.id.desc())).first()
+    assert stored is not None and stored.full_name == clean
+    occupation = unicodedata.normalize("NFC", " ".join(body["occupation"].split()))
+    assert stored.occupation == occupation
