@@ -9,7 +9,8 @@ fields), the body goes urlencoded or multipart, and the CSRF token is mostly val
 the input reaches validation) and sometimes missing, forged or another session's. Each
 example compares a snapshot of every table (row count and a digest of the contents)
 before and after; the only writes allowed are the intended ones, named per form (a failed
-sign-in is audited, every scan is logged).
+sign-in is audited, every scan is logged). No table is skipped: the notices a page stores
+the first time it shows them in a language are shown once before the examples.
 
 The other side is checked too: unusual but valid registrations (long, accented, spaced
 out, emoji) are taken and stored exactly as normalised, on both databases. Each bug the
