@@ -204,18 +204,21 @@ def start_server(database_url: str, workers: int, log_path: Path) -> Server:
 
 def children(pid: int) -> list[int]:
     """The live child processes of ``pid`` (gunicorn's workers, for its master)."""
+    try:
+        # One file (Linux 3.5+); gunicorn forks from its main thread.
+        listed = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        listed = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for child in listed:
         try:
-            stat = (entry / "stat").read_text()
+            stat = Path(f"/proc/{child}/stat").read_text()
         except OSError:
             continue
         # The command name may hold spaces or parentheses: the fields follow the last ')'.
         state, ppid = stat.rsplit(")", 1)[1].split()[:2]
         if int(ppid) == pid and state != "Z":
-            found.append(int(entry.name))
+            found.append(child)
     return found
 
 
@@ -459,17 +462,26 @@ class Phase:
         master = self.server.process.pid if self.server.process else None
         if master is None:
             return
+        everyone = bool(self.kill_all_every) and ordinal % self.kill_all_every == 0
         look_until = time.monotonic() + 1.0
+        busy: list[int] = []
         while True:
-            # Busy: holding the connection of a client still waiting for its answer.
             workers = children(master)
-            connections = accepted(self.server.port)
-            busy = [pid for pid in workers if client_ports(pid, connections) & self.awaiting]
+            waiting = set(self.awaiting)
+            if waiting:
+                connections = {
+                    inode: port
+                    for inode, port in accepted(self.server.port).items()
+                    if port in waiting
+                }
+                # Checked again last: a client still waiting now loses its request below
+                # (a scan is answered in a few ms, about the time these reads take).
+                busy = [pid for pid in workers if client_ports(pid, connections) & self.awaiting]
             if busy or time.monotonic() >= look_until or self.stop.is_set():
                 break
-            time.sleep(0.002)
-        everyone = bool(self.kill_all_every) and ordinal % self.kill_all_every == 0
-        victims = workers if everyone else [random.choice(busy or workers)] if workers else []
+            time.sleep(0.001)
+        one = [random.choice(busy or workers)] if workers else []
+        victims = workers if everyone else one
         killed = []
         for pid in victims:
             try:
