@@ -12,14 +12,8 @@ from pathlib import Path
 import click
 
 from funrun.people.models import Person
-from funrun.privacy.services import (
-    PrivacyError,
-    delete_person,
-    export_person,
-    find_person,
-    purge,
-    retention_days,
-)
+from funrun.privacy.requests import delete_person, export_person, find_person
+from funrun.privacy.services import PrivacyError, purge, retention_days
 
 
 @click.group("privacy")

@@ -20,13 +20,8 @@ from funrun.extensions import db
 from funrun.people.crypto import data_cipher, mask_nik
 from funrun.people.models import Person
 from funrun.privacy import bp
-from funrun.privacy.services import (
-    PrivacyError,
-    delete_person,
-    export_person,
-    lookup_person,
-    person_export,
-)
+from funrun.privacy.requests import delete_person, export_person, lookup_person, person_export
+from funrun.privacy.services import PrivacyError
 from funrun.registration.models import Registration
 from funrun.registration.services import find_by_token
 
