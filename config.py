@@ -41,6 +41,9 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL") or None
     #: Public registration limit per client; "off" disables limiting (load tests).
     FUNRUN_RATE_LIMITS = os.environ.get("FUNRUN_RATE_LIMITS", "20/minute")
+    #: How long a process reuses an event's registration terms during a rush (seconds;
+    #: 0 = read them every time). The write re-checks quota and window itself.
+    FUNRUN_TERMS_CACHE_SECONDS = float(os.environ.get("FUNRUN_TERMS_CACHE_SECONDS", "2"))
     #: Partner API tokens register many workers at once, so they get their own limit.
     FUNRUN_PARTNER_RATE_LIMITS = os.environ.get("FUNRUN_PARTNER_RATE_LIMITS", "600/minute")
     #: How many reverse proxies in front of the app set X-Forwarded-For.

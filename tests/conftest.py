@@ -24,6 +24,7 @@ from config import TestingConfig, normalise_database_url
 from funrun import create_app
 from funrun.events.models import Event, Tour
 from funrun.extensions import db
+from funrun.registration import terms_cache
 
 REQUIRE_ALL = os.environ.get("FUNRUN_REQUIRE_ALL") == "1"
 PG_URL = os.environ.get("TEST_DATABASE_URL")
@@ -62,7 +63,8 @@ def build_app(url: str, **overrides: Any) -> Flask:
 
 
 def truncate_all(app: Flask) -> None:
-    """Empty every table (keeps the schema), restarting ids."""
+    """Empty every table (keeps the schema), restarting ids; forget remembered event terms."""
+    terms_cache.forget()  # the next test's "city-1" is another event
     with app.app_context():
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         if db.engine.dialect.name == "postgresql":

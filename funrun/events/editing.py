@@ -21,6 +21,7 @@ from funrun.dbtx import begin_write
 from funrun.events.models import Event, Tour
 from funrun.events.services import current_tour
 from funrun.extensions import db
+from funrun.registration import terms_cache
 from funrun.registration.models import Registration
 from funrun.registration.services import lock_event, promote_waitlist
 
@@ -236,6 +237,7 @@ def update_event(event: Event, data: EventData) -> list[Registration]:
         detail=f"quota {event.quota}",
     )
     db.session.commit()
+    terms_cache.forget()  # this process registers under the new terms at once
     return promoted
 
 
@@ -247,6 +249,7 @@ def set_registration_open(event: Event, is_open: bool) -> None:
     action = "event_open" if is_open else "event_close"
     record(action, user_id=current_user_id(), target=event.slug, event_id=event.id)
     db.session.commit()
+    terms_cache.forget()
 
 
 def registrations_exist(event: Event) -> bool:

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
@@ -31,6 +32,7 @@ from funrun.events.models import Event
 from funrun.extensions import db
 from funrun.people.crypto import data_cipher, mask_nik
 from funrun.people.models import Person
+from funrun.registration import terms_cache
 from funrun.registration.models import (
     PrivacyNotice,
     Registration,
@@ -299,6 +301,8 @@ class EventTerms:
     registration_open: bool
     registration_opens_at: datetime | None
     registration_closes_at: datetime | None
+    #: Full when read (no place or bib left): which write to try first, nothing more.
+    full: bool = False
 
     #: The same rule as the model's.
     accepts_registrations = Event.accepts_registrations
@@ -307,6 +311,7 @@ class EventTerms:
 _TERMS_SQL = """
 SELECT e.id, e.slug, e.bib_prefix, e.date, e.min_age, e.max_age, e.shirt_sizes,
        e.registration_open, e.registration_opens_at, e.registration_closes_at,
+       e.confirmed_count >= e.quota OR e.bib_next > e.bib_last,
        (SELECT n.id FROM privacy_notices n WHERE n.locale = %(locale)s AND n.sha256 = %(sha)s)
 FROM events e WHERE e.slug = %(slug)s
 """
@@ -341,15 +346,20 @@ def event_terms(slug: str, locale: str) -> tuple[EventTerms | None, Notice | Non
         return terms, current_privacy_notice(locale)
     if len(slug) > 64:
         return None, None
-    rows = fastdb.fetch(
-        _TERMS_SQL, {"slug": slug, "locale": locale, "sha": _notice_text(locale)[2]}
-    )
-    if not rows:
-        return None, None
-    *fields, notice_id = rows[0]
-    for at in (8, 9):
-        fields[at] = fields[at].astimezone(UTC) if fields[at] is not None else None
-    return EventTerms(*fields), NoticeRef(notice_id) if notice_id is not None else None
+
+    def load() -> tuple[EventTerms | None, Notice | None]:
+        rows = fastdb.fetch(
+            _TERMS_SQL, {"slug": slug, "locale": locale, "sha": _notice_text(locale)[2]}
+        )
+        if not rows:
+            return None, None
+        *fields, notice_id = rows[0]
+        for at in (8, 9):
+            fields[at] = fields[at].astimezone(UTC) if fields[at] is not None else None
+        return EventTerms(*fields), NoticeRef(notice_id) if notice_id is not None else None
+
+    seconds = current_app.config["FUNRUN_TERMS_CACHE_SECONDS"]
+    return terms_cache.remembered((str(db.engine.url), slug, locale), seconds, load)
 
 
 #: A registration on PostgreSQL in one autocommit statement: refuse a second active place
@@ -368,7 +378,7 @@ WITH found AS (
       AND r.status <> 'cancelled'
 ), place AS (
     UPDATE events SET {take}
-    WHERE id = %(event_id)s AND {when} AND NOT EXISTS (SELECT 1 FROM holder)
+    WHERE id = %(event_id)s AND {when} AND {window} AND NOT EXISTS (SELECT 1 FROM holder)
     RETURNING {number} AS number
 ), added AS (
     INSERT INTO people (nik_hash, nik_encrypted, birth_date, gender, created_at)
@@ -393,9 +403,18 @@ WITH found AS (
     FROM place, person
     RETURNING id, number
 )
-SELECT EXISTS (SELECT 1 FROM holder), (SELECT id FROM reg), (SELECT number FROM place)
+SELECT EXISTS (SELECT 1 FROM holder), (SELECT id FROM reg), (SELECT number FROM place),
+       (SELECT {window} FROM events WHERE id = %(event_id)s)
 """
+#: The registration window, checked by the write itself: the terms the caller read may be
+#: a few seconds old (``terms_cache``), the event row under its lock is not.
+_WINDOW = (
+    "registration_open"
+    " AND (registration_opens_at IS NULL OR registration_opens_at <= %(now)s)"
+    " AND (registration_closes_at IS NULL OR registration_closes_at > %(now)s)"
+)
 _TAKE_PLACE_SQL = _REGISTER_SQL.format(
+    window=_WINDOW,
     take="confirmed_count = confirmed_count + 1, bib_next = bib_next + 1",
     when="confirmed_count < quota AND bib_next <= bib_last",
     number="bib_next - 1",
@@ -407,6 +426,7 @@ _TAKE_PLACE_SQL = _REGISTER_SQL.format(
 # Only join the waitlist while the event is still full: a place freed in between must be
 # taken, never left empty behind a waitlist.
 _JOIN_WAITLIST_SQL = _REGISTER_SQL.format(
+    window=_WINDOW,
     take="waitlist_seq = waitlist_seq + 1",
     when="(confirmed_count >= quota OR bib_next > bib_last)",
     number="waitlist_seq",
@@ -418,9 +438,24 @@ _JOIN_WAITLIST_SQL = _REGISTER_SQL.format(
 
 
 def _register_in_one_statement(
-    event_id: int, data: RegistrationData, params: dict[str, Any], duplicate: Exception
+    event_id: int,
+    data: RegistrationData,
+    params: dict[str, Any],
+    refusals: tuple[Exception, Exception],
+    full_first: bool,
 ) -> tuple[int, RegistrationStatus, int]:
-    """:func:`register`'s write on PostgreSQL: the id, status and bib or waitlist number."""
+    """:func:`register`'s write on PostgreSQL: the id, status and bib or waitlist number.
+
+    ``refusals`` are the duplicate and the closed answers; ``full_first`` tries the
+    waitlist first (the event was full when its terms were read), saving a round trip.
+    """
+    duplicate, closed = refusals
+    attempts = [
+        (_TAKE_PLACE_SQL, RegistrationStatus.CONFIRMED),
+        (_JOIN_WAITLIST_SQL, RegistrationStatus.WAITLISTED),
+    ]
+    if full_first:
+        attempts.reverse()
     cipher = data_cipher()
     params = {
         **params,
@@ -431,12 +466,9 @@ def _register_in_one_statement(
         "gender": data.gender,
     }
     for _attempt in range(5):
-        for sql, status in (
-            (_TAKE_PLACE_SQL, RegistrationStatus.CONFIRMED),
-            (_JOIN_WAITLIST_SQL, RegistrationStatus.WAITLISTED),
-        ):
+        for sql, status in attempts:
             try:
-                holds_place, registration_id, number = fastdb.fetch(sql, params)[0]
+                holds_place, registration_id, number, is_open = fastdb.fetch(sql, params)[0]
             except IntegrityError as exc:
                 if "active_person" in str(exc.orig):
                     raise duplicate from exc
@@ -445,6 +477,8 @@ def _register_in_one_statement(
                 raise duplicate
             if registration_id is not None:
                 return registration_id, status, number
+            if not is_open:
+                raise closed
     raise RuntimeError("event places kept changing; giving up")  # pragma: no cover
 
 
@@ -494,8 +528,9 @@ def register(
             "notice_id": notice_id,
             "now": now,
         }
+        closed = RegistrationClosed(_("Registration for this event is closed."))
         registration_id, status, number = _register_in_one_statement(
-            event_id, data, params, duplicate
+            event_id, data, params, (duplicate, closed), getattr(event, "full", False)
         )
         fastdb.after_write()
         return NewRegistration(
