@@ -58,10 +58,13 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
 # Benchmarks need PostgreSQL on 127.0.0.1 and wrk (apt-get install wrk); see bench/README.md.
+# Each stops by itself and writes bench/results/<name>-<time>.json; about 15 minutes in all.
 bench: setup
 	$(BIN)/python bench/registration.py
 	$(BIN)/python bench/checkin.py
 	$(BIN)/python bench/bibs.py
+	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/crash.py
 
 clean:
 	rm -rf $(VENV) instance translations/*/LC_MESSAGES/*.mo node_modules $(VENDOR_DIR)
