@@ -56,6 +56,7 @@ from registration import (  # bench/ is not a package: found through sys.path
     Check,
     Load,
     Server,
+    ensure_database,
     find_wrk,
     funrun_env,
     machine,
@@ -95,20 +96,6 @@ B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
 # --- set-up ----------------------------------------------------------------------------
-
-
-def ensure_database(database_url: str) -> None:
-    """Create the bench database if it does not exist (CREATE DATABASE needs AUTOCOMMIT)."""
-    url = make_url(database_url)
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}
-        )
-        if not exists:
-            conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-            print(f"  created database {url.database}")
-    admin.dispose()
 
 
 def prepare_database(database_url: str, runners: int) -> dict[str, Any]:

@@ -51,7 +51,6 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from checkin import ensure_database  # bench/ is not a package: found through sys.path
 from registration import (
     BENCH_SIGNING_KEY,
     EVENT_COUNTS_SQL,
@@ -60,6 +59,7 @@ from registration import (
     Check,
     Server,
     counter_checks,
+    ensure_database,
     funrun_env,
     machine,
 )

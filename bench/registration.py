@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -98,8 +98,23 @@ def funrun_env(database_url: str) -> dict[str, str]:
     return env
 
 
+def ensure_database(database_url: str) -> None:
+    """Create the bench database if it does not exist (never touches any other)."""
+    url = make_url(database_url)
+    name = url.database or ""
+    if not name.startswith(("funrun_bench", "test")):
+        sys.exit(f"refusing to wipe {name!r}: a bench database's name starts with funrun_bench")
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            print(f"  created database {name}")
+    admin.dispose()
+
+
 def prepare_database(database_url: str, hot_quota: int, open_quota: int) -> None:
     """Empty schema, migrations, the demo tour, then the quotas this benchmark needs."""
+    ensure_database(database_url)
     engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))

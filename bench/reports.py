@@ -42,11 +42,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import create_engine, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from registration import funrun_env  # bench/ is not a package: found through sys.path
+from registration import (  # bench/ is not a package: found through sys.path
+    ensure_database,
+    funrun_env,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -67,19 +70,6 @@ GOAL_ROSTER_MB = 100.0
 
 
 # --- set-up ----------------------------------------------------------------------------
-
-
-def ensure_database(database_url: str) -> None:
-    """Create the bench database if it does not exist (never touches any other)."""
-    url = make_url(database_url)
-    name = url.database or ""
-    if not name.startswith("funrun_bench"):
-        sys.exit(f"refusing to wipe {name!r}: the bench database's name starts with funrun_bench")
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
 
 
 #: Race-day shape, in SQL after the bulk seed (fixed seed: the same rows every run).
