@@ -57,7 +57,7 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
-# Benchmarks need PostgreSQL on 127.0.0.1 and wrk (apt-get install wrk); see bench/README.md.
+# Benchmarks need PostgreSQL on 127.0.0.1, wrk and poppler-utils (apt-get install wrk poppler-utils); see bench/README.md.
 # Each stops by itself and writes bench/results/<name>-<time>.json; about 15 minutes in all.
 bench: setup
 	$(BIN)/python bench/registration.py

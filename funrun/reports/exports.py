@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -228,8 +228,9 @@ def roster_events(event: Event | None) -> list[Event]:
     return list(db.session.scalars(select(Event).order_by(Event.date, Event.city, Event.id)))
 
 
-def roster_rows(event: Event | None) -> Iterator[tuple[Event, Row[Any]]]:
-    """A roster's rows (one event's, or the tour's), read in blocks by a server-side cursor.
+def roster_blocks(event: Event | None) -> Iterator[tuple[Event, Sequence[Row[Any]]]]:
+    """A roster's rows (one event's, or the tour's) in blocks of at most ``BLOCK``, each
+    with its event, read by a server-side cursor.
 
     Core on the session's connection, not the ORM: the rows are plain tuples, and the
     ORM's per-row loading would double the time of a 100,000-row export.
@@ -239,40 +240,40 @@ def roster_rows(event: Event | None) -> Iterator[tuple[Event, Row[Any]]]:
         result = connection.execute(roster_query(each.id))
         try:
             for partition in result.partitions():
-                for row in partition:
-                    yield each, row
+                yield each, partition
         finally:
             result.close()
 
 
 def roster_csv(event: Event | None) -> Iterator[str]:
-    """A roster as CSV text, a block of rows at a time (the header is the field names)."""
+    """A roster as CSV text, a block of rows at a time (the header is the field names).
+
+    What is the same for a whole event is looked up once per block, not once per row
+    (a third of the time of a 100,000-row export went on that).
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(ROSTER_KEYS)
-    pending = 0
-    for each, row in roster_rows(event):
-        checked = row.checked_in_at
-        writer.writerow(
+    for each, block in roster_blocks(event):
+        slug, city, bib_text = each.slug, safe_text(each.city), each.format_bib
+        writer.writerows(
             (
-                each.slug,
-                safe_text(each.city),
-                "" if row.bib_number is None else each.format_bib(row.bib_number),
-                safe_text(row.full_name),
-                row.status,
-                "1" if row.is_member else "0",
-                row.shirt_size,
-                row.created_at.isoformat(timespec="seconds"),
+                slug,
+                city,
+                "" if bib is None else bib_text(bib),
+                safe_text(name),
+                status,
+                "1" if member else "0",
+                shirt,
+                created.isoformat(timespec="seconds"),
                 "" if checked is None else checked.isoformat(timespec="seconds"),
-                row.participant_number or "",
+                number or "",
             )
+            for bib, name, status, member, shirt, created, checked, number in block
         )
-        pending += 1
-        if pending == BLOCK:
-            yield out.getvalue()
-            out.seek(0)
-            out.truncate()
-            pending = 0
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
     yield out.getvalue()
 
 
@@ -294,23 +295,23 @@ def roster_xlsx(event: Event | None, target: IO[bytes]) -> int:
     sheet.set_column(3, 3, 28)
     sheet.set_column(4, 9, 16)
     yes, no = _("yes"), _("no")
-    zones: dict[str, ZoneInfo] = {}
     count = 0
-    for count, (each, row) in enumerate(roster_rows(event), start=1):
-        zone = zones.get(each.timezone) or zones.setdefault(each.timezone, ZoneInfo(each.timezone))
-        sheet.write_string(count, 0, each.slug)
-        sheet.write_string(count, 1, each.city)
-        bib = "" if row.bib_number is None else each.format_bib(row.bib_number)
-        sheet.write_string(count, 2, bib)
-        sheet.write_string(count, 3, row.full_name)
-        sheet.write_string(count, 4, row.status)
-        sheet.write_string(count, 5, yes if row.is_member else no)
-        sheet.write_string(count, 6, row.shirt_size)
-        sheet.write_datetime(count, 7, row.created_at.astimezone(zone), when)
-        if row.checked_in_at is not None:
-            sheet.write_datetime(count, 8, row.checked_in_at.astimezone(zone), when)
-        if row.participant_number:
-            sheet.write_string(count, 9, row.participant_number)
+    for each, block in roster_blocks(event):
+        zone, slug, city, bib_text = ZoneInfo(each.timezone), each.slug, each.city, each.format_bib
+        for bib, name, status, member, shirt, created, checked, number in block:
+            count += 1
+            sheet.write_string(count, 0, slug)
+            sheet.write_string(count, 1, city)
+            sheet.write_string(count, 2, "" if bib is None else bib_text(bib))
+            sheet.write_string(count, 3, name)
+            sheet.write_string(count, 4, status)
+            sheet.write_string(count, 5, yes if member else no)
+            sheet.write_string(count, 6, shirt)
+            sheet.write_datetime(count, 7, created.astimezone(zone), when)
+            if checked is not None:
+                sheet.write_datetime(count, 8, checked.astimezone(zone), when)
+            if number:
+                sheet.write_string(count, 9, number)
     book.close()
     return count
 
