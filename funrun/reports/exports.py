@@ -249,7 +249,7 @@ def roster_csv(event: Event | None) -> Iterator[str]:
     """A roster as CSV text, a block of rows at a time (the header is the field names).
 
     What is the same for a whole event is looked up once per block, not once per row
-    (a third of the time of a 100,000-row export went on that).
+    (a fifth of the CPU of a 100,000-row export went on that).
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")

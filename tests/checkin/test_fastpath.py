@@ -203,7 +203,9 @@ def test_kept_plans_use_the_indexes_even_when_made_on_empty_tables(
     assert fast == {name: set() for name in HOT_STATEMENTS}
 
 
-def test_hot_statements_are_prepared_and_kept(app: Flask, postgres_url: str, make_event) -> None:
+def test_hot_statements_are_prepared_and_kept(
+    app: Flask, postgres_url: str, make_event: Callable[..., Event]
+) -> None:
     """Prepared on the server and planned once per connection, not on every run."""
     event = make_event(quota=50)
     client = app.test_client()
