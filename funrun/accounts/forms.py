@@ -10,18 +10,13 @@ from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from funrun.accounts.models import Role
 from funrun.accounts.services import MIN_PASSWORD, find_user
-from funrun.checkin.models import STATIONS
+from funrun.checkin.models import STATION_LABELS, STATIONS
 
 ROLE_LABELS = {
     Role.ADMIN.value: _l("Admin"),
     Role.ORGANISER.value: _l("Organiser"),
     Role.VOLUNTEER.value: _l("Volunteer"),
     Role.PARTNER.value: _l("Partner (API only)"),
-}
-STATION_LABELS = {
-    "pickup": _l("Race-pack pickup"),
-    "start": _l("Start line"),
-    "finish": _l("Finish line"),
 }
 
 

@@ -14,7 +14,6 @@ from funrun.accounts import management
 from funrun.accounts.access import roles_required
 from funrun.accounts.forms import (
     ROLE_LABELS,
-    STATION_LABELS,
     ActionForm,
     AssignForm,
     CreateAccountForm,
@@ -69,7 +68,6 @@ def _account_page(user: User, assign: AssignForm | None = None, status: int = 20
         assign=assign or _assign_form(user),
         action=ActionForm(),
         role_labels=ROLE_LABELS,
-        station_labels=STATION_LABELS,
     ), status
 
 

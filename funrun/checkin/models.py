@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -14,6 +15,12 @@ from funrun.extensions import db
 from funrun.registration.models import Registration
 
 STATIONS = ("pickup", "start", "finish")
+#: What people read for a station; the codes above are what the API and exports carry.
+STATION_LABELS = {
+    "pickup": _l("Race-pack pickup"),
+    "start": _l("Start line"),
+    "finish": _l("Finish line"),
+}
 #: A queued scan the device answered "checked in" that the server found already checked
 #: in (by another device while this one was offline): a runner may have had two packs.
 CONFLICT_WHERE = "offline_answer = 'checked_in' AND result = 'already_checked_in'"

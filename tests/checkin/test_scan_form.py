@@ -105,6 +105,22 @@ def test_station_comes_from_the_address(desk):
     assert active_checkins(runners[1], "pickup") == []
 
 
+def test_stations_are_named_in_the_page_language(desk):
+    """The heading and the station links read "Pengambilan race pack", never the code."""
+    client, _runners, _volunteer = desk
+    for lang, pickup, start, finish in (
+        ("id", "Pengambilan race pack", "Garis start", "Garis finis"),
+        ("en", "Race-pack pickup", "Start line", "Finish line"),
+    ):
+        client.get(f"/lang/{lang}")
+        html = client.get(URL + "?station=finish").get_data(as_text=True)
+        assert re.search(rf"<h1>Semarang · {finish}</h1>", html), lang
+        nav = re.search(r'<nav class="stations">(.*?)</nav>', html, re.S)
+        assert nav, "no station links"
+        links = re.findall(r">([^<>]+)</(?:a|strong)>", nav.group(1))
+        assert links == [pickup, start, finish], (lang, links)
+
+
 def test_form_without_csrf_is_400_and_writes_nothing(desk):
     client, runners, _volunteer = desk
     client.get(URL)

@@ -172,7 +172,11 @@ def test_a_registrations_history(app, scenario, make_staff):
     volunteer = scenario.volunteer.email.split("@")[0]
     assert number in html and volunteer in html
     # (The enrolment is dated on the 2015 finale by the on_finale_day fixture: not compared.)
-    steps = ["mendaftar (web)", "terkonfirmasi dengan BIB TST 0003", "check-in di pickup"]
+    steps = [
+        "mendaftar (web)",
+        "terkonfirmasi dengan BIB TST 0003",
+        "check-in di Pengambilan race pack",
+    ]
     positions = [html.index(step) for step in steps]
     assert positions == sorted(positions), "oldest first"
     assert f"kepesertaan baru: nomor peserta {number}" in html
@@ -180,7 +184,7 @@ def test_a_registrations_history(app, scenario, make_staff):
     assert nik not in html and nik[:4] + "*" * 10 + nik[-2:] in html
     # The undone check-in shows as undone, by the organiser who undid it.
     plain = client.get(f"/staff/events/past/roster/{regs['plain'].id}").get_data(as_text=True)
-    assert "check-in di pickup dibatalkan" in plain
+    assert "check-in di Pengambilan race pack dibatalkan" in plain
     assert scenario.organiser.email.split("@")[0] in plain
     waiting = client.get(f"/staff/events/past/roster/{regs['waiting'].id}").get_data(as_text=True)
     assert "daftar tunggu no. 1" in waiting
@@ -214,5 +218,5 @@ def test_a_second_scan_shows_in_the_history(app, client, scenario, make_staff):
         f"/staff/events/past/roster/{regs['member'].id}"
     )
     html = page.get_data(as_text=True)
-    assert html.count("check-in di pickup") == 1
-    assert "dipindai lagi di pickup (sudah check-in)" in html
+    assert html.count("check-in di Pengambilan race pack") == 1
+    assert "dipindai lagi di Pengambilan race pack (sudah check-in)" in html
