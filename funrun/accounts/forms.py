@@ -100,6 +100,7 @@ class AssignForm(FlaskForm):
     )
     station = ListedSelectField(
         _l("Station (optional)"),
+        description=_l("Where their scan page opens; they can still switch stations there."),
         invalid=_l("Choose one of the stations listed."),
         choices=[SelectChoice("", _l("Any station"))]
         + [SelectChoice(s, STATION_LABELS[s]) for s in STATIONS],

@@ -262,6 +262,21 @@ def can_scan(user: User, event_id: int) -> bool:
     )
 
 
+def assigned_stations(user: User) -> dict[int, str]:
+    """The station a volunteer was assigned at each event, where one was (event id: code).
+
+    Where their scan page opens; they may still switch, as volunteers move between desks.
+    """
+    if user.role != Role.VOLUNTEER:
+        return {}
+    rows = db.session.execute(
+        select(EventAssignment.event_id, EventAssignment.station).where(
+            EventAssignment.user_id == user.id, EventAssignment.station.in_(STATIONS)
+        )
+    )
+    return {event_id: station for event_id, station in rows}
+
+
 #: What a device may say it answered offline (it never undoes).
 OFFLINE_ANSWERS = frozenset(str(r) for r in ScanResult if r != ScanResult.UNDONE)
 

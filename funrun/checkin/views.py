@@ -32,6 +32,7 @@ from funrun.checkin.roster import conflicts, roster_response
 from funrun.checkin.services import (
     ScanOutcome,
     UndoError,
+    assigned_stations,
     can_scan,
     parse_scanned_at,
     recent,
@@ -62,9 +63,12 @@ def _event_for_scanning(slug: str) -> Event:
     return event
 
 
-def _station() -> str:
-    station = request.args.get("station", "pickup")
-    return station if station in STATIONS else "pickup"
+def _station(event: Event) -> str:
+    """The station in the address; else the one the volunteer was assigned; else pickup."""
+    station = request.args.get("station")
+    if station in STATIONS:
+        return station
+    return assigned_stations(current_user).get(event.id, "pickup")
 
 
 @bp.route("/staff/scan")
@@ -76,7 +80,11 @@ def choose_event() -> str:
         query = query.join(EventAssignment, EventAssignment.event_id == Event.id).where(
             EventAssignment.user_id == current_user.id
         )
-    return render_template("checkin/choose.html", events=db.session.scalars(query).all())
+    return render_template(
+        "checkin/choose.html",
+        events=db.session.scalars(query).all(),
+        stations=assigned_stations(current_user),
+    )
 
 
 @bp.route("/staff/events/<slug:slug>/scan", methods=["GET", "POST"])
@@ -84,7 +92,7 @@ def choose_event() -> str:
 def scan_page(slug: str) -> Response | str | tuple[str, int] | tuple[Response, int]:
     """Scan bibs with the camera, a handheld scanner or the keyboard."""
     event = _event_for_scanning(slug)
-    station = _station()
+    station = _station(event)
     # JSON scans (the page's script) never go through the form: Flask-WTF would read any
     # JSON body as form data, and a JSON list or number would break it.
     form = ScanForm(formdata=None) if request.is_json else ScanForm()
@@ -229,7 +237,7 @@ def roster(slug: str) -> Response:
 def counts(slug: str) -> Response:
     """The live counter for the page: checked in / confirmed at this station."""
     event = _event_for_scanning(slug)
-    return jsonify(station_counts(event.id, _station()))
+    return jsonify(station_counts(event.id, _station(event)))
 
 
 class UndoForm(FlaskForm):

@@ -72,6 +72,8 @@ def test_assign_and_unassign_a_volunteer(admin, make_event, make_staff):
     volunteer = make_staff("volunteer", events=("solo",))
     page = client.get(f"{PEOPLE}/{volunteer.id}").get_data(as_text=True)
     assert "Solo" in page and f'value="{bogor.id}"' in page and f'value="{solo.id}"' not in page
+    # The station field says what it does (the volunteer's scan page opens there).
+    assert "Tempat halaman pindai relawan terbuka" in page
 
     response = client.post(
         f"{PEOPLE}/{volunteer.id}/assignments",
@@ -82,6 +84,7 @@ def test_assign_and_unassign_a_volunteer(admin, make_event, make_staff):
         (volunteer.id, solo.id, None),
         (volunteer.id, bogor.id, "start"),
     ]
+    assert "· Garis start" in client.get(f"{PEOPLE}/{volunteer.id}").text
     # The volunteer can now use the API for Bogor.
     assert client.get(f"{API}/events/bogor/roster", headers=volunteer.headers).status_code == 200
 

@@ -7,6 +7,9 @@ import re
 import pytest
 from flask import Flask
 
+from funrun.accounts.management import assign_event
+from funrun.accounts.models import User
+from funrun.extensions import db
 from tests.checkin.conftest import PASSWORD, active_checkins, browser, counts, login, scan_logs
 from tests.conftest import csrf_from
 
@@ -119,6 +122,45 @@ def test_stations_are_named_in_the_page_language(desk):
         assert nav, "no station links"
         links = re.findall(r">([^<>]+)</(?:a|strong)>", nav.group(1))
         assert links == [pickup, start, finish], (lang, links)
+
+
+def test_the_page_opens_at_the_volunteers_assigned_station(
+    app, make_event, make_staff, add_runners
+):
+    """Assigned to the finish line, a volunteer's scan page (and the events list) opens
+    there; the station links still switch, as volunteers move between desks."""
+    finish_event = make_event(slug="solo", city="Solo", bib_prefix="SOL", quota=5)
+    other = make_event(slug="kediri", city="Kediri", bib_prefix="KDR", quota=5)
+    runners = add_runners(finish_event, 1)
+    staff = make_staff("volunteer", password=PASSWORD)
+    user = db.session.get(User, staff.id)
+    assign_event(user, finish_event.id, "finish")
+    assign_event(user, other.id)  # any station: the page opens at pickup
+    db.session.commit()
+    client = browser(app)
+    login(client, staff.email)
+    client.get("/lang/en")
+    events = client.get("/staff/scan").get_data(as_text=True)
+    assert "Solo" in events and "Finish line" in events and "Kediri" in events
+    assert events.count("Finish line") == 1 and "Race-pack pickup" not in events
+    solo = client.get("/staff/events/solo/scan").get_data(as_text=True)
+    assert "<h1>Solo · Finish line</h1>" in solo
+    assert 'data-station="finish"' in solo and "station=finish" in solo  # the counter's URL
+    assert "<h1>Kediri · Race-pack pickup</h1>" in client.get("/staff/events/kediri/scan").text
+    # The address wins; an unknown station in it falls back to the assigned one.
+    assert 'data-station="pickup"' in client.get("/staff/events/solo/scan?station=pickup").text
+    assert 'data-station="finish"' in client.get("/staff/events/solo/scan?station=gate").text
+    # A scan through the form with no station in the address counts at the finish line.
+    token = csrf_from(solo)
+    response = client.post("/staff/events/solo/scan", data={"code": "1", "csrf_token": token})
+    assert response.status_code == 201
+    assert len(active_checkins(runners[0], "finish")) == 1
+    assert active_checkins(runners[0], "pickup") == []
+    assert client.get("/staff/events/solo/scan/counts").get_json()["checked_in"] == 1
+    assert client.get("/staff/events/solo/scan/counts?station=pickup").get_json() == {
+        "checked_in": 0,
+        "confirmed": 1,
+    }
 
 
 def test_form_without_csrf_is_400_and_writes_nothing(desk):
