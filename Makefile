@@ -59,7 +59,7 @@ format: $(STAMP)
 
 # Benchmarks need PostgreSQL on 127.0.0.1, wrk and poppler-utils
 # (apt-get install wrk poppler-utils); see bench/README.md. Each stops by itself and writes
-# bench/results/<name>-<time>.json; 15-25 minutes in all, by the machine's speed.
+# bench/results/<name>-<time>.json; 10-25 minutes in all, by the machine's speed.
 bench: setup
 	$(BIN)/python bench/registration.py
 	$(BIN)/python bench/checkin.py
