@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField, StringField
+from wtforms import BooleanField, HiddenField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 
 from funrun.events.models import Event
+from funrun.registration.services import SUBMISSION_SHAPE, new_submission_ref
 
 #: Fields a runner may correct after registering.
 CONTACT_FIELDS = (
@@ -92,6 +93,16 @@ class RegistrationForm(ContactForm):
         render_kw={"inputmode": "numeric", "maxlength": 20},
     )
     consent = BooleanField()
+    #: This form's own id (:func:`~funrun.registration.services.new_submission_ref`): sent
+    #: again, the same form finds the registration it made instead of "already registered".
+    submission = HiddenField()
+
+    def submission_ref(self) -> str:
+        """The id this form was shown with; a new one if it came back missing or mangled."""
+        ref = self.submission.data
+        if not isinstance(ref, str) or not SUBMISSION_SHAPE.fullmatch(ref):
+            ref = self.submission.data = new_submission_ref()
+        return ref
 
     def raw(self) -> dict[str, object]:
         """What was submitted, for the shared validation."""

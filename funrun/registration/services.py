@@ -10,8 +10,10 @@ failed attempts.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -125,6 +127,51 @@ def new_manage_token() -> tuple[str, str]:
     """A fresh unguessable manage token (192 bits) and its hash."""
     token = secrets.token_urlsafe(24)
     return token, hash_token(token)
+
+
+#: A registration form's own id, made when the form is shown (128 random bits).
+SUBMISSION_SHAPE = re.compile(r"[A-Za-z0-9_\-]{22,64}")
+
+
+def new_submission_ref() -> str:
+    """An id for a registration form about to be shown."""
+    return secrets.token_urlsafe(16)
+
+
+def manage_token_for(submission: str) -> str:
+    """The manage token a form's registration gets: derived from the form's id under the
+    app's secret, so the same form sent again (the answer to the first was lost on the
+    way, or a double tap) can be given its link again, though only its hash is stored.
+    Shaped like :func:`new_manage_token`'s (32 URL-safe characters)."""
+    key = current_app.secret_key
+    key = key if isinstance(key, bytes) else str(key).encode()
+    digest = hmac.new(key, b"funrun manage token\0" + submission.encode(), "sha256").digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode()
+
+
+def resent_registration(event_id: int, nik: str, submission: str) -> str | None:
+    """The manage token of the active registration this same form made for this NIK at
+    the event, or None: another person's details in the same form never find it."""
+    token = manage_token_for(submission)
+    found = db.session.scalar(
+        select(Registration.id)
+        .join(Person, Person.id == Registration.person_id)
+        .where(
+            Registration.manage_token_hash == hash_token(token),
+            Registration.event_id == event_id,
+            Registration.status != RegistrationStatus.CANCELLED,
+            Person.nik_hash == data_cipher().lookup_hash(nik),
+        )
+    )
+    return token if found is not None else None
+
+
+class _TokenTaken(Exception):
+    """The form's derived manage token belongs to an earlier registration already."""
+
+
+def _token_taken(exc: IntegrityError) -> bool:
+    return "manage_token_hash" in str(exc.orig)
 
 
 @functools.lru_cache(maxsize=8)
@@ -472,6 +519,8 @@ def _register_in_one_statement(
             except IntegrityError as exc:
                 if "active_person" in str(exc.orig):
                     raise duplicate from exc
+                if _token_taken(exc):
+                    raise _TokenTaken from exc
                 raise
             if holds_place:
                 raise duplicate
@@ -491,8 +540,45 @@ def register(
     locale: str = "id",
     created_by_id: int | None = None,
     now: datetime | None = None,
+    submission: str | None = None,
 ) -> NewRegistration:
-    """Register a person for ``event``: confirmed with a bib while places last, else waitlisted."""
+    """Register a person for ``event``: confirmed with a bib while places last, else waitlisted.
+
+    ``submission`` (a form's :func:`new_submission_ref`) makes the manage token
+    :func:`manage_token_for` it, so that :func:`resent_registration` finds the
+    registration again when the same form comes back. Where that token is taken already
+    (the same form, sent again with another person's details), the registration gets a
+    random one.
+    """
+    attempt = functools.partial(
+        _register,
+        event,
+        data,
+        notice=notice,
+        source=source,
+        locale=locale,
+        created_by_id=created_by_id,
+        now=now,
+    )
+    if submission is not None:
+        try:
+            return attempt(token=manage_token_for(submission))
+        except _TokenTaken:
+            pass
+    return attempt(token=None)
+
+
+def _register(
+    event: RegisterableEvent,
+    data: RegistrationData,
+    *,
+    notice: Notice,
+    source: RegistrationSource,
+    locale: str,
+    created_by_id: int | None,
+    now: datetime | None,
+    token: str | None,
+) -> NewRegistration:
     now = now or utcnow()
     if not event.accepts_registrations(now):
         raise RegistrationClosed(_("Registration for this event is closed."))
@@ -501,7 +587,7 @@ def register(
     duplicate = DuplicateRegistration(
         _("This NIK is already registered for this event. Use your manage link to see it.")
     )
-    token, token_hash = new_manage_token()
+    token, token_hash = (token, hash_token(token)) if token else new_manage_token()
     values = dict(
         manage_token_hash=token_hash,
         full_name=data.full_name,
@@ -567,6 +653,8 @@ def register(
             exc.orig
         ) or "registrations.event_id, registrations.person_id" in str(exc.orig):
             raise duplicate from exc
+        if _token_taken(exc):
+            raise _TokenTaken from exc
         raise
     except BaseException:
         db.session.rollback()

@@ -22,6 +22,7 @@ from funrun.registration.services import (
     current_privacy_notice,
     find_by_token,
     register,
+    resent_registration,
     update_contact,
     waitlist_position,
 )
@@ -50,16 +51,35 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
     locale = str(get_locale())
     notice = current_privacy_notice(locale)
     form = RegistrationForm().for_event(event)
+    sent = form.submission.data
+    submission = form.submission_ref()
+    # Only a form that came back with the id it was shown with can be "the same form".
+    same_form = request.method == "POST" and submission == sent
     status = 200
     if request.method == "POST" and form.validate():
+        data = None
         try:
             data = clean_registration(form.raw(), event)
-            new = register(event, data, notice=notice, source=RegistrationSource.WEB, locale=locale)
+            new = register(
+                event,
+                data,
+                notice=notice,
+                source=RegistrationSource.WEB,
+                locale=locale,
+                submission=submission if same_form else None,
+            )
         except ValidationFailed as failed:
             _attach_errors(form, failed.errors)
             flash(_("Some fields need correcting. See the messages below."), "error")
             status = 422
-        except (RegistrationClosed, DuplicateRegistration) as refused:
+        except DuplicateRegistration as refused:
+            # The same form again: its first sending registered; the answer was lost.
+            token = same_form and data and resent_registration(event.id, data.nik, submission)
+            if token:
+                return redirect(url_for("registration.manage", token=token, new=1))
+            flash(str(refused), "error")
+            status = 409
+        except RegistrationClosed as refused:
             flash(str(refused), "error")
             status = 409
         else:

@@ -27,7 +27,11 @@ from funrun.registration.services import (
     DuplicateRegistration,
     cancel,
     current_privacy_notice,
+    find_by_token,
+    manage_token_for,
+    new_submission_ref,
     register,
+    resent_registration,
 )
 from funrun.registration.validation import RegistrationData, clean_registration
 from tests.conftest import build_app, person_payload, reset_database, truncate_all
@@ -338,3 +342,41 @@ def test_same_nik_at_once_gives_exactly_one_registration(conc_app, setup, known_
     event = stored_event(event_id)
     # The refused attempts rolled their counters back: no gaps.
     assert (event.confirmed_count, event.bib_next, event.waitlist_seq) == (1, 2, 0)
+
+
+def test_one_form_sent_at_once_many_times_makes_one_registration(conc_app, setup):
+    """A runner taps "Register" again and again on a slow network: registered once, and
+    every sending opens that registration. Then, back on the same form, friends are
+    registered while the runner's last taps still arrive: each friend apart, with a link
+    of their own (the form's id belongs to the registration it made first)."""
+    event_id = make_event(quota=20)
+    notice_id = current_privacy_notice("id").id
+    runner, *friends = payloads(event_id, range(4))
+    ref = new_submission_ref()
+
+    def send(data: RegistrationData) -> Callable[[], Any]:
+        def job() -> tuple[str, str | None]:
+            event = db.session.get(Event, event_id)
+            notice = db.session.get(PrivacyNotice, notice_id)
+            try:
+                return "new", register(event, data, notice=notice, submission=ref).manage_token
+            except DuplicateRegistration:  # what the form then does
+                return "resent", resent_registration(event_id, data.nik, ref)
+
+        return job
+
+    taps = oks(run_together(conc_app, [send(runner) for _ in range(THREADS)]))
+    later = oks(run_together(conc_app, [send(runner)] * 4 + [send(f) for f in friends], 7))
+
+    assert Counter(kind for kind, _token in taps) == {"new": 1, "resent": THREADS - 1}
+    runner_tokens = {token for _kind, token in taps + later[:4]}
+    assert runner_tokens == {manage_token_for(ref)}
+    assert all(kind == "resent" for kind, _token in later[:4])
+    assert all(kind == "new" for kind, _token in later[4:])
+    assert len({token for _kind, token in later[4:]} | runner_tokens) == 4
+    rows = registrations(event_id)
+    assert len(rows) == 4 and stored_event(event_id).confirmed_count == 4
+    assert sorted(r.bib_number for r in rows) == [1, 2, 3, 4]
+    for kind, token in taps + later:
+        found = find_by_token(token)
+        assert found is not None and found.event_id == event_id, kind

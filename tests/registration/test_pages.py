@@ -21,7 +21,11 @@ from funrun.events.models import DEFAULT_SHIRT_SIZES, Event
 from funrun.extensions import db
 from funrun.people.models import Person
 from funrun.registration.models import PrivacyNotice, Registration
-from funrun.registration.services import current_privacy_notice, find_by_token
+from funrun.registration.services import (
+    current_privacy_notice,
+    find_by_token,
+    new_submission_ref,
+)
 from funrun.registration.validation import national_format
 from tests.conftest import csrf_from, person_payload
 
@@ -313,6 +317,84 @@ def test_duplicate_nik_on_the_form_is_409(app, client, make_event):
     )
     assert input_value(html, "nik") == person_payload(1)["nik"]
     assert snapshot() == before
+
+
+def _sent_twice(client: FlaskClient, event: Event, body: dict[str, str]) -> tuple[Any, Any]:
+    return client.post(form_url(event), data=body), client.post(form_url(event), data=body)
+
+
+def _token_of(response: Any) -> str:
+    assert response.status_code == 302, response.get_data(as_text=True)
+    match = re.fullmatch(r"/r/([A-Za-z0-9_\-]+)\?new=1", response.headers["Location"])
+    assert match, response.headers["Location"]
+    return match.group(1)
+
+
+def test_the_same_form_sent_again_opens_its_registration(app, client, make_event):
+    """The answer to "Register" was lost on the way (or the button was tapped twice): the
+    same form, sent again, opens the registration it made instead of a 409."""
+    event = make_event()
+    html, token = open_form(client, event)
+    ref = input_value(html, "submission")
+    assert ref and re.fullmatch(r"[A-Za-z0-9_\-]{22}", ref)
+    assert input_value(open_form(client, event)[0], "submission") != ref  # one per form
+    body = {**form_data(1), "csrf_token": token, "submission": ref}
+    first = client.post(form_url(event), data=body)
+    manage = _token_of(first)
+    before = snapshot()
+    again = client.post(form_url(event), data=body)
+    assert _token_of(again) == manage
+    assert snapshot() == before
+    assert row(manage).bib_number == 1
+    # Edited and sent again (another shirt size): still that registration, unchanged.
+    edited = client.post(form_url(event), data={**body, "shirt_size": "XL"})
+    assert _token_of(edited) == manage and row(manage).shirt_size == "M"
+    assert snapshot() == before
+
+
+def test_the_same_form_never_opens_another_persons_registration(app, client, make_event):
+    """Back from the confirmation, the same form filled in for a friend registers the
+    friend apart; sent again, the friend's is a 409, never the first runner's page. Nor
+    does a guessed form id open a registration."""
+    event = make_event()
+    html, token = open_form(client, event)
+    ref = input_value(html, "submission")
+    runner = _token_of(
+        client.post(form_url(event), data={**form_data(1), "csrf_token": token, "submission": ref})
+    )
+    friend_body = {**form_data(2), "csrf_token": token, "submission": ref}
+    friend = _token_of(client.post(form_url(event), data=friend_body))
+    assert friend != runner
+    assert row(friend).person_id != row(runner).person_id
+    before = snapshot()
+    again = client.post(form_url(event), data=friend_body)
+    assert again.status_code == 409
+    assert runner not in again.get_data(as_text=True)
+    # Runner 1's NIK in a form with another id: "already registered", no link.
+    for other in ("A" * 22, new_submission_ref()):
+        body = {**form_data(1), "csrf_token": token, "submission": other}
+        response = client.post(form_url(event), data=body)
+        assert response.status_code == 409 and runner not in response.get_data(as_text=True)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "mangled",
+    ["", "short", "x" * 65, "<script>alert(1)</script>", "ada spasi di id ini juga", "é" * 30],
+)
+def test_a_mangled_form_id_still_registers_once(app, client, make_event, mangled):
+    event = make_event()
+    _html, token = open_form(client, event)
+    body = {**form_data(1), "csrf_token": token, "submission": mangled}
+    first, again = _sent_twice(client, event, body)
+    _token_of(first)
+    assert again.status_code == 409  # no id to recognise it by: as before
+    # A page shown again (here with a field to correct) carries a fresh, valid id.
+    page = client.post(form_url(event), data={**body, "nik": "123"})
+    assert page.status_code == 422
+    assert re.fullmatch(
+        r"[A-Za-z0-9_\-]{22}", input_value(page.get_data(as_text=True), "submission") or ""
+    )
 
 
 def test_huge_form_is_413_page(app, client, make_event):
