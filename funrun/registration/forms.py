@@ -97,12 +97,14 @@ class RegistrationForm(ContactForm):
     #: again, the same form finds the registration it made instead of "already registered".
     submission = HiddenField()
 
-    def submission_ref(self) -> str:
-        """The id this form was shown with; a new one if it came back missing or mangled."""
+    def sent_submission(self) -> str | None:
+        """The id this form came back with; None when it is new, or came back without a
+        well-formed one (the page, shown again, then carries a fresh id)."""
         ref = self.submission.data
-        if not isinstance(ref, str) or not SUBMISSION_SHAPE.fullmatch(ref):
-            ref = self.submission.data = new_submission_ref()
-        return ref
+        if isinstance(ref, str) and SUBMISSION_SHAPE.fullmatch(ref):
+            return ref
+        self.submission.data = new_submission_ref()
+        return None
 
     def raw(self) -> dict[str, object]:
         """What was submitted, for the shared validation."""

@@ -51,13 +51,9 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
     locale = str(get_locale())
     notice = current_privacy_notice(locale)
     form = RegistrationForm().for_event(event)
-    sent = form.submission.data
-    submission = form.submission_ref()
-    # Only a form that came back with the id it was shown with can be "the same form".
-    same_form = request.method == "POST" and submission == sent
+    submission = form.sent_submission()
     status = 200
     if request.method == "POST" and form.validate():
-        data = None
         try:
             data = clean_registration(form.raw(), event)
             new = register(
@@ -66,7 +62,7 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
                 notice=notice,
                 source=RegistrationSource.WEB,
                 locale=locale,
-                submission=submission if same_form else None,
+                submission=submission,
             )
         except ValidationFailed as failed:
             _attach_errors(form, failed.errors)
@@ -74,7 +70,7 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
             status = 422
         except DuplicateRegistration as refused:
             # The same form again: its first sending registered; the answer was lost.
-            token = same_form and data and resent_registration(event.id, data.nik, submission)
+            token = submission and resent_registration(event.id, data.nik, submission)
             if token:
                 return redirect(url_for("registration.manage", token=token, new=1))
             flash(str(refused), "error")
