@@ -238,10 +238,18 @@ def _person_id(data: RegistrationData) -> tuple[int, bool]:
         "created_at": utcnow(),
     }
     people = Person.__table__
-    person_id = db.session.scalar(insert_ignore(people, values).returning(people.c.id))
-    if person_id is not None:
-        return person_id, True
-    return db.session.scalars(select(Person.id).where(Person.nik_hash == nik_hash)).one(), False
+    for _attempt in range(3):
+        person_id = db.session.scalar(insert_ignore(people, values).returning(people.c.id))
+        if person_id is not None:
+            return person_id, True
+        # The key-share lock waits for a purge of this person (see _REGISTER_SQL): once
+        # purged, the row no longer matches, and the next round adds the NIK afresh.
+        person_id = db.session.scalar(
+            select(Person.id).where(Person.nik_hash == nik_hash).with_for_update(key_share=True)
+        )
+        if person_id is not None:
+            return person_id, False
+    raise RuntimeError("person kept changing; giving up")  # pragma: no cover
 
 
 def _has_active(event_id: int, person_id: int) -> bool:
@@ -416,7 +424,10 @@ def event_terms(slug: str, locale: str) -> tuple[EventTerms | None, Notice | Non
 #: same person ends in the unique index, which undoes the whole statement.
 _REGISTER_SQL = """
 WITH found AS (
-    SELECT id FROM people WHERE nik_hash = %(nik_hash)s
+    -- The key-share lock waits for a purge holding this person (it locks the row for
+    -- update and replaces the keyed hash); rechecked after the wait, a purged person no
+    -- longer matches, and the NIK gets a new person instead of the anonymised one.
+    SELECT id FROM people WHERE nik_hash = %(nik_hash)s FOR KEY SHARE
 ), holder AS (
     -- A scalar subquery, not a join: the planner cannot see into a CTE, and a join
     -- walked every active registration of the event.
