@@ -48,6 +48,9 @@ class Config:
     FUNRUN_PARTNER_RATE_LIMITS = os.environ.get("FUNRUN_PARTNER_RATE_LIMITS", "600/minute")
     #: How many reverse proxies in front of the app set X-Forwarded-For.
     FUNRUN_TRUSTED_PROXIES = int(os.environ.get("FUNRUN_TRUSTED_PROXIES", "0"))
+    #: The site's public address (e.g. https://lari.example.id), for the OpenAPI document's
+    #: server URL; without it the document gives a relative one (never from Host headers).
+    FUNRUN_PUBLIC_URL = os.environ.get("FUNRUN_PUBLIC_URL") or None
     #: Days after an event's date before `flask privacy purge` removes its runners'
     #: personal data (the totals stay).
     FUNRUN_RETENTION_DAYS = int(os.environ.get("FUNRUN_RETENTION_DAYS", "365"))

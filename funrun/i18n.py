@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, has_request_context, redirect, request
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    has_request_context,
+    redirect,
+    request,
+)
 from flask_babel import format_date, format_datetime, get_locale
 from werkzeug.wrappers import Response
 
@@ -31,6 +39,9 @@ def select_locale() -> str:
 def switch_language(code: str) -> Response:
     """Remember the chosen language in a cookie and go back (works without JavaScript)."""
     target = request.args.get("next", "/")
+    # A control character (a newline) would split the Location header: refuse it.
+    if any(ord(c) < 32 or ord(c) == 127 for c in target):
+        abort(400)
     # Only ever redirect within this site.
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
@@ -38,7 +49,13 @@ def switch_language(code: str) -> Response:
     response = redirect(target)
     if code in current_app.config["LANGUAGES"]:
         response.set_cookie(
-            LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
+            LANG_COOKIE,
+            code,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            httponly=True,
+            # Secure wherever the session cookie is (production: HTTPS only).
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
         )
     return response
 

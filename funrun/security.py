@@ -16,6 +16,12 @@ CSP = (
 )
 
 
+#: Paths of a runner's manage link (pages, PDFs, QR, data), in the site and the API.
+NEVER_STORED = ("/r/", "/api/v1/registrations/")
+#: Staff pages and sign-in; the scan page's roster and service worker choose their own.
+STAFF_PATHS = ("/staff", "/login", "/logout", "/account")
+
+
 def register_security_headers(app: Flask) -> None:
     """Add CSP, framing, sniffing and referrer headers (HSTS in production)."""
 
@@ -27,6 +33,12 @@ def register_security_headers(app: Flask) -> None:
         # Manage links carry their token in the path: never leak it in a Referer.
         policy = "no-referrer" if request.path.startswith("/r/") else "same-origin"
         response.headers.setdefault("Referrer-Policy", policy)
+        # Pages with a person's data are never stored by a browser or a proxy: a manage
+        # link's pages (whatever a view said), staff pages (unless a view chose), sign-in.
+        if request.path.startswith(NEVER_STORED):
+            response.headers["Cache-Control"] = "private, no-store"
+        elif request.path.startswith(STAFF_PATHS):
+            response.headers.setdefault("Cache-Control", "private, no-store")
         if app.config.get("ENV_NAME") == "production":
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=63072000; includeSubDomains"

@@ -155,6 +155,7 @@ POST /api/v1/events/<slug:slug>/registrations                    ok        401  
 GET  /api/v1/registrations/<token>                               404       ok        404       404       404       404       404
 POST /api/v1/registrations/<token>/cancel                        404       ok        404       404       404       404       404
 GET  /api/v1/registrations/<token>/bib.pdf                       404       ok        404       404       404       404       404
+GET  /api/v1/registrations/<token>/my-data.json                  404       ok        404       404       404       404       404
 # scanning staff, volunteers at their events
 POST /api/v1/events/<slug:slug>/checkins                         401       401       ok        403       403       ok        ok
 GET  /api/v1/events/<slug:slug>/checkins/counts                  401       401       ok        403       403       ok        ok
@@ -445,6 +446,7 @@ def form_body(endpoint: str, world: World, identity: str) -> dict[str, Any]:
         },
         "privacy.person_page": {"nik": world.runner_nik},
         "privacy.person_delete": {"confirm": "yes"},
+        "privacy.person_export_file": {"id_seen": "yes"},
         "accounts.assign": {"event_id": str(world.elsewhere_id), "station": ""},
     }
     return bodies.get(endpoint, {})

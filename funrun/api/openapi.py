@@ -225,6 +225,38 @@ SCHEMAS: dict[str, Any] = {
             "manage_url": {"type": "string"},
         },
     },
+    "MyData": {
+        "type": "object",
+        "description": "What one registration holds, for the runner holding its manage link: "
+        "the person's masked NIK, birth date and gender, and this registration with its "
+        "consent and check-ins. No other registration and no enrolment.",
+        "required": ["generated_at", "person", "registration"],
+        "additionalProperties": False,
+        "properties": {
+            "generated_at": {"type": "string", "format": "date-time"},
+            "person": {
+                "type": "object",
+                "required": ["nik", "birth_date", "gender"],
+                "properties": {
+                    "nik": {**_NULLABLE_STRING, "description": "masked, e.g. 3174**********01"},
+                    "birth_date": {"type": "string", "format": "date"},
+                    "gender": {"enum": ["M", "F"]},
+                },
+            },
+            "registration": {
+                "type": "object",
+                "required": ["event", "status", "full_name", "consent", "checkins"],
+                "properties": {
+                    "event": {"type": "string"},
+                    "status": {"enum": ["confirmed", "waitlisted", "cancelled"]},
+                    "bib": _NULLABLE_STRING,
+                    "full_name": {"type": "string"},
+                    "consent": {"type": "object"},
+                    "checkins": {"type": "array", "items": {"type": "object"}},
+                },
+            },
+        },
+    },
     "JWKSet": {
         "type": "object",
         "description": "Ed25519 public keys (RFC 8037) that verify bib QR payloads.",
@@ -632,7 +664,7 @@ SCHEMAS: dict[str, Any] = {
 
 
 def openapi_document(server_url: str) -> dict[str, Any]:
-    """The whole document, with this server's URL."""
+    """The whole document; ``server_url`` is the configured public URL or a relative one."""
     slug = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
     token = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
     return {
@@ -732,6 +764,18 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                         },
                         "404": _problem_response("No registration for this token"),
                         "409": _problem_response("Not confirmed: waitlisted or cancelled"),
+                    },
+                }
+            },
+            "/registrations/{token}/my-data.json": {
+                "get": {
+                    "operationId": "getMyData",
+                    "summary": "What this registration holds (the runner's own data, NIK "
+                    "masked); never the person's other registrations or enrolment",
+                    "parameters": [token],
+                    "responses": {
+                        "200": _json("MyData", "This registration's data"),
+                        "404": _problem_response("No registration for this token"),
                     },
                 }
             },

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request, url_for
+from flask import current_app, jsonify, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -70,6 +70,7 @@ from funrun.registration.services import (
     waitlist_position,
 )
 from funrun.registration.validation import ValidationFailed, clean_registration
+from funrun.privacy.requests import registration_export
 from funrun.reports.figures import tour_figures
 
 
@@ -207,6 +208,17 @@ def registration_bib_pdf(token: str) -> Response:
     return pdf_response(data, f"bib-{found.event.bib_prefix}-{found.bib_number:04d}.pdf")
 
 
+@bp.get("/registrations/<token>/my-data.json")
+def registration_data(token: str) -> Response:
+    """What this registration holds (NIK masked): never the person's other records."""
+    found = _registration_or_problem(token)
+    if isinstance(found, Response):
+        return found
+    response = jsonify(registration_export(found))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 @bp.get("/signing-key")
 def signing_key() -> Response:
     """The public keys that verify bib QR payloads, as a JWK set (RFC 8037)."""
@@ -218,7 +230,12 @@ def signing_key() -> Response:
 @bp.get("/openapi.json")
 def openapi() -> Response:
     """The OpenAPI 3.1 document describing this API."""
-    return jsonify(openapi_document(request.host_url.rstrip("/") + bp.url_prefix))
+    # Never from the Host or X-Forwarded-Host header (a cached document would send
+    # clients elsewhere): the configured public URL, else a URL relative to this document.
+    base = current_app.config.get("FUNRUN_PUBLIC_URL") or ""
+    response = jsonify(openapi_document(base.rstrip("/") + bp.url_prefix))
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 # --- check-in ---------------------------------------------------------------------------

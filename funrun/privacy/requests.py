@@ -19,7 +19,7 @@ from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
 from funrun.enrolment.models import Enrolment
 from funrun.extensions import db
-from funrun.people.crypto import data_cipher
+from funrun.people.crypto import data_cipher, mask_nik
 from funrun.people.models import Person
 from funrun.people.nik import normalise_nik
 from funrun.privacy.services import PrivacyError, PurgeCounts, anonymise_scope
@@ -66,6 +66,75 @@ def _notice(notice: PrivacyNotice) -> dict[str, Any]:
     }
 
 
+def _checkins_by_registration(ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The check-ins of these registrations, oldest first, keyed by registration id."""
+    by_registration: dict[int, list[dict[str, Any]]] = {}
+    for c in db.session.scalars(
+        select(CheckIn).where(CheckIn.registration_id.in_(ids)).order_by(CheckIn.id)
+    ):
+        by_registration.setdefault(c.registration_id, []).append(
+            {
+                "station": c.station,
+                "checked_in_at": _iso(c.checked_in_at),
+                "undone_at": _iso(c.undone_at),
+            }
+        )
+    return by_registration
+
+
+def _registration_entry(r: Registration, checkins: list[dict[str, Any]]) -> dict[str, Any]:
+    """What one registration holds, for a data export."""
+    return {
+        "event": r.event.slug,
+        "city": r.event.city,
+        "event_date": _iso(r.event.date),
+        "status": r.status,
+        "bib": r.bib,
+        "full_name": r.full_name,
+        "phone": r.phone,
+        "email": r.email,
+        "shirt_size": r.shirt_size,
+        "member": r.is_member,
+        "kpj_number": r.kpj_number,
+        "occupation": r.occupation,
+        "emergency_contact": r.emergency_contact,
+        "emergency_phone": r.emergency_phone,
+        "source": r.source,
+        "locale": r.locale,
+        "created_at": _iso(r.created_at),
+        "confirmed_at": _iso(r.confirmed_at),
+        "cancelled_at": _iso(r.cancelled_at),
+        "purged_at": _iso(r.purged_at),
+        "consent": {"given_at": _iso(r.consent_at), "notice": _notice(r.privacy_notice)},
+        "checkins": checkins,
+    }
+
+
+def _person_entry(person: Person, nik: str | None) -> dict[str, Any]:
+    return {
+        "nik": nik,
+        "birth_date": _iso(person.birth_date),
+        "gender": person.gender,
+    }
+
+
+def registration_export(registration: Registration) -> dict[str, Any]:
+    """What one registration holds, for the runner holding its manage link.
+
+    Only this registration: a manage link is made by whoever typed the NIK, so it must
+    never open the person's other registrations or their enrolment (the whole record is
+    the privacy desk's, after the ID card is seen). The NIK is shown masked.
+    """
+    person = registration.person
+    nik = None if person.purged_at else data_cipher().decrypt(person.nik_encrypted)
+    checkins = _checkins_by_registration([registration.id]).get(registration.id, [])
+    return {
+        "generated_at": utcnow().isoformat(),
+        "person": _person_entry(person, mask_nik(nik) if nik else None),
+        "registration": _registration_entry(registration, checkins),
+    }
+
+
 def person_export(person: Person) -> dict[str, Any]:
     """Everything held about a person, as one JSON-ready document (the NIK is theirs)."""
     registrations = list(
@@ -75,57 +144,18 @@ def person_export(person: Person) -> dict[str, Any]:
             .order_by(Registration.id)
         )
     )
-    ids = [r.id for r in registrations]
-    checkins = list(
-        db.session.scalars(
-            select(CheckIn).where(CheckIn.registration_id.in_(ids)).order_by(CheckIn.id)
-        )
-    )
+    by_registration = _checkins_by_registration([r.id for r in registrations])
     enrolment = db.session.scalar(select(Enrolment).where(Enrolment.person_id == person.id))
-    by_registration: dict[int, list[dict[str, Any]]] = {}
-    for c in checkins:
-        by_registration.setdefault(c.registration_id, []).append(
-            {
-                "station": c.station,
-                "checked_in_at": _iso(c.checked_in_at),
-                "undone_at": _iso(c.undone_at),
-            }
-        )
+    nik = None if person.purged_at else data_cipher().decrypt(person.nik_encrypted)
     document: dict[str, Any] = {
         "generated_at": utcnow().isoformat(),
         "person": {
-            "nik": None if person.purged_at else data_cipher().decrypt(person.nik_encrypted),
-            "birth_date": _iso(person.birth_date),
-            "gender": person.gender,
+            **_person_entry(person, nik),
             "created_at": _iso(person.created_at),
             "purged_at": _iso(person.purged_at),
         },
         "registrations": [
-            {
-                "event": r.event.slug,
-                "city": r.event.city,
-                "event_date": _iso(r.event.date),
-                "status": r.status,
-                "bib": r.bib,
-                "full_name": r.full_name,
-                "phone": r.phone,
-                "email": r.email,
-                "shirt_size": r.shirt_size,
-                "member": r.is_member,
-                "kpj_number": r.kpj_number,
-                "occupation": r.occupation,
-                "emergency_contact": r.emergency_contact,
-                "emergency_phone": r.emergency_phone,
-                "source": r.source,
-                "locale": r.locale,
-                "created_at": _iso(r.created_at),
-                "confirmed_at": _iso(r.confirmed_at),
-                "cancelled_at": _iso(r.cancelled_at),
-                "purged_at": _iso(r.purged_at),
-                "consent": {"given_at": _iso(r.consent_at), "notice": _notice(r.privacy_notice)},
-                "checkins": by_registration.get(r.id, []),
-            }
-            for r in registrations
+            _registration_entry(r, by_registration.get(r.id, [])) for r in registrations
         ],
         "enrolment": None,
     }
@@ -158,11 +188,17 @@ def person_export(person: Person) -> dict[str, Any]:
     return document
 
 
-def export_person(person: Person, *, user_id: int | None) -> bytes:
-    """The person's document as JSON bytes; the download is audited (without the NIK)."""
+def export_person(person: Person, *, user_id: int | None, id_card_seen: bool = False) -> bytes:
+    """The person's document as JSON bytes; the download is audited (without the NIK),
+    saying whether the desk saw the person's ID card (the privacy desk must)."""
     body = json.dumps(person_export(person), ensure_ascii=False, indent=1).encode() + b"\n"
     begin_write()
-    record("privacy_export", user_id=user_id, target=f"person #{person.id}")
+    record(
+        "privacy_export",
+        user_id=user_id,
+        target=f"person #{person.id}",
+        detail="id card seen" if id_card_seen else None,
+    )
     db.session.commit()
     return body
 

@@ -20,7 +20,12 @@ from funrun.extensions import db
 from funrun.people.crypto import data_cipher, mask_nik
 from funrun.people.models import Person
 from funrun.privacy import bp
-from funrun.privacy.requests import delete_person, export_person, lookup_person, person_export
+from funrun.privacy.requests import (
+    delete_person,
+    export_person,
+    lookup_person,
+    registration_export,
+)
 from funrun.privacy.services import PrivacyError
 from funrun.registration.models import Registration
 from funrun.registration.services import find_by_token
@@ -88,8 +93,16 @@ def person_view(person_id: int) -> Response:
 @bp.route("/staff/privacy/<id:person_id>/export", methods=["POST"])
 @roles_required(Role.ADMIN)
 def person_export_file(person_id: int) -> Response:
-    """Everything held about the person, as a JSON download (with their NIK: it is theirs)."""
-    body = export_person(_person_or_404(person_id), user_id=current_user.id)
+    """Everything held about the person, as a JSON download (with their NIK: it is theirs),
+    once the desk has seen the person's ID card: a NIK alone is on every KTP photocopy."""
+    person = _person_or_404(person_id)
+    if request.form.get("id_seen") != "yes":
+        flash(
+            _("Check the person's ID card (KTP) against this NIK first, then tick the box."),
+            "error",
+        )
+        return _page(person, status=400)
+    body = export_person(person, user_id=current_user.id, id_card_seen=True)
     response = make_response(body)
     response.headers["Content-Type"] = "application/json; charset=utf-8"
     response.headers["Content-Disposition"] = (
@@ -132,14 +145,14 @@ def person_delete(person_id: int) -> Response:
 
 @bp.route("/r/<token>/my-data.json")
 def runner_data(token: str) -> Response:
-    """The runner's own data as JSON, from their manage link (the NIK masked: it is a link)."""
+    """What this registration holds, as JSON, from its manage link (the NIK masked).
+
+    Never the person's other registrations or enrolment: whoever typed a NIK holds a link.
+    """
     registration = find_by_token(token)
     if registration is None:
         abort(404)
-    document = person_export(registration.person)
-    nik = document["person"]["nik"]
-    document["person"]["nik"] = mask_nik(nik) if nik else None
-    response = make_response(document)
+    response = make_response(registration_export(registration))
     response.headers["Content-Disposition"] = 'attachment; filename="my-data.json"'
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from funrun.bibs.services import payload_for
 from funrun.enrolment.export import create_batch
 from funrun.events.models import Event
 from funrun.extensions import db
@@ -61,10 +62,10 @@ class Tour:
 
 
 def scan(client: Any, staff: Any, event: Event, registration: Registration) -> None:
-    """Check a runner in at pickup by their bib number."""
+    """Check a runner in at pickup by their bib's QR."""
     response = client.post(
         f"{API}/events/{event.slug}/checkins",
-        json={"code": str(registration.bib_number)},
+        json={"code": payload_for(registration)},
         headers=staff.headers,
     )
     assert response.status_code == 201, response.get_data(as_text=True)
@@ -102,8 +103,6 @@ def tour(client, make_event, make_staff, add_runner, on_finale_day) -> Tour:  # 
     for r in regs[:3]:
         scan(client, staff, old, db.session.get_one(Registration, r.id))
     # Runner 0 (checked in, not a member) enrols; the batch goes out.
-    from funrun.bibs.services import payload_for
-
     runner = db.session.get_one(Registration, regs[0].id)
     response = client.post(
         f"{API}/events/{old.slug}/enrolments",

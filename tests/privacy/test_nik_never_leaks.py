@@ -298,7 +298,7 @@ def test_no_registered_nik_appears_outside_the_places_that_need_it(
         "privacy export",
         admin_web.post(
             f"/staff/privacy/{enrolled.person_id}/export",
-            data={"csrf_token": csrf_from(found.get_data(as_text=True))},
+            data={"csrf_token": csrf_from(found.get_data(as_text=True)), "id_seen": "yes"},
         ),
         by_design=True,
     )

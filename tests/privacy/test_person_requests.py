@@ -119,7 +119,7 @@ def test_lookup_shows_the_person_with_the_nik_masked(tour, web, admin):
 def test_export_holds_everything_with_the_consent_text_and_is_audited(tour, web, admin):
     rid = tour.enrolled_id
     person_id = person_of(rid).id
-    response = post(web, f"/staff/privacy/{person_id}/export")
+    response = post(web, f"/staff/privacy/{person_id}/export", id_seen="yes")
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     assert "attachment" in response.headers["Content-Disposition"]
@@ -180,7 +180,7 @@ def test_delete_cancels_promotes_the_waitlist_and_purges(tour, web, admin):
     assert tour.niks[rid] not in batch_file(batch.number, "csv", user_id=None).decode()
     # The NIK finds nothing any more; what is left says so.
     assert find(web, tour.niks[rid]).status_code == 404
-    left = json.loads(post(web, f"/staff/privacy/{person_id}/export").data)
+    left = json.loads(post(web, f"/staff/privacy/{person_id}/export", id_seen="yes").data)
     assert left["person"]["nik"] is None and left["person"]["purged_at"]
     assert left["registrations"][0]["full_name"] == PURGED_NAME
     assert left["enrolment"]["address"] == "" and left["enrolment"]["declared_income"] == 0
@@ -237,19 +237,70 @@ def test_the_cli_reads_the_nik_from_stdin(tour, runner, tmp_path):
     assert runner.invoke(args=["privacy", "delete", "--nik-stdin"], input=nik).exit_code == 1
 
 
-def test_the_runner_downloads_their_own_data_with_the_nik_masked(tour, client):
+def _link_to(registration_id: int) -> str:
+    """A fresh manage token for a stored registration."""
     token, token_hash = new_manage_token()
-    rid = tour.both[1]
-    db.session.get_one(Registration, rid).manage_token_hash = token_hash
+    db.session.get_one(Registration, registration_id).manage_token_hash = token_hash
     db.session.commit()
+    return token
+
+
+def test_the_runner_downloads_what_their_registration_holds_with_the_nik_masked(tour, client):
+    token = _link_to(tour.both[1])
     page = client.get(f"/r/{token}")
     assert f"/r/{token}/my-data.json" in page.get_data(as_text=True)
     response = client.get(f"/r/{token}/my-data.json")
     assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "private, no-store"
     nik = tour.niks[tour.both[0]]
     assert nik not in response.get_data(as_text=True)
     document = response.get_json()
     assert document["person"]["nik"] == nik[:4] + "*" * 10 + nik[-2:]
-    assert len(document["registrations"]) == 2
-    assert client.get("/r/" + "x" * 30 + "/my-data.json").status_code == 404
     assert date.fromisoformat(document["person"]["birth_date"]).year == 1984
+    assert document["registration"]["event"] == "new-2026"
+    assert document["registration"]["email"] == "runner2@example.org"
+    assert client.get("/r/" + "x" * 30 + "/my-data.json").status_code == 404
+
+
+def test_a_manage_link_never_opens_the_persons_other_registrations(tour, client):
+    """Whoever types a NIK at an open event gets a link: it opens that registration only."""
+    token = _link_to(tour.both[1])
+    document = client.get(f"/r/{token}/my-data.json").get_json()
+    assert set(document) == {"generated_at", "person", "registration"}
+    body = json.dumps(document)
+    assert "old-2015" not in body  # the same person's registration at another event
+    api = client.get(f"/api/v1/registrations/{token}/my-data.json")
+    assert api.status_code == 200 and api.get_json() == {
+        **document,
+        "generated_at": api.get_json()["generated_at"],
+    }
+
+
+def test_a_manage_link_never_opens_the_persons_enrolment(tour, client):
+    """Mother's maiden name, address, income and participant number are the desk's."""
+    token = _link_to(tour.enrolled_id)
+    enrolment = db.session.scalar(
+        select(Enrolment).where(Enrolment.registration_id == tour.enrolled_id)
+    )
+    for path in (f"/r/{token}/my-data.json", f"/api/v1/registrations/{token}/my-data.json"):
+        response = client.get(path)
+        assert response.status_code == 200
+        body = response.get_data(as_text=True)
+        assert "enrolment" not in response.get_json()
+        for secret in (enrolment.participant_number, enrolment.mother_maiden_name):
+            assert secret and secret not in body
+        for key in ("mother_maiden_name", "declared_income", "birth_place", "address"):
+            assert key not in body
+
+
+def test_the_desk_exports_a_person_only_once_the_id_card_is_seen(tour, web, admin):
+    person_id = person_of(tour.enrolled_id).id
+    response = post(web, f"/staff/privacy/{person_id}/export")
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"
+    assert "KTP" in response.get_data(as_text=True)
+    assert audit_rows("privacy_export") == []
+    response = post(web, f"/staff/privacy/{person_id}/export", id_seen="yes")
+    assert response.status_code == 200
+    [row] = audit_rows("privacy_export")
+    assert row.detail == "id card seen"
