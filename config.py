@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,11 @@ class Config:
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL") or None
+    #: Where rate-limit counters live: unset = REDIS_URL (shared by every worker and
+    #: instance; development and testing fall back to memory without it); ``memory`` =
+    #: each process counts for itself, so every limit is multiplied by the number of
+    #: processes. Production refuses per-process counters unless this says ``memory``.
+    FUNRUN_RATE_LIMIT_STORAGE = os.environ.get("FUNRUN_RATE_LIMIT_STORAGE", "").strip().lower()
     #: Public registration limit per client; "off" disables limiting (load tests).
     FUNRUN_RATE_LIMITS = os.environ.get("FUNRUN_RATE_LIMITS", "20/minute")
     #: How long a process reuses an event's registration terms during a rush (seconds;
@@ -59,6 +65,18 @@ class Config:
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
     LANGUAGES = ("id", "en")
     WTF_CSRF_TIME_LIMIT = 6 * 3600
+    #: A staff sign-in lasts one working day at most (server side, see StaffSession).
+    FUNRUN_STAFF_SESSION_HOURS = float(os.environ.get("FUNRUN_STAFF_SESSION_HOURS", "10"))
+    #: The signed cookie itself stops verifying after the same time (Flask's default: 31 days).
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=FUNRUN_STAFF_SESSION_HOURS)
+    #: Sign-in attempts per client (address) on the sign-in form.
+    FUNRUN_LOGIN_RATE_LIMITS = "10/minute"
+    #: Failed sign-ins for one email within the window (any clients) that lock it ...
+    FUNRUN_SIGNIN_MAX_FAILURES = 5
+    FUNRUN_SIGNIN_FAILURE_WINDOW = timedelta(minutes=15)
+    #: ... for this long, doubling with each further lock up to the cap.
+    FUNRUN_SIGNIN_LOCK = timedelta(minutes=5)
+    FUNRUN_SIGNIN_LOCK_MAX = timedelta(hours=1)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     MAX_CONTENT_LENGTH = 64 * 1024
@@ -68,6 +86,7 @@ class Config:
     @classmethod
     def check(cls, settings: Mapping[str, Any] | None = None) -> None:
         """Raise if this environment cannot run safely with ``settings`` (the app's config)."""
+        rate_limit_storage(os.environ if settings is None else settings)
 
 
 class DevelopmentConfig(Config):
@@ -110,6 +129,39 @@ class ProductionConfig(Config):
         missing = [name for name in required if not source.get(name)]
         if missing:
             raise RuntimeError("production refuses to start without " + ", ".join(missing))
+        limits_off = source.get("FUNRUN_RATE_LIMITS") == "off" or (
+            source.get("RATELIMIT_ENABLED") is False
+        )
+        explicit = _storage_choice(source) == "memory"
+        if not limits_off and not explicit and rate_limit_storage(source) == MEMORY_STORAGE:
+            raise RuntimeError(
+                "production refuses to start with per-process rate limits (each worker would "
+                "count for itself, multiplying every limit): set REDIS_URL, or "
+                "FUNRUN_RATE_LIMIT_STORAGE=memory to accept them explicitly"
+            )
+
+
+MEMORY_STORAGE = "memory://"
+
+
+def _storage_choice(settings: Mapping[str, Any]) -> str:
+    choice = str(settings.get("FUNRUN_RATE_LIMIT_STORAGE") or "").strip().lower()
+    if choice not in ("", "memory"):
+        raise RuntimeError(
+            f"FUNRUN_RATE_LIMIT_STORAGE must be empty (use REDIS_URL) or memory, not {choice!r}"
+        )
+    return choice
+
+
+def rate_limit_storage(settings: Mapping[str, Any]) -> str:
+    """The Flask-Limiter storage URI ``settings`` ask for.
+
+    An explicit RATELIMIT_STORAGE_URI wins; FUNRUN_RATE_LIMIT_STORAGE=memory keeps the
+    counters in each process; otherwise REDIS_URL, and memory when there is none.
+    """
+    if _storage_choice(settings) == "memory":
+        return str(settings.get("RATELIMIT_STORAGE_URI") or MEMORY_STORAGE)
+    return str(settings.get("RATELIMIT_STORAGE_URI") or settings.get("REDIS_URL") or MEMORY_STORAGE)
 
 
 CONFIGS: dict[str, type[Config]] = {

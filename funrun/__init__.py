@@ -10,7 +10,7 @@ from sqlalchemy import event as sa_event
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, IntegerConverter
 
-from config import BASE_DIR, Config, config_from_env
+from config import BASE_DIR, Config, config_from_env, rate_limit_storage
 from funrun.extensions import babel, csrf, db, limiter, login_manager
 
 
@@ -124,7 +124,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config["RATELIMIT_STORAGE_URI"] = rate_limit_storage(app.config)
     app.config.setdefault("RATELIMIT_ENABLED", app.config["FUNRUN_RATE_LIMITS"] != "off")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)
@@ -151,6 +151,7 @@ def register_blueprints(app: Flask) -> None:
     from funrun.privacy import bp as privacy_bp
     from funrun.privacy import views as _privacy_views  # noqa: F401
     from funrun.registration import bp as registration_bp
+    from funrun.registration import dispute_views as _dispute_views  # noqa: F401
     from funrun.registration import views as _registration_views  # noqa: F401
     from funrun.reports import bp as reports_bp
     from funrun.reports import views as _report_views  # noqa: F401

@@ -43,6 +43,7 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 from werkzeug.test import TestResponse
 
+from funrun.accounts import staff_sessions
 from funrun.accounts.models import ApiToken, EventAssignment, Role, User
 from funrun.accounts.services import create_api_token
 from funrun.bibs.models import PrintJob, PrintJobStatus
@@ -144,6 +145,7 @@ POST /staff/people/<id:user_id>/assignments/<id:assignment_id>/remove  login    
 POST /staff/people/<id:user_id>/tokens                           login     login     403       403       login     403       ok
 POST /staff/people/<id:user_id>/tokens/<id:token_id>/revoke      login     login     403       403       login     403       ok
 POST /staff/people/<id:user_id>/<any(deactivate, reactivate):action>  login     login     403       403       login     403       ok
+POST /staff/people/<id:user_id>/sessions/end                     login     login     403       403       login     403       ok
 # the API: public reads
 GET  /api/v1/events                                              ok        ok        ok        ok        ok        ok        ok
 GET  /api/v1/events/<slug:slug>                                  ok        ok        ok        ok        ok        ok        ok
@@ -474,9 +476,13 @@ def signed_in_client(app: Flask, world: World, identity: str) -> FlaskClient:
     """A browser as ``identity``: staff (and the partner, see the docstring) signed in."""
     client = browser(app)
     if identity in world.users:
+        # A server-side session row, as /login makes (staff_sessions.start).
+        sid = staff_sessions.open_session(world.users[identity])
+        db.session.commit()
         with client.session_transaction() as session:
             session["_user_id"] = str(world.users[identity])
             session["_fresh"] = True
+            session[staff_sessions.SESSION_KEY] = sid
     return client
 
 

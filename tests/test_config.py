@@ -12,11 +12,13 @@ import pytest
 from flask import Flask
 
 from config import (
+    MEMORY_STORAGE,
     DevelopmentConfig,
     ProductionConfig,
     TestingConfig,
     config_from_env,
     normalise_database_url,
+    rate_limit_storage,
 )
 from funrun import create_app
 from funrun.extensions import db
@@ -112,7 +114,7 @@ def production_app(
     app: Flask, production_env: dict[str, str], database_url: str
 ) -> Iterator[Flask]:
     built = create_app(
-        ProductionConfig, SQLALCHEMY_DATABASE_URI=database_url, RATELIMIT_STORAGE_URI="memory://"
+        ProductionConfig, SQLALCHEMY_DATABASE_URI=database_url, FUNRUN_RATE_LIMIT_STORAGE="memory"
     )
     yield built
     with built.app_context():
@@ -140,11 +142,97 @@ def test_no_hsts_outside_production(client):
     assert "Strict-Transport-Security" not in response.headers
 
 
+# --- rate-limit storage: shared, or per process only when told so -----------------------
+
+
+def test_production_refuses_per_process_rate_limits(production_env, no_secrets, database_url):
+    """Without REDIS_URL every gunicorn worker would count for itself (limit x workers)."""
+    no_secrets.delenv("REDIS_URL", raising=False)
+    no_secrets.delenv("FUNRUN_RATE_LIMIT_STORAGE", raising=False)
+    no_secrets.setattr(ProductionConfig, "REDIS_URL", None)
+    no_secrets.setattr(ProductionConfig, "FUNRUN_RATE_LIMIT_STORAGE", "")
+    with pytest.raises(RuntimeError, match=r"REDIS_URL.*FUNRUN_RATE_LIMIT_STORAGE=memory"):
+        ProductionConfig.check()
+    with pytest.raises(RuntimeError, match="per-process rate limits"):
+        create_app(ProductionConfig, SQLALCHEMY_DATABASE_URI=database_url)
+    # A memory store given directly is per process all the same.
+    with pytest.raises(RuntimeError, match="per-process rate limits"):
+        create_app(
+            ProductionConfig,
+            SQLALCHEMY_DATABASE_URI=database_url,
+            RATELIMIT_STORAGE_URI="memory://",
+        )
+
+
+def test_production_accepts_per_process_limits_only_when_told(
+    production_env, no_secrets, database_url
+):
+    no_secrets.delenv("REDIS_URL", raising=False)
+    no_secrets.setattr(ProductionConfig, "REDIS_URL", None)
+    no_secrets.setenv("FUNRUN_RATE_LIMIT_STORAGE", "memory")
+    ProductionConfig.check()  # the environment says so explicitly
+    built = create_app(
+        ProductionConfig, SQLALCHEMY_DATABASE_URI=database_url, FUNRUN_RATE_LIMIT_STORAGE="memory"
+    )
+    try:
+        assert built.config["RATELIMIT_STORAGE_URI"] == MEMORY_STORAGE
+    finally:
+        with built.app_context():
+            db.engine.dispose()
+    # Limits switched off altogether need no store (load tests).
+    no_secrets.delenv("FUNRUN_RATE_LIMIT_STORAGE")
+    no_secrets.setenv("FUNRUN_RATE_LIMITS", "off")
+    ProductionConfig.check()
+    # A misspelt choice is refused in every environment, not taken for "shared".
+    no_secrets.setenv("FUNRUN_RATE_LIMIT_STORAGE", "memroy")
+    with pytest.raises(RuntimeError, match="memroy"):
+        ProductionConfig.check()
+    with pytest.raises(RuntimeError, match="memroy"):
+        DevelopmentConfig.check()
+
+
+def test_production_with_redis_uses_it(production_env, no_secrets, database_url):
+    redis_url = "redis://127.0.0.1:6379/4"
+    no_secrets.delenv("FUNRUN_RATE_LIMIT_STORAGE", raising=False)
+    no_secrets.setenv("REDIS_URL", redis_url)
+    ProductionConfig.check()
+    no_secrets.setattr(ProductionConfig, "REDIS_URL", redis_url)
+    built = create_app(ProductionConfig, SQLALCHEMY_DATABASE_URI=database_url)
+    try:
+        assert built.config["RATELIMIT_STORAGE_URI"] == redis_url
+    finally:
+        with built.app_context():
+            db.engine.dispose()
+
+
+def test_rate_limit_storage_choices():
+    assert rate_limit_storage({}) == MEMORY_STORAGE  # development without Redis
+    assert rate_limit_storage({"REDIS_URL": "redis://r/1"}) == "redis://r/1"
+    both = {"REDIS_URL": "redis://r/1", "FUNRUN_RATE_LIMIT_STORAGE": "memory"}
+    assert rate_limit_storage(both) == MEMORY_STORAGE
+    assert rate_limit_storage({"RATELIMIT_STORAGE_URI": "redis://x/2", "REDIS_URL": "r"}) == (
+        "redis://x/2"
+    )
+    # Development and testing run without Redis, with no setting at all.
+    DevelopmentConfig.check({"FUNRUN_RATE_LIMITS": "20/minute"})
+    TestingConfig.check({"FUNRUN_RATE_LIMITS": "20/minute"})
+
+
+def test_staff_sessions_last_a_working_day(app):
+    """The signed cookie itself stops verifying after a working day (Flask: 31 days)."""
+    assert app.config["FUNRUN_STAFF_SESSION_HOURS"] == 10
+    assert app.permanent_session_lifetime.total_seconds() == 10 * 3600
+
+
 def test_production_refuses_a_malformed_data_key(production_env, no_secrets, database_url):
     no_secrets.setattr(ProductionConfig, "FUNRUN_DATA_KEY", "too-short")
     no_secrets.setenv("FUNRUN_DATA_KEY", "too-short")
     with pytest.raises(ValueError, match="FUNRUN_DATA_KEY"):
-        create_app(ProductionConfig, SQLALCHEMY_DATABASE_URI=database_url)
+        create_app(
+            ProductionConfig,
+            SQLALCHEMY_DATABASE_URI=database_url,
+            FUNRUN_RATE_LIMIT_STORAGE="memory",
+        )
 
 
 # --- development keys in instance/ -----------------------------------------------------

@@ -1,4 +1,4 @@
-"""``flask users create`` and ``flask tokens create``."""
+"""``flask users create``, ``flask users set-password`` and ``flask tokens create``."""
 
 from __future__ import annotations
 
@@ -35,6 +35,30 @@ def create_user_command(
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"created {user.role} {user.email}")
+    if generated:
+        click.echo(f"password: {generated}")
+
+
+@users_cli.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def set_password_command(email: str, password_stdin: bool) -> None:
+    """Set a new password (printed unless given on stdin); every session of the account ends."""
+    from funrun.accounts.management import set_password
+
+    user = find_user(email)
+    if user is None:
+        raise click.ClickException(f"no account for {email}")
+    generated = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = generated = secrets.token_urlsafe(12)
+    try:
+        ended = set_password(user, password)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"password changed for {user.email}; {ended} sessions ended")
     if generated:
         click.echo(f"password: {generated}")
 

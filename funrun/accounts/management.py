@@ -1,4 +1,4 @@
-"""What admins do to accounts: list, assign to events, issue and revoke tokens, deactivate.
+"""What admins do to accounts: list, assign, tokens, deactivate, end sessions, passwords.
 
 Creating an account is ``services.create_user`` (shared with ``flask users create``).
 """
@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from funrun.accounts import services, staff_sessions
 from funrun.accounts.models import ApiToken, EventAssignment, Role, User
-from funrun.accounts.services import AccountError, create_api_token
+from funrun.accounts.services import MIN_PASSWORD, AccountError, create_api_token
 from funrun.audit.services import current_user_id, record
 from funrun.checkin.models import STATIONS
 from funrun.dbtypes import utcnow
@@ -141,5 +142,40 @@ def set_active(user: User, active: bool, *, by: User) -> None:
     if user.id == by.id and not active:
         raise AccountError("you cannot deactivate your own account", reason="self")
     user.active = active
+    if not active:
+        # Reactivating must not bring back a browser that was signed in before.
+        staff_sessions.end_all(user.id)
     record("reactivate" if active else "deactivate", user_id=by.id, target=user.email)
     db.session.commit()
+
+
+def end_sessions(user: User) -> int:
+    """End every open staff session of the account (every browser signs in again); how many."""
+    ended = staff_sessions.end_all(user.id)
+    record("sessions_end", user_id=current_user_id(), target=user.email, detail=str(ended))
+    db.session.commit()
+    return ended
+
+
+def set_password(user: User, password: str, *, keep_current: bool = False) -> int:
+    """Give the account a new password and end its other sessions; how many ended.
+
+    ``keep_current`` keeps the session of this request's cookie (the account changing its
+    own password); otherwise (an admin, the command line) every session ends.
+    """
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(
+            f"the password must have at least {MIN_PASSWORD} characters", reason="password_short"
+        )
+    if user.role == Role.PARTNER:
+        raise AccountError("partners sign in with API tokens only", reason="bad_role")
+    user.password_hash = services.generate_password_hash(password)
+    ended = staff_sessions.end_all(user.id, keep_current=keep_current)
+    record(
+        "password_change",
+        user_id=current_user_id() or user.id,
+        target=user.email,
+        detail=f"{ended} sessions ended",
+    )
+    db.session.commit()
+    return ended

@@ -1,4 +1,4 @@
-"""Staff and partner accounts, their event assignments and API tokens."""
+"""Staff and partner accounts, their event assignments, API tokens and sign-in state."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from funrun.dbtypes import UTCDateTime, utcnow
@@ -80,3 +80,45 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class StaffSession(db.Model):
+    """A signed-in browser: the cookie holds a random id, the server this row (its hash).
+
+    Signing out, an admin's "End all sessions", a password change or the end of the
+    working day (``FUNRUN_STAFF_SESSION_HOURS`` after ``created_at``) end it for good,
+    whatever copies of the cookie exist.
+    """
+
+    __tablename__ = "staff_sessions"
+
+    #: SHA-256 (hex) of the random id in the cookie: a stolen table opens no session.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Updated at most once a minute.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+
+class SignInFailure(db.Model):
+    """Failed sign-ins for one typed email, whichever clients they came from.
+
+    Kept per email (its SHA-256), not per account, so an unknown email is slowed down
+    exactly like a known one and the answers tell nobody which emails are staff.
+    """
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_last_failed_at", "last_failed_at"),)
+
+    #: SHA-256 (hex) of the lower-cased email.
+    email_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: Failures since ``window_started_at`` (the count restarts after the window).
+    failures: Mapped[int] = mapped_column(default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Sign-in refused until then, even with the right password.
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Locks so far: each lasts twice as long as the one before (up to a cap).
+    lockouts: Mapped[int] = mapped_column(default=0)

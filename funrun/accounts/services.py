@@ -86,11 +86,20 @@ def find_user(email: str) -> User | None:
 
 
 def check_login(email: str, password: str) -> User | None:
-    """The active account these credentials open, or None."""
+    """The active staff account these credentials open for the pages, or None.
+
+    It costs the same for every email: with no stored hash to check (an unknown email,
+    a partner's account) the typed password is hashed with the method and cost accounts
+    are made with, which is the work a check does; a deactivated account or a partner is
+    refused only after its hash is checked. Timing tells nobody which emails are staff.
+    """
     user = find_user(email)
-    if user is None or not user.active or not user.password_hash:
+    if user is None or not user.password_hash:
+        generate_password_hash(password)
         return None
     if not check_password_hash(user.password_hash, password):
+        return None
+    if not user.active or user.role == Role.PARTNER:
         return None
     return user
 

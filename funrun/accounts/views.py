@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from funrun.accounts.models import Role, User
-from funrun.accounts.services import check_login
+from funrun.accounts import signin, staff_sessions
 from funrun.audit.services import current_user_id, record
 from funrun.dbtypes import utcnow
 from funrun.extensions import db, limiter, login_manager
@@ -40,32 +50,42 @@ class LoginForm(FlaskForm):
     )
 
 
-@login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
-        return None
-    user = db.session.get(User, int(user_id))
-    # A deactivated account's open sessions end at its next request. Partners are API only:
-    # /login refuses them, and a session naming one (however it came about) opens no page.
-    if user is None or not user.active or user.role == Role.PARTNER:
-        return None
-    return user
+login_manager.user_loader(staff_sessions.load_user)
+
+
+def _login_limit() -> str:
+    return current_app.config["FUNRUN_LOGIN_RATE_LIMITS"]
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10/minute", methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"])
 def login() -> Response | str | tuple[str, int]:
-    """Sign in with email and password; partners have API tokens only."""
+    """Sign in with email and password; partners have API tokens only.
+
+    Each client has its own limit on attempts (FUNRUN_LOGIN_RATE_LIMITS), and each email
+    its own on failures, whichever clients they come from (see funrun.accounts.signin).
+    """
     form = LoginForm()
     if form.validate_on_submit():
-        user = check_login(form.email.data or "", form.password.data or "")
-        if user is None or user.role == Role.PARTNER:
-            # The typed email only, never the password (nor a password typed as the email).
-            typed = (form.email.data or "").strip()
-            record("login_failed", user_id=None, target=typed if "@" in typed else None)
-            db.session.commit()
+        outcome = signin.attempt(form.email.data or "", form.password.data or "")
+        if outcome.locked_until is not None:
+            minutes = max(1, (outcome.retry_after + 59) // 60)
+            flash(
+                ngettext(
+                    "Too many failed sign-ins with this email. Try again in %(num)d minute.",
+                    "Too many failed sign-ins with this email. Try again in %(num)d minutes.",
+                    minutes,
+                ),
+                "error",
+            )
+            page = make_response(render_template("accounts/login.html", form=form), 429)
+            page.headers["Retry-After"] = str(outcome.retry_after)
+            return page
+        user = outcome.user
+        if user is None:
             flash(_("Wrong email or password."), "error")
             return render_template("accounts/login.html", form=form), 401
+        staff_sessions.start(user)
         login_user(user)
         user.last_login_at = utcnow()
         record("login", user_id=user.id, target=user.email)
@@ -77,12 +97,14 @@ def login() -> Response | str | tuple[str, int]:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
-    """Sign out."""
+    """Sign out: the server ends this session, so no copy of the cookie opens a page."""
     user_id = current_user_id()
     if user_id is not None:
         record("logout", user_id=user_id, target=current_user.email)
-        db.session.commit()
+    staff_sessions.end_current()
+    db.session.commit()
     logout_user()
+    staff_sessions.forget_cookie()
     return redirect(url_for("events.index"))
 
 
@@ -98,5 +120,6 @@ def init_app(app: Flask) -> None:
     from funrun.accounts import views_admin as _admin_views  # noqa: F401  (routes register)
 
     app.register_blueprint(bp)
+    staff_sessions.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = _l("Please sign in first.")

@@ -1,16 +1,16 @@
-"""Admin pages for people: accounts, event assignments, API tokens, deactivation."""
+"""Admin pages for people: accounts, event assignments, API tokens, sessions, deactivation."""
 
 from __future__ import annotations
 
 from flask import abort, flash, make_response, redirect, render_template, url_for
-from flask_babel import format_date
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from funrun.accounts import management
+from funrun.accounts import management, staff_sessions
 from funrun.accounts.access import roles_required
 from funrun.accounts.forms import (
     ROLE_LABELS,
@@ -65,6 +65,7 @@ def _account_page(user: User, assign: AssignForm | None = None, status: int = 20
         account=user,
         assignments=management.account_assignments(user),
         tokens=management.account_tokens(user),
+        sessions=staff_sessions.live_sessions(user.id),
         assign=assign or _assign_form(user),
         action=ActionForm(),
         role_labels=ROLE_LABELS,
@@ -188,4 +189,24 @@ def set_active(user_id: int, action: str) -> Response | tuple[str, int]:
         flash(_("Account %(email)s reactivated.", email=user.email), "success")
     else:
         flash(_("Account %(email)s deactivated.", email=user.email), "success")
+    return redirect(url_for("accounts.account", user_id=user.id))
+
+
+@bp.route("/staff/people/<id:user_id>/sessions/end", methods=["POST"])
+@roles_required(Role.ADMIN)
+def end_sessions(user_id: int) -> Response:
+    """End every session of the account: each of its browsers has to sign in again."""
+    user = _account_or_404(user_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    ended = management.end_sessions(user)
+    flash(
+        ngettext(
+            "%(num)d session of %(email)s ended.",
+            "%(num)d sessions of %(email)s ended.",
+            ended,
+            email=user.email,
+        ),
+        "success",
+    )
     return redirect(url_for("accounts.account", user_id=user.id))

@@ -1,12 +1,18 @@
-"""Recording staff actions in the audit log, inside the caller's transaction."""
+"""Recording staff actions in the audit log, inside the caller's transaction (or, for
+what is known only after a request's session is gone, in a transaction of its own)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import has_request_context
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import insert
+from sqlalchemy.engine import Engine
 
 from funrun.audit.models import AuditEntry
+from funrun.dbtx import BEGIN_OPTION
 from funrun.extensions import db
 
 #: Every action recorded here, with its label on the admin page. "scan" rows come from
@@ -45,6 +51,20 @@ def current_user_id() -> int | None:
     return None
 
 
+def _entry(
+    action: str, user_id: int | None, target: str | None, event_id: int | None, detail: str | None
+) -> dict[str, Any]:
+    if action not in ACTIONS or action == "scan":
+        raise ValueError(f"not an audit action: {action}")
+    return {
+        "action": action,
+        "user_id": user_id,
+        "target": target[:120] if target else None,
+        "event_id": event_id,
+        "detail": detail[:300] if detail else None,
+    }
+
+
 def record(
     action: str,
     *,
@@ -57,14 +77,29 @@ def record(
 
     Never pass a NIK, password or token: a target is an email, a slug or a file name.
     """
-    if action not in ACTIONS or action == "scan":
-        raise ValueError(f"not an audit action: {action}")
-    entry = AuditEntry(
-        action=action,
-        user_id=user_id,
-        target=target[:120] if target else None,
-        event_id=event_id,
-        detail=detail[:300] if detail else None,
-    )
+    entry = AuditEntry(**_entry(action, user_id, target, event_id, detail))
     db.session.add(entry)
     return entry
+
+
+def record_apart(
+    engine: Engine,
+    action: str,
+    *,
+    user_id: int | None,
+    target: str | None = None,
+    event_id: int | None = None,
+    detail: str | None = None,
+) -> None:
+    """Write an audit row at once, in a short transaction of its own on ``engine``.
+
+    Needs no app or request context: for what happens after a request's session is gone,
+    such as an export whose body has just been served (funrun.reports.downloads). Same
+    rules as :func:`record`.
+    """
+    values = _entry(action, user_id, target, event_id, detail)
+    with engine.connect() as connection:
+        # SQLite: take the write lock up front (BEGIN IMMEDIATE), as every writer does.
+        connection.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
+        with connection.begin():
+            connection.execute(insert(AuditEntry.__table__).values(**values))

@@ -123,6 +123,7 @@ FORMS: tuple[FormRoute, ...] = (
     FR("accounts.issue_token",         "POST", "admin",     "issue an API token",    BUTTON),
     FR("accounts.revoke_token",        "POST", "admin",     "revoke an API token",   BUTTON),
     FR("accounts.set_active",          "POST", "admin",     "(de)activate account",  BUTTON),
+    FR("accounts.end_sessions",        "POST", "admin",     "end all sessions",      BUTTON),
     FR("privacy.person_page",          "POST", "admin",     "find a person by NIK",  FIELDS),
     FR("privacy.person_export_file",   "POST", "admin",     "export person data",    BUTTON),
     FR("privacy.person_delete",        "POST", "admin",     "delete person data",    FIELDS),
@@ -155,7 +156,9 @@ def snapshot() -> dict[str, tuple[int, str]]:
     out = {}
     with db.engine.connect() as conn:
         for table in db.metadata.sorted_tables:
-            query = select(table).order_by(*table.primary_key.columns)
+            # A staff session's last_seen_at is bookkeeping (written at most once a minute).
+            columns = [c for c in table.columns if c.name != "last_seen_at"]
+            query = select(*columns).order_by(*table.primary_key.columns)
             rows = conn.execute(query).all()
             digest = hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
             out[table.name] = (len(rows), digest)
@@ -546,10 +549,14 @@ class FieldForm:
 
 
 def _login_intended(status: int, diff: dict[str, int]) -> None:
-    """A refused sign-in that got past the form is audited: one login_failed row."""
-    if status == 401:
-        assert diff == {"audit_log": 1}, diff
-        assert newest("audit_log", "action") == "login_failed"
+    """A refused sign-in that got past the form is audited (one login_failed row) and
+    counted against the typed email (sign_in_failures: one row per email); failing
+    again and again locks the email (429, and a login_locked row when the lock begins)."""
+    if status in (401, 429):
+        assert set(diff) <= {"audit_log", "sign_in_failures"}, diff
+        assert diff.get("sign_in_failures", 0) in (0, 1), diff
+        assert diff.get("audit_log") in ((1,) if status == 401 else (1, 2)), diff
+        assert newest("audit_log", "action") in ("login_failed", "login_locked")
     else:
         assert diff == {}, diff
 
@@ -772,6 +779,7 @@ BUTTONS: dict[str, tuple[str | None, Callable[[World], str]]] = {
         lambda w: f"/staff/people/{w.target.id}/tokens/{w.token_id}/revoke",
     ),
     "deactivate": ("admin", lambda w: f"/staff/people/{w.target.id}/deactivate"),
+    "end_sessions": ("admin", lambda w: f"/staff/people/{w.target.id}/sessions/end"),
     "person_export": ("admin", lambda w: f"/staff/privacy/{w.person_id}/export"),
 }
 
