@@ -158,15 +158,10 @@ def child(variant: str, out_dir: Path) -> dict[str, Any]:
     from funrun import create_app
     from funrun.extensions import db
     from funrun.reports.dashboard import dashboard
-    from funrun.reports.exports import (
-        roster_csv,
-        roster_events,
-        roster_query,
-        roster_xlsx,
-        totals_csv,
-    )
+    from funrun.reports.exports import totals_csv
     from funrun.reports.exports import totals_xlsx as write_totals_xlsx
     from funrun.reports.figures import tour_figures
+    from funrun.reports.roster_files import roster_csv, roster_events, roster_query, roster_xlsx
 
     app = create_app()
     result: dict[str, Any] = {"variant": variant}
@@ -201,7 +196,7 @@ def child(variant: str, out_dir: Path) -> dict[str, Any]:
             warm_up(roster_csv)
             started = time.perf_counter()
             with (out_dir / "roster.csv").open("w", encoding="utf-8", newline="") as target:
-                for chunk in roster_csv(None):
+                for chunk in roster_csv(db.engine, roster_events()):
                     target.write(chunk)
             with (out_dir / "roster.csv").open(encoding="utf-8") as written:
                 result["rows"] = sum(1 for _ in written) - 1
@@ -209,12 +204,14 @@ def child(variant: str, out_dir: Path) -> dict[str, Any]:
             warm_up(roster_csv)
             started = time.perf_counter()
             with (out_dir / "roster.xlsx").open("wb") as target:
-                result["rows"] = roster_xlsx(None, target)
+                events = roster_events()
+                connection = db.session.connection()
+                result["rows"] = roster_xlsx(connection, events, target, title="Roster")
         elif variant == "roster_csv_all_at_once":
             warm_up(roster_csv)
             started = time.perf_counter()
             rows = []
-            for event in roster_events(None):
+            for event in roster_events():
                 rows.extend(db.session.execute(roster_query(event.id)).all())
             with (out_dir / "roster-all.csv").open("w", encoding="utf-8", newline="") as target:
                 writer = csv.writer(target, lineterminator="\r\n")
@@ -234,9 +231,10 @@ def warm_up(roster_csv: Any) -> None:
     statements compiled and cached, mappers configured (about a second, once)."""
     from funrun.events.models import Event
     from funrun.extensions import db
+    from funrun.reports.roster_files import roster_events
 
-    smallest = db.session.scalars(select(Event).order_by(Event.quota, Event.id).limit(1)).one()
-    for _chunk in roster_csv(smallest):
+    smallest = db.session.scalars(select(Event.id).order_by(Event.quota, Event.id).limit(1)).one()
+    for _chunk in roster_csv(db.engine, roster_events(smallest)):
         pass
     db.session.rollback()
 

@@ -10,7 +10,6 @@ re-download is byte for byte the first.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -36,6 +35,7 @@ from funrun.extensions import db
 from funrun.people.crypto import data_cipher
 from funrun.people.models import Person
 from funrun.registration.models import PrivacyNotice
+from funrun.spreadsheet import csv_cell, csv_phone, csv_writer
 
 #: The columns of both files, in order (README.md, "Enrolment export").
 COLUMNS = (
@@ -74,10 +74,6 @@ COLUMNS = (
     "consent_notice_sha256",
 )
 _CONTEXT = b"export"
-#: Spreadsheet programs run cells that start with these: free text that does gets a
-#: leading quote. Checked fields (names, E.164 phones, codes, numbers) are left alone.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_FREE_TEXT = frozenset({"birth_place", "address", "occupation_other"})
 
 
 def _rows(batch_id: int, number: int) -> Iterator[dict[str, Any]]:
@@ -139,16 +135,15 @@ def _rows(batch_id: int, number: int) -> Iterator[dict[str, Any]]:
 
 
 def _csv_cell(column: str, value: Any) -> Any:
-    if value is None:
-        return ""
-    if column in _FREE_TEXT and isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    """Every text cell made safe for spreadsheets (the city, names, addresses, codes...);
+    the phone kept in E.164 for the scheme's system (:mod:`funrun.spreadsheet`)."""
+    return csv_phone(value) if column == "phone" else csv_cell(value)
 
 
 def _files(rows: list[dict[str, Any]], number: int, created_at: datetime) -> tuple[bytes, bytes]:
+    """The batch's CSV and JSON (the JSON carries every value as given)."""
     text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\r\n")
+    writer = csv_writer(text)
     writer.writerow(COLUMNS)
     for row in rows:
         writer.writerow([_csv_cell(column, row[column]) for column in COLUMNS])

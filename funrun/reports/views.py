@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import IO
 
 from flask import (
     abort,
@@ -11,15 +12,14 @@ from flask import (
     make_response,
     render_template,
     request,
-    stream_with_context,
 )
 from flask_babel import format_datetime
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from funrun.accounts.access import roles_required
 from funrun.accounts.models import Role
-from funrun.audit.services import record
 from funrun.dbtypes import utcnow
 from funrun.events.models import Event
 from funrun.events.services import get_event
@@ -27,15 +27,8 @@ from funrun.extensions import db
 from funrun.people.crypto import data_cipher, mask_nik
 from funrun.reports import bp
 from funrun.reports.dashboard import FIELDS, WIB, dashboard
-from funrun.reports.exports import (
-    FORMATS,
-    XLSX_MIMETYPE,
-    roster_csv,
-    roster_xlsx,
-    spooled,
-    totals_csv,
-    totals_xlsx,
-)
+from funrun.reports.downloads import export_response, file_chunks, spooled
+from funrun.reports.exports import FORMATS, XLSX_MIMETYPE, totals_csv, totals_xlsx
 from funrun.reports.figures import tour_figures
 from funrun.reports.roster import (
     MAX_PAGE,
@@ -44,6 +37,7 @@ from funrun.reports.roster import (
     registration_history,
     roster_page,
 )
+from funrun.reports.roster_files import RosterEvent, roster_csv, roster_events, roster_xlsx
 
 ORGANISERS = (Role.ADMIN, Role.ORGANISER)
 TOTALS_FORMATS = (*FORMATS, "pdf")
@@ -52,18 +46,31 @@ POLL_SECONDS = 20
 
 
 def _download(
-    body: str | Iterator[str] | Iterator[bytes],
+    body: Iterator[str] | Iterator[bytes] | list[bytes],
     mimetype: str,
     filename: str,
     event_id: int | None = None,
 ) -> Response:
-    # Recorded (and committed) before the body streams: a file asked for is a file given.
-    record("export", user_id=current_user.id, target=filename, event_id=event_id)
-    db.session.commit()
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    """A download logged as the signed-in user's export once its body was served."""
+    return export_response(
+        body, mimetype, filename, user_id=int(current_user.id), event_id=event_id
+    )
+
+
+def _file_download(
+    write: Callable[[IO[bytes]], object], mimetype: str, filename: str, event_id: int | None = None
+) -> Response:
+    """A file written now, during the request, into a temporary file that is then sent
+    in chunks (its body needs neither this request's session nor its context)."""
+    spool = spooled(write)
+    return export_response(
+        file_chunks(spool),
+        mimetype,
+        filename,
+        user_id=int(current_user.id),
+        event_id=event_id,
+        spool=spool,
+    )
 
 
 def _event_or_404(slug: str) -> Event:
@@ -127,13 +134,13 @@ def totals_file(fmt: str) -> Response:
 
         board = dashboard()
         generated = format_datetime(board.figures.generated_at.astimezone(WIB), "medium")
-        return _download(
-            stream_with_context(spooled(totals_pdf, board, generated)), "application/pdf", name
+        return _file_download(
+            lambda target: totals_pdf(board, generated, target), "application/pdf", name
         )
     figures = tour_figures()
     if fmt == "csv":
-        return _download(totals_csv(figures), "text/csv", name)
-    return _download(stream_with_context(spooled(totals_xlsx, figures)), XLSX_MIMETYPE, name)
+        return _download([totals_csv(figures).encode()], "text/csv", name)
+    return _file_download(lambda target: totals_xlsx(figures, target), XLSX_MIMETYPE, name)
 
 
 @bp.route("/staff/events/<slug:slug>/roster")
@@ -168,13 +175,8 @@ def roster_file(slug: str, fmt: str) -> Response:
     """The whole roster as CSV or XLSX, streamed (no NIK in either)."""
     if fmt not in FORMATS:
         abort(404)
-    event = _event_or_404(slug)
-    name = f"roster-{event.slug}.{fmt}"
-    if fmt == "csv":
-        return _download(stream_with_context(roster_csv(event)), "text/csv", name, event.id)
-    return _download(
-        stream_with_context(spooled(roster_xlsx, event)), XLSX_MIMETYPE, name, event.id
-    )
+    event = RosterEvent.of(_event_or_404(slug))
+    return _roster_download([event], fmt, f"roster-{event.slug}.{fmt}", event.city, event.id)
 
 
 @bp.route("/staff/roster.<fmt>")
@@ -183,10 +185,23 @@ def tour_roster_file(fmt: str) -> Response:
     """Every event's roster in one file, CSV or XLSX, streamed (no NIK)."""
     if fmt not in FORMATS:
         abort(404)
-    name = f"roster-tour.{fmt}"
+    return _roster_download(roster_events(), fmt, f"roster-tour.{fmt}", _("Roster"))
+
+
+def _roster_download(
+    events: list[RosterEvent], fmt: str, name: str, title: str, event_id: int | None = None
+) -> Response:
+    """The CSV streams from a connection of its own as it is read; the XLSX is written
+    now on this request's connection, then sent from its temporary file."""
     if fmt == "csv":
-        return _download(stream_with_context(roster_csv(None)), "text/csv", name)
-    return _download(stream_with_context(spooled(roster_xlsx, None)), XLSX_MIMETYPE, name)
+        return _download(roster_csv(db.engine, events), "text/csv", name, event_id)
+    connection = db.session.connection()
+    return _file_download(
+        lambda target: roster_xlsx(connection, events, target, title=title),
+        XLSX_MIMETYPE,
+        name,
+        event_id,
+    )
 
 
 @bp.route("/staff/events/<slug:slug>/roster/<id:registration_id>")
