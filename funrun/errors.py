@@ -41,6 +41,9 @@ def _respond(code: int, detail: str | None = None) -> Response | tuple[str, int]
 
 def register_error_handlers(app: Flask) -> None:
     """Every error becomes a page (HTML) or a problem document (API); never a trace."""
+    # Flask's own line for an unexpected error names the address (a manage link's token
+    # with it); _internal below logs the error, traceback and all, under its route instead.
+    app.log_exception = lambda exc_info: None  # type: ignore[method-assign]
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> Response | tuple[str, int]:
@@ -70,10 +73,12 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(InternalServerError)
     def _internal(error: InternalServerError) -> Response | tuple[str, int]:
+        # The route's rule ("/r/<token>"), not the address: a manage token is a password.
+        rule = request.url_rule.rule if request.url_rule is not None else "(no route)"
         log.error(
             "unhandled error on %s %s",
             request.method,
-            request.path,
+            rule,
             exc_info=error.original_exception,
         )
         return _respond(500)

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 from pathlib import Path
 
-from tests.conftest import person_payload
+import pytest
+from flask import Flask
+
+from funrun.extensions import db
+from tests.conftest import build_app, person_payload
 from tests.deploy.conftest import Stack
 from tests.deploy.stack import HOST
 
@@ -103,3 +108,25 @@ def test_no_log_holds_a_manage_token(stack: Stack) -> None:
     # Every request went to the funrun site's own log: Debian's default (combined, with
     # the full address) at the http level got nothing.
     assert logs[stack.nginx.log_dir / "access.log"] == b""
+
+
+def test_an_unexpected_error_on_a_manage_link_logs_its_route_not_its_token(
+    _session_app: Flask, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The app's own log (gunicorn's error log in production) on a 500 under /r/<token>."""
+    served = build_app(database_url, TESTING=False, PROPAGATE_EXCEPTIONS=False)
+
+    def boom(token: str) -> str:
+        raise RuntimeError("the page failed")
+
+    served.add_url_rule("/r/<token>/boom", "boom", boom)
+    token = "Ab3dEf6hIj9lMn2pQr5tUv8xYz1bCd4f"
+    with caplog.at_level(logging.DEBUG):
+        answer = served.test_client().get(f"/r/{token}/boom")
+    assert answer.status_code == 500
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors and any(r.exc_info and r.exc_info[0] is RuntimeError for r in errors)
+    assert any("/r/<token>/boom" in r.getMessage() for r in errors)
+    assert token not in caplog.text
+    with served.app_context():
+        db.engine.dispose()
