@@ -44,6 +44,23 @@ def test_the_app_sees_https_and_static_files_come_from_nginx(stack: Stack) -> No
     assert registration["manage_url"] == f"https://{HOST}/r/{registration['manage_token']}"
     assert response.getheader("Content-Encoding") is None  # answers with tokens: never gzip
 
+    # Bodies: over the app's 64 KiB, the app's own 413 problem; over 128k, nginx's.
+    for size, content_type in ((100_000, "application/problem+json"), (200_000, "text/html")):
+        conn = stack.nginx.connection(timeout=20)
+        try:
+            conn.request(
+                "POST",
+                f"/api/v1/events/{stack.event.slug}/registrations",
+                body=b'{"full_name": "' + b"x" * size + b'"}',
+                headers={"Content-Type": "application/json"},
+            )
+            too_large = conn.getresponse()
+            too_large.read()
+        finally:
+            conn.close()
+        assert too_large.status == 413
+        assert too_large.getheader("Content-Type", "").startswith(content_type)
+
     # Static files: nginx's own (cached for an hour, compressed), not a worker's.
     response, body = get(stack, "/static/css/app.css", {"Accept-Encoding": "gzip"})
     assert response.status == 200
@@ -68,7 +85,9 @@ def test_the_app_sees_https_and_static_files_come_from_nginx(stack: Stack) -> No
     assert len(static) >= 3  # the readiness check, the file and the missing one
     assert all("upstream=-/-" in line for line in static)  # no worker saw them
     app_lines = [line for line in access if "/registrations HTTP" in line]
-    assert len(app_lines) == 1 and "upstream=201/" in app_lines[0]
+    assert len(app_lines) == 3
+    assert "upstream=201/" in app_lines[0] and "upstream=413/" in app_lines[1]
+    assert "upstream=-/-" in app_lines[2]  # refused by nginx before any worker
 
 
 def test_every_access_log_of_the_site_writes_the_private_format() -> None:
