@@ -99,6 +99,8 @@ GET  /staff/events/<slug:slug>/scan/roster                       login     login
 GET  /staff/events/<slug:slug>/scan/counts                       login     login     ok        403       login     ok        ok
 GET  /staff/events/<slug:slug>/enrol                             login     login     ok        403       login     ok        ok
 POST /staff/events/<slug:slug>/enrol                             login     login     ok        403       login     ok        ok
+GET  /staff/events/<slug:slug>/disputes                          login     login     ok        403       login     ok        ok
+POST /staff/events/<slug:slug>/disputes                          login     login     ok        403       login     ok        ok
 GET  /staff/enrolments/<number>                                  login     login     ok        403       login     ok        ok
 GET  /staff/enrolments/<number>/card.pdf                         login     login     ok        403       login     ok        ok
 # the installable scan page's shell: no personal data, and the worker must load signed out
@@ -447,6 +449,13 @@ def form_body(endpoint: str, world: World, identity: str) -> dict[str, Any]:
             "confirm": PASSWORD,
         },
         "privacy.person_page": {"nik": world.runner_nik},
+        # The review step (no action=void): shows the runner holding the NIK, changes nothing.
+        "registration.dispute_page": {
+            **registration,
+            **{k: person_payload(1)[k] for k in ("full_name", "nik", "birth_date", "gender")},
+            "reason": "KTP menunjukkan NIK milik orang lain",
+            "id_seen": "y",
+        },
         "privacy.person_delete": {"confirm": "yes"},
         "privacy.person_export_file": {"id_seen": "yes"},
         "accounts.assign": {"event_id": str(world.elsewhere_id), "station": ""},
@@ -571,6 +580,7 @@ REPEATABLE = frozenset(
         "accounts.logout",
         "registration.register_page",
         "registration.manage",
+        "registration.dispute_page",
         "api.create_registration",
         "checkin.scan_page",
         "api.create_checkin",

@@ -41,6 +41,7 @@ ACTIONS = {
     "privacy_lookup": _l("Personal data looked up"),
     "privacy_export": _l("Personal data exported"),
     "privacy_delete": _l("Personal data deleted on request"),
+    "registration_disputed": _l("Registration voided: the NIK's owner showed their KTP"),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField, StringField
+from wtforms import BooleanField, HiddenField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from funrun.events.models import Event
@@ -117,3 +117,19 @@ class RegistrationForm(ContactForm):
 
 class CancelForm(FlaskForm):
     """Confirms a cancellation (the CSRF token is the point)."""
+
+
+class DisputeForm(RegistrationForm):
+    """The desk voids a registration holding someone else's NIK and registers its owner.
+
+    The person's own fields are the registration form's, checked by the same rules.
+    """
+
+    reason = TextAreaField(
+        _l("Why is the other registration void?"),
+        description=_l("e.g. The KTP shows this NIK is Ibu Siti's; the other name is not hers."),
+        render_kw={"maxlength": 500, "rows": 3},
+    )
+    id_seen = BooleanField(_l("I have seen this person's ID card (KTP) and it carries this NIK."))
+    #: The registration the desk reviewed (its id, never the NIK): voided only if unchanged.
+    holder = HiddenField()

@@ -69,6 +69,7 @@ class Registration(db.Model):
         Index("ix_registrations_event_status_seq", "event_id", "status", "waitlist_seq"),
         CheckConstraint("status IN ('confirmed', 'waitlisted', 'cancelled')", name="status_known"),
         CheckConstraint("status <> 'confirmed' OR bib_number IS NOT NULL", name="confirmed_bib"),
+        CheckConstraint("disputed_at IS NULL OR status = 'cancelled'", name="disputed_cancelled"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -105,6 +106,11 @@ class Registration(db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: When the personal fields were purged (funrun.privacy); None while held.
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Voided at the desk: the NIK's real holder showed their KTP (funrun.registration.disputes).
+    disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Who voided it (a volunteer of the event, an organiser or an admin) and why.
+    disputed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    dispute_reason: Mapped[str | None] = mapped_column(String(500))
 
     event: Mapped[Event] = relationship()
     person: Mapped[Person] = relationship()

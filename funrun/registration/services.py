@@ -596,7 +596,10 @@ def _register(
     event_id, event_slug, bib_prefix = event.id, event.slug, event.bib_prefix
     notice_id = notice.id
     duplicate = DuplicateRegistration(
-        _("This NIK is already registered for this event. Use your manage link to see it.")
+        _(
+            "This NIK is already registered for this event. Use your manage link to see it. "
+            "If you did not register it, bring your KTP to the race-pack desk."
+        )
     )
     token, token_hash = (token, hash_token(token)) if token else new_manage_token()
     values = dict(
@@ -750,33 +753,44 @@ def cancel(registration: Registration, now: datetime | None = None) -> list[Regi
     begin_write()
     try:
         lock_event(event_id)
-        current = db.session.execute(
-            select(Registration)
-            .where(Registration.id == registration_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).scalar_one()
-        if current.status == RegistrationStatus.CANCELLED:
-            raise AlreadyCancelled(_("This registration was already cancelled."))
-        was_confirmed = current.status == RegistrationStatus.CONFIRMED
-        current.status = RegistrationStatus.CANCELLED
-        current.cancelled_at = now
-        current.updated_at = now
-        db.session.flush()
-        promoted: list[Registration] = []
-        if was_confirmed:
-            db.session.execute(
-                update(Event)
-                .where(Event.id == current.event_id)
-                .values(confirmed_count=Event.confirmed_count - 1)
-                .execution_options(synchronize_session=False)
-            )
-            promoted = promote_waitlist(current.event_id, now)
+        current = locked_registration(registration_id)
+        promoted = release_place(current, now)
     except BaseException:
         db.session.rollback()
         raise
     db.session.commit()
     return promoted
+
+
+def locked_registration(registration_id: int) -> Registration:
+    """The registration, read afresh under its row lock (caller holds the event lock)."""
+    return db.session.execute(
+        select(Registration)
+        .where(Registration.id == registration_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def release_place(current: Registration, now: datetime) -> list[Registration]:
+    """Cancel a registration read by :func:`locked_registration`: a freed place goes to the
+    head of the waitlist (returned). The one rule behind a cancel and a disputed void."""
+    if current.status == RegistrationStatus.CANCELLED:
+        raise AlreadyCancelled(_("This registration was already cancelled."))
+    was_confirmed = current.status == RegistrationStatus.CONFIRMED
+    current.status = RegistrationStatus.CANCELLED
+    current.cancelled_at = now
+    current.updated_at = now
+    db.session.flush()
+    if not was_confirmed:
+        return []
+    db.session.execute(
+        update(Event)
+        .where(Event.id == current.event_id)
+        .values(confirmed_count=Event.confirmed_count - 1)
+        .execution_options(synchronize_session=False)
+    )
+    return promote_waitlist(current.event_id, now)
 
 
 def update_contact(registration: Registration, change: ContactChange) -> None:

@@ -109,6 +109,7 @@ FORMS: tuple[FormRoute, ...] = (
     FR("accounts.logout",              "POST", "volunteer", "staff sign-out",        BUTTON),
     FR("checkin.scan_page",            "POST", "volunteer", "no-JS scan form",       FIELDS),
     FR("checkin.undo_page",            "POST", "organiser", "undo a check-in",       BUTTON),
+    FR("registration.dispute_page",    "POST", "volunteer", "void a squatted NIK",   FIELDS),
     FR("enrolment.desk",               "POST", "volunteer", "desk: scanned runner",  FIELDS),
     FR("enrolment.desk",               "POST", "volunteer", "desk: walk-up",         FIELDS),
     FR("enrolment.exports",            "POST", "organiser", "make an export batch",  BUTTON),
@@ -582,6 +583,25 @@ FIELD_FORMS: dict[str, FieldForm] = {
             "gender": Field("choice", ok=("M", "F")),
             "member": Field("choice", ok=("y", "n", "yes", "no", "true", "false", "1", "0", "on")),
             "consent": Field("flag"),
+        },
+    ),
+    # Nobody holds this NIK in the world: even a well-formed dispute is refused (409).
+    "dispute": FieldForm(
+        "volunteer",
+        lambda w: f"/staff/events/{w.event_slug}/disputes",
+        lambda w: {
+            **CONTACT, **_person(5), "member": "n", "kpj_number": "", "consent": "y",
+            "reason": "KTP milik orang lain", "id_seen": "y", "action": "void",
+        },
+        {
+            **CONTACT_FIELDS,
+            "full_name": TEXT,
+            "nik": TEXT,
+            "birth_date": Field("date"),
+            "gender": Field("choice", ok=("M", "F")),
+            "consent": Field("flag"),
+            "reason": TEXT,
+            "id_seen": Field("flag"),
         },
     ),
     # The manage form is filled from the registration: a field left out keeps its value.

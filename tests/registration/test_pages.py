@@ -312,7 +312,11 @@ def test_duplicate_nik_on_the_form_is_409(app, client, make_event):
     assert response.status_code == 409
     html = response.get_data(as_text=True)
     assert (
-        t(app, "This NIK is already registered for this event. Use your manage link to see it.")
+        t(
+            app,
+            "This NIK is already registered for this event. Use your manage link to see it. "
+            "If you did not register it, bring your KTP to the race-pack desk.",
+        )
         in html
     )
     assert input_value(html, "nik") == person_payload(1)["nik"]
