@@ -288,6 +288,22 @@ SCHEMAS: dict[str, Any] = {
                 "maxLength": 200,
                 "description": "The QR payload, or a typed bib: 42, 0042, JKT0042, jkt-0042.",
             },
+            "method": {
+                "type": "string",
+                "enum": ["scan", "typed"],
+                "default": "scan",
+                "description": "How the code was entered. scan: a camera or a handheld "
+                "scanner read it; it must be a signed bib, and any other text (a plain QR "
+                "holding a bib number) is invalid and checks nobody in. typed: a person "
+                "typed a bib number; it checks in only with id_checked true, else the "
+                "answer is confirm_identity.",
+            },
+            "id_checked": {
+                "type": "boolean",
+                "default": False,
+                "description": "The volunteer compared the runner's ID card (KTP) with the "
+                "name a confirm_identity answer gave. Recorded in the scan log.",
+            },
             "station": {
                 "type": "string",
                 "enum": ["pickup", "start", "finish"],
@@ -328,7 +344,19 @@ SCHEMAS: dict[str, Any] = {
                     "invalid",
                     "wrong_event",
                     "not_confirmed",
+                    "confirm_identity",
                 ],
+                "description": "confirm_identity (200): a typed bib that would check the "
+                "runner in; registration carries the name and bib to compare with the ID "
+                "card, nothing was checked in; send it again with id_checked true. A typed "
+                "bib of a runner already checked in answers already_checked_in at once.",
+            },
+            "other_event": {
+                "type": "object",
+                "required": ["city"],
+                "properties": {"city": {"type": "string"}},
+                "description": "With wrong_event: the city of the event the bib belongs to "
+                "(a typed bib with another event's prefix, or a genuine QR of another event).",
             },
             "replayed": {"type": "boolean"},
             "conflict": {
@@ -802,7 +830,12 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     },
                     "responses": {
                         "201": _json("CheckInOutcome", "checked_in"),
-                        "200": _json("CheckInOutcome", "already_checked_in (first_at, first_by)"),
+                        "200": _json(
+                            "CheckInOutcome",
+                            "already_checked_in (first_at, first_by); or confirm_identity: a "
+                            "typed bib without id_checked (the runner's name and bib, nothing "
+                            "checked in)",
+                        ),
                         "400": _problem_response("The body is not a JSON object"),
                         "401": _problem_response("No valid token"),
                         "403": _problem_response("Not assigned to this event"),
@@ -818,10 +851,14 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                 },
                             },
                         },
-                        "409": _json("CheckInOutcome", "wrong_event or not_confirmed"),
+                        "409": _json(
+                            "CheckInOutcome",
+                            "wrong_event (other_event names its city) or not_confirmed",
+                        ),
                         "422": {
-                            "description": "invalid code: malformed or forged (CheckInOutcome); "
-                            "bad fields (problem details)",
+                            "description": "invalid code: malformed or forged, or a scanned code "
+                            "that is not a signed bib (CheckInOutcome); bad fields (problem "
+                            "details)",
                             "content": {
                                 "application/json": {
                                     "schema": {"$ref": "#/components/schemas/CheckInOutcome"}

@@ -247,6 +247,9 @@ SCANNERS = (Role.ADMIN, Role.ORGANISER, Role.VOLUNTEER)
 def create_checkin(slug: str) -> Response | tuple[Response, int]:
     """Scan a bib (QR payload or typed number) at a station; idempotent per client_ref.
 
+    ``method`` says how the code was entered: a scanned code must be a signed bib, a typed
+    number answers ``confirm_identity`` until sent with ``id_checked`` (checkin/entry.py).
+
     Race morning's hot path. The token, the event and the assignment are checked first,
     with the same answers as :func:`require_roles` gives elsewhere; on PostgreSQL they are
     read by the scan's own statement (one round trip), which writes nothing when refused.
@@ -280,6 +283,8 @@ def create_checkin(slug: str) -> Response | tuple[Response, int]:
             scanned_at=req.scanned_at,
             device=req.device,
             offline_answer=req.offline_answer,
+            method=req.entry.method,
+            id_checked=req.entry.id_checked,
         )
     return jsonify(outcome.as_json()), outcome.http_status
 
@@ -298,6 +303,8 @@ def _scan_request(body: object) -> tuple[ScanRequest | None, Response | None]:
             scanned_at=parse_scanned_at(body.get("scanned_at")),
             device=(device or request.headers.get("User-Agent", ""))[:64] or None,
             offline_answer=body.get("offline_answer"),
+            method=body.get("method"),
+            id_checked=body.get("id_checked"),
         ), None
     except ValidationFailed as failed:
         errors = failed.errors

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from funrun.accounts.models import User
@@ -24,6 +24,9 @@ STATION_LABELS = {
 #: A queued scan the device answered "checked in" that the server found already checked
 #: in (by another device while this one was offline): a runner may have had two packs.
 CONFLICT_WHERE = "offline_answer = 'checked_in' AND result = 'already_checked_in'"
+#: How a code reached the desk: "scan" (a camera or a handheld scanner read a QR) or
+#: "typed" (a person typed a bib number). Only a signed bib proves anything by itself.
+METHODS = ("scan", "typed")
 
 
 class ScanResult(StrEnum):
@@ -35,6 +38,8 @@ class ScanResult(StrEnum):
     INVALID = "invalid"  # malformed or forged
     WRONG_EVENT = "wrong_event"
     NOT_CONFIRMED = "not_confirmed"
+    #: A typed bib that would check the runner in: compare the ID card, then send again.
+    CONFIRM_IDENTITY = "confirm_identity"
     UNDONE = "undone"  # a supervisor took a check-in back
 
 
@@ -92,6 +97,7 @@ class ScanLog(db.Model):
             sqlite_where=text(CONFLICT_WHERE),
             postgresql_where=text(CONFLICT_WHERE),
         ),
+        CheckConstraint("method IN ('scan', 'typed')", name="method_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -104,6 +110,10 @@ class ScanLog(db.Model):
     result: Mapped[str] = mapped_column(String(24))
     #: "qr" or "typed"; never the payload itself (it identifies a runner).
     code_kind: Mapped[str] = mapped_column(String(8))
+    #: How the code was entered (see METHODS); NULL for an undo, which is no scan.
+    method: Mapped[str | None] = mapped_column(String(8))
+    #: The volunteer said they compared the runner's ID card (a typed bib needs it).
+    id_checked: Mapped[bool] = mapped_column(default=False, server_default=false())
     registration_id: Mapped[int | None] = mapped_column(ForeignKey("registrations.id"))
     checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkins.id"))
     bib_number: Mapped[int | None]

@@ -10,7 +10,7 @@ first outcome and changes nothing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -24,8 +24,16 @@ from funrun import fastdb
 from funrun.accounts.models import EventAssignment, Role, User
 from funrun.accounts.services import TOKEN_PREFIX, hash_api_token, user_for_token
 from funrun.audit.services import record
-from funrun.bibs.services import parse_typed_bib, split_typed_bib
+from funrun.bibs.services import split_typed_bib
 from funrun.bibs.signing import Verdict, bib_signer
+from funrun.checkin.entry import (
+    SCAN,
+    Entry,
+    city_of_event,
+    city_of_prefix,
+    method_errors,
+    read_entry,
+)
 from funrun.checkin.models import STATIONS, CheckIn, ScanLog, ScanResult
 from funrun.dbtx import begin_write, insert_ignore
 from funrun.dbtypes import utcnow
@@ -43,6 +51,7 @@ HTTP_STATUS = {
     ScanResult.INVALID: 422,
     ScanResult.WRONG_EVENT: 409,
     ScanResult.NOT_CONFIRMED: 409,
+    ScanResult.CONFIRM_IDENTITY: 200,
     ScanResult.UNDONE: 200,
 }
 MAX_CODE = 200
@@ -107,6 +116,8 @@ class ScanOutcome:
     replayed: bool = False
     #: What the device answered offline, for a queued scan.
     offline_answer: str | None = None
+    #: For "wrong_event": the city of the event the bib belongs to, when known.
+    other_city: str | None = None
 
     @property
     def conflict(self) -> bool:
@@ -140,6 +151,8 @@ class ScanOutcome:
                 "enrolled": reg.enrolled,
                 "offer_enrolment": not reg.is_member and not reg.enrolled,
             }
+        if self.result == ScanResult.WRONG_EVENT and self.other_city:
+            body["other_event"] = {"city": self.other_city}
         if self.checkin is not None:
             body["checkin_id"] = self.checkin.id
             body["station"] = self.checkin.station
@@ -277,14 +290,22 @@ def assigned_stations(user: User) -> dict[int, str]:
     return {event_id: station for event_id, station in rows}
 
 
-#: What a device may say it answered offline (it never undoes).
-OFFLINE_ANSWERS = frozenset(str(r) for r in ScanResult if r != ScanResult.UNDONE)
+#: What a device may say it answered offline (it never undoes, and queues a typed bib
+#: only once the ID card was checked).
+OFFLINE_ANSWERS = frozenset(
+    str(r) for r in ScanResult if r not in (ScanResult.UNDONE, ScanResult.CONFIRM_IDENTITY)
+)
 
 
 def _check_input(
-    code: object, station: object, client_ref: object, offline_answer: object = None
+    code: object,
+    station: object,
+    client_ref: object,
+    offline_answer: object = None,
+    method: object = None,
+    id_checked: object = None,
 ) -> tuple[str, str, str | None]:
-    errors: dict[str, list[str]] = {}
+    errors = method_errors(method, id_checked)
     if offline_answer is not None and (
         not isinstance(offline_answer, str) or offline_answer not in OFFLINE_ANSWERS
     ):
@@ -418,19 +439,37 @@ def _checkin_view(checkin_id: int | None) -> CheckInView | None:
     return CheckInView(*row) if row is not None else None
 
 
-def _identify(event: ScanEvent, code: str) -> tuple[ScanResult | None, int | None, str]:
+@dataclass(frozen=True)
+class Identified:
     """The bib number a scan names, or the reason it names none; and the code's kind."""
-    if code.upper().startswith("FR1") or len(code) > 24:
+
+    result: ScanResult | None
+    number: int | None
+    kind: str
+    #: For a bib of another event: that event's city.
+    other_city: str | None = None
+
+
+def _identify(event: ScanEvent, code: str, entry: Entry) -> Identified:
+    """What ``code``, entered as ``entry`` says, names at ``event``."""
+    if entry.kind == "qr":
         verification = bib_signer().verify(code, event.id)
         if verification.verdict == Verdict.WRONG_EVENT:
-            return ScanResult.WRONG_EVENT, None, "qr"
+            city = city_of_event(verification.event_id)
+            return Identified(ScanResult.WRONG_EVENT, None, "qr", city)
         if verification.verdict != Verdict.VALID:
-            return ScanResult.INVALID, None, "qr"
-        return None, verification.bib_number, "qr"
-    number = parse_typed_bib(code, event)
-    if number is None:
-        return ScanResult.INVALID, None, "typed"
-    return None, number, "typed"
+            return Identified(ScanResult.INVALID, None, "qr")
+        return Identified(None, verification.bib_number, "qr")
+    typed = split_typed_bib(code)
+    if typed is None:
+        return Identified(ScanResult.INVALID, None, "typed")
+    prefix, number = typed
+    if prefix and prefix != event.bib_prefix.upper():
+        # Another event's prefix names that event; one no event has is just wrong.
+        city = city_of_prefix(prefix, event.id)
+        result = ScanResult.WRONG_EVENT if city else ScanResult.INVALID
+        return Identified(result, None, "typed", city)
+    return Identified(None, number, "typed")
 
 
 #: The whole scan on PostgreSQL, one autocommit statement: find the runner, check in
@@ -446,7 +485,8 @@ WITH desk AS (
     SELECT CASE
         WHEN %(result)s::text IS NOT NULL THEN %(result)s::text
         WHEN %(qr_event)s::int <> go.event_id THEN 'wrong_event'
-        WHEN %(typed_prefix)s::text <> upper(go.bib_prefix) THEN 'invalid'
+        -- A typed prefix is sent only when some event has it (_code_params).
+        WHEN %(typed_prefix)s::text <> upper(go.bib_prefix) THEN 'wrong_event'
     END AS result
     FROM go
 ), reg AS (
@@ -469,6 +509,7 @@ WITH desk AS (
     SELECT go.event_id, reg.id, %(station)s, %(at)s, go.user_id, %(device)s
     FROM reg, go
     WHERE reg.status = 'confirmed' AND NOT EXISTS (SELECT 1 FROM prior)
+      AND %(may_check_in)s::boolean
     ON CONFLICT DO NOTHING
     RETURNING id
 ), outcome AS (
@@ -477,17 +518,23 @@ WITH desk AS (
         WHEN NOT EXISTS (SELECT 1 FROM reg) THEN 'unknown'
         WHEN (SELECT status FROM reg) <> 'confirmed' THEN 'not_confirmed'
         WHEN EXISTS (SELECT 1 FROM new) THEN 'checked_in'
+        -- A typed bib before the ID card was checked (see entry.py).
+        WHEN NOT %(may_check_in)s::boolean AND NOT EXISTS (SELECT 1 FROM prior)
+            THEN 'confirm_identity'
         ELSE 'already_checked_in'
     END AS result,
     COALESCE((SELECT id FROM new), (SELECT id FROM prior)) AS checkin_id
     FROM verdict
 ), log AS (
+    -- A confirm_identity is logged without its client_ref: the same scan is sent again
+    -- with id_checked, and that one is the answer a replay gets.
     INSERT INTO scan_log (event_id, user_id, station, device, client_ref, result, code_kind,
-                          registration_id, checkin_id, bib_number, offline_answer, scanned_at,
-                          received_at)
-    SELECT go.event_id, go.user_id, %(station)s, %(device)s, %(client_ref)s,
-           outcome.result, %(kind)s, (SELECT id FROM reg), outcome.checkin_id,
-           CASE WHEN outcome.result <> 'wrong_event' THEN %(bib)s END,
+                          method, id_checked, registration_id, checkin_id, bib_number,
+                          offline_answer, scanned_at, received_at)
+    SELECT go.event_id, go.user_id, %(station)s, %(device)s,
+           CASE WHEN outcome.result <> 'confirm_identity' THEN %(client_ref)s END,
+           outcome.result, %(kind)s, %(method)s, %(id_checked)s, (SELECT id FROM reg),
+           outcome.checkin_id, CASE WHEN outcome.result <> 'wrong_event' THEN %(bib)s END,
            %(offline_answer)s, %(scanned_at)s, %(now)s
     FROM outcome, go
     RETURNING id
@@ -520,6 +567,8 @@ class ScanRequest:
     received_at: datetime
     #: What the device answered offline (a queued scan), else None.
     offline_answer: str | None = None
+    #: How the code was entered, and so what it may prove (entry.py).
+    entry: Entry = field(default_factory=lambda: Entry(SCAN, "qr", False))
 
 
 def read_scan(
@@ -530,9 +579,17 @@ def read_scan(
     scanned_at: datetime | None = None,
     device: str | None = None,
     offline_answer: object = None,
+    method: object = None,
+    id_checked: object = None,
 ) -> ScanRequest:
-    """Check a scan's fields (raises :class:`ValidationFailed` with field errors)."""
-    code, station, client_ref = _check_input(code, station, client_ref, offline_answer)
+    """Check a scan's fields (raises :class:`ValidationFailed` with field errors).
+
+    ``method`` is "scan" (the default: a camera or a handheld scanner) or "typed";
+    ``id_checked`` says the volunteer compared the ID card (entry.py has the rule).
+    """
+    code, station, client_ref = _check_input(
+        code, station, client_ref, offline_answer, method, id_checked
+    )
     now = utcnow()
     # Offline devices send scans late, never from the future or from last month.
     if scanned_at is not None and not (
@@ -542,20 +599,26 @@ def read_scan(
             {"scanned_at": [str(_l("The scan time must be within the last 7 days."))]}
         )
     answered = offline_answer if isinstance(offline_answer, str) else None
-    return ScanRequest(code, station, client_ref, scanned_at, _clean_device(device), now, answered)
+    entry = read_entry(method, code, id_checked)  # type: ignore[arg-type]
+    return ScanRequest(
+        code, station, client_ref, scanned_at, _clean_device(device), now, answered, entry
+    )
 
 
-def _code_params(code: str, event: ScanEvent | None) -> dict[str, object]:
-    """What the scanned text names, as the scan statement's parameters.
+def _code_params(req: ScanRequest, event: ScanEvent | None) -> tuple[dict[str, object], str | None]:
+    """What the scanned text names, as the scan statement's parameters; and, for a bib of
+    another event, that event's city when it is known already.
 
     With the event known, :func:`_identify` decides everything. Without it (the API's one
     round trip) a QR is verified against the keys alone and the statement compares the
     event it was signed for, and a typed bib's prefix, with the event's.
     """
-    qr_event = typed_prefix = None
+    code, entry = req.code, req.entry
+    qr_event = typed_prefix = city = None
     if event is not None:
-        result, number, kind = _identify(event, code)
-    elif code.upper().startswith("FR1") or len(code) > 24:
+        found = _identify(event, code, entry)
+        result, number, kind, city = found.result, found.number, found.kind, found.other_city
+    elif entry.kind == "qr":
         verification = bib_signer().verify(code)
         valid = verification.verdict == Verdict.VALID
         result = None if valid else ScanResult.INVALID
@@ -566,14 +629,25 @@ def _code_params(code: str, event: ScanEvent | None) -> dict[str, object]:
         typed = split_typed_bib(code)
         result = None if typed else ScanResult.INVALID
         typed_prefix, number = typed if typed else (None, None)
+        if typed_prefix is not None:
+            # A prefix no event has is invalid; another event's is "wrong_event" there
+            # (the statement compares it with the event's own). Rare: typed bibs are
+            # mostly bare numbers, so the hot statement does not look prefixes up.
+            city = city_of_prefix(typed_prefix)
+            if city is None:
+                result, typed_prefix, number = ScanResult.INVALID, None, None
         kind = "typed"
-    return {
+    params = {
         "result": None if result is None else str(result),
         "bib": number,
         "kind": kind,
         "qr_event": qr_event,
         "typed_prefix": typed_prefix,
+        "method": entry.method,
+        "id_checked": entry.id_checked,
+        "may_check_in": entry.may_check_in,
     }
+    return params, city
 
 
 def _statement_params(req: ScanRequest) -> dict[str, object]:
@@ -589,9 +663,12 @@ def _statement_params(req: ScanRequest) -> dict[str, object]:
 
 
 def _run_scan(
-    sql: str, params: dict[str, Any], req: ScanRequest
+    sql: str, params: dict[str, Any], req: ScanRequest, other_city: str | None = None
 ) -> tuple[Desk, ScanOutcome | None]:
-    """Run a scan statement: the desk it read, and the outcome if it was allowed to scan."""
+    """Run a scan statement: the desk it read, and the outcome if it was allowed to scan.
+
+    ``other_city`` is the city a typed bib's prefix names, for a "wrong_event" answer.
+    """
     try:
         rows = fastdb.fetch(sql, params)
     except IntegrityError as exc:
@@ -633,6 +710,8 @@ def _run_scan(
             enrolled=enrolled,
         )
     first = None
+    if result == ScanResult.WRONG_EVENT and other_city is None:
+        other_city = city_of_event(params["qr_event"])
     if result == ScanResult.CHECKED_IN:
         at = req.scanned_at or req.received_at
         first = CheckInView(checkin_id, req.station, at, email, req.device)
@@ -650,7 +729,9 @@ def _run_scan(
             first = CheckInView(
                 checkin_id, req.station, first_at.astimezone(UTC), first_by, first_device
             )
-    return desk, ScanOutcome(result, runner, first, offline_answer=req.offline_answer)
+    return desk, ScanOutcome(
+        result, runner, first, offline_answer=req.offline_answer, other_city=other_city
+    )
 
 
 def scan_with_token(
@@ -661,13 +742,14 @@ def scan_with_token(
     Returns the desk (the token's account, the event, whether it may scan there) and,
     when it may, the outcome; when it may not, nothing was written.
     """
+    code_params, city = _code_params(req, None)
     params = {
         **_statement_params(req),
-        **_code_params(req.code, None),
+        **code_params,
         "token_hash": _token_hash(token),
         "slug": slug if len(slug) <= 64 else "",
     }
-    return _run_scan(_SCAN_BY_TOKEN_SQL, params, req)
+    return _run_scan(_SCAN_BY_TOKEN_SQL, params, req, city)
 
 
 def _active_checkin(registration_id: int, station: str) -> CheckInView | None:
@@ -694,11 +776,16 @@ def scan(
     scanned_at: datetime | None = None,
     device: str | None = None,
     offline_answer: object = None,
+    method: object = None,
+    id_checked: object = None,
 ) -> ScanOutcome:
     """Answer one scan at ``event`` and record it; idempotent per runner and station.
 
     ``offline_answer`` is what the device told the volunteer while offline (a queued
-    scan): "checked_in" there and "already_checked_in" here is a conflict.
+    scan): "checked_in" there and "already_checked_in" here is a conflict. ``method``
+    ("scan" by default, or "typed") and ``id_checked`` decide what the code may prove
+    (entry.py): a typed bib checks in only with ``id_checked``, else the answer is
+    "confirm_identity" and no check-in is made.
     """
     req = read_scan(
         code,
@@ -707,17 +794,20 @@ def scan(
         scanned_at=scanned_at,
         device=device,
         offline_answer=offline_answer,
+        method=method,
+        id_checked=id_checked,
     )
     if fastdb.available():
+        code_params, city = _code_params(req, event)
         params = {
             **_statement_params(req),
-            **_code_params(req.code, event),
+            **code_params,
             "user_id": user.id,
             "email": user.email,
             "event_id": event.id,
             "prefix": event.bib_prefix,
         }
-        outcome = _run_scan(_SCAN_AS_SQL, params, req)[1]
+        outcome = _run_scan(_SCAN_AS_SQL, params, req, city)[1]
         if outcome is None:  # pragma: no cover - the page's desk is always allowed
             raise RuntimeError("the scan statement refused a known desk")
         return outcome
@@ -727,7 +817,9 @@ def scan(
     # A replayed client_ref is caught by the scan log's unique index below (the work is
     # rolled back and the first answer returned): no look-up on every scan.
     event_id, user_id, user_email = event.id, user.id, user.email
-    result, number, kind = _identify(event, code)
+    entry = req.entry
+    found = _identify(event, code, entry)
+    result, number, kind = found.result, found.number, found.kind
     runner = None
     if result is None:
         # Core statements on the hot path: ORM entities cost more CPU than the round trip.
@@ -762,7 +854,13 @@ def scan(
     begin_write()
     try:
         checkin_id = None
-        if result is None and registration_id is not None:
+        if result is None and registration_id is not None and not entry.may_check_in:
+            # A typed bib before the ID card was checked: say who it names, check nobody in
+            # (unless the runner is in already: then that is the answer).
+            first = _active_checkin_orm(registration_id, station)
+            result = ScanResult.ALREADY if first is not None else ScanResult.CONFIRM_IDENTITY
+            checkin_id = first.id if first is not None else None
+        elif result is None and registration_id is not None:
             checkin_id = db.session.scalar(
                 insert_ignore(
                     _CHECKINS,
@@ -781,24 +879,10 @@ def scan(
                 first = CheckInView(checkin_id, station, scanned_at or now, user_email, device)
             else:
                 result = ScanResult.ALREADY
-                row = db.session.execute(
-                    select(
-                        CheckIn.id,
-                        CheckIn.station,
-                        CheckIn.checked_in_at,
-                        User.email,
-                        CheckIn.device,
-                    )
-                    .outerjoin(User, User.id == CheckIn.scanned_by_id)
-                    .where(
-                        CheckIn.registration_id == registration_id,
-                        CheckIn.station == station,
-                        CheckIn.undone_at.is_(None),
-                    )
-                ).first()
-                if row is not None:
-                    first = CheckInView(*row)
+                first = _active_checkin_orm(registration_id, station)
+                if first is not None:
                     checkin_id = first.id
+        confirming = result == ScanResult.CONFIRM_IDENTITY
         logged = db.session.scalar(
             insert_ignore(
                 _SCAN_LOG,
@@ -807,9 +891,12 @@ def scan(
                     "user_id": user_id,
                     "station": station,
                     "device": device,
-                    "client_ref": client_ref,
+                    # Sent again with id_checked: that one is what a replay answers.
+                    "client_ref": None if confirming else client_ref,
                     "result": str(result),
                     "code_kind": kind,
+                    "method": entry.method,
+                    "id_checked": entry.id_checked,
                     "registration_id": registration_id,
                     "checkin_id": checkin_id,
                     "bib_number": number,
@@ -830,7 +917,27 @@ def scan(
     except BaseException:
         db.session.rollback()
         raise
-    return ScanOutcome(result, runner, first, offline_answer=answered)  # type: ignore[arg-type]
+    return ScanOutcome(
+        result,  # type: ignore[arg-type]
+        runner,
+        first,
+        offline_answer=answered,
+        other_city=found.other_city,
+    )
+
+
+def _active_checkin_orm(registration_id: int, station: str) -> CheckInView | None:
+    """The runner's active check-in at the station, with who scanned it (session code)."""
+    row = db.session.execute(
+        select(CheckIn.id, CheckIn.station, CheckIn.checked_in_at, User.email, CheckIn.device)
+        .outerjoin(User, User.id == CheckIn.scanned_by_id)
+        .where(
+            CheckIn.registration_id == registration_id,
+            CheckIn.station == station,
+            CheckIn.undone_at.is_(None),
+        )
+    ).first()
+    return CheckInView(*row) if row is not None else None
 
 
 class UndoError(Exception):

@@ -22,12 +22,13 @@ from flask_wtf import FlaskForm
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from werkzeug.wrappers import Response
-from wtforms import StringField
+from wtforms import HiddenField, StringField
 
 from funrun.accounts.access import roles_required
 from funrun.accounts.models import EventAssignment, Role
 from funrun.checkin import bp
-from funrun.checkin.models import STATIONS, CheckIn
+from funrun.checkin.entry import SCAN, TYPED, looks_signed
+from funrun.checkin.models import STATIONS, CheckIn, ScanResult
 from funrun.checkin.roster import conflicts, roster_response
 from funrun.checkin.services import (
     ScanOutcome,
@@ -49,9 +50,21 @@ SCANNERS = (Role.ADMIN, Role.ORGANISER, Role.VOLUNTEER)
 
 
 class ScanForm(FlaskForm):
-    """A typed bib or a wedge scanner's input, for browsers without JavaScript."""
+    """A typed bib or a wedge scanner's input, for browsers without JavaScript.
+
+    A signed payload in the box came from a handheld scanner (method "scan"); anything
+    else was typed, and checks in only once ``id_checked`` comes back as "1" from the
+    confirm step, which the page shows with the runner's name and bib.
+    """
 
     code = StringField()
+    id_checked = HiddenField()
+
+
+def _form_entry(form: ScanForm) -> tuple[str, bool]:
+    """The method and id_checked of a no-JavaScript scan (see :class:`ScanForm`)."""
+    code = (form.code.data or "").strip()
+    return (SCAN if looks_signed(code) else TYPED), form.id_checked.data == "1"
 
 
 def _event_for_scanning(slug: str) -> Event:
@@ -97,6 +110,7 @@ def scan_page(slug: str) -> Response | str | tuple[str, int] | tuple[Response, i
     # JSON body as form data, and a JSON list or number would break it.
     form = ScanForm(formdata=None) if request.is_json else ScanForm()
     outcome: ScanOutcome | None = None
+    confirm: ScanForm | None = None
     error = None
     if request.method == "POST":
         body = request.get_json(silent=True) if request.is_json else None
@@ -106,6 +120,10 @@ def scan_page(slug: str) -> Response | str | tuple[str, int] | tuple[Response, i
             abort(400)
         code = body.get("code") if body else form.code.data
         fields = body or {}
+        if body is None:
+            method, id_checked = _form_entry(form)
+        else:
+            method, id_checked = fields.get("method"), fields.get("id_checked")
         # The page names its device (offline conflicts say which phone scanned what).
         device = fields.get("device") if isinstance(fields.get("device"), str) else None
         try:
@@ -118,6 +136,8 @@ def scan_page(slug: str) -> Response | str | tuple[str, int] | tuple[Response, i
                 scanned_at=parse_scanned_at(fields.get("scanned_at")),
                 device=(device or request.headers.get("User-Agent", ""))[:64] or None,
                 offline_answer=fields.get("offline_answer"),
+                method=method,
+                id_checked=id_checked,
             )
         except ValidationFailed as failed:
             if request.is_json:
@@ -126,7 +146,11 @@ def scan_page(slug: str) -> Response | str | tuple[str, int] | tuple[Response, i
         else:
             if request.is_json:
                 return jsonify(outcome.as_json()), outcome.http_status
+            if outcome.result == ScanResult.CONFIRM_IDENTITY:
+                # The confirm step sends the same code again, with the ID card checked.
+                confirm = ScanForm(formdata=None, code=str(code).strip(), id_checked="1")
         form.code.data = ""
+        form.id_checked.data = ""
     status = outcome.http_status if outcome else (422 if error else 200)
     return (
         render_template(
@@ -135,6 +159,7 @@ def scan_page(slug: str) -> Response | str | tuple[str, int] | tuple[Response, i
             station=station,
             stations=STATIONS,
             form=form,
+            confirm=confirm,
             outcome=outcome.as_json() if outcome else None,
             error=error,
             counts=station_counts(event.id, station),

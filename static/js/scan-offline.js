@@ -9,6 +9,11 @@
  *   meta     this device's label
  * A bib's QR is verified with the public key by WebCrypto (Ed25519), exactly as the server
  * does (funrun/bibs/signing.py); a typed bib is looked up in the roster.
+ *
+ * The rule of funrun/checkin/entry.py holds here too: a code from the camera or a
+ * handheld scanner (method "scan") must be a validly signed bib, else it is "invalid"; a
+ * typed bib number answers "confirm_identity" (nothing queued) until the volunteer has
+ * compared the ID card and sends it again with id_checked.
  */
 (function () {
   "use strict";
@@ -192,9 +197,21 @@
       });
   }
 
+  // A code meant as a signed payload, not a bib number (entry.py looks_signed).
+  function looksSigned(code) {
+    return code.toUpperCase().indexOf("FR1") === 0 || code.length > 24;
+  }
+
+  // How a code was entered: { method: "scan" | "typed", kind: "qr" | "typed", idChecked }.
+  function entry(method, code, idChecked) {
+    method = method === "typed" ? "typed" : "scan";
+    var kind = method === "scan" || looksSigned(code) ? "qr" : "typed";
+    return { method: method, kind: kind, idChecked: !!idChecked };
+  }
+
   // The bib a scan names, or the reason it names none (funrun/checkin/services.py _identify).
-  function identify(code, roster) {
-    if (code.toUpperCase().indexOf("FR1") === 0 || code.length > 24) {
+  function identify(code, roster, how) {
+    if (how.kind === "qr") {
       return verify(code, roster.keys, roster.event.id).then(function (checked) {
         if (checked.verdict === "wrong_event") return { result: "wrong_event", kind: "qr" };
         if (checked.verdict !== "valid") return { result: "invalid", kind: "qr" };
@@ -224,11 +241,12 @@
 
   /* Answer a scan from the roster, shaped like the server's answer, marked pending. A
    * check-in is laid over the roster at once, so the same bib again says "already". */
-  function answer(stored, code, station, who) {
+  function answer(stored, code, station, who, method, idChecked) {
     code = (code || "").trim();
+    var how = entry(method, code, idChecked);
     var body = { result: "invalid", registration: null, pending: true };
     if (!code || code.length > MAX_CODE) return Promise.resolve({ body: body, bib: null });
-    return identify(code, stored.roster).then(function (found) {
+    return identify(code, stored.roster, how).then(function (found) {
       if (found.result) {
         body.result = found.result;
         return { body: body, bib: null };
@@ -247,6 +265,9 @@
         body.first_at = first.at;
         body.first_by = first.by;
         body.first_device = first.device;
+      } else if (how.kind === "typed" && !how.idChecked) {
+        // Not queued: the page asks for the ID card, then answers again with idChecked.
+        body.result = "confirm_identity";
       } else {
         body.result = "checked_in";
         markLocal(stored, found.bib, station, who.at, who.by, who.device);
@@ -285,6 +306,8 @@
     saveRoster: saveRoster,
     remember: remember,
     answer: answer,
+    entry: entry,
+    looksSigned: looksSigned,
     verify: verify,
     enqueue: enqueue,
     pending: pending,

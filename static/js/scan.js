@@ -4,6 +4,12 @@
  * roster this page keeps (static/js/scan-offline.js), marked as pending and queued; the
  * queue is sent when the network is back, each scan with its own client_ref.
  *
+ * Every scan says how its code was entered (funrun/checkin/entry.py): the camera and a
+ * handheld scanner send method "scan" (only a signed bib checks in); a bib number typed
+ * into the box is method "typed", answered "confirm_identity" with the runner's name and
+ * bib until the volunteer compares the ID card and presses the button that sends it again
+ * with id_checked.
+ *
  * Plain ES2017, no build step, loaded as a file (the CSP allows no inline script). Without
  * it the form still posts and the server renders the result. The page's #scan and #result
  * elements carry everything this needs as data-* attributes (URLs, CSRF token, station,
@@ -126,7 +132,7 @@
 
   function kindOf(outcome) {
     if (outcome === "checked_in") return "ok";
-    if (outcome === "already_checked_in") return "repeat";
+    if (outcome === "already_checked_in" || outcome === "confirm_identity") return "repeat";
     return "bad";
   }
 
@@ -176,11 +182,43 @@
     }
   }
 
-  function showOutcome(body) {
+  // A typed bib: the name and bib big, and the button that checks in once the ID card
+  // was compared (the same code again, with id_checked).
+  function showConfirm(body, code) {
+    var reg = body.registration || {};
+    detail.appendChild(paragraph(reg.bib || "", "result-bib"));
+    detail.appendChild(paragraph(reg.full_name || "", "result-name"));
+    detail.appendChild(paragraph(word("text-confirm"), "result-confirm"));
+    var button = document.createElement("button");
+    button.type = "button";
+    button.id = "confirm-id";
+    button.className = "button confirm-id";
+    button.textContent = word("text-id-checked");
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      audioContext();
+      submit(code, "typed", true);
+      refocus();
+    });
+    var holder = document.createElement("p");
+    holder.className = "confirm-form";
+    holder.appendChild(button);
+    detail.appendChild(holder);
+  }
+
+  function showOutcome(body, code) {
     showState(body.result, word("title-" + body.result) || body.result);
+    if (body.result === "confirm_identity") {
+      showConfirm(body, code);
+      signal(kindOf(body.result));
+      return;
+    }
     if (body.pending) {
       result.classList.add("result-pending");
       detail.appendChild(paragraph(word("text-pending"), "pending-flag"));
+    }
+    if (body.other_event && body.other_event.city) {
+      detail.appendChild(paragraph(fill(word("text-other-event"), body.other_event), "result-other-event"));
     }
     var reg = body.registration;
     if (reg) {
@@ -270,7 +308,7 @@
     });
   }
 
-  function handle(response) {
+  function handle(response, code) {
     var type = response.headers.get("Content-Type") || "";
     if (response.redirected && type.indexOf("json") === -1) {
       window.location.assign(response.url); // signed out: the sign-in page
@@ -284,7 +322,7 @@
     return response.json().then(function (body) {
       if (body && body.result) {
         if (offline && stored && offline.remember(stored, station, body)) persistSoon();
-        return showOutcome(body);
+        return showOutcome(body, code);
       }
       if (body && body.errors) return showError(errorText(body.errors));
       if (response.status === 429) return showError(word("text-busy"));
@@ -326,16 +364,24 @@
     return lastSeq;
   }
 
-  // No network: answer from the roster, mark the answer pending, queue the scan.
-  function answerHere(code, ref, at) {
+  // No network: answer from the roster, mark the answer pending, queue the scan. A typed
+  // bib is queued only once the ID card was checked (confirm_identity queues nothing).
+  function answerHere(code, ref, at, method, idChecked) {
     setOnline(false);
+    var how = offline.entry(method, code, idChecked);
     var scan = {
       client_ref: ref, slug: slug, station: station, code: code, scanned_at: at,
       offline_answer: null, bib_number: null, by: me, device: device, seq: nextSeq(),
+      method: how.method, id_checked: how.idChecked,
     };
+    if (!stored && how.kind === "typed" && !how.idChecked) {
+      // No roster: no name to compare with the ID card, so nothing to keep.
+      showError(word("text-typed-no-roster"));
+      return Promise.resolve();
+    }
     var unchecked = "text-no-roster";
     var answered = stored
-      ? offline.answer(stored, code, station, { at: at, by: me, device: device })
+      ? offline.answer(stored, code, station, { at: at, by: me, device: device }, how.method, how.idChecked)
       : Promise.resolve(null);
     // A browser without WebCrypto's Ed25519 cannot check a QR: the scan is still kept.
     answered = answered.catch(function (error) {
@@ -344,6 +390,7 @@
       return null;
     });
     return answered.then(function (local) {
+      if (local && local.body.result === "confirm_identity") return showOutcome(local.body, code);
       if (local) {
         scan.offline_answer = local.body.result;
         scan.bib_number = local.bib;
@@ -361,22 +408,25 @@
     });
   }
 
-  function send(code) {
+  function send(code, method, idChecked) {
     var ref = clientRef();
     var at = new Date().toISOString();
-    var body = { code: code, station: station, client_ref: ref, device: device };
-    if (offline && navigator.onLine === false) return answerHere(code, ref, at);
+    var body = {
+      code: code, station: station, client_ref: ref, device: device,
+      method: method, id_checked: !!idChecked,
+    };
+    if (offline && navigator.onLine === false) return answerHere(code, ref, at, method, idChecked);
     // The server's answer when it comes in time; otherwise this device answers and the
     // scan is sent later with the same client_ref (the server answers a repeated one
     // with its first outcome, so a scan that did arrive is never counted twice).
     return post(body, offline ? ANSWER_MS : 0)
       .then(function (response) {
         // A proxy's 502/504 while the app is down is no answer either: same as no network.
-        if (offline && response.status >= 500) return answerHere(code, ref, at);
+        if (offline && response.status >= 500) return answerHere(code, ref, at, method, idChecked);
         setOnline(true);
-        return handle(response);
+        return handle(response, code);
       }, function () {
-        if (offline) return answerHere(code, ref, at);
+        if (offline) return answerHere(code, ref, at, method, idChecked);
         showError();
       })
       .catch(function () { showError(); })
@@ -478,6 +528,9 @@
     var body = {
       code: scan.code, station: scan.station, client_ref: scan.client_ref,
       scanned_at: withoutTime ? null : scan.scanned_at, device: scan.device || device,
+      // Scans queued before methods existed: a signed payload was scanned, else typed.
+      method: scan.method || (looksSigned(scan.code) ? "scan" : "typed"),
+      id_checked: !!scan.id_checked,
     };
     if (scan.offline_answer) body.offline_answer = scan.offline_answer;
     return post(body, 15000).then(function (response) {
@@ -567,11 +620,17 @@
 
   var queue = Promise.resolve();
 
-  function submit(code) {
+  // A code meant as a signed payload (funrun/checkin/entry.py looks_signed): what a
+  // handheld scanner types into the box. Anything else there was typed by a person.
+  function looksSigned(code) {
+    return code.toUpperCase().indexOf("FR1") === 0 || code.length > 24;
+  }
+
+  function submit(code, method, idChecked) {
     code = (code || "").trim();
     if (!code) return queue;
     // One scan at a time, in the order they came: a burst of wedge scans stays in order.
-    queue = queue.then(function () { return send(code); });
+    queue = queue.then(function () { return send(code, method, idChecked); });
     return queue;
   }
 
@@ -588,9 +647,9 @@
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     audioContext(); // created in a user gesture, so it may play
-    var code = input.value;
+    var code = input.value.trim();
     input.value = "";
-    submit(code);
+    submit(code, looksSigned(code) ? "scan" : "typed", false);
     refocus();
   });
 
@@ -616,7 +675,7 @@
     }
     lastCode = code;
     lastAt = now;
-    submit(code);
+    submit(code, "scan", false); // a camera's code must be a signed bib, whatever it holds
   }
 
   function setCamera(on) {

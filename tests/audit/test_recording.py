@@ -48,7 +48,10 @@ def test_undo_is_recorded(app, client, make_event, make_staff, add_runners):
     volunteer = make_staff("volunteer", events=(event.slug,))
     organiser = make_staff("organiser", password=PASSWORD)
     scanned = client.post(
-        f"/api/v1/events/{event.slug}/checkins", json={"code": "1"}, headers=volunteer.headers
+        f"/api/v1/events/{event.slug}/checkins",
+        # A typed bib whose runner showed their ID card (issue 15).
+        json={"code": "1", "method": "typed", "id_checked": True},
+        headers=volunteer.headers,
     )
     checkin_id = scanned.json["checkin_id"]
     page = browser(app)

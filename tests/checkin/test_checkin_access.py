@@ -53,7 +53,13 @@ class World:
         }
         # Runner 1 is checked in at pickup (something to undo); runner 2 is not.
         scanner = db.session.get(User, self.staff["admin"].id)
-        outcome = scan(db.session.get(Event, self.event.id), "1", user=scanner)
+        outcome = scan(
+            db.session.get(Event, self.event.id),
+            "1",
+            user=scanner,
+            method="typed",
+            id_checked=True,
+        )
         self.checkin_id = outcome.checkin.id
 
 
@@ -96,7 +102,9 @@ API_MATRIX: dict[str, dict[str, int]] = {
 def call_api(client: FlaskClient, world: World, endpoint: str, headers: dict[str, str]) -> Any:
     if endpoint == "scan":
         return client.post(
-            f"{API}/events/{world.slug}/checkins", json={"code": "SBY0002"}, headers=headers
+            f"{API}/events/{world.slug}/checkins",
+            json={"code": "SBY0002", "method": "typed", "id_checked": True},
+            headers=headers,
         )
     if endpoint == "counts":
         return client.get(f"{API}/events/{world.slug}/checkins/counts", headers=headers)
@@ -220,7 +228,10 @@ def test_scan_pages_access(app, page_world, who):
     responses = {
         "choose": client.get("/staff/scan"),
         "get": client.get(scan_url),
-        "post": client.post(scan_url, data={"code": "SBY 0002", "csrf_token": token}),
+        # A typed bib whose runner showed their ID card (the page's confirm step).
+        "post": client.post(
+            scan_url, data={"code": "SBY 0002", "id_checked": "1", "csrf_token": token}
+        ),
         "counts": client.get(f"{scan_url}/counts"),
     }
 

@@ -26,6 +26,7 @@ from tests.checkin.conftest import (
     assert_problem,
     cancel_registration,
     counts,
+    desk_fields,
     reg,
     scan_logs,
 )
@@ -65,6 +66,8 @@ def checkins_url(slug: str) -> str:
 
 
 def post_scan(client: FlaskClient, staff: Staff, slug: str, **body: Any) -> Any:
+    """A scan as the desk sends it (a typed bib with the ID card checked: desk_fields)."""
+    body = {**desk_fields(body.get("code")), **body}
     return client.post(checkins_url(slug), json=body, headers=staff.headers)
 
 
@@ -277,7 +280,7 @@ def test_every_scan_is_logged_with_user_device_and_result(
     answered(
         client.post(
             checkins_url(event.slug),
-            json={"code": "42"},
+            json={"code": "42", **desk_fields("42")},
             headers={**volunteer.headers, "User-Agent": "ScannerApp/2.1"},
         ),
         "already_checked_in",
@@ -293,7 +296,7 @@ def test_every_scan_is_logged_with_user_device_and_result(
 def test_device_labels_are_stored_safely(client, event, volunteer, add_runners):
     add_runners(event, 3)
     for n, device in enumerate(["x" * 100, "nul\x00here", "lone\ud800surrogate"]):
-        data = json.dumps({"code": str(42 + n), "device": device})
+        data = json.dumps({"code": str(42 + n), "device": device, **desk_fields("42")})
         response = client.post(
             checkins_url(event.slug),
             data=data,

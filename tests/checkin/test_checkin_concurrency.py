@@ -30,6 +30,7 @@ from funrun.extensions import db
 from funrun.people.models import Person
 from funrun.registration.models import Registration, RegistrationStatus
 from funrun.registration.services import current_privacy_notice, hash_token
+from tests.checkin.conftest import desk_fields
 from tests.conftest import build_app, reset_database, truncate_all
 
 THREADS = 16
@@ -211,6 +212,7 @@ def scan_job(
             station=station,
             client_ref=client_ref,
             device=f"device-{user_id}",
+            **desk_fields(code),
         )
         return {**outcome.as_json(), "status": outcome.http_status}
 

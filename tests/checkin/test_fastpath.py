@@ -128,19 +128,27 @@ def test_who_is_checked_before_what_was_sent(
     assert counts() == (0, 0)
 
 
-def test_a_typed_bib_of_another_event_is_invalid_and_logged(
+def test_a_typed_bib_of_another_event_names_its_city_and_is_logged(
     client: FlaskClient, make_event: Callable[..., Event], make_staff, add_runners
 ) -> None:
+    """The API's one statement compares a typed prefix with the event's (issue 15: another
+    event's prefix names its city; one no event has is invalid)."""
     jakarta = make_event(slug="jakarta", bib_prefix="JKT", bib_first=1)
+    make_event(slug="medan", city="Medan", bib_prefix="MDN", bib_first=1)
     add_runners(jakarta, 1)
     organiser = make_staff("organiser")
     url = f"{API}/events/jakarta/checkins"
-    wrong = client.post(url, json={"code": "MDN0001"}, headers=organiser.headers)
-    assert (wrong.status_code, wrong.get_json()["result"]) == (422, "invalid")
-    right = client.post(url, json={"code": "jkt-0001"}, headers=organiser.headers)
+    typed = {"method": "typed", "id_checked": True}
+    wrong = client.post(url, json={"code": "MDN0001", **typed}, headers=organiser.headers)
+    assert (wrong.status_code, wrong.get_json()["result"]) == (409, "wrong_event")
+    assert wrong.get_json()["other_event"] == {"city": "Medan"}
+    nowhere = client.post(url, json={"code": "QQQ0001", **typed}, headers=organiser.headers)
+    assert (nowhere.status_code, nowhere.get_json()["result"]) == (422, "invalid")
+    assert "other_event" not in nowhere.get_json()
+    right = client.post(url, json={"code": "jkt-0001", **typed}, headers=organiser.headers)
     assert (right.status_code, right.get_json()["result"]) == (201, "checked_in")
     assert right.get_json()["registration"]["bib"] == "JKT 0001"
-    assert counts() == (1, 2)
+    assert counts() == (1, 3)
 
 
 #: Every statement the fast path runs often enough to be prepared on the server.

@@ -30,6 +30,7 @@ from tests.checkin.conftest import (
     browser,
     cancel_registration,
     counts,
+    desk_fields,
     login,
     reg,
     scan_logs,
@@ -58,6 +59,7 @@ def _roster(client: FlaskClient, slug: str, staff: Staff, **headers: str):
 
 
 def _scan(client: FlaskClient, slug: str, staff: Staff, **body):
+    body = {**desk_fields(body.get("code")), **body}
     return client.post(f"{API}/events/{slug}/checkins", json=body, headers=staff.headers)
 
 
@@ -308,6 +310,9 @@ def test_the_page_sends_queued_scans_with_time_device_and_answer(app, event, run
         "scanned_at": at,
         "device": "scan-ABCD",
         "offline_answer": "checked_in",
+        # Typed offline, queued once the ID card was checked (the page's confirm step).
+        "method": "typed",
+        "id_checked": True,
     }
     response = page.post(url, json=body, headers={"X-CSRFToken": token})
     assert response.status_code == 201
@@ -317,6 +322,7 @@ def test_the_page_sends_queued_scans_with_time_device_and_answer(app, event, run
     again = page.post(url, json=body, headers={"X-CSRFToken": token})
     assert again.status_code == 201 and again.get_json()["replayed"] is True
     assert len(active_checkins(runners[1])) == 1
+    assert [(log.method, log.id_checked) for log in scan_logs()] == [("typed", True)]
     for bad in ("yesterday", "2026-01-01T00:00:00", 5, (datetime.now(UTC) - timedelta(days=8))):
         value = bad.isoformat() if isinstance(bad, datetime) else bad
         response = page.post(

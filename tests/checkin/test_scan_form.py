@@ -52,7 +52,21 @@ def test_typed_bib_through_the_form(desk):
     assert '<form method="post" id="scan-form"' in html and 'name="code"' in html
     token = csrf_from(html)
 
-    first = client.post(URL + "?lang=en", data={"code": "smg 0001", "csrf_token": token})
+    # A typed bib first shows whose it is, with the button for the ID card (issue 15).
+    asked = client.post(URL + "?lang=en", data={"code": "smg 0001", "csrf_token": token})
+
+    assert asked.status_code == 200
+    html = asked.get_data(as_text=True)
+    assert result_class(html) == "result-confirm_identity"
+    assert "SMG 0001" in html and "Typed bib: check the ID card" in html
+    assert counts() == (0, 1)
+    confirm = re.search(r'<form method="post" id="confirm-form".*?</form>', html, re.S)
+    assert confirm, "no confirm step"
+    fields = dict(re.findall(r'name="(\w+)"[^>]*value="([^"]*)"', confirm.group(0)))
+    assert fields["code"] == "smg 0001" and fields["id_checked"] == "1"
+    assert "ID card checked: check in" in confirm.group(0)
+
+    first = client.post(URL + "?lang=en", data=fields)
 
     assert first.status_code == 201
     html = first.get_data(as_text=True)
@@ -70,8 +84,13 @@ def test_typed_bib_through_the_form(desk):
     assert "Already checked in" in html
     assert volunteer.email in html  # by whom
     assert counter(html) == (1, 2)
-    assert counts() == (1, 2)
-    assert [log.result for log in scan_logs()] == ["checked_in", "already_checked_in"]
+    assert counts() == (1, 3)
+    logs = scan_logs()
+    assert [(log.result, log.method, log.id_checked) for log in logs] == [
+        ("confirm_identity", "typed", False),
+        ("checked_in", "typed", True),
+        ("already_checked_in", "typed", False),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -101,7 +120,9 @@ def test_rejected_codes_show_a_rejection_page(desk, code, status, css):
 def test_station_comes_from_the_address(desk):
     client, runners, _volunteer = desk
     token = csrf_from(client.get(URL + "?station=finish").get_data(as_text=True))
-    response = client.post(URL + "?station=finish", data={"code": "2", "csrf_token": token})
+    response = client.post(
+        URL + "?station=finish", data={"code": "2", "id_checked": "1", "csrf_token": token}
+    )
     assert response.status_code == 201
     assert counter(response.get_data(as_text=True)) == (1, 2)
     assert len(active_checkins(runners[1], "finish")) == 1
@@ -152,7 +173,9 @@ def test_the_page_opens_at_the_volunteers_assigned_station(
     assert 'data-station="finish"' in client.get("/staff/events/solo/scan?station=gate").text
     # A scan through the form with no station in the address counts at the finish line.
     token = csrf_from(solo)
-    response = client.post("/staff/events/solo/scan", data={"code": "1", "csrf_token": token})
+    response = client.post(
+        "/staff/events/solo/scan", data={"code": "1", "id_checked": "1", "csrf_token": token}
+    )
     assert response.status_code == 201
     assert len(active_checkins(runners[0], "finish")) == 1
     assert active_checkins(runners[0], "pickup") == []

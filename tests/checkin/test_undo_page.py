@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from funrun.checkin.models import ScanResult
 from funrun.extensions import db
-from tests.checkin.conftest import PASSWORD, active_checkins, browser, login, scan_logs
+from tests.checkin.conftest import (
+    PASSWORD,
+    active_checkins,
+    browser,
+    desk_fields,
+    login,
+    scan_logs,
+)
 from tests.conftest import csrf_from
 
 
 def _check_in(client, event, staff, code: str):
     response = client.post(
-        f"/api/v1/events/{event.slug}/checkins", json={"code": code}, headers=staff.headers
+        f"/api/v1/events/{event.slug}/checkins",
+        json={"code": code, **desk_fields(code)},
+        headers=staff.headers,
     )
     assert response.status_code == 201, response.json
     return response.json["checkin_id"]

@@ -225,7 +225,11 @@ def world(
     admin = make_staff("admin", password=PASSWORD)
     target = make_staff("volunteer", events=(event.slug,))
     outcome = scan(
-        event, f"TST{new.snapshot.bib_number:04d}", user=db.session.get(User, organiser.id)
+        event,
+        f"TST{new.snapshot.bib_number:04d}",
+        user=db.session.get(User, organiser.id),
+        method="typed",  # the runner's ID card checked (issue 15)
+        id_checked=True,
     )
     assert outcome.http_status == 201
     world = World(
@@ -623,8 +627,9 @@ FIELD_FORMS: dict[str, FieldForm] = {
     "scan": FieldForm(
         "volunteer",
         lambda w: f"/staff/events/{w.event_slug}/scan",
-        lambda w: {"code": "TST9999"},  # a bib nobody has: refused whatever the noise
-        {"code": Field("code")},
+        # A bib nobody has, "ID card checked" (the confirm step): refused whatever the noise.
+        lambda w: {"code": "TST9999", "id_checked": "1"},
+        {"code": Field("code"), "id_checked": Field("text", required=False)},
         _scan_intended,
     ),
     "desk": FieldForm(

@@ -195,6 +195,7 @@ def test_no_registered_nik_appears_outside_the_places_that_need_it(
             f"/staff/events/{slug}/scan",
             data={
                 "code": str(confirmed[3].bib_number),
+                "id_checked": "1",  # a typed bib, the runner's ID card checked (issue 15)
                 "csrf_token": csrf_from(page.get_data(as_text=True)),
             },
         ),
