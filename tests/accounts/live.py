@@ -20,6 +20,7 @@ from pathlib import Path
 import requests
 
 from config import TestingConfig
+from tests.conftest import csrf_from
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = range(8650, 8700)
@@ -86,17 +87,25 @@ class LiveServer:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
+        try:
+            self._wait_until_answering()
+        except BaseException:
+            self.stop()  # a master that never answered is still running: stop it too
+            raise
+        return self
+
+    def _wait_until_answering(self) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited: {self.log_path.read_text()[-3000:]}")
             try:
-                if requests.get(self.url + "/login", timeout=2).status_code == 200:
-                    return self
-            except requests.ConnectionError:
+                if requests.get(self.url + "/login", timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:  # not listening yet, or workers still booting
                 pass
             time.sleep(0.2)
-        self.stop()
         raise RuntimeError(f"gunicorn did not answer: {self.log_path.read_text()[-3000:]}")
 
     def stop(self) -> None:
@@ -150,9 +159,8 @@ class Browser:
 
     def csrf(self, path: str = "/login") -> str:
         page = self.request("GET", path)
-        match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)
-        assert match, f"no CSRF token on {path}"
-        return match.group(1)
+        assert page.status_code == 200, (path, page.status_code)
+        return csrf_from(page.text)
 
     def sign_in(self, email: str, password: str) -> requests.Response:
         token = self.csrf()
