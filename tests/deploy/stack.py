@@ -21,8 +21,10 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -45,7 +47,7 @@ SECRETS = {
 }
 
 
-def load_render():
+def load_render() -> ModuleType:
     """deploy/nginx/render.py as a module (deploy/ is scripts, not a package)."""
     spec = importlib.util.spec_from_file_location("funrun_deploy_render", RENDER_SCRIPT)
     assert spec and spec.loader
@@ -116,7 +118,9 @@ def _stop_group(process: subprocess.Popen | None, sig: int, wait: float) -> None
         pass
 
 
-def _wait_until(check, what: str, process: subprocess.Popen, log: Path, seconds: float) -> None:
+def _wait_until(
+    check: Callable[[], bool], what: str, process: subprocess.Popen, log: Path, seconds: float
+) -> None:
     """Poll ``check()`` until true; fail early if ``process`` exits, or after ``seconds``."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -157,6 +161,7 @@ class Gunicorn:
         return env
 
     def start(self) -> None:
+        """Start it in a session of its own; return once it answers the events list."""
         command = [
             sys.executable,
             "-m",
@@ -194,6 +199,7 @@ class Gunicorn:
         _wait_until(answers, "gunicorn", self.process, self.log_path, 60)
 
     def stop(self) -> None:
+        """Graceful stop (5 s for open requests), then kill."""
         process, self.process = self.process, None
         _stop_group(process, signal.SIGTERM, 20)
 
@@ -210,6 +216,7 @@ class Nginx:
 
     @property
     def log_dir(self) -> Path:
+        """Where the site's logs (and the main ones) are written."""
         return self.directory / "logs"
 
     def site(self, certificate: Path, key: Path) -> str:
@@ -253,6 +260,7 @@ class Nginx:
         )
 
     def start(self) -> None:
+        """Render, check (nginx -t), start in the foreground; return once it serves."""
         (self.directory / "tmp").mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         certificate, key = self_signed(self.directory)
@@ -288,11 +296,13 @@ class Nginx:
         return ssl.create_default_context(cafile=str(self.directory / "cert.pem"))
 
     def connection(self, timeout: float) -> http.client.HTTPSConnection:
+        """A new HTTPS connection to its TLS port."""
         return http.client.HTTPSConnection(
             HOST, self.https_port, timeout=timeout, context=self.tls_context()
         )
 
     def stop(self) -> None:
+        """Graceful stop (SIGQUIT), then kill."""
         process, self.process = self.process, None
         # SIGQUIT: finish open requests, write the logs, exit.
         _stop_group(process, signal.SIGQUIT, 15)

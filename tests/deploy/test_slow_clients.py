@@ -70,7 +70,6 @@ def test_a_registration_is_answered_at_once_with_twenty_slow_clients_open(
     # The same twenty straight at gunicorn (3 sync workers): the registration waits.
     slow = SlowClients(HOST, stack.gunicorn.port, path)
     starved = False
-    direct_started = time.perf_counter()
     try:
         slow.open()
         time.sleep(SETTLE)
