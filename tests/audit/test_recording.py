@@ -104,8 +104,9 @@ def test_export_downloads_are_recorded(app, make_event, make_staff, add_runners)
     organiser = make_staff("organiser", password=PASSWORD)
     page = browser(app)
     login(page, organiser.email)
-    assert page.get("/staff/totals.csv").status_code == 200
-    assert page.get(f"/staff/events/{event.slug}/roster.csv").status_code == 200
+    # Bodies read: an export is logged once its body was served (issue 15, point 4).
+    assert page.get("/staff/totals.csv").data.startswith(b"slug,city")
+    assert page.get(f"/staff/events/{event.slug}/roster.csv").data.startswith(b"event,city")
     totals, roster = audit_rows("export")
     assert totals.user_id == organiser.id and totals.target.startswith("funrun-totals-")
     assert (roster.target, roster.event_id) == (f"roster-{event.slug}.csv", event.id)

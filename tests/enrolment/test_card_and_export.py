@@ -282,10 +282,60 @@ def test_csv_defuses_formulas_in_free_text_and_keeps_checked_fields(
     batch = create_batch(user_id=staff.id)
     [row] = _csv(batch_file_bytes(batch.number, "csv"))
     assert row["address"] == '\'=HYPERLINK("http://x")'
-    assert row["phone"].startswith("+62")  # an E.164 number, untouched
+    assert re.fullmatch(r"\+628[0-9]+", row["phone"])  # an E.164 number, untouched
     [item] = json.loads(batch_file_bytes(batch.number, "json"))["enrolments"]
     assert item["address"] == '=HYPERLINK("http://x")'  # JSON carries the text as given
     assert isinstance(item["declared_income"], int) and item["sponsor"] is None
+
+
+#: Text that a spreadsheet would run, in every way one can start (issue 15, point 7).
+FORMULAS = {
+    "city": '=HYPERLINK("http://x","y")',
+    "full_name": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "birth_place": "+1+1",
+    "mother_maiden_name": "-2+3",
+    "address": "\t=1+1",
+    "occupation_other": "\r=1+1",
+}
+
+
+def test_every_text_column_of_the_csv_is_defused_the_city_too(
+    client, make_event, make_staff, add_runner, on_finale_day
+):
+    """The city comes from the event (never from the desk's form): set through the model,
+    like every other text here, so no form's validation stands in the way."""
+    event = make_event(city=FORMULAS["city"])
+    staff = make_staff("organiser")
+    numbers = [
+        enrol(client, event, staff, add_runner(event), occupation="other", occupation_other="x")[
+            "participant_number"
+        ]
+        for _ in range(2)
+    ]
+    text_fields = {k: v for k, v in FORMULAS.items() if k != "city"}
+    db.session.execute(
+        Enrolment.__table__.update()
+        .where(Enrolment.participant_number == numbers[0])
+        .values(**text_fields)
+    )
+    # A phone that is not E.164 (stored by some other way in) is text like any other.
+    db.session.execute(
+        Enrolment.__table__.update()
+        .where(Enrolment.participant_number == numbers[1])
+        .values(phone="+62 812-3456 (rumah)")
+    )
+    db.session.commit()
+    batch = create_batch(user_id=staff.id)
+    rows = {row["participant_number"]: row for row in _csv(batch_file_bytes(batch.number, "csv"))}
+    defused, other = rows[numbers[0]], rows[numbers[1]]
+    for column, formula in FORMULAS.items():
+        assert defused[column] == "'" + formula, column
+    assert other["city"] == "'" + FORMULAS["city"]
+    assert re.fullmatch(r"\+628[0-9]+", defused["phone"])  # E.164 as it is, for the scheme
+    assert other["phone"] == "'+62 812-3456 (rumah)"
+    items = json.loads(batch_file_bytes(batch.number, "json"))["enrolments"]
+    [item] = [i for i in items if i["participant_number"] == numbers[0]]
+    assert {column: item[column] for column in FORMULAS} == FORMULAS  # JSON: as given
 
 
 def batch_file_bytes(number: int, fmt: str) -> bytes:

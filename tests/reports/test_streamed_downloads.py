@@ -39,8 +39,9 @@ from funrun.extensions import db
 from funrun.registration.models import Registration
 from funrun.registration.services import current_privacy_notice, register
 from funrun.registration.validation import clean_registration
+from funrun.reports.downloads import served
 from tests.conftest import csrf_from, person_payload
-from tests.reports.conftest import PASSWORD
+from tests.reports.conftest import PASSWORD, browser, login
 from tests.servers import HOST, gunicorn, server_env
 
 #: The loopback ports these tests may use.
@@ -323,3 +324,48 @@ def _read_a_little_then_hang_up(base_url: str, path: str, cookie: str) -> bytes:
             head += piece
         time.sleep(0.5)  # the server is now blocked, writing into a full connection
     return head
+
+
+# --- the same rule, in process ---------------------------------------------------------
+
+
+def test_served_calls_back_only_after_the_last_piece_was_taken():
+    calls: list[str] = []
+    whole = served(iter(["a", "b"]), lambda: calls.append("served"))
+    assert next(whole) == "a" and next(whole) == "b" and calls == []
+    assert list(whole) == [] and calls == ["served"]
+
+    def body():
+        try:
+            yield b"a"
+            yield b"b"
+        finally:
+            calls.append("body closed")
+
+    cut = served(body(), lambda: calls.append("cut served"))
+    assert next(cut) == b"a"
+    cut.close()  # what a server does when the client went away
+    assert calls == ["served", "body closed"]
+
+    def failing():
+        yield "a"
+        raise OSError("disk gone")
+
+    broken = served(failing(), lambda: calls.append("broken served"))
+    with pytest.raises(OSError):
+        list(broken)
+    assert "broken served" not in calls
+
+
+def test_a_head_request_serves_no_body_and_logs_no_export(app, scenario, make_staff):
+    organiser = make_staff("organiser", password=PASSWORD)
+    client = browser(app)
+    login(client, organiser.email)
+    for path in ("/staff/events/past/roster.xlsx", "/staff/events/past/roster.csv"):
+        response = client.head(path)
+        assert response.status_code == 200 and response.data == b""
+        response.close()
+    assert export_log() == []
+    response = client.get("/staff/events/past/roster.xlsx")
+    assert export_log() == []  # nothing read yet
+    assert response.data.startswith(b"PK") and export_log() == ["roster-past.xlsx"]
