@@ -29,13 +29,19 @@ def get(stack: Stack, path: str, headers: dict[str, str] | None = None):
 
 def test_the_app_sees_https_and_static_files_come_from_nginx(stack: Stack) -> None:
     # X-Forwarded-Proto/Host from nginx, trusted by the app (FUNRUN_TRUSTED_PROXIES=1):
-    # the manage link it gives is an https one, on the host the runner asked for.
+    # the manage link it gives is an https one on the site's own name, whatever Host the
+    # client sent (a link built on a client's Host could be mailed to a runner).
     conn = stack.nginx.connection(timeout=20)
     conn.request(
         "POST",
         f"/api/v1/events/{stack.event.slug}/registrations",
         body=json.dumps(person_payload(2)),
-        headers={"Content-Type": "application/json", "Accept-Encoding": "gzip"},
+        headers={
+            "Host": "evil.example",
+            "X-Forwarded-Host": "evil.example",
+            "Content-Type": "application/json",
+            "Accept-Encoding": "gzip",
+        },
     )
     response = conn.getresponse()
     registration = json.loads(response.read())["registration"]
@@ -73,7 +79,7 @@ def test_the_app_sees_https_and_static_files_come_from_nginx(stack: Stack) -> No
 
     # Plain HTTP goes to HTTPS.
     conn = http.client.HTTPConnection(HOST, stack.nginx.http_port, timeout=20)
-    conn.request("GET", "/events/proxied?x=1")
+    conn.request("GET", "/events/proxied?x=1", headers={"Host": "evil.example"})
     redirect = conn.getresponse()
     conn.close()
     assert redirect.status == 301
