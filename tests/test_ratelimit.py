@@ -7,7 +7,10 @@ the shared ``app`` fixture provides the data (and empties the tables afterwards)
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -240,3 +243,43 @@ def test_an_app_with_limits_off_stays_unlimited(limited, app, make_event):
         for n in range(12)
     ]
     assert logins == [401] * 12
+
+
+# --- production: counters shared by every worker, or per process only when told so -----
+
+
+def _start_production(extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Import wsgi as a gunicorn worker would, with production's environment."""
+    from config import TestingConfig
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FUNRUN_", "REDIS"))}
+    env.update(
+        FUNRUN_ENV="production",
+        DATABASE_URL="sqlite://",
+        SECRET_KEY="production-secret-key-" + "x" * 30,
+        FUNRUN_DATA_KEY=str(TestingConfig.FUNRUN_DATA_KEY),
+        FUNRUN_SIGNING_KEY=str(TestingConfig.FUNRUN_SIGNING_KEY),
+        **extra,
+    )
+    return subprocess.run(
+        [sys.executable, "-c", "import wsgi; print(wsgi.app.config['RATELIMIT_STORAGE_URI'])"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_production_process_without_redis_refuses_to_start():
+    """Without REDIS_URL each of 5 workers counted for itself: 45 guesses instead of 10."""
+    refused = _start_production({})
+    assert refused.returncode != 0
+    assert "per-process rate limits" in refused.stderr
+    assert "REDIS_URL" in refused.stderr and "FUNRUN_RATE_LIMIT_STORAGE=memory" in refused.stderr
+    told = _start_production({"FUNRUN_RATE_LIMIT_STORAGE": "memory"})
+    assert told.returncode == 0, told.stderr
+    assert told.stdout.strip() == "memory://"
+    shared = _start_production({"REDIS_URL": "redis://127.0.0.1:6379/4"})
+    assert shared.returncode == 0, shared.stderr
+    assert shared.stdout.strip() == "redis://127.0.0.1:6379/4"
