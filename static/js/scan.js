@@ -665,7 +665,8 @@
 
   function onDecode(found) {
     var code = typeof found === "string" ? found : found && found.data;
-    if (!code) return;
+    // A frame decoded just as the camera was turned off is no scan: nobody is looking.
+    if (!code || !cameraOn) return;
     var now = Date.now();
     // The same code within 3 s of last seeing it is the same bib still in front of the
     // camera: one scan, not a "checked in" turning into "already" a moment later.

@@ -24,7 +24,13 @@ from funrun.checkin.models import CheckIn, ScanLog
 from funrun.events.models import Event
 from funrun.extensions import db
 from funrun.registration.models import Registration
-from tests.browser.test_scan_page import _forged, _guarded_context, _shot, vendored  # noqa: F401
+from tests.browser.test_scan_page import (  # noqa: F401
+    _forged,
+    _guarded_context,
+    _shot,
+    camera_page,
+    vendored,
+)
 from tests.conftest import person_payload
 
 pytestmark = pytest.mark.browser
@@ -164,7 +170,14 @@ def test_offline_scans_survive_a_reload_and_count_once(
     _type_scan(page, _forged(payloads[1]), "invalid")
     assert page.inner_text("#result-title").strip() == "Kode palsu atau tidak terbaca"
     _type_scan(page, payloads[0], "already_checked_in")  # the repeat
-    _type_scan(page, str(numbers[2]), "checked_in")  # a bib typed by hand
+    # A bib typed by hand: offline too, the name and bib first, nothing queued until the
+    # volunteer has compared the ID card (issue 15).
+    _type_scan(page, str(numbers[2]), "confirm_identity")
+    assert "Pelari C" in page.inner_text("#result-detail")
+    assert _pending(page) == 3
+    page.click("#confirm-id")
+    page.wait_for_selector("#result.result-checked_in", timeout=WAIT_MS)
+    assert page.is_visible("#result .pending-flag")
     _type_scan(page, "9999", "unknown")
     assert _pending(page) == 5
     assert "is-offline" in page.get_attribute("#network-state", "class")
@@ -205,6 +218,15 @@ def test_offline_scans_survive_a_reload_and_count_once(
         "already_checked_in",
     ]
     assert len({log.client_ref for log in logs}) == 7
+    assert [(log.method, log.id_checked) for log in logs] == [
+        ("scan", False),
+        ("scan", False),
+        ("scan", False),
+        ("typed", True),
+        ("typed", False),
+        ("scan", False),
+        ("scan", False),
+    ]
     assert all(log.scanned_at is not None and log.device for log in logs)
     assert [log.offline_answer for log in logs] == [log.result for log in logs]
     assert page.is_hidden("#conflicts")
@@ -307,7 +329,10 @@ def test_a_server_that_answers_502_is_treated_as_no_network(
             route.fallback()
 
     page.route(f"{live_server}/staff/events/{slug}/scan", bad_gateway)
-    _type_scan(page, str(offline_event["numbers"][0]), "checked_in")
+    _type_scan(page, str(offline_event["numbers"][0]), "confirm_identity")
+    assert _pending(page) == 0
+    page.click("#confirm-id")
+    page.wait_for_selector("#result.result-checked_in", timeout=WAIT_MS)
     assert page.is_visible("#result .pending-flag")
     assert _pending(page) == 1
     assert _server_checkins() == {}
@@ -317,3 +342,44 @@ def test_a_server_that_answers_502_is_treated_as_no_network(
     assert _server_checkins() == {offline_event["ids"][0]: 1}
     problems = [p for p in page.problems if "502" not in p]
     assert problems == [] and page.outside_requests == []
+
+
+def test_offline_a_plain_qr_from_the_camera_is_invalid_and_checks_nobody_in(
+    camera_page,  # noqa: F811
+    live_server,
+    offline_event,
+    vendored,  # noqa: F811
+):
+    """Issue 15, offline: the camera shows a QR holding just ``BTM 0003``. The page says
+    "invalid" from its roster (a camera's code must be signed), and the queued scan,
+    sent when the network is back, checks nobody in either."""
+    page = camera_page(f"BTM {offline_event['numbers'][2]:04d}")
+    cut: list[str] = []
+
+    def network_down(route) -> None:  # as open_context does: no request may get through
+        if page.network_down:
+            cut.append(route.request.url)
+            route.abort("internetdisconnected")
+        else:
+            route.fallback()
+
+    page.network_down = False
+    page.context.route("**/*", network_down)
+    _sign_in(page, live_server, offline_event["emails"][0], offline_event["slug"])
+    _go_offline(page.context, page)
+    page.click("#camera-start")
+    page.wait_for_selector("#result.result-invalid", timeout=WAIT_MS)
+    assert page.is_visible("#result .pending-flag")  # answered here
+    assert "Pelari C" not in page.inner_text("#result-detail")
+    page.click("#camera-start")  # off: one scan is enough
+    assert _pending(page) == 1
+    assert _server_checkins() == {}
+    db.session.rollback()
+    assert db.session.scalars(select(ScanLog)).all() == []
+    _go_offline(page.context, page, False)
+    page.wait_for_selector("#pending", state="hidden", timeout=WAIT_MS)
+    assert _server_checkins() == {}
+    rows = db.session.scalars(select(ScanLog)).all()
+    (log,) = rows
+    assert (log.result, log.method, log.offline_answer) == ("invalid", "scan", "invalid")
+    _clean(page)

@@ -306,9 +306,17 @@ def test_wedge_scan_and_typed_bib_check_in_and_count(js_page, live_server, scan_
     assert EMAIL in page.inner_text("#result-detail")
     assert len(_checkins(reg1)) == 1
 
-    # A bib number typed by hand, and the check-in button instead of Enter.
+    # A bib number typed by hand, and the check-in button instead of Enter: first the
+    # runner's name and bib, to compare with the ID card (issue 15), and nobody checked in.
     page.keyboard.type(f"{number2}")
     page.click("#scan-form button[type=submit]")
+    _wait_result(page, "confirm_identity")
+    detail = page.inner_text("#result-detail")
+    assert bib2 in detail and name2 in detail and "KTP" in detail
+    assert page.inner_text("#result-title").strip() == "BIB diketik: periksa kartu identitas"
+    assert _checkins(reg2) == []
+    _shot(page, "13-scan-typed-confirm-identity")
+    page.click("#confirm-id")
     _wait_result(page, "checked_in")
     detail = page.inner_text("#result-detail")
     assert bib2 in detail and name2 in detail
@@ -322,10 +330,41 @@ def test_wedge_scan_and_typed_bib_check_in_and_count(js_page, live_server, scan_
     _wait_result(page, "invalid")
     _wait_counter(page, 2, 2)
 
-    # Each scan carried its own client_ref.
+    # Each scan carried its own client_ref (the question for the ID card is logged without
+    # one), and how it was entered.
     db.session.rollback()
-    refs = db.session.scalars(select(ScanLog.client_ref)).all()
-    assert len(refs) == 4 and len(set(refs)) == 4 and all(refs)
+    logs = db.session.execute(
+        select(ScanLog.result, ScanLog.method, ScanLog.id_checked, ScanLog.client_ref).order_by(
+            ScanLog.id
+        )
+    ).all()
+    assert [log[:3] for log in logs] == [
+        ("checked_in", "scan", False),
+        ("already_checked_in", "scan", False),
+        ("confirm_identity", "typed", False),
+        ("checked_in", "typed", True),
+        ("invalid", "typed", False),
+    ]
+    refs = [log.client_ref for i, log in enumerate(logs) if i != 2]
+    assert len(set(refs)) == 4 and all(refs) and logs[2].client_ref is None
+    _assert_clean(page)
+
+
+def test_camera_with_a_plain_qr_checks_nobody_in(camera_page, live_server, scan_event, vendored):
+    """Issue 15: a QR holding just the bib's text (``TST 0002``) is no bib: the camera's
+    code must be signed, whatever it holds."""
+    reg_id, bib, _number, _name = scan_event["runners"][1]
+    page = camera_page(bib)
+    _login(page, live_server, scan_event["slug"])
+    page.click("#camera-start")
+    _wait_result(page, "invalid")
+    assert page.inner_text("#result-detail").strip() == ""  # not even the name
+    _shot(page, "14-scan-camera-plain-qr")
+    page.wait_for_timeout(500)
+    assert _checkins(reg_id) == []
+    db.session.rollback()
+    assert db.session.execute(select(ScanLog.result, ScanLog.method)).all() == [("invalid", "scan")]
+    _wait_counter(page, 0, 2)
     _assert_clean(page)
 
 
@@ -357,4 +396,16 @@ def test_scan_form_still_works_without_javascript(phone_page, live_server, scan_
     assert scan_event["runners"][0][1] in page.inner_text("#result-detail")
     assert page.inner_text("#count-in").strip() == "1"
     assert len(_checkins(scan_event["runners"][0][0])) == 1
+    # A typed bib: the confirm step with the name, then its button checks in.
+    reg2, bib2, number2, name2 = scan_event["runners"][1]
+    page.fill("#code", str(number2))
+    page.click("#scan-form button[type=submit]")
+    page.wait_for_selector("#result.result-confirm_identity")
+    detail = page.inner_text("#result-detail")
+    assert bib2 in detail and name2 in detail
+    assert _checkins(reg2) == []
+    page.click("#confirm-form button[type=submit]")
+    page.wait_for_selector("#result.result-checked_in")
+    assert page.inner_text("#count-in").strip() == "2"
+    assert len(_checkins(reg2)) == 1
     assert page.outside_requests == []
