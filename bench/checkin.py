@@ -213,8 +213,13 @@ class ScanPlan:
         self.pool = [(bib, station) for bib in self.bibs for station in STATIONS]
         self.rng.shuffle(self.pool)
 
-    def _body(self, code: str, station: str, ref: str) -> str:
-        return json.dumps({"code": code, "station": station, "client_ref": ref})
+    def _body(self, code: str, station: str, ref: str, *, typed: bool = False) -> str:
+        body = {"code": code, "station": station, "client_ref": ref}
+        if typed:
+            # A typed bib checks in once the volunteer compared the ID card (issue 15): the
+            # desk's second request, the one that checks in, is what is measured here.
+            body |= {"method": "typed", "id_checked": True}
+        return json.dumps(body)
 
     def _typed(self, bib: int) -> str:
         return self.rng.choice(
@@ -253,7 +258,9 @@ class ScanPlan:
                 pair = self.pool.pop()
                 taken.append(pair)
                 code = self.payloads[pair[0]] if kind == "first" else self._typed(pair[0])
-                lines.append(Line(kind, self._body(code, pair[1], ref), pair))
+                lines.append(
+                    Line(kind, self._body(code, pair[1], ref, typed=kind == "typed"), pair)
+                )
             elif kind == "repeat":
                 n = self.rng.randrange(old_pairs)
                 bib, station = (
@@ -269,12 +276,9 @@ class ScanPlan:
                 lines.append(Line(kind, self._body(code, station, ref)))
             elif kind == "unknown":
                 bib = self.rng.randrange(self.bibs.stop, high)
-                code = (
-                    self.signer.sign(self.event_id, bib)
-                    if self.rng.random() < 0.5
-                    else f"{self.prefix}{bib}"
-                )
-                lines.append(Line(kind, self._body(code, station, ref)))
+                typed = self.rng.random() >= 0.5
+                code = f"{self.prefix}{bib}" if typed else self.signer.sign(self.event_id, bib)
+                lines.append(Line(kind, self._body(code, station, ref, typed=typed)))
             else:  # wrong_event
                 code = self.signer.sign(self.event_id + 1000, self.rng.choice(self.bibs))
                 lines.append(Line(kind, self._body(code, station, ref)))
