@@ -8,8 +8,9 @@ from typing import Any
 from flask import has_request_context
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import insert
+from sqlalchemy import Insert, insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql import Executable
 
 from funrun.audit.models import AuditEntry
 from funrun.dbtx import BEGIN_OPTION
@@ -86,6 +87,33 @@ def record(
     return entry
 
 
+def audit_row(
+    action: str,
+    *,
+    user_id: int | None,
+    target: str | None = None,
+    event_id: int | None = None,
+    detail: str | None = None,
+) -> Insert:
+    """The INSERT of one audit row, for a connection's own transaction (same rules as
+    :func:`record`)."""
+    return insert(AuditEntry.__table__).values(**_entry(action, user_id, target, event_id, detail))
+
+
+def write_apart(engine: Engine, *statements: Executable) -> None:
+    """Run ``statements`` at once, in one short transaction of its own on ``engine``.
+
+    Needs no app or request context: for what happens after a request's session is gone,
+    such as an export whose body has just been served (funrun.downloads).
+    """
+    with engine.connect() as connection:
+        # SQLite: take the write lock up front (BEGIN IMMEDIATE), as every writer does.
+        connection.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
+        with connection.begin():
+            for statement in statements:
+                connection.execute(statement)
+
+
 def record_apart(
     engine: Engine,
     action: str,
@@ -95,15 +123,7 @@ def record_apart(
     event_id: int | None = None,
     detail: str | None = None,
 ) -> None:
-    """Write an audit row at once, in a short transaction of its own on ``engine``.
-
-    Needs no app or request context: for what happens after a request's session is gone,
-    such as an export whose body has just been served (funrun.reports.downloads). Same
-    rules as :func:`record`.
-    """
-    values = _entry(action, user_id, target, event_id, detail)
-    with engine.connect() as connection:
-        # SQLite: take the write lock up front (BEGIN IMMEDIATE), as every writer does.
-        connection.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
-        with connection.begin():
-            connection.execute(insert(AuditEntry.__table__).values(**values))
+    """Write an audit row at once, in a transaction of its own (:func:`write_apart`)."""
+    write_apart(
+        engine, audit_row(action, user_id=user_id, target=target, event_id=event_id, detail=detail)
+    )

@@ -14,12 +14,14 @@ import hashlib
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Engine
 
-from funrun.audit.services import record
+from funrun.audit.services import audit_row, record, write_apart
 from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
 from funrun.enrolment.models import (
@@ -231,14 +233,49 @@ def batches() -> list[ExportBatch]:
     return list(db.session.scalars(select(ExportBatch).order_by(ExportBatch.number.desc())))
 
 
-def batch_file(number: int, fmt: str, *, user_id: int | None) -> bytes | None:
-    """A batch's CSV or JSON exactly as first made; each download is logged."""
+@dataclass(frozen=True)
+class BatchFile:
+    """A batch's CSV or JSON as first made, with what logging its download needs."""
+
+    batch_id: int
+    number: int
+    fmt: str
+    data: bytes
+
+    @property
+    def filename(self) -> str:
+        return f"enrolments-batch-{self.number:04d}.{self.fmt}"
+
+
+def read_batch_file(number: int, fmt: str) -> BatchFile | None:
+    """A batch's CSV or JSON exactly as first made (nothing logged: see
+    :func:`log_batch_download`)."""
     batch = db.session.scalar(select(ExportBatch).where(ExportBatch.number == number))
     if batch is None or fmt not in ("csv", "json"):
         return None
     blob = batch.csv_encrypted if fmt == "csv" else batch.json_encrypted
     data = data_cipher().decrypt(blob, context=_CONTEXT).encode()
+    return BatchFile(batch.id, batch.number, fmt, data)
+
+
+def log_batch_download(engine: Engine, file: BatchFile, *, user_id: int | None) -> None:
+    """Record a download once it was served: the batch's access log and the audit log,
+    in one transaction of its own (no request context needed)."""
+    write_apart(
+        engine,
+        insert(ExportAccess.__table__).values(
+            batch_id=file.batch_id, user_id=user_id, action=file.fmt, at=utcnow()
+        ),
+        audit_row("export", user_id=user_id, target=file.filename),
+    )
+
+
+def batch_file(number: int, fmt: str, *, user_id: int | None) -> bytes | None:
+    """A batch's CSV or JSON exactly as first made, its access logged at once (the CLI)."""
+    found = read_batch_file(number, fmt)
+    if found is None:
+        return None
     begin_write()
-    db.session.add(ExportAccess(batch_id=batch.id, user_id=user_id, action=fmt, at=utcnow()))
+    db.session.add(ExportAccess(batch_id=found.batch_id, user_id=user_id, action=fmt, at=utcnow()))
     db.session.commit()
-    return data
+    return found.data

@@ -12,12 +12,18 @@ from werkzeug.wrappers import Response
 
 from funrun.accounts.access import roles_required
 from funrun.accounts.models import Role
-from funrun.audit.services import record
 from funrun.bibs.views import pdf_response
 from funrun.checkin.services import can_scan
+from funrun.downloads import export_response
 from funrun.enrolment import bp
 from funrun.enrolment.choices import OCCUPATIONS, PAYMENT_CHANNELS, PROGRAMMES
-from funrun.enrolment.export import batch_file, batches, create_batch, pending_count
+from funrun.enrolment.export import (
+    batches,
+    create_batch,
+    log_batch_download,
+    pending_count,
+    read_batch_file,
+)
 from funrun.enrolment.forms import EnrolmentForm, ExportForm, ScheduleForm, WalkupForm
 from funrun.enrolment.models import Enrolment
 from funrun.enrolment.schedule import (
@@ -41,7 +47,6 @@ from funrun.enrolment.services import (
 )
 from funrun.events.models import Event
 from funrun.events.services import get_event
-from funrun.extensions import db
 from funrun.people.crypto import data_cipher, mask_nik
 from funrun.registration.models import Registration
 from funrun.registration.services import RegistrationError, current_privacy_notice
@@ -249,19 +254,21 @@ def exports() -> Response | str:
 @bp.route("/staff/enrolment/exports/<int:number>.<fmt>")
 @roles_required(*SUPERVISORS)
 def export_file(number: int, fmt: str) -> Response:
-    """A batch file exactly as first made (the download is logged: it carries NIKs)."""
+    """A batch file exactly as first made; the download is logged (it carries NIKs) once
+    its body was served."""
     if fmt not in ("csv", "json") or number > 2**31:
         abort(404)
-    data = batch_file(number, fmt, user_id=current_user.id)
-    if data is None:
+    found = read_batch_file(number, fmt)
+    if found is None:
         abort(404)
-    name = f"enrolments-batch-{number:04d}.{fmt}"
-    record("export", user_id=current_user.id, target=name)
-    db.session.commit()
-    response = Response(data, mimetype="text/csv" if fmt == "csv" else "application/json")
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    user_id = int(current_user.id)
+    return export_response(
+        [found.data],
+        "text/csv" if fmt == "csv" else "application/json",
+        found.filename,
+        user_id=user_id,
+        log=lambda engine: log_batch_download(engine, found, user_id=user_id),
+    )
 
 
 # --- contribution schedules (admins) ---------------------------------------------------------

@@ -21,13 +21,13 @@ from werkzeug.wrappers import Response
 from funrun.accounts.access import roles_required
 from funrun.accounts.models import Role
 from funrun.dbtypes import utcnow
+from funrun.downloads import export_response, file_chunks, spooled
 from funrun.events.models import Event
 from funrun.events.services import get_event
 from funrun.extensions import db
 from funrun.people.crypto import data_cipher, mask_nik
 from funrun.reports import bp
 from funrun.reports.dashboard import FIELDS, WIB, dashboard
-from funrun.reports.downloads import export_response, file_chunks, spooled
 from funrun.reports.exports import FORMATS, XLSX_MIMETYPE, totals_csv, totals_xlsx
 from funrun.reports.figures import tour_figures
 from funrun.reports.roster import (

@@ -179,7 +179,9 @@ def test_enrolment_batch_making_and_download_are_recorded(
     )
     page = browser(app)
     login(page, organiser.email)
-    assert page.get(f"/staff/enrolment/exports/{batch.number}.csv").status_code == 200
+    download = page.get(f"/staff/enrolment/exports/{batch.number}.csv")
+    assert download.status_code == 200 and audit_rows("export") == []  # not served yet
+    assert download.data.startswith(b"batch_number,")
     [row] = audit_rows("export")
     assert (row.user_id, row.target) == (organiser.id, f"enrolments-batch-{batch.number:04d}.csv")
 

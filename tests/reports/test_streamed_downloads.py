@@ -33,13 +33,13 @@ from sqlalchemy import func, select
 from funrun.audit.models import AuditEntry
 from funrun.bibs.models import PrintJob, PrintJobStatus
 from funrun.demo.services import seed_runners
+from funrun.downloads import served
 from funrun.enrolment.export import create_batch
-from funrun.enrolment.models import Enrolment
+from funrun.enrolment.models import Enrolment, ExportAccess
 from funrun.extensions import db
 from funrun.registration.models import Registration
 from funrun.registration.services import current_privacy_notice, register
 from funrun.registration.validation import clean_registration
-from funrun.reports.downloads import served
 from tests.conftest import csrf_from, person_payload
 from tests.reports.conftest import PASSWORD, browser, login
 from tests.servers import HOST, gunicorn, server_env
@@ -255,8 +255,11 @@ def test_every_download_is_served_whole_by_a_real_server(
     assert status == 200
     assert json.loads(body)["person"]["nik"] == person_payload(4242)["nik"]
 
-    # Each export in the audit log once, written after its body went out.
+    # Each export in the audit log once, written after its body went out; the batch's
+    # own access log has its two downloads too.
     assert export_log() == exported
+    access = db.session.scalars(select(ExportAccess.action).order_by(ExportAccess.id))
+    assert list(access) == ["create", "csv", "json"]
 
 
 def _filename(headers: dict[str, str]) -> str:

@@ -5,7 +5,8 @@ request's app context down (and with it the request's database session) before t
 body that touches the request's ORM objects then fails half-way, on every server (the
 test client, which keeps the test's app context, hides it). So a body here depends only
 on plain values, a finished temporary file, or a connection of its own
-(:func:`funrun.reports.roster_files.roster_csv`).
+(:func:`funrun.reports.roster_files.roster_csv`). Used by the report downloads and the
+enrolment export batches.
 
 An export is written to the audit log only once its whole body was handed to the server
 (:func:`served`), in a short transaction of its own: a client that goes away half-way
@@ -18,6 +19,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, TypeVar
 
+from sqlalchemy.engine import Engine
 from werkzeug.wrappers import Response
 
 from funrun.audit.services import record_apart
@@ -68,16 +70,21 @@ def export_response(
     user_id: int,
     event_id: int | None = None,
     spool: IO[bytes] | None = None,
+    log: Callable[[Engine], None] | None = None,
 ) -> Response:
     """A download of ``body`` as ``filename``, logged as an export once it was served.
 
-    ``spool`` is a temporary file the body reads: closed with the response even when the
-    body is never sent (a HEAD request).
+    ``log`` writes the log instead of the audit log's "export" row alone (given the app's
+    engine; it writes in a transaction of its own). ``spool`` is a temporary file the
+    body reads: closed with the response even when the body is never sent (HEAD).
     """
     engine = db.engine  # the app's engine, usable once the request's context is gone
 
     def log_export() -> None:
-        record_apart(engine, "export", user_id=user_id, target=filename, event_id=event_id)
+        if log is not None:
+            log(engine)
+        else:
+            record_apart(engine, "export", user_id=user_id, target=filename, event_id=event_id)
 
     response = Response(served(body, log_export), mimetype=mimetype)  # type: ignore[arg-type]
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
