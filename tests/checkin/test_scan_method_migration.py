@@ -1,0 +1,88 @@
+"""Migration 0010 on a database with scans in it (SQLite and PostgreSQL): the scans logged
+before methods existed get theirs from ``code_kind``, and the way back drops the columns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time
+
+import pytest
+from flask import Flask
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect, text
+
+import funrun.models  # noqa: F401  (every table in the metadata)
+from funrun.events.models import Event, Tour
+from funrun.extensions import db
+from tests.conftest import build_app, reset_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_app(request: pytest.FixtureRequest, tmp_path) -> Iterator[Flask]:
+    """An app on an empty database of its own (never the session database)."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("separate_postgres_url")("scan_method")
+    else:
+        url = f"sqlite:///{tmp_path / 'scan-method.sqlite3'}"
+    reset_database(url)
+    app = build_app(url)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def scan_log_columns() -> set[str]:
+    with db.engine.connect() as conn:
+        return {column["name"] for column in inspect(conn).get_columns("scan_log")}
+
+
+def test_earlier_scans_get_their_method_and_the_way_back_drops_it(fresh_app):
+    upgrade(revision="0009")
+    tour = Tour(slug="tour", name="Tour", organiser="Test")
+    db.session.add(tour)
+    db.session.flush()
+    event = Event(
+        tour_id=tour.id,
+        slug="solo",
+        city="Solo",
+        name="Fun Run Solo",
+        date=date(2026, 12, 13),
+        start_time=time(6, 0),
+        venue="Alun-alun",
+        quota=10,
+        bib_prefix="SOC",
+        bib_first=1,
+        bib_last=9999,
+        bib_next=1,
+    )
+    db.session.add(event)
+    db.session.flush()
+    at = datetime(2026, 12, 13, 6, 0, tzinfo=UTC)
+    for kind in ("qr", "typed", "undo"):
+        db.session.execute(
+            text(
+                "INSERT INTO scan_log (event_id, station, result, code_kind, received_at)"
+                " VALUES (:event, 'pickup', 'checked_in', :kind, :at)"
+            ),
+            {"event": event.id, "kind": kind, "at": at},
+        )
+    db.session.commit()
+    db.session.remove()
+
+    upgrade(revision="0010")
+    rows = db.session.execute(
+        text("SELECT code_kind, method, id_checked FROM scan_log ORDER BY id")
+    ).all()
+    assert [tuple(row) for row in rows] == [
+        ("qr", "scan", False),
+        ("typed", "typed", False),
+        ("undo", None, False),
+    ]
+    db.session.remove()
+
+    downgrade(revision="0009")
+    assert {"method", "id_checked"}.isdisjoint(scan_log_columns())
+    db.session.remove()
+    upgrade()
+    assert {"method", "id_checked"} <= scan_log_columns()
