@@ -309,3 +309,15 @@ def test_the_form_reads_a_wedge_scanners_signed_payload_as_scanned(app, voluntee
         ("confirm_identity", "typed"),
         ("invalid", "scan"),
     ]
+
+
+def test_the_runners_history_shows_the_id_card_asked_for(app, client, make_staff, runners):
+    """An organiser reading a runner's history sees that someone typed their bib."""
+    volunteer = make_staff("volunteer", events=("tasik",))
+    result_of(post(client, volunteer, code="3", method="typed"), 200, "confirm_identity")
+    organiser = make_staff("organiser", password=PASSWORD)
+    page = browser(app)
+    login(page, organiser.email)
+    page.get("/lang/en")
+    html = page.get(f"/staff/events/tasik/roster/{runners[2]}").get_data(as_text=True)
+    assert "typed bib at Race-pack pickup: the ID card was asked for" in html
