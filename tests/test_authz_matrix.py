@@ -89,6 +89,8 @@ GET  /r/<token>/qr.svg                                           404       ok   
 GET  /r/<token>/my-data.json                                     404       ok        404       404       404       404       404
 # staff home: any signed-in staff account
 GET  /staff                                                      login     login     ok        ok        login     ok        ok
+GET  /staff/password                                             login     login     ok        ok        login     ok        ok
+POST /staff/password                                             login     login     ok        ok        login     ok        ok
 # scanning and the desk: admins and organisers anywhere, volunteers at their events
 # (each volunteer's list of events to scan shows its own events only: see the last test)
 GET  /staff/scan                                                 login     login     ok        ok        login     ok        ok
@@ -459,6 +461,11 @@ def form_body(endpoint: str, world: World, identity: str) -> dict[str, Any]:
         "privacy.person_delete": {"confirm": "yes"},
         "privacy.person_export_file": {"id_seen": "yes"},
         "accounts.assign": {"event_id": str(world.elsewhere_id), "station": ""},
+        "accounts.change_password": {
+            "current": PASSWORD,
+            "password": "a brand new passphrase",
+            "confirm": "a brand new passphrase",
+        },
     }
     return bodies.get(endpoint, {})
 

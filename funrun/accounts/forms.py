@@ -109,3 +109,37 @@ class AssignForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes something: only its CSRF token."""
+
+
+class ChangePasswordForm(FlaskForm):
+    """A signed-in staff member's new password (the current one first)."""
+
+    current = PasswordField(
+        _l("Current password"),
+        validators=[
+            DataRequired(message=_l("This field is required.")),
+            Length(max=200, message=TOO_LONG),
+        ],
+        render_kw={"autocomplete": "current-password", "maxlength": 200},
+    )
+    password = PasswordField(
+        _l("New password"),
+        description=_l("At least %(n)d characters.", n=MIN_PASSWORD),
+        validators=[
+            DataRequired(message=_l("This field is required.")),
+            Length(max=200, message=TOO_LONG),
+        ],
+        render_kw={"autocomplete": "new-password", "maxlength": 200},
+    )
+    confirm = PasswordField(
+        _l("Password again"),
+        validators=[EqualTo("password", message=_l("The two passwords differ."))],
+        render_kw={"autocomplete": "new-password", "maxlength": 200},
+    )
+
+    def validate_password(self, field: PasswordField) -> None:
+        """As long as a new account's."""
+        if field.data and len(field.data) < MIN_PASSWORD:
+            raise ValidationError(
+                _l("The password must have at least %(n)d characters.", n=MIN_PASSWORD)
+            )

@@ -23,6 +23,8 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from funrun.accounts import signin, staff_sessions
+from funrun.accounts.forms import ChangePasswordForm
+from funrun.accounts.management import set_password
 from funrun.audit.services import current_user_id, record
 from funrun.dbtypes import utcnow
 from funrun.extensions import db, limiter, login_manager
@@ -53,6 +55,22 @@ class LoginForm(FlaskForm):
 login_manager.user_loader(staff_sessions.load_user)
 
 
+def _locked_page(template: str, form: FlaskForm, outcome: signin.SignIn) -> Response:
+    """429: this email is locked for a while (the same answer for every email)."""
+    minutes = max(1, (outcome.retry_after + 59) // 60)
+    flash(
+        ngettext(
+            "Too many failed sign-ins with this email. Try again in %(num)d minute.",
+            "Too many failed sign-ins with this email. Try again in %(num)d minutes.",
+            minutes,
+        ),
+        "error",
+    )
+    page = make_response(render_template(template, form=form), 429)
+    page.headers["Retry-After"] = str(outcome.retry_after)
+    return page
+
+
 def _login_limit() -> str:
     return current_app.config["FUNRUN_LOGIN_RATE_LIMITS"]
 
@@ -69,18 +87,7 @@ def login() -> Response | str | tuple[str, int]:
     if form.validate_on_submit():
         outcome = signin.attempt(form.email.data or "", form.password.data or "")
         if outcome.locked_until is not None:
-            minutes = max(1, (outcome.retry_after + 59) // 60)
-            flash(
-                ngettext(
-                    "Too many failed sign-ins with this email. Try again in %(num)d minute.",
-                    "Too many failed sign-ins with this email. Try again in %(num)d minutes.",
-                    minutes,
-                ),
-                "error",
-            )
-            page = make_response(render_template("accounts/login.html", form=form), 429)
-            page.headers["Retry-After"] = str(outcome.retry_after)
-            return page
+            return _locked_page("accounts/login.html", form, outcome)
         user = outcome.user
         if user is None:
             flash(_("Wrong email or password."), "error")
@@ -113,6 +120,30 @@ def logout() -> Response:
 def home() -> str:
     """Where staff land after signing in."""
     return render_template("accounts/home.html", user=current_user)
+
+
+@bp.route("/staff/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> Response | str | tuple[str, int]:
+    """A new password, the current one first; every other session of the account ends.
+
+    The current password is checked like a sign-in (counted, locked after repeated
+    failures), so a borrowed browser cannot guess it freely.
+    """
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        email = current_user.email
+        outcome = signin.attempt(email, form.current.data or "")
+        if outcome.locked_until is not None:
+            return _locked_page("accounts/password.html", form, outcome)
+        if outcome.user is None:
+            form.current.errors = [*form.current.errors, _("The current password is wrong.")]
+            return render_template("accounts/password.html", form=form), 422
+        set_password(outcome.user, form.password.data or "", keep_current=True)
+        flash(_("Password changed. Every other browser signed in as you is signed out."), "success")
+        return redirect(url_for("accounts.home"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("accounts/password.html", form=form), status
 
 
 def init_app(app: Flask) -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask
+from flask import Flask, session
 from flask.testing import FlaskClient
+from flask_babel import force_locale, gettext
+from markupsafe import escape
 from sqlalchemy import func, select, update
 
 from funrun.accounts import staff_sessions
@@ -212,20 +214,79 @@ def test_deactivating_ends_sessions_for_good(app, make_staff, admin):
     assert redirected_to_sign_in(client)
 
 
+def change(client: FlaskClient, current: str, new: str = "a brand new passphrase"):
+    token = csrf_from(client.get("/staff/password").get_data(as_text=True))
+    return client.post(
+        "/staff/password",
+        data={"current": current, "password": new, "confirm": new, "csrf_token": token},
+    )
+
+
 def test_a_password_change_ends_the_other_sessions(app, make_staff):
     staff = make_staff("organiser", password=PASSWORD)
     mine, other = signed_in(app, staff.email), signed_in(app, staff.email)
-    user = db.session.get(User, staff.id)
-    # The account changing its own password keeps the session it does so from.
-    with app.test_request_context("/"):
-        from flask import session
-
-        with mine.session_transaction() as saved:
-            session[staff_sessions.SESSION_KEY] = saved[staff_sessions.SESSION_KEY]
-        assert set_password(user, "a brand new passphrase", keep_current=True) == 1
-    assert mine.get("/staff").status_code == 200
+    assert "/staff/password" in mine.get("/staff").get_data(as_text=True)
+    wrong = change(mine, "not my password")
+    assert wrong.status_code == 422
+    with app.test_request_context("/"), force_locale("id"):
+        message = str(escape(gettext("The current password is wrong.")))
+    assert message in wrong.get_data(as_text=True)
+    assert other.get("/staff").status_code == 200  # nothing changed
+    done = change(mine, PASSWORD)
+    assert done.status_code == 302
+    assert mine.get("/staff").status_code == 200  # the browser it was changed from stays
     assert redirected_to_sign_in(other)
     assert audit_count("password_change") == 1
+    assert login(browser(app), staff.email).status_code == 401
+    assert login(browser(app), staff.email, "a brand new passphrase").status_code == 302
+
+
+def test_the_current_password_is_guessed_no_faster_than_a_sign_in(app, make_staff):
+    """A borrowed, signed-in browser cannot try current passwords freely."""
+    staff = make_staff("volunteer", password=PASSWORD)
+    client = signed_in(app, staff.email)
+    statuses = [change(client, f"guess number {n}").status_code for n in range(5)]
+    assert statuses == [422, 422, 422, 422, 429]
+    assert change(client, PASSWORD).status_code == 429  # locked: even the right one
+    db.session.rollback()
+    assert db.session.get(User, staff.id).password_hash is not None
+    assert login(browser(app), staff.email).status_code == 429
+
+
+def test_the_password_form_refuses_bad_new_passwords(app, make_staff):
+    staff = make_staff("volunteer", password=PASSWORD)
+    client = signed_in(app, staff.email)
+    assert change(client, PASSWORD, "short").status_code == 422
+    token = csrf_from(client.get("/staff/password").get_data(as_text=True))
+    differ = client.post(
+        "/staff/password",
+        data={
+            "current": PASSWORD,
+            "password": "a brand new passphrase",
+            "confirm": "another passphrase",
+            "csrf_token": token,
+        },
+    )
+    assert differ.status_code == 422
+    assert audit_count("password_change") == 0
+    assert login(browser(app), staff.email).status_code == 302
+
+
+def test_set_password_keeps_only_the_callers_session(app, make_staff):
+    staff = make_staff("organiser", password=PASSWORD)
+    mine, other = signed_in(app, staff.email), signed_in(app, staff.email)
+    with mine.session_transaction() as saved:
+        sid = saved[staff_sessions.SESSION_KEY]
+    with app.test_request_context("/"):
+        session[staff_sessions.SESSION_KEY] = sid
+        assert (
+            set_password(
+                db.session.get(User, staff.id), "a brand new passphrase", keep_current=True
+            )
+            == 1
+        )
+    assert mine.get("/staff").status_code == 200
+    assert redirected_to_sign_in(other)
 
 
 def test_set_password_command_ends_every_session(app, runner, make_staff):

@@ -125,6 +125,7 @@ FORMS: tuple[FormRoute, ...] = (
     FR("accounts.revoke_token",        "POST", "admin",     "revoke an API token",   BUTTON),
     FR("accounts.set_active",          "POST", "admin",     "(de)activate account",  BUTTON),
     FR("accounts.end_sessions",        "POST", "admin",     "end all sessions",      BUTTON),
+    FR("accounts.change_password",     "POST", "volunteer", "change own password",   FIELDS),
     FR("privacy.person_page",          "POST", "admin",     "find a person by NIK",  FIELDS),
     FR("privacy.person_export_file",   "POST", "admin",     "export person data",    BUTTON),
     FR("privacy.person_delete",        "POST", "admin",     "delete person data",    FIELDS),
@@ -566,6 +567,13 @@ def _login_intended(status: int, diff: dict[str, int]) -> None:
         assert diff == {}, diff
 
 
+def _password_intended(status: int, diff: dict[str, int]) -> None:
+    """The current password sent is always wrong: once the form is valid it counts as a
+    failed sign-in (a 422 saying so, or the lock's 429), and the password never changes."""
+    if diff:
+        _login_intended(401 if status == 422 else status, diff)
+
+
 def _scan_intended(status: int, diff: dict[str, int]) -> None:
     """A scan that names no runner is logged (one scan_log row); a malformed one is not."""
     if diff:
@@ -623,6 +631,18 @@ FIELD_FORMS: dict[str, FieldForm] = {
         lambda w: {"email": w.target.email, "password": "wrong " + PASSWORD},
         {"email": TEXT, "password": Field("password")},
         _login_intended,
+    ),
+    "password_change": FieldForm(
+        "volunteer",
+        lambda w: "/staff/password",
+        # A wrong current password: no example may change it, whatever it repeats.
+        lambda w: {
+            "current": "wrong " + PASSWORD,
+            "password": "a brand new passphrase",
+            "confirm": "a brand new passphrase",
+        },
+        {"current": Field("password"), "password": Field("password"), "confirm": Field("confirm")},
+        _password_intended,
     ),
     "scan": FieldForm(
         "volunteer",
