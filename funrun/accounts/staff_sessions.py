@@ -17,7 +17,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import Flask, Response, current_app, g, request, session
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from funrun.accounts.models import Role, StaffSession, User
@@ -32,6 +32,8 @@ _LOGIN_KEYS = ("_user_id", "_fresh", "_id", "_remember", "_remember_seconds")
 #: ``last_seen_at`` is written at most this often.
 TOUCH_EVERY = timedelta(minutes=1)
 _TOUCH = "funrun_staff_session_touch"
+#: Rows older than this are dropped when their account next signs in.
+KEEP_FOR = timedelta(days=30)
 
 
 def _hash(sid: str) -> str:
@@ -66,6 +68,13 @@ def start(user: User) -> None:
     id included) survives into the signed-in session.
     """
     session.clear()
+    # The account's sessions that ended or expired long ago go (the audit log keeps
+    # every sign-in and sign-out).
+    db.session.execute(
+        delete(StaffSession).where(
+            StaffSession.user_id == user.id, StaffSession.created_at < utcnow() - KEEP_FOR
+        )
+    )
     session[SESSION_KEY] = open_session(user.id, request.user_agent.string)
 
 

@@ -13,7 +13,7 @@ from flask import Flask, session
 from flask.testing import FlaskClient
 from flask_babel import force_locale, gettext
 from markupsafe import escape
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from funrun.accounts import staff_sessions
 from funrun.accounts.management import set_password
@@ -315,4 +315,35 @@ def test_the_api_stays_token_only(app, make_staff):
     client = signed_in(app, staff.email)
     assert client.get("/api/v1/stats").status_code == 401
     assert client.get("/api/v1/stats", headers=staff.headers).status_code == 200
+    assert len(rows_of(staff.id)) == 1
+
+
+def test_a_staff_page_costs_one_query_for_its_session(app, make_staff):
+    """The session row by primary key, joined to its user: one statement, no write
+    unless last_seen_at is a minute old."""
+    staff = make_staff("volunteer", password=PASSWORD)
+    client = signed_in(app, staff.email)
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert client.get("/staff").status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    touching = [s for s in statements if "staff_sessions" in s]
+    assert len(touching) == 1, statements
+    assert touching[0].lstrip().upper().startswith("SELECT")
+    assert "users" in touching[0] and "JOIN" in touching[0].upper()
+    assert not [s for s in statements if s.lstrip().upper().startswith(("UPDATE", "INSERT"))]
+
+
+def test_old_session_rows_go_when_the_account_signs_in_again(app, make_staff):
+    staff = make_staff("volunteer", password=PASSWORD)
+    signed_in(app, staff.email)
+    db.session.execute(update(StaffSession).values(created_at=utcnow() - timedelta(days=31)))
+    db.session.commit()
+    signed_in(app, staff.email)
     assert len(rows_of(staff.id)) == 1
