@@ -218,10 +218,25 @@ def test_rate_limit_storage_choices():
     TestingConfig.check({"FUNRUN_RATE_LIMITS": "20/minute"})
 
 
-def test_staff_sessions_last_a_working_day(app):
+def test_staff_sessions_last_a_working_day(app, database_url):
     """The signed cookie itself stops verifying after a working day (Flask: 31 days)."""
     assert app.config["FUNRUN_STAFF_SESSION_HOURS"] == 10
     assert app.permanent_session_lifetime.total_seconds() == 10 * 3600
+    shorter = create_app(
+        TestingConfig, SQLALCHEMY_DATABASE_URI=database_url, FUNRUN_STAFF_SESSION_HOURS=8
+    )
+    try:
+        assert shorter.permanent_session_lifetime.total_seconds() == 8 * 3600
+    finally:
+        with shorter.app_context():
+            db.engine.dispose()
+
+
+def test_every_new_setting_is_in_the_readme_table():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme.split("## Configuration (environment)")[1].split("\n## ")[0]
+    for name in ("REDIS_URL", "FUNRUN_RATE_LIMIT_STORAGE", "FUNRUN_STAFF_SESSION_HOURS"):
+        assert f"| `{name}` |" in table, name
 
 
 def test_production_refuses_a_malformed_data_key(production_env, no_secrets, database_url):

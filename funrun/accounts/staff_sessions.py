@@ -191,5 +191,8 @@ def touched_at(user_id: int) -> datetime | None:
 
 
 def init_app(app: Flask) -> None:
-    """Write ``last_seen_at`` after requests that are due for it."""
+    """Write ``last_seen_at`` after requests that are due for it; the signed cookie itself
+    stops verifying when the session would end (FUNRUN_STAFF_SESSION_HOURS, as set)."""
+    hours = float(app.config["FUNRUN_STAFF_SESSION_HOURS"])
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=hours)
     app.after_request(_touch)
