@@ -18,7 +18,8 @@ from sqlalchemy import Connection, create_engine, text
 
 from funrun import fastdb
 from funrun.bibs.services import payload_for
-from funrun.checkin import services as checkin_services
+from funrun.checkin import desk as checkin_desk
+from funrun.checkin import fastpath as checkin_fastpath
 from funrun.events.models import Event
 from funrun.registration import services as registration_services
 from tests.checkin.conftest import API, Staff, counts, login, reg
@@ -153,10 +154,10 @@ def test_a_typed_bib_of_another_event_names_its_city_and_is_logged(
 
 #: Every statement the fast path runs often enough to be prepared on the server.
 HOT_STATEMENTS = {
-    "scan (API)": checkin_services._SCAN_BY_TOKEN_SQL,
-    "scan (page)": checkin_services._SCAN_AS_SQL,
-    "replay": checkin_services._REPLAY_SQL,
-    "desk": checkin_services._DESK_SQL,
+    "scan (API)": checkin_fastpath.SCAN_BY_TOKEN_SQL,
+    "scan (page)": checkin_fastpath.SCAN_AS_SQL,
+    "replay": checkin_fastpath.REPLAY_SQL,
+    "desk": checkin_desk.DESK_SQL,
     "terms": registration_services._TERMS_SQL,
     "take a place": registration_services._TAKE_PLACE_SQL,
     "join the waitlist": registration_services._JOIN_WAITLIST_SQL,

@@ -1,0 +1,119 @@
+"""Who is scanning and where: the API token's account, the event, and whether it may scan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from funrun import fastdb
+from funrun.accounts.models import EventAssignment, Role, User
+from funrun.accounts.services import TOKEN_PREFIX, hash_api_token, user_for_token
+from funrun.checkin.models import STATIONS
+from funrun.events.services import get_event
+from funrun.extensions import db
+
+
+@dataclass(frozen=True)
+class DeskEvent:
+    """The event a scan is for, as the hot path reads it."""
+
+    id: int
+    bib_prefix: str
+
+
+@dataclass(frozen=True)
+class DeskUser:
+    """The active account behind an API token, as the hot path reads it."""
+
+    id: int
+    email: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Desk:
+    """Who is scanning (by API token) and where, read in one query."""
+
+    user: DeskUser | None
+    event: DeskEvent | None
+    may_scan: bool
+
+
+DESK_SQL = """
+SELECT u.id AS user_id, u.email, u.role, e.id AS event_id, e.bib_prefix,
+       COALESCE(e.id IS NOT NULL AND (u.role IN ('admin', 'organiser') OR (
+           u.role = 'volunteer' AND EXISTS (SELECT 1 FROM event_assignments a
+                                            WHERE a.user_id = u.id AND a.event_id = e.id))),
+           false) AS allowed
+FROM (SELECT 1) AS one
+LEFT JOIN (api_tokens t JOIN users u ON u.id = t.user_id AND u.active)
+       ON t.token_hash = %(token_hash)s AND t.revoked_at IS NULL
+LEFT JOIN events e ON e.slug = %(slug)s
+"""
+
+
+def scan_desk(slug: str, token: str | None) -> Desk:
+    """The API caller's account and the event, and whether they may scan there.
+
+    One query on PostgreSQL (the check-in endpoint folds it into its scan statement and
+    needs it alone only to refuse a bad body); the same answer from the ORM elsewhere.
+    """
+    user = event = None
+    if not fastdb.available():
+        account = user_for_token(token) if token else None
+        found = get_event(slug)
+        if account is not None:
+            user = DeskUser(account.id, account.email, Role(account.role))
+        if found is not None:
+            event = DeskEvent(found.id, found.bib_prefix)
+        allowed = account is not None and found is not None and can_scan(account, found.id)
+        return Desk(user, event, allowed)
+    return desk_by_hash(slug if len(slug) <= 64 else "", token_hash(token))
+
+
+def token_hash(token: str | None) -> str | None:
+    """The stored hash of an API token; None for a missing or malformed one."""
+    if token is None or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+        return None
+    return hash_api_token(token)
+
+
+def desk_by_hash(slug: str, token_hash: str | None) -> Desk:
+    user_id, email, role, event_id, prefix, allowed = fastdb.fetch(
+        DESK_SQL, {"token_hash": token_hash, "slug": slug}
+    )[0]
+    user = DeskUser(user_id, email, Role(role)) if user_id is not None else None
+    event = DeskEvent(event_id, prefix) if event_id is not None else None
+    return Desk(user, event, bool(allowed))
+
+
+def can_scan(user: User, event_id: int) -> bool:
+    """Admins and organisers scan anywhere; volunteers only at events they are assigned."""
+    if user.role in (Role.ADMIN, Role.ORGANISER):
+        return True
+    if user.role != Role.VOLUNTEER:
+        return False
+    return (
+        db.session.scalar(
+            select(EventAssignment.id).where(
+                EventAssignment.user_id == user.id, EventAssignment.event_id == event_id
+            )
+        )
+        is not None
+    )
+
+
+def assigned_stations(user: User) -> dict[int, str]:
+    """The station a volunteer was assigned at each event, where one was (event id: code).
+
+    Where their scan page opens; they may still switch, as volunteers move between desks.
+    """
+    if user.role != Role.VOLUNTEER:
+        return {}
+    rows = db.session.execute(
+        select(EventAssignment.event_id, EventAssignment.station).where(
+            EventAssignment.user_id == user.id, EventAssignment.station.in_(STATIONS)
+        )
+    )
+    return {event_id: station for event_id, station in rows}
