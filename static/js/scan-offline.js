@@ -209,7 +209,7 @@
     return { method: method, kind: kind, idChecked: !!idChecked };
   }
 
-  // The bib a scan names, or the reason it names none (funrun/checkin/services.py _identify).
+  // The bib a scan names, or the reason it names none (funrun/checkin/fastpath.py identify).
   function identify(code, roster, how) {
     if (how.kind === "qr") {
       return verify(code, roster.keys, roster.event.id).then(function (checked) {
