@@ -36,7 +36,9 @@ def served(body: Iterable[Piece], on_served: Callable[[], None]) -> Iterator[Pie
     the last, i.e. once every piece was written to the client's connection.
 
     Closed early (the client went away, the worker is stopping) or failing, it never
-    calls ``on_served``; closing it closes ``body``.
+    calls ``on_served``; closing it closes ``body``. Should ``on_served`` fail (the
+    database gone), the server ends the response without its last chunk, so the client
+    sees a failed download rather than a logged one missing from the log.
     """
     yield from body
     on_served()
