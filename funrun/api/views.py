@@ -48,6 +48,7 @@ from funrun.enrolment.services import enrolment_card as enrolment_card_pdf
 from funrun.events.models import Event
 from funrun.events.services import get_event, list_events, summarise
 from funrun.extensions import limiter
+from funrun.privacy.requests import registration_export
 from funrun.ratelimit import (
     exempt_from_partner_limit,
     exempt_from_public_limit,
@@ -70,7 +71,6 @@ from funrun.registration.services import (
     waitlist_position,
 )
 from funrun.registration.validation import ValidationFailed, clean_registration
-from funrun.privacy.requests import registration_export
 from funrun.reports.figures import tour_figures
 
 

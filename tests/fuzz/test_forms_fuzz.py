@@ -33,7 +33,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import quote_from_bytes, urlsplit
+from urllib.parse import quote_from_bytes, unquote, urlsplit
 
 import pytest
 from flask import Flask
@@ -1040,6 +1040,12 @@ def test_language_switch_stays_on_site(world: World, code: str, target: str) -> 
     response = client.get(f"/lang/{path}?next={quote_from_bytes(_bytes(target), safe='')}")
     assert changed(before, snapshot()) == {}
     if response.status_code == 404:  # a code with "/" in it names no route
+        return
+    if response.status_code == 400:
+        # Only for a control character in next (a newline would split the Location header).
+        sent = unquote(quote_from_bytes(_bytes(target), safe=""), errors="replace")
+        assert any(ord(ch) < 32 or ord(ch) == 127 for ch in sent), repr(sent)
+        assert "Location" not in response.headers
         return
     location = response.headers["Location"]
     if response.status_code == 308:
