@@ -246,3 +246,10 @@ def test_only_the_events_desk_may_void(
     login(partner_web, partner.email)
     assert partner_web.get(page_url(event)).status_code in (302, 403)
     assert fresh(held["id"]).status == RegistrationStatus.CONFIRMED
+
+
+def test_the_scan_page_leads_to_the_dispute_desk(app, client, make_event, make_staff):
+    event = make_event()
+    web, _ = desk(app, make_staff, event)
+    page = web.get(f"/staff/events/{event.slug}/scan").get_data(as_text=True)
+    assert f'href="{page_url(event)}"' in page
