@@ -1,4 +1,4 @@
-"""A real server for tests: gunicorn on loopback, started around a ``with`` block.
+"""A real server for tests: gunicorn (or ``flask run``) on loopback, around a ``with`` block.
 
 The test client runs a view and its response inside the test's own app context, so it
 hides whatever only happens on a real server: the request's app context (and its
@@ -98,14 +98,36 @@ def gunicorn(
         *extra_args,
         "wsgi:app",
     ]  # fmt: skip
+    with _running(command, env, base_url + ready_path):
+        yield base_url
+
+
+@contextmanager
+def flask_run(
+    env: Mapping[str, str], *, port: int | None = None, ready_path: str = "/login"
+) -> Iterator[str]:
+    """Run ``flask --app wsgi run`` (Werkzeug's development server, threaded) on loopback;
+    yield its base URL. Started and stopped as :func:`gunicorn` is."""
+    port = port or free_port()
+    base_url = f"http://{HOST}:{port}"
+    command = [
+        sys.executable, "-m", "flask", "--app", "wsgi", "run",
+        "--host", HOST, "--port", str(port), "--no-reload", "--no-debugger",
+    ]  # fmt: skip
+    with _running(command, env, base_url + ready_path):
+        yield base_url
+
+
+@contextmanager
+def _running(command: list[str], env: Mapping[str, str], ready_url: str) -> Iterator[None]:
     with tempfile.TemporaryFile() as log:
-        # A session of its own: stopping signals the master and its workers, by group id.
+        # A session of its own: stopping signals the server and its workers, by group id.
         process = subprocess.Popen(
-            command, env=dict(env), stdout=log, stderr=log, start_new_session=True
+            command, cwd=ROOT, env=dict(env), stdout=log, stderr=log, start_new_session=True
         )
         try:
-            _wait_ready(process, base_url + ready_path, log)
-            yield base_url
+            _wait_ready(process, ready_url, log)
+            yield
         finally:
             _stop(process)
 
@@ -114,7 +136,7 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, log: IO[bytes]) -> N
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited ({process.returncode}):\n{_read(log)}")
+            raise RuntimeError(f"{process.args[2]} exited ({process.returncode}):\n{_read(log)}")
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 if response.status == 200:
@@ -122,7 +144,7 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, log: IO[bytes]) -> N
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"gunicorn not answering {url} after {START_TIMEOUT:.0f} s:\n{_read(log)}")
+    raise RuntimeError(f"not answering {url} after {START_TIMEOUT:.0f} s:\n{_read(log)}")
 
 
 def _read(log: IO[bytes]) -> str:

@@ -42,7 +42,7 @@ from funrun.registration.services import current_privacy_notice, register
 from funrun.registration.validation import clean_registration
 from tests.conftest import csrf_from, person_payload
 from tests.reports.conftest import PASSWORD, browser, login
-from tests.servers import HOST, gunicorn, server_env
+from tests.servers import HOST, flask_run, gunicorn, server_env
 
 #: The loopback ports these tests may use.
 PORTS = range(8700, 8750)
@@ -63,11 +63,17 @@ def _port() -> int:
     raise RuntimeError("every port of 8700-8749 is taken")
 
 
-@pytest.fixture
-def server(database_url: str) -> Iterator[str]:
-    """gunicorn on the test database (SQLite file or PostgreSQL); its base URL."""
-    with gunicorn(server_env(database_url), port=_port(), workers=2) as base_url:
-        yield base_url
+@pytest.fixture(params=["gunicorn", "flask run"])
+def server(request: pytest.FixtureRequest, database_url: str) -> Iterator[str]:
+    """A server on the test database (SQLite file or PostgreSQL): gunicorn, then
+    ``flask run`` (the issue saw both fail); its base URL."""
+    env = server_env(database_url)
+    if request.param == "gunicorn":
+        with gunicorn(env, port=_port(), workers=2) as base_url:
+            yield base_url
+    else:
+        with flask_run(env, port=_port()) as base_url:
+            yield base_url
 
 
 class Browser:
