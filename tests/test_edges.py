@@ -8,7 +8,7 @@ from flask import Flask
 
 from tests.checkin.conftest import PASSWORD, Staff, login, make_staff  # noqa: F401
 from tests.conftest import person_payload
-from tests.test_config import production_env  # noqa: F401
+from tests.test_config import no_secrets, production_env  # noqa: F401
 from tests.test_security import cookie_attributes, production_app  # noqa: F401
 
 API = "/api/v1"
