@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import abort
+from flask_login import current_user
 from sqlalchemy import select
 
 from funrun import fastdb
 from funrun.accounts.models import EventAssignment, Role, User
 from funrun.accounts.services import TOKEN_PREFIX, hash_api_token, user_for_token
 from funrun.checkin.models import STATIONS
+from funrun.events.models import Event
 from funrun.events.services import get_event
 from funrun.extensions import db
 
@@ -102,6 +105,17 @@ def can_scan(user: User, event_id: int) -> bool:
         )
         is not None
     )
+
+
+def event_for_desk(slug: str) -> Event:
+    """The event at ``slug`` for the signed-in staff member of a page: 404 when there is no
+    such event, 403 when they may not work its desk (:func:`can_scan`)."""
+    event = get_event(slug)
+    if event is None:
+        abort(404)
+    if not can_scan(current_user, event.id):
+        abort(403)
+    return event
 
 
 def assigned_stations(user: User) -> dict[int, str]:

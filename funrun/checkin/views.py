@@ -27,6 +27,7 @@ from wtforms import HiddenField, StringField
 from funrun.accounts.access import roles_required
 from funrun.accounts.models import EventAssignment, Role
 from funrun.checkin import bp
+from funrun.checkin.desk import event_for_desk
 from funrun.checkin.entry import SCAN, TYPED, looks_signed
 from funrun.checkin.models import STATIONS, CheckIn, ScanResult
 from funrun.checkin.roster import conflicts, roster_response
@@ -34,7 +35,6 @@ from funrun.checkin.services import (
     ScanOutcome,
     UndoError,
     assigned_stations,
-    can_scan,
     parse_scanned_at,
     recent,
     scan,
@@ -67,15 +67,6 @@ def _form_entry(form: ScanForm) -> tuple[str, bool]:
     return (SCAN if looks_signed(code) else TYPED), form.id_checked.data == "1"
 
 
-def _event_for_scanning(slug: str) -> Event:
-    event = get_event(slug)
-    if event is None:
-        abort(404)
-    if not can_scan(current_user, event.id):
-        abort(403)
-    return event
-
-
 def _station(event: Event) -> str:
     """The station in the address; else the one the volunteer was assigned; else pickup."""
     station = request.args.get("station")
@@ -104,7 +95,7 @@ def choose_event() -> str:
 @roles_required(*SCANNERS)
 def scan_page(slug: str) -> Response | str | tuple[str, int] | tuple[Response, int]:
     """Scan bibs with the camera, a handheld scanner or the keyboard."""
-    event = _event_for_scanning(slug)
+    event = event_for_desk(slug)
     station = _station(event)
     # JSON scans (the page's script) never go through the form: Flask-WTF would read any
     # JSON body as form data, and a JSON list or number would break it.
@@ -250,7 +241,7 @@ def manifest(slug: str) -> Response:
 @roles_required(*SCANNERS)
 def roster(slug: str) -> Response:
     """The event's roster for the page's offline scanning (as the API's, by session)."""
-    event = _event_for_scanning(slug)
+    event = event_for_desk(slug)
     response = roster_response(event, request)
     # A cached page's token may be old: each refresh hands the page a current one.
     response.headers["X-CSRFToken"] = generate_csrf()
@@ -261,7 +252,7 @@ def roster(slug: str) -> Response:
 @roles_required(*SCANNERS)
 def counts(slug: str) -> Response:
     """The live counter for the page: checked in / confirmed at this station."""
-    event = _event_for_scanning(slug)
+    event = event_for_desk(slug)
     return jsonify(station_counts(event.id, _station(event)))
 
 

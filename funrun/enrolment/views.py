@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from funrun.accounts.access import roles_required
 from funrun.accounts.models import Role
 from funrun.bibs.views import pdf_response
+from funrun.checkin.desk import event_for_desk
 from funrun.checkin.services import can_scan
 from funrun.downloads import export_response
 from funrun.enrolment import bp
@@ -46,7 +47,6 @@ from funrun.enrolment.services import (
     schedule_today,
 )
 from funrun.events.models import Event
-from funrun.events.services import get_event
 from funrun.people.crypto import data_cipher, mask_nik
 from funrun.registration.models import Registration
 from funrun.registration.services import RegistrationError, current_privacy_notice
@@ -54,15 +54,6 @@ from funrun.registration.validation import ValidationFailed
 
 DESK = (Role.ADMIN, Role.ORGANISER, Role.VOLUNTEER)
 SUPERVISORS = (Role.ADMIN, Role.ORGANISER)
-
-
-def _event_for_desk(slug: str) -> Event:
-    event = get_event(slug)
-    if event is None:
-        abort(404)
-    if not can_scan(current_user, event.id):
-        abort(403)
-    return event
 
 
 def _registration_arg(event: Event) -> Registration | None:
@@ -90,7 +81,7 @@ def _attach_errors(form: EnrolmentForm, errors: dict[str, list[str]]) -> None:
 @roles_required(*DESK)
 def desk(slug: str) -> Response | str | tuple[str, int]:
     """Enrol a scanned runner (?registration=ID) or a walk-up, with a confirm step."""
-    event = _event_for_desk(slug)
+    event = event_for_desk(slug)
     registration = _registration_arg(event)
     locale = str(get_locale())
     sponsors = active_sponsors()

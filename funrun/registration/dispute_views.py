@@ -3,7 +3,7 @@ register the person whose KTP the volunteer has seen (rules in registration.disp
 
 from __future__ import annotations
 
-from flask import abort, flash, render_template, request
+from flask import flash, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -11,9 +11,8 @@ from werkzeug.wrappers import Response
 
 from funrun.accounts.access import roles_required
 from funrun.accounts.models import Role
-from funrun.checkin.services import can_scan
+from funrun.checkin.desk import event_for_desk
 from funrun.events.models import Event
-from funrun.events.services import get_event
 from funrun.registration import bp
 from funrun.registration.disputes import (
     DisputeChanged,
@@ -35,15 +34,6 @@ from funrun.registration.validation import ValidationFailed, clean_registration
 DESK = (Role.ADMIN, Role.ORGANISER, Role.VOLUNTEER)
 
 
-def _event_for_desk(slug: str) -> Event:
-    event = get_event(slug)
-    if event is None:
-        abort(404)
-    if not can_scan(current_user, event.id):
-        abort(403)
-    return event
-
-
 def _page(
     event: Event, form: DisputeForm, status: int = 200, holder: Holder | None = None
 ) -> tuple[str, int]:
@@ -61,7 +51,7 @@ def _page(
 def dispute_page(slug: str) -> Response | tuple[str, int]:
     """GET: the form. POST: the registration holding the NIK to review, or, confirmed,
     that registration voided and the person registered."""
-    event = _event_for_desk(slug)
+    event = event_for_desk(slug)
     form = DisputeForm().for_event(event)
     form.sent_submission()  # a fresh id on the page; the desk never resends a form
     if request.method == "GET":
