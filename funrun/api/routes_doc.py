@@ -1,0 +1,299 @@
+"""Every /api/v1 operation: its models and its answers, one entry each.
+
+:mod:`funrun.api.openapi` turns this table and the models of :mod:`funrun.api.schemas`
+into the OpenAPI document; tests/api/test_openapi.py checks that every Flask route has an
+entry here and that real answers match it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from funrun.api.schemas.base import Problem
+from funrun.api.schemas.checkins import CheckInOutcome, CheckInRequest, Roster, StationCounts
+from funrun.api.schemas.checkins import Undone as UndoneAnswer
+from funrun.api.schemas.enrolment import EnrolmentEnvelope, EnrolmentRequest
+from funrun.api.schemas.events import Event, EventList
+from funrun.api.schemas.registrations import (
+    JWKSet,
+    MyData,
+    RegistrationEnvelope,
+    RegistrationRequest,
+)
+from funrun.api.schemas.stats import Stats
+from funrun.checkin.models import STATIONS
+
+#: An answer: a model (JSON), Problem (problem+json), "pdf", None (no body), or a tuple
+#: of a model and Problem (either, by content type).
+Answer = Any
+
+SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+NO_TOKEN = (401, Problem, "No valid token")
+NOT_ASSIGNED = (403, Problem, "Not assigned to this event")
+NO_EVENT = (404, Problem, "No such event")
+NOT_AN_OBJECT = (400, Problem, "The body is not a JSON object")
+TOO_LARGE = (413, Problem, "The body is larger than 64 KiB")
+NOT_JSON = (415, Problem, "The body is not JSON")
+INVALID = (422, Problem, "Invalid fields (see errors)")
+NO_REGISTRATION = (404, Problem, "No registration for this token")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One method on one path, as the document describes it."""
+
+    method: str
+    path: str
+    operation_id: str
+    responses: tuple[tuple[int, Answer, str], ...]
+    summary: str | None = None
+    body: type[BaseModel] | None = None
+    parameters: tuple[dict[str, Any], ...] = ()
+    #: None: public; "bearer": a token is required; "optional": public or a token.
+    security: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "get",
+        "/events",
+        "listEvents",
+        ((200, EventList, "The events"),),
+        summary="Every event with live places",
+    ),
+    Operation(
+        "get",
+        "/events/{slug}",
+        "getEvent",
+        ((200, Event, "The event"), NO_EVENT),
+        parameters=(SLUG,),
+    ),
+    Operation(
+        "post",
+        "/events/{slug}/registrations",
+        "createRegistration",
+        (
+            (201, RegistrationEnvelope, "Confirmed or waitlisted"),
+            NOT_AN_OBJECT,
+            (401, Problem, "A token was sent but is not valid"),
+            NO_EVENT,
+            (
+                409,
+                Problem,
+                "Registration closed, or this NIK already holds an active registration "
+                "for the event",
+            ),
+            TOO_LARGE,
+            NOT_JSON,
+            INVALID,
+            (429, Problem, "Too many requests from this client"),
+        ),
+        summary="Register a runner (public; partners with their token)",
+        body=RegistrationRequest,
+        parameters=(SLUG,),
+        security="optional",
+    ),
+    Operation(
+        "get",
+        "/registrations/{token}",
+        "getRegistration",
+        ((200, RegistrationEnvelope, "The registration"), NO_REGISTRATION),
+        parameters=(TOKEN,),
+    ),
+    Operation(
+        "post",
+        "/registrations/{token}/cancel",
+        "cancelRegistration",
+        (
+            (200, RegistrationEnvelope, "Cancelled"),
+            NO_REGISTRATION,
+            (409, Problem, "Already cancelled"),
+        ),
+        parameters=(TOKEN,),
+    ),
+    Operation(
+        "get",
+        "/registrations/{token}/bib.pdf",
+        "getBibPdf",
+        (
+            (200, "pdf", "Race bib (A5) and e-ticket (A6)"),
+            NO_REGISTRATION,
+            (409, Problem, "Not confirmed: waitlisted or cancelled"),
+        ),
+        parameters=(TOKEN,),
+    ),
+    Operation(
+        "get",
+        "/registrations/{token}/my-data.json",
+        "getMyData",
+        ((200, MyData, "This registration's data"), NO_REGISTRATION),
+        summary="What this registration holds (the runner's own data, NIK masked); never "
+        "the person's other registrations or enrolment",
+        parameters=(TOKEN,),
+    ),
+    Operation(
+        "get",
+        "/signing-key",
+        "getSigningKeys",
+        ((200, JWKSet, "The accepted keys"),),
+        summary="Public keys that verify bib QR payloads",
+    ),
+    Operation(
+        "post",
+        "/events/{slug}/checkins",
+        "checkIn",
+        (
+            (201, CheckInOutcome, "checked_in"),
+            (
+                200,
+                CheckInOutcome,
+                "already_checked_in (first_at, first_by); or confirm_identity: a typed bib "
+                "without id_checked (the runner's name and bib, nothing checked in)",
+            ),
+            NOT_AN_OBJECT,
+            NO_TOKEN,
+            NOT_ASSIGNED,
+            (
+                404,
+                (CheckInOutcome, Problem),
+                "unknown bib (CheckInOutcome), or no such event (problem details)",
+            ),
+            (409, CheckInOutcome, "wrong_event (other_event names its city) or not_confirmed"),
+            (
+                422,
+                (CheckInOutcome, Problem),
+                "invalid code: malformed or forged, or a scanned code that is not a signed "
+                "bib (CheckInOutcome); bad fields (problem details)",
+            ),
+        ),
+        summary="Scan a bib at a station (volunteers of the event, organisers)",
+        body=CheckInRequest,
+        parameters=(SLUG,),
+        security="bearer",
+    ),
+    Operation(
+        "get",
+        "/events/{slug}/checkins/counts",
+        "checkInCounts",
+        (
+            (200, StationCounts, "Checked in and confirmed"),
+            NO_TOKEN,
+            NOT_ASSIGNED,
+            NO_EVENT,
+            (422, Problem, "Unknown station"),
+        ),
+        parameters=(
+            SLUG,
+            {
+                "name": "station",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": list(STATIONS)},
+            },
+        ),
+        security="bearer",
+    ),
+    Operation(
+        "get",
+        "/events/{slug}/roster",
+        "getRoster",
+        (
+            (200, Roster, "The roster (ETag header: its version)"),
+            (304, None, "Unchanged since the version sent"),
+            NO_TOKEN,
+            NOT_ASSIGNED,
+            NO_EVENT,
+        ),
+        summary="The roster an offline scanner holds (volunteers of the event, organisers)",
+        parameters=(
+            SLUG,
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+            },
+        ),
+        security="bearer",
+    ),
+    Operation(
+        "post",
+        "/checkins/{checkin_id}/undo",
+        "undoCheckIn",
+        (
+            (200, UndoneAnswer, "Undone"),
+            NO_TOKEN,
+            (403, Problem, "Not a supervisor"),
+            (404, Problem, "No such check-in"),
+            (409, Problem, "Already undone"),
+        ),
+        summary="Take back a mistaken check-in (organisers and admins; logged)",
+        parameters=(
+            {"name": "checkin_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+        ),
+        security="bearer",
+    ),
+    Operation(
+        "post",
+        "/events/{slug}/enrolments",
+        "enrol",
+        (
+            (201, EnrolmentEnvelope, "Enrolled"),
+            NOT_AN_OBJECT,
+            NO_TOKEN,
+            NOT_ASSIGNED,
+            (404, Problem, "No such event, or no runner with that bib"),
+            (
+                409,
+                Problem,
+                "Already a member, already enrolled (same NIK, any city), registration "
+                "cancelled or closed, or no schedule in force",
+            ),
+            TOO_LARGE,
+            NOT_JSON,
+            INVALID,
+        ),
+        summary="Enrol a scanned runner or a walk-up (volunteers of the event)",
+        body=EnrolmentRequest,
+        parameters=(SLUG,),
+        security="bearer",
+    ),
+    Operation(
+        "get",
+        "/enrolments/{number}/card.pdf",
+        "getMembershipCard",
+        (
+            (200, "pdf", "The membership card (ID-1 size) with a signed QR"),
+            NO_TOKEN,
+            (403, Problem, "Not assigned to the enrolment's event"),
+            (404, Problem, "No such enrolment"),
+        ),
+        parameters=(
+            {
+                "name": "number",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^[0-9]{11}$"},
+            },
+        ),
+        security="bearer",
+    ),
+    Operation(
+        "get",
+        "/stats",
+        "getStats",
+        (
+            (200, Stats, "The figures the dashboard shows"),
+            NO_TOKEN,
+            (403, Problem, "Not an organiser or admin"),
+        ),
+        summary="Per-city figures and tour totals (organisers and admins)",
+        security="bearer",
+    ),
+    Operation("get", "/openapi.json", "getOpenApi", ((200, None, "This document"),)),
+)

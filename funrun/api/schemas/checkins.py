@@ -1,0 +1,206 @@
+"""Check-ins: the scan body, its outcome, the offline roster, counts and undo.
+
+The result codes and stations come from :mod:`funrun.checkin.models`, not re-listed here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from funrun.api.schemas.base import Count, DateTime, Schema
+from funrun.api.schemas.registrations import JWK as JWKRef
+from funrun.checkin.models import STATIONS, ScanResult
+from funrun.registration.models import RegistrationStatus
+
+#: The answers a scan can give (``undone`` is only ever a log entry).
+SCAN_ANSWERS = tuple(str(r) for r in ScanResult if r != ScanResult.UNDONE)
+#: What a device may have answered offline (it cannot ask for the ID card offline).
+OFFLINE_ANSWERS = tuple(a for a in SCAN_ANSWERS if a != ScanResult.CONFIRM_IDENTITY)
+
+Station = Literal[STATIONS]  # type: ignore[valid-type]
+ScanAnswer = Literal[SCAN_ANSWERS]  # type: ignore[valid-type]
+OfflineAnswer = Literal[OFFLINE_ANSWERS]  # type: ignore[valid-type]
+CLIENT_REF_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
+
+
+class CheckInRequest(Schema):
+    """``POST /events/{slug}/checkins``."""
+
+    code: str = Field(
+        max_length=200,
+        description="The QR payload, or a typed bib: 42, 0042, JKT0042, jkt-0042.",
+    )
+    method: Literal["scan", "typed"] = Field(
+        default="scan",
+        description="How the code was entered. scan: a camera or a handheld scanner read "
+        "it; it must be a signed bib, and any other text (a plain QR holding a bib number) "
+        "is invalid and checks nobody in. typed: a person typed a bib number; it checks in "
+        "only with id_checked true, else the answer is confirm_identity.",
+    )
+    id_checked: bool = Field(
+        default=False,
+        description="The volunteer compared the runner's ID card (KTP) with the name a "
+        "confirm_identity answer gave. Recorded in the scan log.",
+    )
+    station: Station = "pickup"
+    client_ref: Annotated[str, Field(pattern=CLIENT_REF_PATTERN)] | None = Field(
+        default=None,
+        description="Unique per scan from the device; a replay returns the first outcome "
+        "and changes nothing.",
+    )
+    scanned_at: DateTime | None = Field(
+        default=None, description="When a queued scan was made (at most 7 days ago)."
+    )
+    device: Annotated[str, Field(max_length=64)] | None = None
+    offline_answer: OfflineAnswer | None = Field(
+        default=None,
+        description="What the device answered while offline, for a queued scan. checked_in "
+        "here and already_checked_in from the server is a conflict (another device checked "
+        "the runner in first): the answer says so, and the roster lists it for both devices.",
+    )
+
+
+class ScannedRunner(Schema):
+    """The runner a scan found (no NIK, phone or email)."""
+
+    id: int = None  # type: ignore[assignment]
+    bib: str | None = None
+    bib_number: int | None = None
+    full_name: str = None  # type: ignore[assignment]
+    shirt_size: str = None  # type: ignore[assignment]
+    status: str = None  # type: ignore[assignment]
+    member: bool = None  # type: ignore[assignment]
+    enrolled: bool = Field(
+        default=None,  # type: ignore[assignment]
+        description="Enrolled at a venue already (any city).",
+    )
+    offer_enrolment: bool = None  # type: ignore[assignment]
+
+
+class OtherEvent(Schema):
+    """The event a bib of another event belongs to."""
+
+    city: str
+
+
+class CheckInOutcome(Schema):
+    """What a scan answered."""
+
+    result: ScanAnswer = Field(
+        description="confirm_identity (200): a typed bib that would check the runner in; "
+        "registration carries the name and bib to compare with the ID card, nothing was "
+        "checked in; send it again with id_checked true. A typed bib of a runner already "
+        "checked in answers already_checked_in at once."
+    )
+    other_event: OtherEvent = Field(
+        default=None,  # type: ignore[assignment]
+        description="With wrong_event: the city of the event the bib belongs to (a typed "
+        "bib with another event's prefix, or a genuine QR of another event).",
+    )
+    replayed: bool
+    conflict: bool = Field(
+        default=None,  # type: ignore[assignment]
+        description="The device answered checked_in offline, but another scan had checked "
+        "the runner in first (first_at, first_by, first_device).",
+    )
+    registration: ScannedRunner | None
+    checkin_id: int = None  # type: ignore[assignment]
+    station: str = None  # type: ignore[assignment]
+    first_at: DateTime = None  # type: ignore[assignment]
+    first_by: str | None = None
+    first_device: str | None = None
+
+
+class ScanMark(Schema):
+    """An active check-in at a station."""
+
+    at: DateTime
+    by: str | None = Field(description="the staff account")
+    device: str | None
+
+
+class RosterEvent(Schema):
+    """The event a roster is for."""
+
+    id: int = Field(description="as signed in bib payloads")
+    slug: str
+    city: str
+    bib_prefix: str
+
+
+class RosterRunner(Schema):
+    """A registration with a bib, as the offline scanner holds it."""
+
+    id: int
+    bib_number: int
+    bib: str
+    status: RegistrationStatus
+    full_name: str
+    shirt_size: str
+    member: bool
+    enrolled: bool = Field(description="Enrolled at a venue already (any city).")
+    checkins: dict[Station, ScanMark] = Field(description="The active check-in per station.")
+
+
+class FirstScan(Schema):
+    """The check-in that came first."""
+
+    at: DateTime | None
+    by: str | None
+    device: str | None
+
+
+class LateScan(Schema):
+    """The queued scan that came second."""
+
+    scanned_at: DateTime | None
+    received_at: DateTime
+    by: str | None
+    device: str | None
+
+
+class Conflict(Schema):
+    """A queued scan answered checked_in offline after another device had checked the
+    runner in: the runner may have been given two race packs."""
+
+    id: int
+    registration_id: int
+    bib: str | None
+    full_name: str
+    station: str
+    first: FirstScan
+    late: LateScan
+
+
+class Roster(Schema):
+    """What an offline scanner needs to answer a scan: no NIK, phone or email of a runner.
+    The ETag header carries version; send it back in If-None-Match to get 304 when
+    nothing changed."""
+
+    event: RosterEvent
+    version: str
+    generated_at: DateTime
+    stations: list[str]
+    keys: list[JWKRef] = Field(description="The accepted public keys, as in GET /signing-key.")
+    runners: list[RosterRunner] = Field(
+        description="Every registration with a bib (cancelled ones too, so their bibs "
+        "answer not_confirmed)."
+    )
+    conflicts: list[Conflict]
+
+
+class StationCounts(Schema):
+    """The live counter of a station."""
+
+    station: str
+    checked_in: Count
+    confirmed: Count
+
+
+class Undone(Schema):
+    """A check-in taken back."""
+
+    checkin_id: int
+    undone_at: DateTime

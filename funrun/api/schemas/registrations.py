@@ -1,0 +1,125 @@
+"""Registrations: the body that creates one, and how the API shows one to its runner."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from funrun.api.schemas.base import DateTime, Schema
+from funrun.registration.models import RegistrationStatus
+from funrun.registration.validation import MAX_CONTACT, MAX_EMAIL, MAX_NAME, MAX_OCCUPATION
+
+NIK_PATTERN = "^[0-9]{16}$"
+KPJ_PATTERN = "^[0-9]{11}$"
+
+
+class RegistrationRequest(Schema):
+    """A new registration: the runner's answers (POST /events/{slug}/registrations)."""
+
+    full_name: str = Field(
+        max_length=MAX_NAME, description="Full name as on the ID card (KTP), letters only."
+    )
+    nik: str = Field(
+        pattern=NIK_PATTERN,
+        description="16 digits; the birth date part must match birth_date and gender "
+        "(women add 40 to the day).",
+    )
+    birth_date: date
+    gender: Literal["M", "F"]
+    phone: str = Field(description="Indonesian mobile: 08xx, 628xx or +628xx.")
+    email: (
+        Annotated[str, Field(max_length=MAX_EMAIL, json_schema_extra={"format": "email"})] | None
+    ) = None
+    shirt_size: str = Field(description="One of the event's shirt_sizes.")
+    member: bool = Field(description="Already a member (has a KPJ number).")
+    kpj_number: Annotated[str, Field(pattern=KPJ_PATTERN)] | None = Field(
+        default=None, description="Required when member is true."
+    )
+    occupation: Annotated[str, Field(max_length=MAX_OCCUPATION)] | None = None
+    emergency_contact: Annotated[str, Field(max_length=MAX_CONTACT)] | None = None
+    emergency_phone: str | None = None
+    consent: Literal[True] = Field(
+        description="Explicit consent to the privacy notice at /privacy."
+    )
+
+
+class Registration(Schema):
+    """A registration as its runner sees it (NIK masked)."""
+
+    id: int
+    event: str
+    status: RegistrationStatus
+    bib: str | None = Field(description='Bib as printed, e.g. "JKT 0042".')
+    bib_number: int | None
+    qr: Annotated[str, Field(max_length=120)] | None = Field(
+        description="Signed QR payload of a confirmed bib (null otherwise): "
+        "FR1<kid>:<event id>:<bib>:<base32 Ed25519 signature>."
+    )
+    waitlist_position: Annotated[int, Field(ge=1)] | None
+    full_name: str
+    nik_masked: str
+    shirt_size: str
+    member: bool
+    created_at: DateTime
+    cancelled_at: DateTime | None
+    manage_token: str = Field(
+        default=None,  # type: ignore[assignment]
+        description="Only in the answer that creates the registration.",
+    )
+    manage_url: str = None  # type: ignore[assignment]
+
+
+class RegistrationEnvelope(Schema):
+    """One registration."""
+
+    registration: Registration
+
+
+class MyDataPerson(Schema):
+    """The person behind the registration (NIK masked)."""
+
+    nik: str | None = Field(description="masked, e.g. 3174**********01")
+    birth_date: date
+    gender: Literal["M", "F"]
+
+
+class MyDataRegistration(Schema):
+    """This registration with its consent and check-ins."""
+
+    event: str
+    status: RegistrationStatus
+    bib: str | None = None
+    full_name: str
+    consent: dict
+    checkins: list[dict]
+
+
+class MyData(Schema):
+    """What one registration holds, for the runner holding its manage link: the person's
+    masked NIK, birth date and gender, and this registration with its consent and
+    check-ins. No other registration and no enrolment."""
+
+    model_config = {"extra": "forbid"}
+
+    generated_at: DateTime
+    person: MyDataPerson
+    registration: MyDataRegistration
+
+
+class JWK(Schema):
+    """One Ed25519 public key (RFC 8037)."""
+
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    x: str = Field(description="base64url public key")
+    kid: str = Field(description="named in each payload")
+    use: Literal["sig"] = None  # type: ignore[assignment]
+    alg: Literal["EdDSA"] = None  # type: ignore[assignment]
+
+
+class JWKSet(Schema):
+    """Ed25519 public keys (RFC 8037) that verify bib QR payloads."""
+
+    keys: list[JWK]

@@ -1,0 +1,46 @@
+"""``GET /stats``: the dashboard's figures. The columns are those of
+:data:`funrun.reports.figures.COUNTS`, declared once in the model below."""
+
+from __future__ import annotations
+
+from pydantic import Field, create_model
+
+from funrun.api.schemas.base import Count, DateTime, Schema
+from funrun.reports.figures import COUNTS
+
+
+class _Figures(Schema):
+    """The figures that are not plain counts."""
+
+    non_members_checked_in: Count
+    conversion_rate: float | None = Field(ge=0)
+    shirt_sizes: dict[str, Count] = Field(
+        description="Shirts needed for the confirmed runners, by size."
+    )
+
+
+#: One column per count of the reports, then the others.
+Figures = create_model(  # type: ignore[call-overload]
+    "Figures",
+    __base__=_Figures,
+    __doc__="The events' figures summed (the conversion rate of the sums).",
+    **{name: (Count, ...) for name in COUNTS},
+)
+
+
+class CityFigures(Figures):  # type: ignore[misc, valid-type]
+    """One event's figures. members and non_members count confirmed runners; no_shows
+    counts confirmed runners without a pickup check-in once the race has started (0
+    before); conversion_rate is enrolled / non_members_checked_in (null while no
+    non-member is checked in)."""
+
+    slug: str
+    city: str
+
+
+class Stats(Schema):
+    """Per-city figures and the tour totals."""
+
+    events: list[CityFigures]
+    totals: Figures  # type: ignore[valid-type]
+    generated_at: DateTime
