@@ -48,16 +48,45 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     """Apply migrations over the app's own engine."""
     with db.engine.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            process_revision_directives=process_revision_directives,
-            render_item=render_item,
-            render_as_batch=True,
-            compare_type=True,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode copies a table and drops the old one, which fails while other rows
+            # point at it and foreign keys are enforced. SQLite honours this pragma only
+            # outside a transaction: set it first, check every key before committing.
+            _sqlite_foreign_keys(connection, "OFF")
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=target_metadata,
+                process_revision_directives=process_revision_directives,
+                render_item=render_item,
+                render_as_batch=True,
+                compare_type=True,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
+        finally:
+            if sqlite:
+                _sqlite_foreign_keys(connection, "ON")
+
+
+def _sqlite_foreign_keys(connection, state: str) -> None:
+    """Turn SQLite's foreign key enforcement on or off for this connection.
+
+    Through the driver's own cursor: SQLAlchemy would open a transaction first (the app's
+    "begin" hook sends BEGIN), inside which SQLite ignores the pragma.
+    """
+    if connection.in_transaction():
+        connection.commit()
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={state}")
+    finally:
+        cursor.close()
 
 
 if context.is_offline_mode():

@@ -23,10 +23,11 @@ class AuditEntry(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: Who did it; NULL for a failed sign-in (nobody is known yet).
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Indexed, as event_id: the audit page filters by both.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     #: A short code such as "login" or "event_edit" (see funrun.audit.services.ACTIONS).
     action: Mapped[str] = mapped_column(String(40))
     #: What it was done to: an email, an event slug, a file name. Never a NIK or secret.
     target: Mapped[str | None] = mapped_column(String(120))
-    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
     detail: Mapped[str | None] = mapped_column(String(300))

@@ -6,7 +6,15 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false, text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from funrun.accounts.models import User
@@ -27,6 +35,8 @@ CONFLICT_WHERE = "offline_answer = 'checked_in' AND result = 'already_checked_in
 #: How a code reached the desk: "scan" (a camera or a handheld scanner read a QR) or
 #: "typed" (a person typed a bib number). Only a signed bib proves anything by itself.
 METHODS = ("scan", "typed")
+#: The database refuses a station it does not know (check-ins and the scan log).
+STATION_CHECK = "station IN (" + ", ".join(f"'{name}'" for name in STATIONS) + ")"
 
 
 class ScanResult(StrEnum):
@@ -58,11 +68,17 @@ class CheckIn(db.Model):
             postgresql_where=text("undone_at IS NULL"),
         ),
         Index("ix_checkins_event_station", "event_id", "station", "checked_in_at"),
+        # A check-in belongs to its registration's event: (registration, event) together
+        # must name a registration, so no statement can file a runner under another event.
+        ForeignKeyConstraint(
+            ["registration_id", "event_id"], ["registrations.id", "registrations.event_id"]
+        ),
+        CheckConstraint(STATION_CHECK, name="station_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
-    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id"))
+    registration_id: Mapped[int]
     station: Mapped[str] = mapped_column(String(16))
     #: When the device scanned it (may be earlier than received, for queued scans).
     checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -98,11 +114,13 @@ class ScanLog(db.Model):
             postgresql_where=text(CONFLICT_WHERE),
         ),
         CheckConstraint("method IN ('scan', 'typed')", name="method_known"),
+        CheckConstraint(STATION_CHECK, name="station_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Indexed: the audit page filters scans by who made them.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     station: Mapped[str] = mapped_column(String(16))
     device: Mapped[str | None] = mapped_column(String(64))
     #: The device's unique id for this scan (offline queues resend it).
@@ -114,7 +132,9 @@ class ScanLog(db.Model):
     method: Mapped[str | None] = mapped_column(String(8))
     #: The volunteer said they compared the runner's ID card (a typed bib needs it).
     id_checked: Mapped[bool] = mapped_column(default=False, server_default=false())
-    registration_id: Mapped[int | None] = mapped_column(ForeignKey("registrations.id"))
+    #: Indexed: a runner's history and the roster's conflicts look scans up by runner. Not
+    #: tied to the event: a bib of another event is logged under the scanning one.
+    registration_id: Mapped[int | None] = mapped_column(ForeignKey("registrations.id"), index=True)
     checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkins.id"))
     bib_number: Mapped[int | None]
     #: What the device answered while offline, for a queued scan (else NULL); see

@@ -66,10 +66,15 @@ class Registration(db.Model):
         # Bib numbers are unique in an event; a cancelled runner keeps (retires) theirs.
         UniqueConstraint("event_id", "bib_number"),
         UniqueConstraint("event_id", "waitlist_seq"),
+        # What a check-in's composite foreign key points at (its registration and event).
+        UniqueConstraint("id", "event_id"),
         Index("ix_registrations_event_status_seq", "event_id", "status", "waitlist_seq"),
         CheckConstraint("status IN ('confirmed', 'waitlisted', 'cancelled')", name="status_known"),
         CheckConstraint("status <> 'confirmed' OR bib_number IS NOT NULL", name="confirmed_bib"),
         CheckConstraint("disputed_at IS NULL OR status = 'cancelled'", name="disputed_cancelled"),
+        CheckConstraint(
+            "status <> 'waitlisted' OR waitlist_seq IS NOT NULL", name="waitlisted_seq"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
