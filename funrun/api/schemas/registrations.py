@@ -1,4 +1,5 @@
-"""Registrations: the body that creates one, and how the API shows one to its runner."""
+"""Registrations as the API shows them to their runner; the body that creates one is
+:class:`funrun.registration.schemas.RegistrationRequest`, shared with the forms."""
 
 from __future__ import annotations
 
@@ -9,40 +10,9 @@ from pydantic import Field
 
 from funrun.api.schemas.base import DateTime, Schema
 from funrun.registration.models import RegistrationStatus
-from funrun.registration.validation import MAX_CONTACT, MAX_EMAIL, MAX_NAME, MAX_OCCUPATION
+from funrun.registration.schemas import NIK_PATTERN, RegistrationRequest
 
-NIK_PATTERN = "^[0-9]{16}$"
-KPJ_PATTERN = "^[0-9]{11}$"
-
-
-class RegistrationRequest(Schema):
-    """A new registration: the runner's answers (POST /events/{slug}/registrations)."""
-
-    full_name: str = Field(
-        max_length=MAX_NAME, description="Full name as on the ID card (KTP), letters only."
-    )
-    nik: str = Field(
-        pattern=NIK_PATTERN,
-        description="16 digits; the birth date part must match birth_date and gender "
-        "(women add 40 to the day).",
-    )
-    birth_date: date
-    gender: Literal["M", "F"]
-    phone: str = Field(description="Indonesian mobile: 08xx, 628xx or +628xx.")
-    email: (
-        Annotated[str, Field(max_length=MAX_EMAIL, json_schema_extra={"format": "email"})] | None
-    ) = None
-    shirt_size: str = Field(description="One of the event's shirt_sizes.")
-    member: bool = Field(description="Already a member (has a KPJ number).")
-    kpj_number: Annotated[str, Field(pattern=KPJ_PATTERN)] | None = Field(
-        default=None, description="Required when member is true."
-    )
-    occupation: Annotated[str, Field(max_length=MAX_OCCUPATION)] | None = None
-    emergency_contact: Annotated[str, Field(max_length=MAX_CONTACT)] | None = None
-    emergency_phone: str | None = None
-    consent: Literal[True] = Field(
-        description="Explicit consent to the privacy notice at /privacy."
-    )
+__all__ = ["NIK_PATTERN", "RegistrationRequest"]  # the request body is the registration's own
 
 
 class Registration(Schema):
