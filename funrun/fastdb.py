@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import psycopg
-from sqlalchemy import URL, Connection, Engine, create_engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import URL, Connection, Engine, Executable, Row, create_engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from funrun.extensions import db
 
@@ -128,4 +128,54 @@ def fetch(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
                 raise
         finally:
             raw.close()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def run(statement: Executable, params: Mapping[str, Any] | None = None) -> list[Row[Any]]:
+    """Run one SQLAlchemy Core statement as its own transaction, on the fast path's
+    connections (autocommit, its planner settings), and return its rows.
+
+    The Core counterpart of :func:`fetch`, with the same promises: a connection found
+    dead, or a prepared plan outlived by a schema change, is thrown away and the
+    statement (which had no effect) is run once more on a new one; a constraint
+    violation is raised as :class:`IntegrityError` without the parameters (they may hold
+    personal data).
+    """
+    for attempt in (1, 2):
+        with _engine().connect() as conn:
+            try:
+                result = conn.execute(statement, dict(params or {}))
+                return list(result.all()) if result.returns_rows else []
+            except IntegrityError as error:
+                raise IntegrityError(None, None, error.orig) from error.orig  # type: ignore[arg-type]
+            except DBAPIError as error:
+                stale = isinstance(error.orig, _STALE_PLAN)
+                if not conn.invalidated:
+                    conn.invalidate()
+                if attempt == 2 or not (error.connection_invalidated or stale):
+                    raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def execute(statement: Executable, params: Mapping[str, Any] | None = None) -> list[Row[Any]]:
+    """Run one SQLAlchemy Core statement on the fast path's engine, as its own transaction.
+
+    The same connection settings and the same single retry as :func:`fetch`: a connection
+    that died while idle (or a prepared plan that outlived a schema change) fails the
+    statement before anything is written, and it is run again on a new connection.
+    Constraint violations come out as SQLAlchemy's :class:`IntegrityError`.
+    """
+    for attempt in (1, 2):
+        with _engine().connect() as conn:
+            try:
+                result = conn.execute(statement, dict(params or {}))
+                return list(result.all()) if result.returns_rows else []
+            except DBAPIError as error:
+                stale = isinstance(error.orig, _STALE_PLAN)
+                if isinstance(error, IntegrityError) or attempt == 2:
+                    raise
+                if not (error.connection_invalidated or stale):
+                    raise
+                if stale:
+                    conn.invalidate()
     raise AssertionError("unreachable")  # pragma: no cover

@@ -35,16 +35,16 @@ def test_a_registration_committed_during_the_purge_keeps_the_person(postgres_url
 
     with other.connect() as conn:
         # The lock the registration path takes on a known person (FOR KEY SHARE, see
-        # _REGISTER_SQL), then the place.
+        # funrun.registration.places.find_person), then the place.
         conn.execute(text("SELECT id FROM people WHERE id = :id FOR KEY SHARE"), {"id": person_id})
         conn.execute(
             text(
                 "INSERT INTO registrations (event_id, person_id, status, manage_token_hash,"
                 " full_name, phone, shirt_size, is_member, privacy_notice_id, consent_at,"
-                " source, locale, created_at, updated_at)"
+                " source, locale, created_at, updated_at, waitlist_seq)"
                 " SELECT :new, person_id, 'waitlisted', 'again-' || id, full_name, phone,"
                 " shirt_size, is_member, privacy_notice_id, consent_at, source, locale,"
-                " created_at, updated_at FROM registrations WHERE id = :old"
+                " created_at, updated_at, 1000 + id FROM registrations WHERE id = :old"
             ),
             {"new": tour.new.id, "old": rid},
         )
@@ -88,7 +88,7 @@ def test_the_real_registration_racing_the_purge_never_gives_one_nik_two_places(
     rid = tour.old_ids[1]  # only in the old event
     body = person_payload(5001)
     assert body["nik"] == tour.niks[rid]
-    job = PrintJob(event_id=tour.old.id, status=PrintJobStatus.DONE, pdf=b"%PDF-1.4\n")
+    job = PrintJob(event_id=tour.old.id, status=PrintJobStatus.DONE, pdf_size=9)
     db.session.add(job)
     db.session.commit()
     job_id = job.id

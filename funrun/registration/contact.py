@@ -1,0 +1,27 @@
+"""The contact details a runner may change after registering."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+from funrun.dbtx import begin_write
+from funrun.dbtypes import utcnow
+from funrun.extensions import db
+from funrun.registration.models import Registration, RegistrationStatus
+from funrun.registration.outcomes import AlreadyCancelled
+from funrun.registration.validation import ContactChange
+
+
+def update_contact(registration: Registration, change: ContactChange) -> None:
+    """Apply a runner's corrections to the fields they may change."""
+    begin_write()
+    if registration.status == RegistrationStatus.CANCELLED:
+        raise AlreadyCancelled(_("This registration was already cancelled."))
+    registration.phone = change.phone
+    registration.email = change.email
+    registration.shirt_size = change.shirt_size
+    registration.occupation = change.occupation
+    registration.emergency_contact = change.emergency_contact
+    registration.emergency_phone = change.emergency_phone
+    registration.updated_at = utcnow()
+    db.session.commit()

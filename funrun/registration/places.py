@@ -1,0 +1,177 @@
+"""The statements of the place rule: quota, waitlist, one active place per person.
+
+Every change to an event's places goes through the event row: a conditional UPDATE
+(``confirmed_count < quota``) takes the row lock and the place in one statement, so no
+two transactions can take the last place, on PostgreSQL (row lock held to COMMIT) and on
+SQLite (every write transaction starts with BEGIN IMMEDIATE). Counters on the event row
+roll back with the transaction, so bib numbers and waitlist order have no gaps from
+failed attempts. The registration window is part of the same WHERE: the terms a caller
+read may be a few seconds old (``terms_cache``), the event row under its lock is not.
+
+Each statement here is SQLAlchemy Core with named parameters, built once;
+:mod:`funrun.registration.register` runs them one after another in a transaction, or on
+PostgreSQL composes the same statements into one (data-modifying CTEs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Integer,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    cast,
+    null,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from funrun.events.models import Event
+from funrun.people.models import Person
+from funrun.registration.models import Registration, RegistrationStatus
+
+EVENTS = Event.__table__
+PEOPLE = Person.__table__
+REGISTRATIONS = Registration.__table__
+_E, _P, _R = EVENTS.c, PEOPLE.c, REGISTRATIONS.c
+
+EVENT_ID = bindparam("event_id", type_=Integer)
+NOW = bindparam("now", type_=_R.created_at.type)
+NIK_HASH = bindparam("nik_hash", type_=_P.nik_hash.type)
+
+#: The registration's own fields, each a parameter of the same name.
+FIELDS = (
+    "manage_token_hash",
+    "full_name",
+    "phone",
+    "email",
+    "shirt_size",
+    "is_member",
+    "kpj_number",
+    "occupation",
+    "emergency_contact",
+    "emergency_phone",
+    "privacy_notice_id",
+    "source",
+    "locale",
+    "created_by_id",
+)
+#: The person's fields (``nik_hash`` included), each a parameter of the same name.
+PERSON_FIELDS = ("nik_encrypted", "birth_date", "gender")
+
+
+def window_open() -> ColumnElement[bool]:
+    """The event's registration window is open at ``now``."""
+    return and_(
+        _E.registration_open,
+        or_(_E.registration_opens_at.is_(None), _E.registration_opens_at <= NOW),
+        or_(_E.registration_closes_at.is_(None), _E.registration_closes_at > NOW),
+    )
+
+
+def is_open() -> Select[Any]:
+    """Whether the event's window is open (asked when no place was taken)."""
+    return select(window_open()).where(_E.id == EVENT_ID)
+
+
+def find_person() -> Select[Any]:
+    """The person with the NIK's keyed hash, key-share locked.
+
+    The lock waits for a purge holding this person (it locks the row for update and
+    replaces the keyed hash); rechecked after the wait, a purged person no longer
+    matches, and the NIK gets a new person instead of the anonymised one. SQLite has no
+    row locks: its write transaction (BEGIN IMMEDIATE) excludes the purge instead.
+    """
+    return select(_P.id).where(_P.nik_hash == NIK_HASH).with_for_update(read=True, key_share=True)
+
+
+def holding(person_id: ColumnElement[Any]) -> Select[Any]:
+    """The person's active registration in the event, if any."""
+    return select(_R.id).where(
+        _R.event_id == EVENT_ID,
+        _R.person_id == person_id,
+        _R.status != RegistrationStatus.CANCELLED.value,
+    )
+
+
+#: What taking each kind of place asks of the event row, changes in it, and numbers.
+_PLACES: dict[RegistrationStatus, tuple[ColumnElement[bool], dict[Any, Any], Any]] = {
+    RegistrationStatus.CONFIRMED: (
+        and_(_E.confirmed_count < _E.quota, _E.bib_next <= _E.bib_last),
+        {_E.confirmed_count: _E.confirmed_count + 1, _E.bib_next: _E.bib_next + 1},
+        _E.bib_next - 1,
+    ),
+    # Only join the waitlist while the event is still full: a place freed in between
+    # must be taken, never left empty behind a waitlist.
+    RegistrationStatus.WAITLISTED: (
+        or_(_E.confirmed_count >= _E.quota, _E.bib_next > _E.bib_last),
+        {_E.waitlist_seq: _E.waitlist_seq + 1},
+        _E.waitlist_seq,
+    ),
+}
+
+
+def take_place(status: RegistrationStatus, *unless: ColumnElement[bool]) -> Update:
+    """Take a confirmed place (returning its bib number) or the next waitlist number, in
+    the conditional UPDATE of the event row, while the window is open (and ``unless``
+    holds); nothing is returned when no such place is left."""
+    when, changes, number = _PLACES[status]
+    return (
+        EVENTS.update()
+        .where(_E.id == EVENT_ID, when, window_open(), *unless)
+        # A place taken is no edit of the event: its updated_at stays (no onupdate).
+        .values({**changes, _E.updated_at: _E.updated_at})
+        .returning(number.label("number"))
+    )
+
+
+def add_person(dialect: str, when: ColumnElement[bool] | None = None) -> Insert:
+    """Add the person (returning the id), or, when another request added the NIK since,
+    wait for it and return that person's id."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = select(
+        NIK_HASH,
+        *(bindparam(name, type_=_P[name].type) for name in PERSON_FIELDS),
+        NOW,
+    ).where(
+        true() if when is None else when
+    )  # SQLite's INSERT ... SELECT ... ON CONFLICT needs a WHERE
+    statement = insert(PEOPLE).from_select(["nik_hash", *PERSON_FIELDS, "created_at"], values)
+    return statement.on_conflict_do_update(
+        index_elements=[_P.nik_hash], set_={"nik_hash": statement.excluded.nik_hash}
+    ).returning(_P.id)
+
+
+def insert_registration(
+    status: RegistrationStatus,
+    person_id: ColumnElement[Any],
+    number: ColumnElement[Any],
+    source: Any = None,
+) -> Insert:
+    """Insert the registration with its place (returning its id); ``source`` is the
+    FROM of the values where ``person_id`` and ``number`` are columns."""
+    confirmed = status == RegistrationStatus.CONFIRMED
+    no_number = cast(null(), Integer)
+    columns: dict[str, Any] = {
+        "event_id": EVENT_ID,
+        "person_id": person_id,
+        "status": bindparam("status", status.value, type_=_R.status.type),
+        "bib_number": number if confirmed else no_number,
+        "waitlist_seq": no_number if confirmed else number,
+        "confirmed_at": NOW if confirmed else cast(null(), _R.confirmed_at.type),
+        "consent_at": NOW,
+        "created_at": NOW,
+        "updated_at": NOW,
+        **{name: bindparam(name, type_=_R[name].type) for name in FIELDS},
+    }
+    values = select(*columns.values())
+    if source is not None:
+        values = values.select_from(source)
+    return REGISTRATIONS.insert().from_select(list(columns), values).returning(_R.id)

@@ -1,0 +1,233 @@
+"""Registering a runner: a confirmed place with a bib while places last, else the waitlist.
+
+One rule (:func:`register`) on every database, written with the statements of
+:mod:`funrun.registration.places`. Which way they run is the one difference between the
+databases, :func:`_write` below: on SQLite one after another in a write transaction
+(BEGIN IMMEDIATE); on PostgreSQL composed into one autocommit statement (data-modifying
+CTEs), a single round trip while the event row is locked (:func:`one_statement`).
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import Select, bindparam, exists, select, true, union_all
+from sqlalchemy.exc import IntegrityError
+
+from funrun import fastdb
+from funrun.dbtx import begin_write
+from funrun.dbtypes import utcnow
+from funrun.extensions import db
+from funrun.people.crypto import data_cipher
+from funrun.registration import places
+from funrun.registration.models import RegistrationSource, RegistrationStatus
+from funrun.registration.notices import Notice
+from funrun.registration.outcomes import (
+    DuplicateRegistration,
+    NewRegistration,
+    RegistrationClosed,
+    RegistrationSnapshot,
+)
+from funrun.registration.terms import RegisterableEvent
+from funrun.registration.tokens import (
+    TokenTaken,
+    hash_token,
+    manage_token_for,
+    new_manage_token,
+    token_taken,
+)
+from funrun.registration.validation import RegistrationData
+
+#: A place of each kind, tried in this order (the waitlist first when the event was full).
+_KINDS = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
+
+
+def register(
+    event: RegisterableEvent,
+    data: RegistrationData,
+    *,
+    notice: Notice,
+    source: RegistrationSource = RegistrationSource.WEB,
+    locale: str = "id",
+    created_by_id: int | None = None,
+    now: datetime | None = None,
+    submission: str | None = None,
+) -> NewRegistration:
+    """Register a person for ``event``: confirmed with a bib while places last, else waitlisted.
+
+    ``submission`` (a form's :func:`~funrun.registration.tokens.new_submission_ref`) makes
+    the manage token :func:`~funrun.registration.tokens.manage_token_for` it, so that
+    :func:`~funrun.registration.tokens.resent_registration` finds the registration again
+    when the same form comes back. Where that token is taken already (the same form, sent
+    again with another person's details), the registration gets a random one.
+    """
+    now = now or utcnow()
+    if not event.accepts_registrations(now):
+        raise RegistrationClosed(_("Registration for this event is closed."))
+    cipher = data_cipher()
+    params: dict[str, Any] = {
+        "event_id": event.id,
+        "now": now,
+        "nik_hash": cipher.lookup_hash(data.nik),
+        "nik_encrypted": cipher.encrypt(data.nik),
+        "birth_date": data.birth_date,
+        "gender": data.gender,
+        "full_name": data.full_name,
+        "phone": data.phone,
+        "email": data.email,
+        "shirt_size": data.shirt_size,
+        "is_member": data.is_member,
+        "kpj_number": data.kpj_number,
+        "occupation": data.occupation,
+        "emergency_contact": data.emergency_contact,
+        "emergency_phone": data.emergency_phone,
+        "privacy_notice_id": notice.id,
+        "source": str(source),
+        "locale": locale,
+        "created_by_id": created_by_id,
+    }
+    kinds = _KINDS[::-1] if getattr(event, "full", False) else _KINDS
+    tokens = [manage_token_for(submission)] if submission is not None else []
+    for token in [*tokens, None]:
+        token, params["manage_token_hash"] = (
+            (token, hash_token(token)) if token else new_manage_token()
+        )
+        try:
+            registration_id, status, number = _write(params, kinds)
+        except TokenTaken:
+            if token is None or not tokens:  # pragma: no cover - a random token is unique
+                raise
+            tokens = []
+            continue
+        snapshot = RegistrationSnapshot.made(
+            registration_id, (event.id, event.slug, event.bib_prefix), status, number, data, now
+        )
+        return NewRegistration(token, snapshot)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _duplicate() -> DuplicateRegistration:
+    return DuplicateRegistration(
+        _(
+            "This NIK is already registered for this event. Use your manage link to see it. "
+            "If you did not register it, bring your KTP to the race-pack desk."
+        )
+    )
+
+
+def _refused(exc: IntegrityError) -> None:
+    """Raise the answer to a write the unique indexes refused (no place was kept)."""
+    message = str(exc.orig)
+    if "active_person" in message or "registrations.event_id, registrations.person_id" in message:
+        raise _duplicate() from exc
+    if token_taken(exc):
+        raise TokenTaken from exc
+
+
+def _write(
+    params: dict[str, Any], kinds: tuple[RegistrationStatus, ...]
+) -> tuple[int, RegistrationStatus, int]:
+    """Take a place of the first kind left and store the registration: its id, status and
+    bib or waitlist number. The one place where the databases differ."""
+    if fastdb.available():
+        return _in_one_statement(params, kinds)
+    begin_write()
+    try:
+        made = _in_steps(params, kinds)
+    except IntegrityError as exc:
+        db.session.rollback()
+        _refused(exc)
+        raise
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return made
+
+
+def _in_steps(
+    params: dict[str, Any], kinds: tuple[RegistrationStatus, ...]
+) -> tuple[int, RegistrationStatus, int]:
+    """The rule's statements one by one, in the session's write transaction."""
+    run = db.session.execute
+    person_id = run(places.find_person(), params).scalar()
+    # A person seen before may already hold a place: refuse before taking the event lock.
+    if person_id is not None and run(places.holding(person_id), params).first() is not None:
+        raise _duplicate()
+    for _attempt in range(5):
+        for status in kinds:
+            number = run(places.take_place(status), params).scalar()
+            if number is not None:
+                break
+        else:
+            if not run(places.is_open(), params).scalar():
+                raise RegistrationClosed(_("Registration for this event is closed."))
+            continue
+        if person_id is None:
+            person_id = run(places.add_person("sqlite"), params).scalar_one()
+        registration = _stepwise_insert(status)
+        made = run(registration, {**params, "person_id": person_id, "number": number})
+        return made.scalar_one(), status, number
+    raise RuntimeError("event places kept changing; giving up")  # pragma: no cover
+
+
+@functools.cache
+def _stepwise_insert(status: RegistrationStatus) -> Any:
+    """The registration's insert, given the person and the number read by earlier steps."""
+    return places.insert_registration(status, bindparam("person_id"), bindparam("number"))
+
+
+@functools.cache
+def one_statement(status: RegistrationStatus) -> Select[Any]:
+    """The rule's statements as one PostgreSQL statement (data-modifying CTEs).
+
+    Refuse a second active place in the event, take a place with the conditional UPDATE
+    of the event row, add the person if new, insert the registration. Nothing is written
+    when no place is taken; a race on the same person ends in the unique index, which
+    undoes the whole statement. Answers whether the person holds a place already, the
+    new registration's id, its number, and whether the window is open.
+    """
+    found = places.find_person().cte("found")
+    # A scalar subquery, not a join: the planner cannot see into a CTE, and a join walked
+    # every active registration of the event.
+    holder = places.holding(select(found.c.id).scalar_subquery()).cte("holder")
+    place = places.take_place(status, ~exists(holder.select())).cte("place")
+    added = places.add_person("postgresql", exists(place.select()) & ~exists(found.select())).cte(
+        "added"
+    )
+    person = union_all(select(found.c.id), select(added.c.id)).cte("person")
+    registration = places.insert_registration(
+        status, person.c.id, place.c.number, place.join(person, true())
+    ).cte("reg")
+    return select(
+        exists(holder.select()),
+        select(registration.c.id).scalar_subquery(),
+        select(place.c.number).scalar_subquery(),
+        places.is_open().scalar_subquery(),
+    )
+
+
+def _in_one_statement(
+    params: dict[str, Any], kinds: tuple[RegistrationStatus, ...]
+) -> tuple[int, RegistrationStatus, int]:
+    """The rule on PostgreSQL: one autocommit statement per kind of place tried."""
+    for _attempt in range(5):
+        for status in kinds:
+            try:
+                [(holds_place, registration_id, number, is_open)] = fastdb.run(
+                    one_statement(status), params
+                )
+            except IntegrityError as exc:
+                _refused(exc)
+                raise
+            if holds_place:
+                raise _duplicate()
+            if registration_id is not None:
+                fastdb.after_write()
+                return registration_id, status, number
+            if not is_open:
+                raise RegistrationClosed(_("Registration for this event is closed."))
+    raise RuntimeError("event places kept changing; giving up")  # pragma: no cover
