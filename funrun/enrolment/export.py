@@ -31,7 +31,7 @@ from funrun.enrolment.models import (
     ExportBatch,
     Sponsor,
 )
-from funrun.enrolment.services import next_counter
+from funrun.enrolment.participant_numbers import next_counter
 from funrun.events.models import Event
 from funrun.extensions import db
 from funrun.people.crypto import data_cipher
@@ -75,6 +75,7 @@ COLUMNS = (
     "consent_at",
     "consent_notice_sha256",
 )
+#: The batches' files are encrypted under this context of the data key.
 _CONTEXT = b"export"
 
 
@@ -160,6 +161,22 @@ def _files(rows: list[dict[str, Any]], number: int, created_at: datetime) -> tup
     return text.getvalue().encode(), as_json
 
 
+def write_batch_files(batch: ExportBatch, rows: list[dict[str, Any]]) -> None:
+    """Store ``rows`` as the batch's CSV and JSON, encrypted, with their hashes."""
+    as_csv, as_json = _files(rows, batch.number, batch.created_at)
+    cipher = data_cipher()
+    batch.csv_encrypted = cipher.encrypt(as_csv.decode(), context=_CONTEXT)
+    batch.json_encrypted = cipher.encrypt(as_json.decode(), context=_CONTEXT)
+    batch.csv_sha256 = hashlib.sha256(as_csv).hexdigest()
+    batch.json_sha256 = hashlib.sha256(as_json).hexdigest()
+
+
+def batch_rows(batch: ExportBatch) -> list[dict[str, Any]]:
+    """The rows of a batch as its stored JSON holds them (the privacy purge rewrites them)."""
+    document = json.loads(data_cipher().decrypt(batch.json_encrypted, context=_CONTEXT))
+    return list(document["enrolments"])
+
+
 def pending_count() -> int:
     """Enrolments not yet in any batch."""
     return (
@@ -208,12 +225,7 @@ def create_batch(*, user_id: int | None, now: datetime | None = None) -> ExportB
         rows = list(_rows(batch.id, number))
         if len(rows) != len(claim):  # pragma: no cover - the counter lock rules this out
             raise RuntimeError("export claim changed under the batch lock")
-        as_csv, as_json = _files(rows, number, now)
-        cipher = data_cipher()
-        batch.csv_encrypted = cipher.encrypt(as_csv.decode(), context=_CONTEXT)
-        batch.json_encrypted = cipher.encrypt(as_json.decode(), context=_CONTEXT)
-        batch.csv_sha256 = hashlib.sha256(as_csv).hexdigest()
-        batch.json_sha256 = hashlib.sha256(as_json).hexdigest()
+        write_batch_files(batch, rows)
         db.session.add(ExportAccess(batch_id=batch.id, user_id=user_id, action="create", at=now))
         record(
             "export_batch",

@@ -10,30 +10,41 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
-import functools
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from funrun.accounts.models import User
 from funrun.audit.services import record
-from funrun.bibs.services import parse_typed_bib
-from funrun.bibs.signing import Verdict, bib_signer
-from funrun.dbtx import begin_write, insert_ignore
+from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
 from funrun.enrolment.choices import OCCUPATIONS
 from funrun.enrolment.contribution import Quote, quote
-from funrun.enrolment.models import ContributionSchedule, Counter, Enrolment, Sponsor
+from funrun.enrolment.errors import (
+    AlreadyEnrolled,
+    AlreadyMember,
+    EnrolmentError,
+    NoSchedule,
+    NotEnrollable,
+    RegistrationNotFound,
+)
+
+# MAX_CODE, find_enrolment, registration_for_code: re-exported (``as``) for funrun/api.
+from funrun.enrolment.lookups import MAX_CODE as MAX_CODE
+from funrun.enrolment.lookups import enrolment_of_person
+from funrun.enrolment.lookups import find_enrolment as find_enrolment
+from funrun.enrolment.lookups import registration_for_code as registration_for_code
+from funrun.enrolment.models import ContributionSchedule, Enrolment, Sponsor
+from funrun.enrolment.notice import enrolment_notice
+from funrun.enrolment.participant_numbers import next_counter, participant_number
+from funrun.enrolment.results import EnrolmentResult
 from funrun.enrolment.schedule import active_sponsors, schedule_in_force
 from funrun.enrolment.validation import EnrolmentData, clean_enrolment
 from funrun.events.models import Event
@@ -41,7 +52,6 @@ from funrun.extensions import db
 from funrun.people.crypto import data_cipher
 from funrun.people.models import Person
 from funrun.registration.models import (
-    PrivacyNotice,
     Registration,
     RegistrationSource,
     RegistrationStatus,
@@ -50,42 +60,12 @@ from funrun.registration.services import (
     cancel,
     current_privacy_notice,
     register,
-    stored_notice,
 )
 from funrun.registration.validation import (
     RegistrationData,
     ValidationFailed,
     clean_registration,
 )
-
-NOTICE_VERSION = "enrol-2026-11"
-_NOTICE_DIR = Path(__file__).parent / "notices"
-_COUNTERS = Counter.__table__
-MAX_CODE = 200
-
-
-class EnrolmentError(Exception):
-    """An enrolment was refused; the message is for the volunteer."""
-
-
-class AlreadyMember(EnrolmentError):
-    """The runner said they are a member (has a KPJ number)."""
-
-
-class AlreadyEnrolled(EnrolmentError):
-    """This NIK was enrolled before, in this or another city."""
-
-
-class NotEnrollable(EnrolmentError):
-    """The registration is cancelled, or the walk-up is registered here already."""
-
-
-class RegistrationNotFound(EnrolmentError):
-    """No registration of this event has that bib."""
-
-
-class NoSchedule(EnrolmentError):
-    """No contribution schedule is in force on the enrolment date."""
 
 
 @dataclass(frozen=True)
@@ -100,71 +80,7 @@ class Prepared:
     day: date
 
 
-@dataclass(frozen=True)
-class EnrolmentResult:
-    """An enrolment just made, read once (no lazy loads afterwards)."""
-
-    id: int
-    participant_number: str
-    registration_id: int
-    registration_status: str
-    bib: str | None
-    full_name: str
-    quote: Quote
-    valid_from: date
-    paid_until: date
-    #: For walk-ups: the new registration's manage link token, shown once.
-    manage_token: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        """The API's ``enrolment`` object."""
-        return {
-            "id": self.id,
-            "participant_number": self.participant_number,
-            "registration_id": self.registration_id,
-            "registration_status": self.registration_status,
-            "bib": self.bib,
-            "full_name": self.full_name,
-            "programs": list(self.quote.programmes),
-            "income_basis": self.quote.income_basis,
-            "contribution": self.quote.as_json(),
-            "sponsor_amount": self.quote.sponsor_amount,
-            "reliefs": list(self.quote.reliefs),
-            "schedule": self.quote.schedule_code,
-            "valid_from": self.valid_from.isoformat(),
-            "paid_until": self.paid_until.isoformat(),
-        }
-
-
 # --- small rules ---------------------------------------------------------------------------
-
-
-def luhn_digit(digits: str) -> str:
-    """The Luhn check digit for ``digits`` (catches any single mistyped digit)."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        n = int(ch) * (2 if i % 2 == 0 else 1)
-        total += n - 9 if n > 9 else n
-    return str((10 - total % 10) % 10)
-
-
-def participant_number(value: int) -> str:
-    """Counter value ``value`` as an 11-digit participant number (10 digits + Luhn)."""
-    body = f"{value:010d}"
-    return body + luhn_digit(body)
-
-
-def next_counter(name: str) -> int:
-    """Take the next value of a named counter (the row stays locked until COMMIT)."""
-    c = _COUNTERS.c
-    for _attempt in range(2):
-        value = db.session.scalar(
-            _COUNTERS.update().where(c.name == name).values(value=c.value + 1).returning(c.value)
-        )
-        if value is not None:
-            return value
-        db.session.execute(insert_ignore(_COUNTERS, {"name": name, "value": 0}))
-    raise RuntimeError(f"counter {name} could not be taken")  # pragma: no cover
 
 
 def add_months(day: date, months: int) -> date:
@@ -179,71 +95,9 @@ def local_day(event: Event, now: datetime) -> date:
     return now.astimezone(ZoneInfo(event.timezone)).date()
 
 
-@functools.lru_cache(maxsize=8)
-def _notice_text(locale: str) -> tuple[str, str, str]:
-    body = (_NOTICE_DIR / f"enrolment.{locale}.txt").read_text(encoding="utf-8").strip()
-    with force_locale(locale):
-        label = _(
-            "The runner has read the enrolment notice and agrees that their data is "
-            "passed to the social-security scheme to enrol them as a member."
-        )
-    return body, label, hashlib.sha256(f"{body}\n\n{label}".encode()).hexdigest()
-
-
-def enrolment_notice(locale: str) -> PrivacyNotice:
-    """The enrolment notice shown now in ``locale``, stored once per distinct text."""
-    locale = locale if locale in ("id", "en") else "id"
-    return stored_notice(NOTICE_VERSION, locale, *_notice_text(locale))
-
-
 def schedule_today(event: Event) -> ContributionSchedule | None:
     """The schedule in force today at the event's venue."""
     return schedule_in_force(local_day(event, utcnow()))
-
-
-# --- finding the runner ----------------------------------------------------------------------
-
-
-def registration_for_code(event: Event, code: object) -> Registration:
-    """The registration a scanned QR payload or typed bib names at ``event``."""
-    if not isinstance(code, str) or not code.strip():
-        raise ValidationFailed({"code": [str(_l("Scan a bib or type its number."))]})
-    if len(code) > MAX_CODE:
-        raise ValidationFailed({"code": [str(_l("At most %(n)d characters.", n=MAX_CODE))]})
-    code = code.strip()
-    if code.upper().startswith("FR1") or len(code) > 24:
-        verification = bib_signer().verify(code, event.id)
-        if verification.verdict == Verdict.WRONG_EVENT:
-            raise ValidationFailed({"code": [str(_l("This bib is for another event."))]})
-        if verification.verdict != Verdict.VALID:
-            raise ValidationFailed({"code": [str(_l("Forged or unreadable code"))]})
-        number = verification.bib_number
-    else:
-        number = parse_typed_bib(code, event)
-        if number is None:
-            raise ValidationFailed({"code": [str(_l("Scan a bib or type its number."))]})
-    registration = db.session.scalar(
-        select(Registration).where(
-            Registration.event_id == event.id, Registration.bib_number == number
-        )
-    )
-    if registration is None:
-        raise RegistrationNotFound(_("No runner of this event has that bib."))
-    return registration
-
-
-def registration_of_event(event: Event, registration_id: int) -> Registration | None:
-    """A registration of ``event`` by id (None for another event's)."""
-    return db.session.scalar(
-        select(Registration).where(
-            Registration.id == registration_id, Registration.event_id == event.id
-        )
-    )
-
-
-def enrolment_of_person(person_id: int) -> Enrolment | None:
-    """The person's enrolment, in any city, or None."""
-    return db.session.scalar(select(Enrolment).where(Enrolment.person_id == person_id))
 
 
 def _is_member(person_id: int) -> bool:
@@ -518,13 +372,4 @@ def enrolment_card(enrolment: Enrolment) -> bytes:
             paid_until=enrolment.paid_until,
             colour=enrolment.event.bib_colour,
         )
-    )
-
-
-def find_enrolment(participant_number: str) -> Enrolment | None:
-    """The enrolment with this participant number, or None."""
-    if not (participant_number.isascii() and participant_number.isdigit()):
-        return None
-    return db.session.scalar(
-        select(Enrolment).where(Enrolment.participant_number == participant_number)
     )

@@ -18,6 +18,7 @@ from funrun.checkin.services import can_scan
 from funrun.downloads import export_response
 from funrun.enrolment import bp
 from funrun.enrolment.choices import OCCUPATIONS, PAYMENT_CHANNELS, PROGRAMMES
+from funrun.enrolment.errors import EnrolmentError
 from funrun.enrolment.export import (
     batches,
     create_batch,
@@ -26,7 +27,9 @@ from funrun.enrolment.export import (
     read_batch_file,
 )
 from funrun.enrolment.forms import EnrolmentForm, ExportForm, ScheduleForm, WalkupForm
+from funrun.enrolment.lookups import enrolment_of_person, find_enrolment, registration_of_event
 from funrun.enrolment.models import Enrolment
+from funrun.enrolment.notice import enrolment_notice
 from funrun.enrolment.schedule import (
     ScheduleDataError,
     active_sponsors,
@@ -34,16 +37,11 @@ from funrun.enrolment.schedule import (
     dump_document,
 )
 from funrun.enrolment.services import (
-    EnrolmentError,
     Prepared,
     enrol_registered,
     enrol_walkup,
     enrolment_card,
-    enrolment_notice,
-    enrolment_of_person,
-    find_enrolment,
     prepare,
-    registration_of_event,
     schedule_today,
 )
 from funrun.events.models import Event
