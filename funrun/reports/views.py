@@ -30,14 +30,14 @@ from funrun.reports import bp
 from funrun.reports.dashboard import FIELDS, WIB, dashboard
 from funrun.reports.exports import FORMATS, XLSX_MIMETYPE, totals_csv, totals_xlsx
 from funrun.reports.figures import tour_figures
-from funrun.reports.roster import (
+from funrun.reports.roster_files import RosterEvent, roster_csv, roster_events, roster_xlsx
+from funrun.reports.roster_queries import (
     MAX_PAGE,
     MAX_QUERY,
     RosterQueryError,
     registration_history,
     roster_page,
 )
-from funrun.reports.roster_files import RosterEvent, roster_csv, roster_events, roster_xlsx
 
 ORGANISERS = (Role.ADMIN, Role.ORGANISER)
 TOTALS_FORMATS = (*FORMATS, "pdf")

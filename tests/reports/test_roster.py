@@ -13,7 +13,7 @@ from funrun.extensions import db
 from funrun.people.crypto import data_cipher
 from funrun.people.models import Person
 from funrun.registration.models import Registration
-from funrun.reports import roster as roster_module
+from funrun.reports import roster_queries as roster_module
 from tests.reports.conftest import browser, login, read_xlsx
 
 
