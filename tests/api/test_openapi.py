@@ -17,6 +17,9 @@ from referencing.jsonschema import DRAFT202012
 
 from funrun.accounts.models import Role
 from funrun.accounts.services import create_api_token, create_user
+from funrun.checkin.models import STATIONS, ScanResult
+from funrun.enrolment.choices import MONTHS, OCCUPATIONS
+from funrun.reports.figures import COUNTS
 from tests.conftest import person_payload
 
 API = "/api/v1"
@@ -266,3 +269,22 @@ def test_problem_errors_are_documented_per_field(client, make_event, document):
     # Every field the API complains about is one the document describes.
     assert set(errors) <= set(request_schema["properties"])
     assert set(request_schema["required"]) <= set(errors)
+
+
+def test_the_document_reads_the_codes_constants(document):
+    """Result codes, stations, report columns and listed values are not re-listed by hand."""
+    schemas = document["components"]["schemas"]
+    results = schemas["CheckInOutcome"]["properties"]["result"]["enum"]
+    assert set(results) == {str(r) for r in ScanResult} - {ScanResult.UNDONE}
+    request = schemas["CheckInRequest"]["properties"]
+    assert request["station"]["enum"] == list(STATIONS)
+    assert set(COUNTS) <= set(schemas["Figures"]["required"])
+    assert set(COUNTS) <= set(schemas["CityFigures"]["required"])
+    enrol = schemas["EnrolmentRequest"]["properties"]
+    assert enrol["occupation"]["enum"] == list(OCCUPATIONS)
+    assert enrol["months"]["enum"] == list(MONTHS)
+    # The walk-up's person fields are the registration's own declarations.
+    registration = schemas["RegistrationRequest"]["properties"]
+    for name in ("nik", "birth_date", "gender", "phone", "full_name"):
+        assert enrol[name] == registration[name], name
+    assert "nik" not in schemas["EnrolmentRequest"]["required"]

@@ -14,8 +14,9 @@ from pydantic import Field, WithJsonSchema, create_model
 
 from funrun.api.schemas.base import Count, Schema
 from funrun.enrolment.choices import MONTHS
+from funrun.enrolment.lookups import MAX_CODE
+from funrun.enrolment.results import EnrolmentResult
 from funrun.enrolment.schemas import EnrolmentFields
-from funrun.enrolment.services import MAX_CODE
 from funrun.registration.schemas import RegistrationRequest
 
 Months = Literal[MONTHS]  # type: ignore[valid-type]
@@ -87,6 +88,37 @@ class Enrolment(Schema):
     valid_from: date
     paid_until: date
     manage_token: str = Field(default=None, description="Walk-ups only.")  # type: ignore[assignment]
+
+    @classmethod
+    def of(cls, result: EnrolmentResult) -> dict[str, Any]:
+        """The API's ``enrolment`` object (with the new manage token for a walk-up)."""
+        q = result.quote
+        body: dict[str, Any] = {
+            "id": result.id,
+            "participant_number": result.participant_number,
+            "registration_id": result.registration_id,
+            "registration_status": result.registration_status,
+            "bib": result.bib,
+            "full_name": result.full_name,
+            "programs": list(q.programmes),
+            "income_basis": q.income_basis,
+            "contribution": {
+                "jkk": q.jkk,
+                "jkm": q.jkm,
+                "jht": q.jht,
+                "monthly_total": q.monthly_total,
+                "months": q.months,
+                "amount_due": q.amount_due,
+            },
+            "sponsor_amount": q.sponsor_amount,
+            "reliefs": list(q.reliefs),
+            "schedule": q.schedule_code,
+            "valid_from": result.valid_from,
+            "paid_until": result.paid_until,
+        }
+        if result.manage_token is not None:
+            body["manage_token"] = result.manage_token
+        return cls.dump(body)
 
 
 class EnrolmentEnvelope(Schema):

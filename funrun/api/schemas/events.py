@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from pydantic import Field
 
 from funrun.api.schemas.base import Count, DateTime, Schema
 from funrun.events.models import EventStatus
+from funrun.events.services import EventSummary
 
 
 class Event(Schema):
@@ -31,6 +33,37 @@ class Event(Schema):
     max_age: int | None
     registration_opens_at: DateTime | None
     registration_closes_at: DateTime | None
+
+    @classmethod
+    def of(cls, summary: EventSummary) -> dict[str, Any]:
+        """The answer for one event with its live places."""
+        e = summary.event
+        return cls.dump(
+            {
+                "slug": e.slug,
+                "name": e.name,
+                "city": e.city,
+                "date": e.date,
+                "date_is_illustrative": e.date_is_illustrative,
+                "start_time": e.start_time.strftime("%H:%M"),
+                "timezone": e.timezone,
+                "venue": e.venue,
+                "quota": e.quota,
+                "confirmed": e.confirmed_count,
+                "waitlisted": summary.waitlisted,
+                "remaining": e.remaining,
+                "status": str(summary.status),
+                "shirt_sizes": list(e.shirt_sizes),
+                "min_age": e.min_age,
+                "max_age": e.max_age,
+                "registration_opens_at": _iso(e.registration_opens_at),
+                "registration_closes_at": _iso(e.registration_closes_at),
+            }
+        )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 class EventList(Schema):

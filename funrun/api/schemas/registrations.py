@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+from flask import url_for
 from pydantic import Field
 
 from funrun.api.schemas.base import DateTime, Schema
+from funrun.bibs.signing import bib_signer
 from funrun.registration.models import RegistrationStatus
 from funrun.registration.schemas import NIK_PATTERN, RegistrationRequest
+from funrun.registration.services import RegistrationSnapshot, waitlist_position
 
 __all__ = ["NIK_PATTERN", "RegistrationRequest"]  # the request body is the registration's own
 
@@ -39,6 +42,35 @@ class Registration(Schema):
         description="Only in the answer that creates the registration.",
     )
     manage_url: str = None  # type: ignore[assignment]
+
+    @classmethod
+    def of(cls, snapshot: RegistrationSnapshot, *, manage_token: str | None = None) -> dict:
+        """A registration as the API shows it to its runner (NIK masked); the manage
+        token and link only in the answer that creates it."""
+        confirmed = snapshot.status == RegistrationStatus.CONFIRMED
+        body: dict[str, Any] = {
+            "id": snapshot.id,
+            "event": snapshot.event_slug,
+            "status": snapshot.status,
+            "bib": snapshot.bib,
+            "bib_number": snapshot.bib_number,
+            "qr": (
+                bib_signer().sign(snapshot.event_id, snapshot.bib_number)
+                if confirmed and snapshot.bib_number is not None
+                else None
+            ),
+            "waitlist_position": waitlist_position(snapshot),
+            "full_name": snapshot.full_name,
+            "nik_masked": snapshot.nik_masked,
+            "shirt_size": snapshot.shirt_size,
+            "member": snapshot.is_member,
+            "created_at": snapshot.created_at.isoformat(),
+            "cancelled_at": snapshot.cancelled_at.isoformat() if snapshot.cancelled_at else None,
+        }
+        if manage_token is not None:
+            body["manage_token"] = manage_token
+            body["manage_url"] = url_for("registration.manage", token=manage_token, _external=True)
+        return cls.dump(body)
 
 
 class RegistrationEnvelope(Schema):

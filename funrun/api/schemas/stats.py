@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, create_model
 
 from funrun.api.schemas.base import Count, DateTime, Schema
-from funrun.reports.figures import COUNTS
+from funrun.reports.figures import COUNTS, TourFigures
+from funrun.reports.figures import CityFigures as ReportRow
 
 
 class _Figures(Schema):
@@ -44,3 +47,22 @@ class Stats(Schema):
     events: list[CityFigures]
     totals: Figures  # type: ignore[valid-type]
     generated_at: DateTime
+
+    @classmethod
+    def of(cls, figures: TourFigures) -> dict[str, Any]:
+        """The body of ``GET /stats`` from the reports' figures."""
+
+        def row(city: ReportRow) -> dict[str, Any]:
+            body: dict[str, Any] = {name: getattr(city, name) for name in COUNTS}
+            body["non_members_checked_in"] = city.non_members_checked_in
+            body["conversion_rate"] = city.conversion_rate
+            body["shirt_sizes"] = dict(city.shirt_sizes)
+            return body
+
+        return cls.dump(
+            {
+                "events": [{"slug": c.slug, "city": c.city, **row(c)} for c in figures.events],
+                "totals": row(figures.totals),
+                "generated_at": figures.generated_at.isoformat(),
+            }
+        )
