@@ -8,6 +8,7 @@ throw-away keys into ``instance/`` so a fresh clone runs with no set-up.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -60,6 +61,9 @@ class Config:
     #: Days after an event's date before `flask privacy purge` removes its runners'
     #: personal data (the totals stay).
     FUNRUN_RETENTION_DAYS = int(os.environ.get("FUNRUN_RETENTION_DAYS", "365"))
+    #: Files the worker writes (batch bib PDFs), named by row id; shared storage when
+    #: several app instances serve them.
+    FUNRUN_FILES_DIR = os.environ.get("FUNRUN_FILES_DIR") or str(INSTANCE_DIR / "files")
     BABEL_DEFAULT_LOCALE = "id"
     BABEL_DEFAULT_TIMEZONE = "Asia/Jakarta"
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
@@ -111,6 +115,10 @@ class TestingConfig(Config):
     )
     FUNRUN_RATE_LIMITS = "off"
     WTF_CSRF_ENABLED = True
+    #: Each test process has its own file store (parallel sessions restart ids at 1).
+    FUNRUN_FILES_DIR = os.environ.get("FUNRUN_FILES_DIR") or os.path.join(
+        tempfile.gettempdir(), f"funrun-test-files-{os.getpid()}"
+    )
 
 
 class ProductionConfig(Config):

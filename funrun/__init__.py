@@ -176,6 +176,7 @@ def register_commands(app: Flask) -> None:
     from funrun.bibs.cli import bibs_cli
     from funrun.demo.cli import seed_demo
     from funrun.enrolment.cli import enrolment_cli
+    from funrun.jobs.cli import worker_command
     from funrun.privacy.cli import privacy_cli
 
     app.cli.add_command(users_cli)
@@ -183,4 +184,5 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(bibs_cli)
     app.cli.add_command(enrolment_cli)
+    app.cli.add_command(worker_command)
     app.cli.add_command(privacy_cli)

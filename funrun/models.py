@@ -16,6 +16,7 @@ from funrun.enrolment.models import (
     Sponsor,
 )
 from funrun.events.models import Event, Tour
+from funrun.jobs.models import Job
 from funrun.people.models import Person
 from funrun.registration.models import PrivacyNotice, Registration
 
@@ -33,6 +34,7 @@ __all__ = [
     "ExportAccess",
     "ExportBatch",
     "IncomeBracket",
+    "Job",
     "Person",
     "PrintJob",
     "PrivacyNotice",

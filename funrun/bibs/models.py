@@ -1,12 +1,12 @@
-"""Batch print jobs: a whole event's bibs in one PDF, made in the background."""
+"""Batch print jobs: a whole event's bibs in one PDF, made by the worker."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, LargeBinary, String
-from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from funrun.dbtypes import UTCDateTime, utcnow
 from funrun.events.models import Event
@@ -34,8 +34,9 @@ class PrintJob(db.Model):
     #: Bibs to print (confirmed runners when the job started) and bibs done so far.
     total: Mapped[int] = mapped_column(default=0)
     done: Mapped[int] = mapped_column(default=0)
-    #: The finished PDF, kept in the database so any app instance can serve it.
-    pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    #: Bytes of the finished PDF in the file store (funrun/bibs/printing.py names it by
+    #: the job's id); None until it is written, and again once the retention purge drops it.
+    pdf_size: Mapped[int | None] = mapped_column()
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: Heartbeat: a running job not updated for minutes died with its process.

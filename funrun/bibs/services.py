@@ -1,20 +1,16 @@
-"""Bib rules: payloads for confirmed runners, single bib PDFs, whole-event batches."""
+"""Bib rules: payloads for confirmed runners, single bib PDFs, whole-event batches
+(queued and run by the worker: funrun/bibs/printing.py)."""
 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from typing import TYPE_CHECKING, BinaryIO
 
-from flask import Flask, current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
-from funrun.bibs.models import PrintJob, PrintJobStatus
 from funrun.bibs.signing import bib_signer
-from funrun.dbtypes import utcnow
 from funrun.events.models import Event
 from funrun.extensions import db
 from funrun.registration.models import Registration, RegistrationStatus
@@ -22,8 +18,6 @@ from funrun.registration.models import Registration, RegistrationStatus
 if TYPE_CHECKING:  # the PDF code (reportlab's font metrics) loads when a PDF is made
     from funrun.bibs.pdf import BibFace, EventLook
 
-#: A running job whose heartbeat is older than this died with its process.
-STALE_AFTER = timedelta(minutes=2)
 _TYPED_BIB = re.compile(r"([A-Za-z]{0,8})[ \-_.]*0*([0-9]{1,5})")
 
 
@@ -124,69 +118,3 @@ def write_event_bibs(
     from funrun.bibs.pdf import batch_pdf
 
     return batch_pdf(event_look(event), confirmed_faces(event.id), out, progress=progress)
-
-
-# --- background print jobs ------------------------------------------------------------
-
-
-def start_print_job(event: Event, user_id: int | None) -> PrintJob:
-    """Queue a batch print of the event and start it in a background thread."""
-    job = PrintJob(event_id=event.id, requested_by_id=user_id, total=count_confirmed(event.id))
-    db.session.add(job)
-    db.session.commit()
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    threading.Thread(target=run_print_job, args=(app, job.id), daemon=True).start()
-    return job
-
-
-def run_print_job(app: Flask, job_id: int) -> None:
-    """Make the PDF of a print job, recording progress every 50 bibs (its own session)."""
-    import tempfile
-
-    with app.app_context():
-        job = db.session.get(PrintJob, job_id)
-        if job is None:
-            return
-        event = job.event
-        job.status = PrintJobStatus.RUNNING
-        job.updated_at = utcnow()
-        db.session.commit()
-
-        def progress(done: int) -> None:
-            if done % 50 == 0:
-                _record(job_id, done=done)
-
-        try:
-            with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
-                done = write_event_bibs(event, spool, progress)
-                spool.seek(0)
-                data = spool.read()
-            _record(
-                job_id,
-                done=done,
-                total=done,
-                pdf=data,
-                status=PrintJobStatus.DONE,
-                finished_at=utcnow(),
-            )
-        except Exception as exc:  # the job page must say it failed, whatever happened
-            db.session.rollback()
-            _record(job_id, status=PrintJobStatus.FAILED, error=str(exc)[:500])
-            app.logger.exception("print job %s failed", job_id)
-        finally:
-            db.session.remove()
-
-
-def _record(job_id: int, **values: object) -> None:
-    # Its own connection and transaction: the job's session is still streaming rows.
-    with db.engine.begin() as connection:
-        connection.execute(
-            update(PrintJob).where(PrintJob.id == job_id).values(updated_at=utcnow(), **values)
-        )
-
-
-def job_is_stale(job: PrintJob) -> bool:
-    """Whether a queued or running job stopped making progress (its process died)."""
-    return job.status in (PrintJobStatus.QUEUED, PrintJobStatus.RUNNING) and (
-        utcnow() - job.updated_at > STALE_AFTER
-    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, make_response, redirect, render_template, url_for
+from flask import abort, make_response, redirect, render_template, send_file, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -12,15 +12,9 @@ from funrun.accounts.access import roles_required
 from funrun.accounts.models import Role
 from funrun.bibs import bp
 from funrun.bibs.models import PrintJob
+from funrun.bibs.printing import job_is_stale, pdf_path, start_print_job
 from funrun.bibs.qr import svg
-from funrun.bibs.services import (
-    NoBib,
-    bib_pdf,
-    count_confirmed,
-    job_is_stale,
-    payload_for,
-    start_print_job,
-)
+from funrun.bibs.services import NoBib, bib_pdf, count_confirmed, payload_for
 from funrun.events.services import get_event
 from funrun.extensions import db
 from funrun.registration.services import find_by_token
@@ -72,7 +66,7 @@ class PrintForm(FlaskForm):
 @bp.route("/staff/events/<slug:slug>/bibs", methods=["GET", "POST"])
 @roles_required(*ORGANISERS)
 def print_bibs(slug: str) -> Response | str:
-    """Every confirmed bib of the event in one PDF, made in the background."""
+    """Every confirmed bib of the event in one PDF, made by the worker."""
     event = get_event(slug)
     if event is None:
         abort(404)
@@ -99,8 +93,19 @@ def print_job(job_id: int) -> str:
 @bp.route("/staff/print-jobs/<id:job_id>.pdf")
 @roles_required(*ORGANISERS)
 def print_job_pdf(job_id: int) -> Response:
-    """The finished batch PDF."""
+    """The finished batch PDF, streamed from the file store (ranges and If-None-Match too):
+    the web worker never holds it in memory."""
     job = db.get_or_404(PrintJob, job_id)
-    if job.pdf is None:
+    path = pdf_path(job.id)
+    if job.pdf_size is None or not path.is_file():
         abort(404)
-    return pdf_response(job.pdf, f"bibs-{job.event.slug}-{job.id}.pdf")
+    response = send_file(
+        path,
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=f"bibs-{job.event.slug}-{job.id}.pdf",
+        conditional=True,
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

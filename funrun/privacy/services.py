@@ -27,7 +27,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, Integer, String, and_, cast, func, literal, select, update
 
 from funrun.audit.services import record
-from funrun.bibs.models import PrintJob
+from funrun.bibs.printing import drop_print_files
 from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
 from funrun.enrolment.export import _CONTEXT as EXPORT_CONTEXT
@@ -215,11 +215,7 @@ def anonymise_scope(scope: ColumnElement[bool], now: datetime) -> PurgeCounts:
     )
     counts.batches = _rewrite_batches(by_batch, now)
     # Batch-printed bibs carry names; they can be printed again from what is left.
-    counts.print_files = _rowcount(
-        update(PrintJob)
-        .where(PrintJob.event_id.in_(select(r.event_id).where(scope)), PrintJob.pdf.is_not(None))
-        .values(pdf=None)
-    )
+    counts.print_files = drop_print_files(select(r.event_id).where(scope))
     return counts
 
 

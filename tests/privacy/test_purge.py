@@ -190,13 +190,13 @@ def test_batch_printed_bibs_of_a_purged_event_are_dropped(tour):
     from funrun.bibs.models import PrintJob
 
     for event in (tour.old, tour.new):
-        db.session.add(PrintJob(event_id=event.id, status="done", total=1, done=1, pdf=b"%PDF"))
+        db.session.add(PrintJob(event_id=event.id, status="done", total=1, done=1, pdf_size=4))
     db.session.commit()
     counts = purge(365, today=TODAY)
     assert counts.print_files == 1
     db.session.rollback()
-    kept = {job.event_id: job.pdf for job in db.session.scalars(select(PrintJob))}
-    assert kept == {tour.old.id: None, tour.new.id: b"%PDF"}
+    kept = {job.event_id: job.pdf_size for job in db.session.scalars(select(PrintJob))}
+    assert kept == {tour.old.id: None, tour.new.id: 4}
 
 
 def test_a_batch_shared_with_a_newer_event_keeps_its_other_rows_as_they_were(
