@@ -125,9 +125,15 @@ def gender(value: Any) -> str:
     return text
 
 
+#: How much may be typed before normalising (spaces and dashes between digit groups).
+MAX_PHONE_TYPED = 32
+MAX_NIK_TYPED = 32
+MAX_KPJ_TYPED = 20
+
+
 def nik(value: Any, born: date | None, sex: str | None) -> str:
     """A NIK, normalised, that agrees with the stated birth date and gender (when known)."""
-    text = normalise_nik(single_line(value, max_length=32) or "")
+    text = normalise_nik(single_line(value, max_length=MAX_NIK_TYPED) or "")
     errors = check_nik(text, born, sex).errors
     if errors:
         raise RuleBroken(*errors)
@@ -152,7 +158,7 @@ def normalise_mobile(raw: str) -> str | None:
 
 def mobile(value: Any, *, required: bool = True) -> str | None:
     """An Indonesian mobile number, stored in E.164 (None when optional and empty)."""
-    text = single_line(value, max_length=32, required=required)
+    text = single_line(value, max_length=MAX_PHONE_TYPED, required=required)
     if text is None:
         return None
     e164 = normalise_mobile(text)
@@ -194,7 +200,7 @@ def consented(value: Any, message: Any) -> bool:
 
 def kpj_number(value: Any) -> str:
     """A member's KPJ number: 11 digits (spaces, dots and dashes dropped)."""
-    text = single_line(value, max_length=20)
+    text = single_line(value, max_length=MAX_KPJ_TYPED)
     text = re.sub(r"[\s.\-]", "", text or "")
     if not _KPJ.fullmatch(text):
         raise RuleBroken(_l("The KPJ number has 11 digits."))

@@ -1,4 +1,6 @@
-"""The runner's forms. Field checks live in registration.validation, shared with the API."""
+"""The runner's forms. Field checks are the request model's (registration/schemas.py, whose
+fields call funrun/people/rules.py), shared with the API; the limits shown to browsers are
+the same constants."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from wtforms import BooleanField, HiddenField, RadioField, StringField, TextArea
 from wtforms.fields.choices import SelectChoice
 
 from funrun.events.models import Event
+from funrun.people.rules import MAX_KPJ_TYPED, MAX_NIK_TYPED, MAX_PHONE_TYPED
+from funrun.registration.schemas import MAX_CONTACT, MAX_EMAIL, MAX_NAME, MAX_OCCUPATION
 from funrun.registration.services import SUBMISSION_SHAPE, new_submission_ref
 
 #: Fields a runner may correct after registering.
@@ -27,24 +31,29 @@ class ContactForm(FlaskForm):
     phone = StringField(
         _l("Mobile number"),
         description=_l("e.g. 0812 3456 7890"),
-        render_kw={"type": "tel", "autocomplete": "tel", "inputmode": "tel", "maxlength": 32},
+        render_kw={
+            "type": "tel",
+            "autocomplete": "tel",
+            "inputmode": "tel",
+            "maxlength": MAX_PHONE_TYPED,
+        },
     )
     email = StringField(
         _l("Email (optional)"),
-        render_kw={"type": "email", "autocomplete": "email", "maxlength": 254},
+        render_kw={"type": "email", "autocomplete": "email", "maxlength": MAX_EMAIL},
     )
     shirt_size = RadioField(_l("Shirt size"), choices=[], validate_choice=False)
     occupation = StringField(
         _l("Occupation (optional)"),
         description=_l("e.g. market trader, ojek driver, office worker"),
-        render_kw={"maxlength": 80},
+        render_kw={"maxlength": MAX_OCCUPATION},
     )
     emergency_contact = StringField(
-        _l("Emergency contact name (optional)"), render_kw={"maxlength": 100}
+        _l("Emergency contact name (optional)"), render_kw={"maxlength": MAX_CONTACT}
     )
     emergency_phone = StringField(
         _l("Emergency contact mobile (optional)"),
-        render_kw={"type": "tel", "inputmode": "tel", "maxlength": 32},
+        render_kw={"type": "tel", "inputmode": "tel", "maxlength": MAX_PHONE_TYPED},
     )
 
     def for_event(self, event: Event) -> ContactForm:
@@ -63,12 +72,12 @@ class RegistrationForm(ContactForm):
     full_name = StringField(
         _l("Full name as on your ID card (KTP)"),
         description=_l("No initials or nicknames."),
-        render_kw={"autocomplete": "name", "maxlength": 100},
+        render_kw={"autocomplete": "name", "maxlength": MAX_NAME},
     )
     nik = StringField(
         _l("NIK (16 digits)"),
         description=_l("The number on your KTP."),
-        render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": 32},
+        render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": MAX_NIK_TYPED},
     )
     birth_date = StringField(
         _l("Birth date"),
@@ -90,7 +99,7 @@ class RegistrationForm(ContactForm):
     )
     kpj_number = StringField(
         _l("KPJ number (members only, 11 digits)"),
-        render_kw={"inputmode": "numeric", "maxlength": 20},
+        render_kw={"inputmode": "numeric", "maxlength": MAX_KPJ_TYPED},
     )
     consent = BooleanField()
     #: This form's own id (:func:`~funrun.registration.services.new_submission_ref`): sent
