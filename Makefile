@@ -1,4 +1,5 @@
-# funrun: `make run` serves the demo tour on SQLite; `make test` runs every test.
+# funrun: `make run` serves the demo tour on SQLite; `make test` runs every test (on SQLite,
+# and on PostgreSQL too when TEST_DATABASE_URL names one).
 # Both work from a fresh clone on a machine with only Python 3.11+ (and npm, later).
 
 PYTHON ?= python3
@@ -9,7 +10,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: setup translations vendor run test lint format bench clean
+.PHONY: setup translations vendor run worker test lint format bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,12 +45,25 @@ run: setup
 	@echo ""
 	@echo "  funrun is at http://$(HOST):$(PORT)/  (staff sign-in: http://$(HOST):$(PORT)/login)"
 	@echo ""
+	@# One command serves the demo: a worker (batch printing, file clean-up) runs beside the
+	@# server and stops with it (Ctrl-C stops the server; the trap then stops the worker).
+	$(FLASK) worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
+# A worker alone (production runs it beside gunicorn: one or more per site).
+worker: setup
+	$(FLASK) worker
+
+# The suite on SQLite, then (with TEST_DATABASE_URL naming PostgreSQL) all of it again on
+# PostgreSQL. The SQLite run keeps that PostgreSQL for the PostgreSQL-only tests as
+# TEST_POSTGRES_URL, so neither run skips them.
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest $(PYTEST_ARGS)
+	env -u TEST_DATABASE_URL TEST_POSTGRES_URL="$${TEST_POSTGRES_URL:-$$TEST_DATABASE_URL}" \
+	    $(BIN)/pytest $(PYTEST_ARGS)
+	if [ -n "$$TEST_DATABASE_URL" ]; then $(BIN)/pytest $(PYTEST_ARGS); fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

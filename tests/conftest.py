@@ -1,6 +1,7 @@
 """Shared fixtures: one app per test session on a real database, cleaned after each test.
 
-The database is TEST_DATABASE_URL (PostgreSQL in CI) or a temporary SQLite file.
+The database is TEST_DATABASE_URL (PostgreSQL) or a temporary SQLite file; tests that
+need PostgreSQL itself use TEST_DATABASE_URL, or TEST_POSTGRES_URL in a run on SQLite.
 Tests that need PostgreSQL or Chromium skip without them, and fail instead when
 FUNRUN_REQUIRE_ALL=1 (as .ci/run sets), so CI can never pass by skipping.
 """
@@ -27,7 +28,13 @@ from funrun.extensions import db
 from funrun.registration import terms_cache
 
 REQUIRE_ALL = os.environ.get("FUNRUN_REQUIRE_ALL") == "1"
+#: The database the suite runs on (a temporary SQLite file without it).
 PG_URL = os.environ.get("TEST_DATABASE_URL")
+#: PostgreSQL for the PostgreSQL-only tests: TEST_DATABASE_URL when the suite runs there,
+#: else TEST_POSTGRES_URL (`make test` runs the suite on SQLite with it, then on PostgreSQL).
+POSTGRES_URL = (
+    PG_URL if PG_URL and PG_URL.startswith("postgres") else os.environ.get("TEST_POSTGRES_URL")
+)
 
 
 def need(condition: bool, reason: str) -> None:
@@ -118,9 +125,12 @@ def runner(app: Flask):
 
 @pytest.fixture
 def postgres_url() -> str:
-    """TEST_DATABASE_URL, required: skips (or fails under FUNRUN_REQUIRE_ALL) without it."""
-    need(bool(PG_URL) and PG_URL.startswith("postgres"), "TEST_DATABASE_URL (PostgreSQL) not set")
-    return normalise_database_url(PG_URL or "")
+    """PostgreSQL (POSTGRES_URL), required: skips (or fails under FUNRUN_REQUIRE_ALL) without it."""
+    need(
+        bool(POSTGRES_URL) and POSTGRES_URL.startswith("postgres"),
+        "neither TEST_DATABASE_URL nor TEST_POSTGRES_URL names a PostgreSQL database",
+    )
+    return normalise_database_url(POSTGRES_URL or "")
 
 
 @pytest.fixture
