@@ -53,6 +53,8 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
         FUNRUN_DATA_KEY=str(TestingConfig.FUNRUN_DATA_KEY),
         FUNRUN_SIGNING_KEY=str(TestingConfig.FUNRUN_SIGNING_KEY),
         FUNRUN_RATE_LIMITS="off",
+        # The test process's file store: what its worker writes, the server serves.
+        FUNRUN_FILES_DIR=str(TestingConfig.FUNRUN_FILES_DIR),
         PYTHONDONTWRITEBYTECODE="1",
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     )

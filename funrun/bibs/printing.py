@@ -99,17 +99,13 @@ def drop_print_files(event_ids: Select[Any]) -> int:
     """Forget the batch PDFs of these events in the caller's transaction and queue their
     files' deletion with it (deleted by the worker only if that transaction commits, so a
     dry run deletes nothing); the number dropped."""
-    dropped = (
-        db.session.scalars(
-            update(PrintJob)
-            .where(PrintJob.event_id.in_(event_ids), PrintJob.pdf_size.is_not(None))
-            .values(pdf_size=None)
-            .returning(PrintJob.id)
-            .execution_options(synchronize_session=False)
-        )
-        .unique()
-        .all()
-    )
+    dropped = db.session.scalars(
+        update(PrintJob)
+        .where(PrintJob.event_id.in_(event_ids), PrintJob.pdf_size.is_not(None))
+        .values(pdf_size=None)
+        .returning(PrintJob.id)
+        .execution_options(synchronize_session=False)
+    ).all()
     if dropped:
         enqueue(DELETE_KIND, {"print_jobs": sorted(dropped)})
     return len(dropped)

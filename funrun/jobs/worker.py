@@ -60,6 +60,13 @@ class Worker:
             with self.app.app_context():
                 try:
                     ran = self.run_one()
+                except (Stop, KeyboardInterrupt):
+                    raise
+                except Exception:  # the database went away: a long-running worker waits
+                    if burst:
+                        raise
+                    log.exception("worker %s: claiming or recording a job failed", self.name)
+                    ran = False
                 finally:
                     db.session.remove()
             if not ran:
