@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from flask import abort
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import String, select
 
-from funrun import fastdb
 from funrun.accounts.models import EventAssignment, Role, User
-from funrun.accounts.services import TOKEN_PREFIX, hash_api_token, user_for_token
+from funrun.accounts.services import TOKEN_PREFIX, hash_api_token
 from funrun.checkin.models import STATIONS
+from funrun.checkin.statements import desk_query, param, run
 from funrun.events.models import Event
 from funrun.events.services import get_event
 from funrun.extensions import db
@@ -43,36 +43,18 @@ class Desk:
     may_scan: bool
 
 
-DESK_SQL = """
-SELECT u.id AS user_id, u.email, u.role, e.id AS event_id, e.bib_prefix,
-       COALESCE(e.id IS NOT NULL AND (u.role IN ('admin', 'organiser') OR (
-           u.role = 'volunteer' AND EXISTS (SELECT 1 FROM event_assignments a
-                                            WHERE a.user_id = u.id AND a.event_id = e.id))),
-           false) AS allowed
-FROM (SELECT 1) AS one
-LEFT JOIN (api_tokens t JOIN users u ON u.id = t.user_id AND u.active)
-       ON t.token_hash = %(token_hash)s AND t.revoked_at IS NULL
-LEFT JOIN events e ON e.slug = %(slug)s
-"""
+#: Who and where, by token and slug (the check-in API's refusals, and SQLite's scans).
+_DESK = desk_query(param("token_hash", String), param("slug", String))
 
 
-def scan_desk(slug: str, token: str | None) -> Desk:
-    """The API caller's account and the event, and whether they may scan there.
-
-    One query on PostgreSQL (the check-in endpoint folds it into its scan statement and
-    needs it alone only to refuse a bad body); the same answer from the ORM elsewhere.
-    """
-    user = event = None
-    if not fastdb.available():
-        account = user_for_token(token) if token else None
-        found = get_event(slug)
-        if account is not None:
-            user = DeskUser(account.id, account.email, Role(account.role))
-        if found is not None:
-            event = DeskEvent(found.id, found.bib_prefix)
-        allowed = account is not None and found is not None and can_scan(account, found.id)
-        return Desk(user, event, allowed)
-    return desk_by_hash(slug if len(slug) <= 64 else "", token_hash(token))
+def read_desk(slug: str, token: str | None) -> Desk:
+    """The API caller's account (by token) and the event, and whether they may scan there:
+    one query (:func:`funrun.checkin.statements.desk_query`), on either database."""
+    params = {"token_hash": token_hash(token), "slug": slug if len(slug) <= 64 else ""}
+    user_id, email, role, event_id, prefix, allowed = run(_DESK, params)[0]
+    user = DeskUser(user_id, email, Role(role)) if user_id is not None else None
+    event = DeskEvent(event_id, prefix) if event_id is not None else None
+    return Desk(user, event, bool(allowed))
 
 
 def token_hash(token: str | None) -> str | None:
@@ -80,15 +62,6 @@ def token_hash(token: str | None) -> str | None:
     if token is None or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
     return hash_api_token(token)
-
-
-def desk_by_hash(slug: str, token_hash: str | None) -> Desk:
-    user_id, email, role, event_id, prefix, allowed = fastdb.fetch(
-        DESK_SQL, {"token_hash": token_hash, "slug": slug}
-    )[0]
-    user = DeskUser(user_id, email, Role(role)) if user_id is not None else None
-    event = DeskEvent(event_id, prefix) if event_id is not None else None
-    return Desk(user, event, bool(allowed))
 
 
 def can_scan(user: User, event_id: int) -> bool:

@@ -6,9 +6,8 @@ hold. Bib numbers are sequential, so a number a person typed (``method`` "typed"
 nothing by itself: it names the runner, and checks them in only once the volunteer has
 compared the ID card (``id_checked``). Until then the answer is ``confirm_identity``.
 
-:func:`read_entry` is the one place that rule is written; both engines (the PostgreSQL
-statement and the session code) and the offline page (static/js/scan-offline.js) follow
-what it decides.
+:func:`read_entry` is the one place that rule is written; the scan's statements
+(statements.py) and the offline page (static/js/scan-offline.js) follow what it decides.
 """
 
 from __future__ import annotations
@@ -18,10 +17,9 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from funrun import fastdb
 from funrun.checkin.models import METHODS
+from funrun.checkin.statements import run
 from funrun.events.models import Event
-from funrun.extensions import db
 
 SCAN, TYPED = METHODS
 
@@ -74,25 +72,16 @@ def city_of_prefix(prefix: str, not_event_id: int | None = None) -> str | None:
     Only asked when a typed bib's prefix is not the event's: the answer "bib of another
     event" then names where it belongs, and a prefix no event has stays "invalid".
     """
-    if fastdb.available():  # the API's hot path keeps off the session's connections
-        rows = fastdb.fetch(
-            "SELECT city FROM events WHERE upper(bib_prefix) = %(prefix)s"
-            " AND (%(not_id)s::int IS NULL OR id <> %(not_id)s::int)"
-            " ORDER BY date DESC LIMIT 1",
-            {"prefix": prefix.upper(), "not_id": not_event_id},
-        )
-        return rows[0][0] if rows else None
     query = select(Event.city).where(func.upper(Event.bib_prefix) == prefix.upper())
     if not_event_id is not None:
         query = query.where(Event.id != not_event_id)
-    return db.session.scalar(query.order_by(Event.date.desc()).limit(1))
+    rows = run(query.order_by(Event.date.desc()).limit(1))
+    return rows[0][0] if rows else None
 
 
 def city_of_event(event_id: int | None) -> str | None:
     """The city of a signed bib's event (for a genuine QR scanned at another event)."""
     if event_id is None:
         return None
-    if fastdb.available():
-        rows = fastdb.fetch("SELECT city FROM events WHERE id = %(id)s", {"id": event_id})
-        return rows[0][0] if rows else None
-    return db.session.scalar(select(Event.city).where(Event.id == event_id))
+    rows = run(select(Event.city).where(Event.id == event_id))
+    return rows[0][0] if rows else None

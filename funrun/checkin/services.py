@@ -8,9 +8,10 @@ first outcome and changes nothing.
 
 The pieces live beside this module: ``scanrequest`` checks a scan's input, ``desk``
 finds who scans where, ``entry`` holds the rule of how a code was entered (issue 15),
-``fastpath`` the PostgreSQL statement and replays, ``outcomes`` the answers. Here are
-:func:`scan` itself (with the session code for SQLite), undo and the counter; the names
-callers use are re-exported.
+``statements`` the Core pieces of the write, ``engine`` how they run on each database
+(one statement on PostgreSQL, several in a transaction on SQLite) and the replays,
+``outcomes`` the answers. Here are :func:`scan` and :func:`scan_by_token`, undo and the
+counter; the names callers use are re-exported.
 """
 
 from __future__ import annotations
@@ -18,23 +19,21 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import selectinload
 
-from funrun import fastdb
-from funrun.accounts.models import User
+from funrun.accounts.models import Role, User
 from funrun.audit.services import record
-from funrun.checkin.desk import Desk, DeskEvent, DeskUser, assigned_stations, can_scan, scan_desk
-from funrun.checkin.fastpath import (
-    SCAN_AS_SQL,
-    code_params,
-    identify,
-    replay,
-    run_scan,
-    scan_with_token,
-    statement_params,
+from funrun.checkin.desk import (
+    Desk,
+    DeskEvent,
+    DeskUser,
+    assigned_stations,
+    can_scan,
+    read_desk,
 )
-from funrun.checkin.models import CheckIn, ScanLog, ScanResult
+from funrun.checkin.engine import run_scan
+from funrun.checkin.models import CheckIn, ScanResult
 from funrun.checkin.outcomes import CheckInView, RunnerView, ScanEvent, Scanner, ScanOutcome
 from funrun.checkin.scanrequest import (
     MAX_CODE,
@@ -43,12 +42,12 @@ from funrun.checkin.scanrequest import (
     parse_scanned_at,
     read_scan,
 )
-from funrun.dbtx import begin_write, insert_ignore
+from funrun.checkin.statements import CHECKINS, SCAN_LOG
+from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
-from funrun.enrolment.models import Enrolment
 from funrun.events.models import Event
+from funrun.events.services import get_event
 from funrun.extensions import db
-from funrun.registration.models import Registration, RegistrationStatus
 
 __all__ = [
     "MAX_CODE",
@@ -66,19 +65,16 @@ __all__ = [
     "assigned_stations",
     "can_scan",
     "parse_scanned_at",
+    "read_desk",
     "read_scan",
     "recent",
     "scan",
-    "scan_desk",
-    "scan_with_token",
+    "scan_by_token",
+    "scan_request",
+    "session_desk",
     "station_counts",
     "undo_checkin",
 ]
-
-_REGISTRATIONS = Registration.__table__
-_CHECKINS = CheckIn.__table__
-_SCAN_LOG = ScanLog.__table__
-_ENROLMENTS = Enrolment.__table__
 
 
 def scan(
@@ -94,7 +90,8 @@ def scan(
     method: object = None,
     id_checked: object = None,
 ) -> ScanOutcome:
-    """Answer one scan at ``event`` and record it; idempotent per runner and station.
+    """Answer one scan at ``event`` by ``user`` and record it; idempotent per runner and
+    station (the desk is known: a signed-in page, or the API by session).
 
     ``offline_answer`` is what the device told the volunteer while offline (a queued
     scan): "checked_in" there and "already_checked_in" here is a conflict. ``method``
@@ -112,147 +109,41 @@ def scan(
         method=method,
         id_checked=id_checked,
     )
-    if fastdb.available():
-        named, city = code_params(req, event)
-        params = {
-            **statement_params(req),
-            **named,
-            "user_id": user.id,
-            "email": user.email,
-            "event_id": event.id,
-            "prefix": event.bib_prefix,
-        }
-        outcome = run_scan(SCAN_AS_SQL, params, req, city)[1]
-        if outcome is None:  # pragma: no cover - the page's desk is always allowed
-            raise RuntimeError("the scan statement refused a known desk")
-        return outcome
-    code, station, client_ref = req.code, req.station, req.client_ref
-    scanned_at, device, now = req.scanned_at, req.device, req.received_at
-    answered = req.offline_answer
-    # A replayed client_ref is caught by the scan log's unique index below (the work is
-    # rolled back and the first answer returned): no look-up on every scan.
-    event_id, user_id, user_email = event.id, user.id, user.email
-    entry = req.entry
-    found = identify(event, code, entry)
-    result, number, kind = found.result, found.number, found.kind
-    runner = None
-    if result is None:
-        # Core statements on the hot path: ORM entities cost more CPU than the round trip.
-        r = _REGISTRATIONS.c
-        row = db.session.execute(
-            select(
-                r.id,
-                r.full_name,
-                r.shirt_size,
-                r.status,
-                r.is_member,
-                exists().where(_ENROLMENTS.c.person_id == r.person_id).label("enrolled"),
-            ).where(r.event_id == event_id, r.bib_number == number)
-        ).first()
-        if row is None:
-            result = ScanResult.UNKNOWN
-        else:
-            runner = RunnerView(
-                id=row.id,
-                bib=f"{event.bib_prefix} {number:04d}",
-                bib_number=number,
-                full_name=row.full_name,
-                shirt_size=row.shirt_size,
-                status=row.status,
-                is_member=row.is_member,
-                enrolled=row.enrolled,
-            )
-            if row.status != RegistrationStatus.CONFIRMED:
-                result = ScanResult.NOT_CONFIRMED
-    registration_id = runner.id if runner is not None else None
-    first: CheckInView | None = None
-    begin_write()
-    try:
-        checkin_id = None
-        if result is None and registration_id is not None and not entry.may_check_in:
-            # A typed bib before the ID card was checked: say who it names, check nobody in
-            # (unless the runner is in already: then that is the answer).
-            first = _active_checkin_orm(registration_id, station)
-            result = ScanResult.ALREADY if first is not None else ScanResult.CONFIRM_IDENTITY
-            checkin_id = first.id if first is not None else None
-        elif result is None and registration_id is not None:
-            checkin_id = db.session.scalar(
-                insert_ignore(
-                    _CHECKINS,
-                    {
-                        "event_id": event_id,
-                        "registration_id": registration_id,
-                        "station": station,
-                        "checked_in_at": scanned_at or now,
-                        "scanned_by_id": user_id,
-                        "device": device,
-                    },
-                ).returning(_CHECKINS.c.id)
-            )
-            if checkin_id is not None:
-                result = ScanResult.CHECKED_IN
-                first = CheckInView(checkin_id, station, scanned_at or now, user_email, device)
-            else:
-                result = ScanResult.ALREADY
-                first = _active_checkin_orm(registration_id, station)
-                if first is not None:
-                    checkin_id = first.id
-        confirming = result == ScanResult.CONFIRM_IDENTITY
-        logged = db.session.scalar(
-            insert_ignore(
-                _SCAN_LOG,
-                {
-                    "event_id": event_id,
-                    "user_id": user_id,
-                    "station": station,
-                    "device": device,
-                    # Sent again with id_checked: that one is what a replay answers.
-                    "client_ref": None if confirming else client_ref,
-                    "result": str(result),
-                    "code_kind": kind,
-                    "method": entry.method,
-                    "id_checked": entry.id_checked,
-                    "registration_id": registration_id,
-                    "checkin_id": checkin_id,
-                    "bib_number": number,
-                    "offline_answer": answered,
-                    "scanned_at": scanned_at,
-                    "received_at": now,
-                },
-            ).returning(_SCAN_LOG.c.id)
-        )
-        if logged is None:
-            # The same client_ref arrived twice at once: the first one stands.
-            db.session.rollback()
-            replayed = replay(event_id, client_ref)  # type: ignore[arg-type]
-            if replayed is None:  # pragma: no cover - the conflicting row must exist
-                raise RuntimeError("client_ref conflict without a stored scan")
-            return replayed
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    return ScanOutcome(
-        result,  # type: ignore[arg-type]
-        runner,
-        first,
-        offline_answer=answered,
-        other_city=found.other_city,
+    return scan_request(event, req, user=user)
+
+
+def scan_request(event: ScanEvent, req: ScanRequest, *, user: Scanner) -> ScanOutcome:
+    """:func:`scan` of a request already checked (:func:`read_scan`)."""
+    role = getattr(user, "role", None)
+    desk = Desk(
+        DeskUser(user.id, user.email, role),  # type: ignore[arg-type]
+        DeskEvent(event.id, event.bib_prefix),
+        True,
+    )
+    outcome = run_scan(req, desk=desk)[1]
+    if outcome is None:  # pragma: no cover - a known desk is always allowed
+        raise RuntimeError("the scan refused a known desk")
+    return outcome
+
+
+def session_desk(slug: str, user: User | None) -> Desk:
+    """The desk of a signed-in staff member calling the check-in API from the scan page:
+    their account, the event, and whether they may scan there (:func:`can_scan`)."""
+    event = get_event(slug) if len(slug) <= 64 else None
+    return Desk(
+        DeskUser(user.id, user.email, Role(user.role)) if user is not None else None,
+        DeskEvent(event.id, event.bib_prefix) if event is not None else None,
+        user is not None and event is not None and can_scan(user, event.id),
     )
 
 
-def _active_checkin_orm(registration_id: int, station: str) -> CheckInView | None:
-    """The runner's active check-in at the station, with who scanned it (session code)."""
-    row = db.session.execute(
-        select(CheckIn.id, CheckIn.station, CheckIn.checked_in_at, User.email, CheckIn.device)
-        .outerjoin(User, User.id == CheckIn.scanned_by_id)
-        .where(
-            CheckIn.registration_id == registration_id,
-            CheckIn.station == station,
-            CheckIn.undone_at.is_(None),
-        )
-    ).first()
-    return CheckInView(*row) if row is not None else None
+def scan_by_token(
+    slug: str, token: str | None, req: ScanRequest
+) -> tuple[Desk, ScanOutcome | None]:
+    """The check-in API's scan by bearer token: who, where and the scan (on PostgreSQL in
+    one statement). The desk, and the outcome when it may scan there (else nothing was
+    written)."""
+    return run_scan(req, slug=slug, token=token)
 
 
 class UndoError(Exception):
@@ -264,47 +155,53 @@ class CheckInNotFound(UndoError):
 
 
 def undo_checkin(checkin_id: int, *, user: User, device: str | None = None) -> CheckIn:
-    """Take back a mistaken check-in (logged); the runner can then be scanned again."""
+    """Take back a mistaken check-in (logged); the runner can then be scanned again.
+
+    One conditional UPDATE ... RETURNING decides it on both databases: of two supervisors
+    undoing at once, one undoes and the other is told it was undone already.
+    """
     device = clean_device(device)
     begin_write()
     try:
-        checkin = db.session.execute(
-            select(CheckIn)
-            .where(CheckIn.id == checkin_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).scalar_one_or_none()
-        if checkin is None:
-            raise CheckInNotFound(str(_l("No such check-in.")))
-        if checkin.undone_at is not None:
-            raise UndoError(str(_l("This check-in was already undone.")))
         now = utcnow()
-        checkin.undone_at = now
-        checkin.undone_by_id = user.id
-        db.session.add(
-            ScanLog(
-                event_id=checkin.event_id,
+        c = CHECKINS.c
+        undone = db.session.execute(
+            update(CHECKINS)
+            .where(c.id == checkin_id, c.undone_at.is_(None))
+            .values(undone_at=now, undone_by_id=user.id)
+            .returning(c.event_id, c.station, c.registration_id)
+        ).first()
+        if undone is None:
+            exists_at_all = db.session.scalar(select(c.id).where(c.id == checkin_id))
+            if exists_at_all is None:
+                raise CheckInNotFound(str(_l("No such check-in.")))
+            raise UndoError(str(_l("This check-in was already undone.")))
+        db.session.execute(
+            insert(SCAN_LOG).values(
+                event_id=undone.event_id,
                 user_id=user.id,
-                station=checkin.station,
+                station=undone.station,
                 device=device,
                 result=str(ScanResult.UNDONE),
                 code_kind="undo",
-                registration_id=checkin.registration_id,
-                checkin_id=checkin.id,
+                registration_id=undone.registration_id,
+                checkin_id=checkin_id,
                 received_at=now,
             )
         )
         record(
             "undo",
             user_id=user.id,
-            target=f"#{checkin.id}",
-            event_id=checkin.event_id,
-            detail=f"{checkin.station} · {device or ''}",
+            target=f"#{checkin_id}",
+            event_id=undone.event_id,
+            detail=f"{undone.station} · {device or ''}",
         )
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
+    checkin = db.session.get(CheckIn, checkin_id, populate_existing=True)
+    assert checkin is not None
     return checkin
 
 

@@ -1,4 +1,9 @@
-"""The volunteer's scan page (cookie session + CSRF) over the same service as the API."""
+"""The volunteer's scan page (cookie session + CSRF).
+
+Its script calls the public check-in API (scan, counter, roster) with the page's session
+and CSRF token (funrun/checkin/apiauth.py); the form here serves browsers without
+JavaScript, over the same service.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import HiddenField, StringField
@@ -30,12 +34,11 @@ from funrun.checkin import bp
 from funrun.checkin.desk import event_for_desk
 from funrun.checkin.entry import SCAN, TYPED, looks_signed
 from funrun.checkin.models import STATIONS, CheckIn, ScanResult
-from funrun.checkin.roster import conflicts, roster_response
+from funrun.checkin.roster import conflicts
 from funrun.checkin.services import (
     ScanOutcome,
     UndoError,
     assigned_stations,
-    parse_scanned_at,
     recent,
     scan,
     station_counts,
@@ -97,46 +100,30 @@ def scan_page(slug: str) -> Response | str | tuple[str, int] | tuple[Response, i
     """Scan bibs with the camera, a handheld scanner or the keyboard."""
     event = event_for_desk(slug)
     station = _station(event)
-    # JSON scans (the page's script) never go through the form: Flask-WTF would read any
-    # JSON body as form data, and a JSON list or number would break it.
-    form = ScanForm(formdata=None) if request.is_json else ScanForm()
+    # The page's script calls the check-in API (POST /api/v1/events/<slug>/checkins);
+    # this is the form for browsers without JavaScript, over the same service.
+    form = ScanForm()
     outcome: ScanOutcome | None = None
     confirm: ScanForm | None = None
     error = None
     if request.method == "POST":
-        body = request.get_json(silent=True) if request.is_json else None
-        if request.is_json and not isinstance(body, dict):
-            return jsonify({"error": _("The body must be a JSON object.")}), 400
-        if not request.is_json and not form.validate():
+        if not form.validate():
             abort(400)
-        code = body.get("code") if body else form.code.data
-        fields = body or {}
-        if body is None:
-            method, id_checked = _form_entry(form)
-        else:
-            method, id_checked = fields.get("method"), fields.get("id_checked")
-        # The page names its device (offline conflicts say which phone scanned what).
-        device = fields.get("device") if isinstance(fields.get("device"), str) else None
+        code = form.code.data
+        method, id_checked = _form_entry(form)
         try:
             outcome = scan(
                 event,
                 code,
                 user=current_user,
-                station=fields.get("station", station),
-                client_ref=fields.get("client_ref"),
-                scanned_at=parse_scanned_at(fields.get("scanned_at")),
-                device=(device or request.headers.get("User-Agent", ""))[:64] or None,
-                offline_answer=fields.get("offline_answer"),
+                station=station,
+                device=request.headers.get("User-Agent", "")[:64] or None,
                 method=method,
                 id_checked=id_checked,
             )
         except ValidationFailed as failed:
-            if request.is_json:
-                return jsonify({"errors": failed.errors}), 422
             error = " ".join(m for messages in failed.errors.values() for m in messages)
         else:
-            if request.is_json:
-                return jsonify(outcome.as_json()), outcome.http_status
             if outcome.result == ScanResult.CONFIRM_IDENTITY:
                 # The confirm step sends the same code again, with the ID card checked.
                 confirm = ScanForm(formdata=None, code=str(code).strip(), id_checked="1")
@@ -235,25 +222,6 @@ def manifest(slug: str) -> Response:
     )
     response.mimetype = "application/manifest+json"
     return response
-
-
-@bp.route("/staff/events/<slug:slug>/scan/roster")
-@roles_required(*SCANNERS)
-def roster(slug: str) -> Response:
-    """The event's roster for the page's offline scanning (as the API's, by session)."""
-    event = event_for_desk(slug)
-    response = roster_response(event, request)
-    # A cached page's token may be old: each refresh hands the page a current one.
-    response.headers["X-CSRFToken"] = generate_csrf()
-    return response
-
-
-@bp.route("/staff/events/<slug:slug>/scan/counts")
-@roles_required(*SCANNERS)
-def counts(slug: str) -> Response:
-    """The live counter for the page: checked in / confirmed at this station."""
-    event = event_for_desk(slug)
-    return jsonify(station_counts(event.id, _station(event)))
 
 
 class UndoForm(FlaskForm):

@@ -3,7 +3,7 @@
  * Plain ES2017, loaded before scan.js, which uses window.FunrunOffline. Everything is kept
  * in IndexedDB (database "funrun-scan"), so the roster and the pending scans survive a
  * reload and a closed browser:
- *   rosters  one per event (keyPath "slug"): GET .../scan/roster as it came, ETag included
+ *   rosters  one per event (keyPath "slug"): GET /api/v1/events/{slug}/roster as it came, ETag included
  *   queue    scans answered here and not yet sent (keyPath "client_ref")
  *   notices  sent scans the server answered differently than this device had
  *   meta     this device's label

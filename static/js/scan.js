@@ -4,6 +4,11 @@
  * roster this page keeps (static/js/scan-offline.js), marked as pending and queued; the
  * queue is sent when the network is back, each scan with its own client_ref.
  *
+ * Every request goes to the public check-in API (POST /api/v1/events/{slug}/checkins, the
+ * counter and the roster), authenticated by this page's signed-in session with its CSRF
+ * token in X-CSRFToken; every error comes back as the API's problem document
+ * (application/problem+json: title, detail, errors per field).
+ *
  * Every scan says how its code was entered (funrun/checkin/entry.py): the camera and a
  * handheld scanner send method "scan" (only a signed bib checks in); a bib number typed
  * into the box is method "typed", answered "confirm_identity" with the runner's name and
@@ -308,14 +313,18 @@
     });
   }
 
+  // A problem document of the API (RFC 9457) whose type ends with this name.
+  function isProblem(body, kind) {
+    return !!(body && typeof body.type === "string" && body.type.slice(-kind.length - 1) === "/" + kind);
+  }
+
   function handle(response, code) {
     var type = response.headers.get("Content-Type") || "";
-    if (response.redirected && type.indexOf("json") === -1) {
-      window.location.assign(response.url); // signed out: the sign-in page
+    if (response.status === 401) {
+      window.location.reload(); // signed out: the page sends the sign-in form
       return null;
     }
     if (type.indexOf("json") === -1) {
-      if (response.status === 400) return showError(word("text-expired"));
       if (response.status === 429) return showError(word("text-busy"));
       return showError();
     }
@@ -324,9 +333,13 @@
         if (offline && stored && offline.remember(stored, station, body)) persistSoon();
         return showOutcome(body, code);
       }
+      if (isProblem(body, "csrf")) {
+        refreshRoster(); // hands the page a current token
+        return showError(word("text-expired"));
+      }
       if (body && body.errors) return showError(errorText(body.errors));
       if (response.status === 429) return showError(word("text-busy"));
-      return showError((body && (body.detail || body.error)) || "");
+      return showError((body && (body.detail || body.title)) || "");
     });
   }
 
@@ -536,13 +549,16 @@
     return post(body, 15000).then(function (response) {
       setOnline(true);
       var type = response.headers.get("Content-Type") || "";
-      if (type.indexOf("json") === -1) {
-        // Signed out, an old form token, or too busy: keep the scan, try again later.
-        if (response.status === 400) return refreshRoster().then(function () { return false; });
+      if (type.indexOf("json") === -1 || response.status === 401 || response.status === 429) {
+        // Signed out or too busy: keep the scan, try again later.
         return false;
       }
       return response.json().then(function (answer) {
         var note = null;
+        if (isProblem(answer, "csrf")) {
+          // An old CSRF token: keep the scan; the roster refresh hands the page a new one.
+          return refreshRoster().then(function () { return false; });
+        }
         if (answer && answer.result) {
           if (answer.result !== scan.offline_answer && !answer.conflict && scan.offline_answer) {
             note = { result: answer.result, bib: answer.registration && answer.registration.bib };

@@ -238,6 +238,12 @@ def test_offline_scans_survive_a_reload_and_count_once(
     assert _server_checkins() == {ids[0]: 1, ids[1]: 1, ids[2]: 1}
     db.session.rollback()
     assert db.session.scalar(select(db.func.count(ScanLog.id))) == 7
+    # The queue was sent to the public check-in API, and the roster came from it too.
+    slug = offline_event["slug"]
+    posts = {path for method, path in page.calls if method == "POST" and path != "/login"}
+    assert posts == {f"/api/v1/events/{slug}/checkins"}, posts
+    assert f"/api/v1/events/{slug}/roster" in page.seen_paths
+    assert not [p for p in page.seen_paths if p.startswith(f"/staff/events/{slug}/scan/r")]
     _clean(page)
 
 
@@ -328,7 +334,7 @@ def test_a_server_that_answers_502_is_treated_as_no_network(
         else:
             route.fallback()
 
-    page.route(f"{live_server}/staff/events/{slug}/scan", bad_gateway)
+    page.route(f"{live_server}/api/v1/events/{slug}/checkins", bad_gateway)
     _type_scan(page, str(offline_event["numbers"][0]), "confirm_identity")
     assert _pending(page) == 0
     page.click("#confirm-id")
@@ -336,7 +342,7 @@ def test_a_server_that_answers_502_is_treated_as_no_network(
     assert page.is_visible("#result .pending-flag")
     assert _pending(page) == 1
     assert _server_checkins() == {}
-    page.unroute(f"{live_server}/staff/events/{slug}/scan")
+    page.unroute(f"{live_server}/api/v1/events/{slug}/checkins")
     page.clock.fast_forward(16_000)  # the next background sync
     page.wait_for_selector("#pending", state="hidden", timeout=WAIT_MS)
     assert _server_checkins() == {offline_event["ids"][0]: 1}

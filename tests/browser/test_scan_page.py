@@ -100,11 +100,13 @@ def _guarded_context(browser, live_server: str, **kw: Any):
     allowed = urlsplit(live_server).netloc
     outside: list[str] = []
     seen: list[str] = []
+    calls: list[tuple[str, str]] = []
 
     def guard(route) -> None:
         url = route.request.url
         if urlsplit(url).netloc == allowed:
             seen.append(urlsplit(url).path)
+            calls.append((route.request.method, urlsplit(url).path))
             route.continue_()
         else:
             outside.append(url)
@@ -124,6 +126,7 @@ def _guarded_context(browser, live_server: str, **kw: Any):
     page.on("console", console)
     page.outside_requests = outside  # type: ignore[attr-defined]
     page.seen_paths = seen  # type: ignore[attr-defined]
+    page.calls = calls  # type: ignore[attr-defined]
     page.problems = problems  # type: ignore[attr-defined]
     return context, page
 
@@ -202,6 +205,15 @@ def _assert_clean(page) -> None:
     assert page.problems == []
 
 
+def _assert_calls_the_api(page, slug: str) -> None:
+    """The script's scans, counter and roster went to the public check-in API (issue 16,
+    point 3): every POST it made, and every JSON read, is under /api/v1/."""
+    posts = [path for method, path in page.calls if method == "POST" and path != "/login"]
+    assert posts and set(posts) == {f"/api/v1/events/{slug}/checkins"}, posts
+    assert f"/api/v1/events/{slug}/checkins/counts" in page.seen_paths
+    assert not [p for p in page.seen_paths if p.startswith(f"/staff/events/{slug}/scan/")]
+
+
 # --- the camera -------------------------------------------------------------------------
 
 
@@ -257,6 +269,7 @@ def test_camera_checks_in_a_real_bib_then_says_already(
     # The decoder and its worker came from our own static files, and nothing else did.
     assert "/static/vendor/qr-scanner.umd.min.js" in page.seen_paths
     assert "/static/vendor/qr-scanner-worker.min.js" in page.seen_paths
+    _assert_calls_the_api(page, scan_event["slug"])
     _assert_clean(page)
 
 
@@ -347,6 +360,7 @@ def test_wedge_scan_and_typed_bib_check_in_and_count(js_page, live_server, scan_
     ]
     refs = [log.client_ref for i, log in enumerate(logs) if i != 2]
     assert len(set(refs)) == 4 and all(refs) and logs[2].client_ref is None
+    _assert_calls_the_api(page, scan_event["slug"])
     _assert_clean(page)
 
 

@@ -41,10 +41,12 @@ def test_scan_page_refuses_json_that_is_not_an_object(app, make_event, make_staf
     page = browser(app)
     login(page, volunteer.email)
     token = csrf_from(page.get(f"/staff/events/{event.slug}/scan").text)
+    # The page's script calls the check-in API with its session and CSRF token.
     response = page.post(
-        f"/staff/events/{event.slug}/scan",
+        f"/api/v1/events/{event.slug}/checkins",
         data=body,
         content_type="application/json",
         headers={"X-CSRFToken": token},
     )
     assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"

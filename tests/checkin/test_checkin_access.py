@@ -1,4 +1,5 @@
-"""Who may scan, count and undo: the API (bearer tokens) and the staff pages (sign-in).
+"""Who may scan, count and undo: the API (bearer tokens, or the scan page's session with
+its CSRF token) and the staff pages (sign-in).
 
 Table-driven over every kind of caller. Refused calls write nothing.
 """
@@ -163,15 +164,71 @@ def test_api_refuses_bad_tokens(client, world, authorization):
     assert counts() == before
 
 
-def test_api_ignores_the_session_cookie(app, world, make_staff):
-    """A signed-in browser without a token is anonymous to the API (no cookie auth, no CSRF)."""
-    organiser = make_staff("organiser", password=PASSWORD)
+def _page_token(client: FlaskClient, slug: str) -> str:
+    """The CSRF token the scan page carries (as its script reads it)."""
+    html = client.get(f"/staff/events/{slug}/scan").get_data(as_text=True)
+    found = re.search(r'data-csrf="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
+@pytest.mark.parametrize("bad_token", [None, "", "not-the-token"])
+def test_a_session_call_without_a_valid_csrf_token_is_refused(app, page_world, bad_token):
+    """The scan page's session authenticates the check-in API only with its CSRF token:
+    without one, a check-in or an undo is a 400 problem document and changes nothing."""
+    world = page_world
     signed_in = browser(app)
-    assert login(signed_in, organiser.email).status_code == 302
+    assert login(signed_in, world.staff["organiser"].email).status_code == 302
+    _page_token(signed_in, world.slug)  # the session holds a token; this request lacks it
+    headers = {} if bad_token is None else {"X-CSRFToken": bad_token}
     before = counts()
-    for endpoint in API_MATRIX:
-        assert call_api(signed_in, world, endpoint, {}).status_code == 401
+    for endpoint in ("scan", "undo"):
+        response = call_api(signed_in, world, endpoint, headers)
+        assert response.status_code == 400, endpoint
+        assert response.mimetype == PROBLEM
+        assert response.get_json()["type"].endswith("/csrf")
     assert counts() == before
+    assert len(active_checkins(world.runners[0])) == 1
+    assert active_checkins(world.runners[1]) == []
+    # Reading needs no token (a GET changes nothing).
+    assert call_api(signed_in, world, "counts", {}).status_code == 200
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_api_access_by_the_page_session(app, page_world, who):
+    """The same answers as by token, for a signed-in browser sending its CSRF token."""
+    world = page_world
+    client = signed_in_as(app, world, who)
+    signed = who not in ("anonymous", "partner")
+    page = world.other.slug if who == "volunteer_elsewhere" else world.slug
+    headers = {"X-CSRFToken": _page_token(client, page)} if signed else {}
+    for endpoint in API_MATRIX:
+        expected = API_MATRIX[endpoint][who]
+        if who == "partner":
+            expected = 401  # partners have no staff session
+        response = call_api(client, world, endpoint, headers)
+        assert response.status_code == expected, (endpoint, response.get_data(as_text=True))
+        if expected >= 400:
+            assert response.mimetype == PROBLEM
+    assert len(active_checkins(world.runners[1])) == int(API_MATRIX["scan"][who] < 400)
+
+
+def test_a_bearer_call_needs_no_csrf_token_and_opens_no_session(app, page_world):
+    """Other clients send a token, never a CSRF token, and get no cookie: even from a
+    browser that is signed in on the pages, the token decides."""
+    world = page_world
+    signed_in = browser(app)
+    assert login(signed_in, world.staff["organiser"].email).status_code == 302
+    volunteer = world.staff["volunteer_here"]
+    answer = call_api(signed_in, world, "scan", volunteer.headers)
+    assert answer.status_code == 201
+    assert "Set-Cookie" not in answer.headers
+    assert "Cookie" not in answer.headers.get("Vary", "")
+    assert active_checkins(world.runners[1])[0].scanned_by_id == volunteer.id
+    # Other API routes never open the session, token or not.
+    listing = signed_in.get(f"{API}/events")
+    assert "Cookie" not in listing.headers.get("Vary", "")
+    assert signed_in.get(f"{API}/stats").status_code == 401
 
 
 def test_deactivated_volunteer_token_stops_working(client, world):
@@ -205,9 +262,11 @@ def signed_in_as(app: Flask, world: World, who: str) -> FlaskClient:
     return client
 
 
+#: "counts" is the check-in API's counter the page calls with its session (401, not a
+#: redirect, for a browser nobody is signed in on).
 PAGE_EXPECTED: dict[str, dict[str, int]] = {
-    "anonymous": {"choose": 302, "get": 302, "post": 302, "counts": 302},
-    "partner": {"choose": 302, "get": 302, "post": 302, "counts": 302},
+    "anonymous": {"choose": 302, "get": 302, "post": 302, "counts": 401},
+    "partner": {"choose": 302, "get": 302, "post": 302, "counts": 401},
     "volunteer_elsewhere": {"choose": 200, "get": 403, "post": 403, "counts": 403},
     "volunteer_here": {"choose": 200, "get": 200, "post": 201, "counts": 200},
     "organiser": {"choose": 200, "get": 200, "post": 201, "counts": 200},
@@ -232,7 +291,7 @@ def test_scan_pages_access(app, page_world, who):
         "post": client.post(
             scan_url, data={"code": "SBY 0002", "id_checked": "1", "csrf_token": token}
         ),
-        "counts": client.get(f"{scan_url}/counts"),
+        "counts": client.get(f"{API}/events/{world.slug}/checkins/counts"),
     }
 
     for name, response in responses.items():
@@ -248,7 +307,11 @@ def test_scan_pages_access(app, page_world, who):
     if expected["post"] == 201:
         assert "result-checked_in" in responses["post"].get_data(as_text=True)
         assert counts() == (before[0] + 1, before[1] + 1)
-        assert responses["counts"].get_json() == {"checked_in": 2, "confirmed": 2}
+        assert responses["counts"].get_json() == {
+            "station": "pickup",
+            "checked_in": 2,
+            "confirmed": 2,
+        }
         assert active_checkins(world.runners[1])[0].scanned_by_id == world.staff[who].id
     else:
         assert counts() == before
@@ -258,7 +321,7 @@ def test_scan_pages_access(app, page_world, who):
 def test_unknown_event_page_is_404_for_staff(app, page_world):
     client = signed_in_as(app, page_world, "organiser")
     assert client.get("/staff/events/nowhere/scan").status_code == 404
-    assert client.get("/staff/events/nowhere/scan/counts").status_code == 404
+    assert client.get(f"{API}/events/nowhere/checkins/counts").status_code == 404
 
 
 def test_signing_out_ends_scanning(app, page_world):

@@ -177,24 +177,26 @@ def test_the_page_roster_needs_a_session_of_someone_who_may_scan(
 ):
     other = make_event(slug="medan", bib_prefix="MDN")
     elsewhere_staff = make_staff("volunteer", events=(other.slug,), password=PASSWORD)
+    # The page asks the check-in API's roster with its session (no token).
+    roster_url = f"{API}/events/{event.slug}/roster"
     anonymous = browser(app)
-    response = anonymous.get(f"/staff/events/{event.slug}/scan/roster")
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    response = anonymous.get(roster_url)
+    assert response.status_code == 401 and response.mimetype == "application/problem+json"
     here = browser(app)
     login(here, volunteer.email)
-    response = here.get(f"/staff/events/{event.slug}/scan/roster")
+    response = here.get(roster_url)
     assert response.status_code == 200
     assert response.get_json()["event"]["slug"] == event.slug
     assert response.headers["X-CSRFToken"]  # a cached page refreshes its token here
-    again = here.get(
-        f"/staff/events/{event.slug}/scan/roster",
-        headers={"If-None-Match": response.headers["ETag"]},
-    )
+    again = here.get(roster_url, headers={"If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304 and again.headers["X-CSRFToken"]
     elsewhere = browser(app)
     login(elsewhere, elsewhere_staff.email)
-    assert elsewhere.get(f"/staff/events/{event.slug}/scan/roster").status_code == 403
-    assert here.get("/staff/events/nowhere/scan/roster").status_code == 404
+    assert elsewhere.get(roster_url).status_code == 403
+    assert here.get(f"{API}/events/nowhere/roster").status_code == 404
+    # A bearer call gets the roster without a session, so without a token to refresh.
+    by_token = here.get(roster_url, headers=volunteer.headers)
+    assert by_token.status_code == 200 and "X-CSRFToken" not in by_token.headers
 
 
 # --- queued scans and conflicts -----------------------------------------------------------
@@ -302,7 +304,7 @@ def test_the_page_sends_queued_scans_with_time_device_and_answer(app, event, run
     login(page, volunteer.email)
     html = page.get(f"/staff/events/{event.slug}/scan").get_data(as_text=True)
     token = csrf_from(html)
-    url = f"/staff/events/{event.slug}/scan"
+    url = f"{API}/events/{event.slug}/checkins"  # the page's script calls the API
     at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     body = {
         "code": "2",

@@ -179,8 +179,12 @@ def test_the_page_opens_at_the_volunteers_assigned_station(
     assert response.status_code == 201
     assert len(active_checkins(runners[0], "finish")) == 1
     assert active_checkins(runners[0], "pickup") == []
-    assert client.get("/staff/events/solo/scan/counts").get_json()["checked_in"] == 1
-    assert client.get("/staff/events/solo/scan/counts?station=pickup").get_json() == {
+    # The page's counter asks the check-in API for its station.
+    counter = "/api/v1/events/solo/checkins/counts?station=finish"
+    assert f'data-counts-url="{counter}"' in solo
+    assert client.get(counter).get_json()["checked_in"] == 1
+    assert client.get("/api/v1/events/solo/checkins/counts?station=pickup").get_json() == {
+        "station": "pickup",
         "checked_in": 0,
         "confirmed": 1,
     }

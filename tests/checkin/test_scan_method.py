@@ -266,9 +266,9 @@ def test_the_scan_log_refuses_an_unknown_method(app, event, volunteer):
 def test_the_page_follows_the_same_rule(app, volunteer, runners):
     page = browser(app)
     assert login(page, volunteer.email).status_code == 302
-    url = "/staff/events/tasik/scan"
-    token = csrf_from(page.get(url).get_data(as_text=True))
+    token = csrf_from(page.get("/staff/events/tasik/scan").get_data(as_text=True))
     headers = {"X-CSRFToken": token}
+    url = f"{API}/events/tasik/checkins"  # what the page's script calls, with its session
 
     camera = page.post(url, json={"code": "QTA 0003", "method": "scan"}, headers=headers)
     assert (camera.status_code, camera.get_json()["result"]) == (422, "invalid")
