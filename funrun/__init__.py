@@ -146,8 +146,8 @@ def register_blueprints(app: Flask) -> None:
     from funrun.enrolment import views as _enrolment_views  # noqa: F401
     from funrun.enrolment.filters import init_app as init_enrolment_filters
     from funrun.events import bp as events_bp
-    from funrun.events import manage as _event_manage  # noqa: F401
     from funrun.events import views as _event_views  # noqa: F401
+    from funrun.events import views_staff as _event_staff_views  # noqa: F401
     from funrun.privacy import bp as privacy_bp
     from funrun.privacy import views as _privacy_views  # noqa: F401
     from funrun.registration import bp as registration_bp

@@ -17,8 +17,6 @@ batch's recorded count stays what was sent), and batch-printed bib PDFs are drop
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -30,8 +28,7 @@ from funrun.audit.services import record
 from funrun.bibs.printing import drop_print_files
 from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
-from funrun.enrolment.export import _CONTEXT as EXPORT_CONTEXT
-from funrun.enrolment.export import _files as export_files
+from funrun.enrolment.export import batch_rows, write_batch_files
 from funrun.enrolment.models import Enrolment, ExportAccess, ExportBatch
 from funrun.events.models import Event
 from funrun.extensions import db
@@ -118,16 +115,10 @@ def _year_start(column: Any) -> Any:
 
 def _rewrite_batches(numbers_by_batch: dict[int, set[str]], now: datetime) -> int:
     """Drop the purged participants' rows from their batches' stored files."""
-    cipher = data_cipher()
     for batch_id, purged in numbers_by_batch.items():
         batch = db.session.get_one(ExportBatch, batch_id)
-        document = json.loads(cipher.decrypt(batch.json_encrypted, context=EXPORT_CONTEXT))
-        rows = [r for r in document["enrolments"] if r["participant_number"] not in purged]
-        as_csv, as_json = export_files(rows, batch.number, batch.created_at)
-        batch.csv_encrypted = cipher.encrypt(as_csv.decode(), context=EXPORT_CONTEXT)
-        batch.json_encrypted = cipher.encrypt(as_json.decode(), context=EXPORT_CONTEXT)
-        batch.csv_sha256 = hashlib.sha256(as_csv).hexdigest()
-        batch.json_sha256 = hashlib.sha256(as_json).hexdigest()
+        rows = [r for r in batch_rows(batch) if r["participant_number"] not in purged]
+        write_batch_files(batch, rows)
         db.session.add(ExportAccess(batch_id=batch_id, user_id=None, action="purge", at=now))
     return len(numbers_by_batch)
 
