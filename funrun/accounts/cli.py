@@ -44,7 +44,7 @@ def create_user_command(
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def set_password_command(email: str, password_stdin: bool) -> None:
     """Set a new password (printed unless given on stdin); every session of the account ends."""
-    from funrun.accounts.management import set_password
+    from funrun.accounts.admin_services import set_password
 
     user = find_user(email)
     if user is None:

@@ -23,8 +23,8 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from funrun.accounts import signin, staff_sessions
+from funrun.accounts.admin_services import set_password
 from funrun.accounts.forms import ChangePasswordForm
-from funrun.accounts.management import set_password
 from funrun.audit.services import current_user_id, record
 from funrun.dbtypes import utcnow
 from funrun.extensions import db, limiter, login_manager

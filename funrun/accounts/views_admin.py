@@ -10,7 +10,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from funrun.accounts import management, staff_sessions
+from funrun.accounts import admin_services, staff_sessions
 from funrun.accounts.access import roles_required
 from funrun.accounts.forms import (
     ROLE_LABELS,
@@ -44,7 +44,7 @@ def _reason(error: AccountError) -> str:
 
 
 def _account_or_404(user_id: int) -> User:
-    user = management.get_account(user_id)
+    user = admin_services.get_account(user_id)
     if user is None:
         abort(404)
     return user
@@ -54,7 +54,7 @@ def _assign_form(user: User) -> AssignForm:
     form = AssignForm()
     form.event_id.choices = [
         SelectChoice(e.id, f"{e.city} · {format_date(e.date, 'medium')}")
-        for e in management.assignable_events(user)
+        for e in admin_services.assignable_events(user)
     ]
     return form
 
@@ -63,8 +63,8 @@ def _account_page(user: User, assign: AssignForm | None = None, status: int = 20
     return render_template(
         "accounts/account.html",
         account=user,
-        assignments=management.account_assignments(user),
-        tokens=management.account_tokens(user),
+        assignments=admin_services.account_assignments(user),
+        tokens=admin_services.account_tokens(user),
         sessions=staff_sessions.live_sessions(user.id),
         assign=assign or _assign_form(user),
         action=ActionForm(),
@@ -77,7 +77,7 @@ def _account_page(user: User, assign: AssignForm | None = None, status: int = 20
 def people() -> str:
     """Every staff and partner account."""
     return render_template(
-        "accounts/people.html", rows=management.list_accounts(), role_labels=ROLE_LABELS
+        "accounts/people.html", rows=admin_services.list_accounts(), role_labels=ROLE_LABELS
     )
 
 
@@ -120,7 +120,7 @@ def assign(user_id: int) -> Response | tuple[str, int]:
     form = _assign_form(user)
     if form.validate_on_submit():
         try:
-            management.assign_event(user, form.event_id.data, form.station.data or None)
+            admin_services.assign_event(user, form.event_id.data, form.station.data or None)
         except AccountError as refused:
             form.event_id.errors = [*form.event_id.errors, _reason(refused)]
         else:
@@ -136,7 +136,7 @@ def unassign(user_id: int, assignment_id: int) -> Response:
     user = _account_or_404(user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    if not management.unassign_event(user, assignment_id):
+    if not admin_services.unassign_event(user, assignment_id):
         abort(404)
     flash(_("Removed from the event."), "success")
     return redirect(url_for("accounts.account", user_id=user.id))
@@ -150,7 +150,7 @@ def issue_token(user_id: int) -> Response | tuple[str, int]:
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        token = management.issue_token(user)
+        token = admin_services.issue_token(user)
     except AccountError as refused:
         flash(_reason(refused), "error")
         return _account_page(user, status=409)
@@ -166,7 +166,7 @@ def revoke_token(user_id: int, token_id: int) -> Response:
     user = _account_or_404(user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    token = management.revoke_token(user, token_id)
+    token = admin_services.revoke_token(user, token_id)
     if token is None:
         abort(404)
     flash(_("Token %(prefix)s… revoked.", prefix=token.prefix), "success")
@@ -181,7 +181,7 @@ def set_active(user_id: int, action: str) -> Response | tuple[str, int]:
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        management.set_active(user, action == "reactivate", by=current_user)
+        admin_services.set_active(user, action == "reactivate", by=current_user)
     except AccountError as refused:
         flash(_reason(refused), "error")
         return _account_page(user, status=409)
@@ -199,7 +199,7 @@ def end_sessions(user_id: int) -> Response:
     user = _account_or_404(user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    ended = management.end_sessions(user)
+    ended = admin_services.end_sessions(user)
     flash(
         ngettext(
             "%(num)d session of %(email)s ended.",

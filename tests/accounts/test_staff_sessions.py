@@ -16,7 +16,7 @@ from markupsafe import escape
 from sqlalchemy import event, func, select, update
 
 from funrun.accounts import staff_sessions
-from funrun.accounts.management import set_password
+from funrun.accounts.admin_services import set_password
 from funrun.accounts.models import StaffSession, User
 from funrun.audit.models import AuditEntry
 from funrun.dbtypes import utcnow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from funrun.accounts import management
+from funrun.accounts import admin_services
 from funrun.accounts.models import User
 from funrun.enrolment.export import create_batch
 from funrun.enrolment.services import enrol_registered, prepare
@@ -121,7 +121,7 @@ def test_people_actions_are_recorded_and_tokens_never_stored(app, make_staff):
     issued = page.post(f"/staff/people/{volunteer.id}/tokens", data={"csrf_token": csrf_from(html)})
     assert issued.status_code == 200
     shown = issued.get_data(as_text=True)
-    management.set_active(
+    admin_services.set_active(
         db.session.get(User, volunteer.id), False, by=db.session.get(User, admin.id)
     )
     [issue] = audit_rows("token_issue")
@@ -206,7 +206,7 @@ def test_account_create_and_assign_are_recorded(app, make_event, make_staff):
     [created] = audit_rows("account_create")
     assert (created.user_id, created.target) == (admin.id, "new-volunteer@example.org")
     volunteer = db.session.scalar(db.select(User).where(User.email == "new-volunteer@example.org"))
-    management.assign_event(volunteer, event.id)
+    admin_services.assign_event(volunteer, event.id)
     [assigned] = audit_rows("assign")
     assert (assigned.target, assigned.event_id) == ("new-volunteer@example.org", event.id)
     for row in audit_rows():

@@ -7,7 +7,7 @@ import re
 import pytest
 from flask import Flask
 
-from funrun.accounts.management import assign_event
+from funrun.accounts.admin_services import assign_event
 from funrun.accounts.models import User
 from funrun.extensions import db
 from tests.checkin.conftest import PASSWORD, active_checkins, browser, counts, login, scan_logs
