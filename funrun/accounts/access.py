@@ -1,4 +1,8 @@
-"""Role checks for staff pages (cookie sessions via Flask-Login)."""
+"""Who may do what: the role groups staff pages name, and the checks that apply them.
+
+Rules that also need an event (a volunteer scans only at the events assigned to them)
+live with the scan desk in ``funrun.checkin.desk`` for now.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,16 @@ from flask_login import current_user, login_required
 from funrun.accounts.models import Role
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Event pages, figures, rosters, exports and undoing a check-in.
+ORGANISERS = (Role.ADMIN, Role.ORGANISER)
+#: The race-day desks (scan, enrol, disputes): organisers, and volunteers of the event.
+DESK_STAFF = (Role.ADMIN, Role.ORGANISER, Role.VOLUNTEER)
+
+
+def sees_full_nik(user: Any) -> bool:
+    """Whether ``user`` may see NIKs unmasked on rosters and registration pages (admins)."""
+    return getattr(user, "role", None) == Role.ADMIN
 
 
 def roles_required(*roles: Role) -> Callable[[F], F]:

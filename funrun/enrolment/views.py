@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from funrun.accounts.access import roles_required
+from funrun.accounts.access import DESK_STAFF, ORGANISERS, roles_required
 from funrun.accounts.models import Role
 from funrun.bibs.views import pdf_response
 from funrun.checkin.desk import event_for_desk
@@ -50,9 +50,6 @@ from funrun.registration.models import Registration
 from funrun.registration.services import RegistrationError, current_privacy_notice
 from funrun.registration.validation import ValidationFailed
 
-DESK = (Role.ADMIN, Role.ORGANISER, Role.VOLUNTEER)
-SUPERVISORS = (Role.ADMIN, Role.ORGANISER)
-
 
 def _registration_arg(event: Event) -> Registration | None:
     raw = request.values.get("registration", "")
@@ -76,7 +73,7 @@ def _attach_errors(form: EnrolmentForm, errors: dict[str, list[str]]) -> None:
 
 
 @bp.route("/staff/events/<slug:slug>/enrol", methods=["GET", "POST"])
-@roles_required(*DESK)
+@roles_required(*DESK_STAFF)
 def desk(slug: str) -> Response | str | tuple[str, int]:
     """Enrol a scanned runner (?registration=ID) or a walk-up, with a confirm step."""
     event = event_for_desk(slug)
@@ -191,7 +188,7 @@ def _enrolment_for_staff(number: str) -> Enrolment:
 
 
 @bp.route("/staff/enrolments/<number>")
-@roles_required(*DESK)
+@roles_required(*DESK_STAFF)
 def done(number: str) -> str:
     """The new member's participant number, what was charged, and the card to download."""
     enrolment = _enrolment_for_staff(number)
@@ -206,7 +203,7 @@ def done(number: str) -> str:
 
 
 @bp.route("/staff/enrolments/<number>/card.pdf")
-@roles_required(*DESK)
+@roles_required(*DESK_STAFF)
 def card(number: str) -> Response:
     """The membership card PDF."""
     enrolment = _enrolment_for_staff(number)
@@ -217,7 +214,7 @@ def card(number: str) -> Response:
 
 
 @bp.route("/staff/enrolment/exports", methods=["GET", "POST"])
-@roles_required(*SUPERVISORS)
+@roles_required(*ORGANISERS)
 def exports() -> Response | str:
     """Batches of new members for the scheme's core system: make one, download any."""
     form = ExportForm()
@@ -241,7 +238,7 @@ def exports() -> Response | str:
 
 
 @bp.route("/staff/enrolment/exports/<int:number>.<fmt>")
-@roles_required(*SUPERVISORS)
+@roles_required(*ORGANISERS)
 def export_file(number: int, fmt: str) -> Response:
     """A batch file exactly as first made; the download is logged (it carries NIKs) once
     its body was served."""

@@ -6,8 +6,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from funrun.accounts.access import roles_required
-from funrun.accounts.models import Role
+from funrun.accounts.access import ORGANISERS, roles_required
 from funrun.events import bp
 from funrun.events.editing import (
     EventEditError,
@@ -19,8 +18,6 @@ from funrun.events.editing import (
 from funrun.events.forms import EventForm, SwitchForm
 from funrun.events.models import Event
 from funrun.events.services import get_event, list_events, summarise
-
-ORGANISERS = (Role.ADMIN, Role.ORGANISER)
 
 
 def _event_or_404(slug: str) -> Event:

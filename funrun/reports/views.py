@@ -18,8 +18,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from funrun.accounts.access import roles_required
-from funrun.accounts.models import Role
+from funrun.accounts.access import ORGANISERS, roles_required, sees_full_nik
 from funrun.dbtypes import utcnow
 from funrun.downloads import export_response, file_chunks, spooled
 from funrun.events.models import Event
@@ -39,7 +38,6 @@ from funrun.reports.roster_queries import (
     roster_page,
 )
 
-ORGANISERS = (Role.ADMIN, Role.ORGANISER)
 TOTALS_FORMATS = (*FORMATS, "pdf")
 #: Seconds between the dashboard's live updates (config FUNRUN_DASHBOARD_POLL_SECONDS).
 POLL_SECONDS = 20
@@ -156,7 +154,7 @@ def roster(slug: str) -> Response:
         abort(400)
     try:
         page = roster_page(
-            event, query=query, page=int(raw_page), full_nik=current_user.role == Role.ADMIN
+            event, query=query, page=int(raw_page), full_nik=sees_full_nik(current_user)
         )
     except RosterQueryError:
         abort(400)
@@ -220,7 +218,7 @@ def registration_page(slug: str, registration_id: int) -> Response:
             event=event,
             registration=registration,
             history=history,
-            nik=nik if current_user.role == Role.ADMIN else mask_nik(nik),
+            nik=nik if sees_full_nik(current_user) else mask_nik(nik),
             tz=event.timezone,
         )
     )
