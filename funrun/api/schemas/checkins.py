@@ -12,6 +12,7 @@ from pydantic import Field
 from funrun.api.schemas.base import Count, DateTime, Schema
 from funrun.api.schemas.registrations import JWK as JWKRef
 from funrun.checkin.models import STATIONS, ScanResult
+from funrun.checkin.scanrequest import MAX_CODE
 from funrun.registration.models import RegistrationStatus
 
 #: The answers a scan can give (``undone`` is only ever a log entry).
@@ -29,7 +30,7 @@ class CheckInRequest(Schema):
     """``POST /events/{slug}/checkins``."""
 
     code: str = Field(
-        max_length=200,
+        max_length=MAX_CODE,
         description="The QR payload, or a typed bib: 42, 0042, JKT0042, jkt-0042.",
     )
     method: Literal["scan", "typed"] = Field(
