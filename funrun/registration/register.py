@@ -90,23 +90,28 @@ def register(
         "created_by_id": created_by_id,
     }
     kinds = _KINDS[::-1] if getattr(event, "full", False) else _KINDS
-    tokens = [manage_token_for(submission)] if submission is not None else []
-    for token in [*tokens, None]:
-        token, params["manage_token_hash"] = (
-            (token, hash_token(token)) if token else new_manage_token()
-        )
+    if submission is not None:
         try:
-            registration_id, status, number = _write(params, kinds)
+            return _made(event, data, now, params, kinds, manage_token_for(submission))
         except TokenTaken:
-            if token is None or not tokens:  # pragma: no cover - a random token is unique
-                raise
-            tokens = []
-            continue
-        snapshot = RegistrationSnapshot.made(
-            registration_id, (event.id, event.slug, event.bib_prefix), status, number, data, now
-        )
-        return NewRegistration(token, snapshot)
-    raise AssertionError("unreachable")  # pragma: no cover
+            pass
+    return _made(event, data, now, params, kinds, None)
+
+
+def _made(
+    event: RegisterableEvent,
+    data: RegistrationData,
+    now: datetime,
+    params: dict[str, Any],
+    kinds: tuple[RegistrationStatus, ...],
+    token: str | None,
+) -> NewRegistration:
+    """The registration stored with ``token`` (a fresh random one when None)."""
+    token, params["manage_token_hash"] = (token, hash_token(token)) if token else new_manage_token()
+    registration_id, status, number = _write(params, kinds)
+    event_ref = (event.id, event.slug, event.bib_prefix)
+    snapshot = RegistrationSnapshot.made(registration_id, event_ref, status, number, data, now)
+    return NewRegistration(token, snapshot)
 
 
 def _duplicate() -> DuplicateRegistration:
@@ -217,7 +222,7 @@ def _in_one_statement(
     for _attempt in range(5):
         for status in kinds:
             try:
-                [(holds_place, registration_id, number, is_open)] = fastdb.run(
+                [(holds_place, registration_id, number, is_open)] = fastdb.run_hot(
                     one_statement(status), params
                 )
             except IntegrityError as exc:

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
-from sqlalchemy import Engine, event
 
 from funrun.extensions import db
 from funrun.registration import terms_cache
@@ -135,18 +135,19 @@ def test_no_other_feature_imports_registration_private_names() -> None:
 
 
 @pytest.fixture
-def statements(app) -> Iterator[list[str]]:
-    """Every statement any engine sends from here on (cursor executions)."""
+def statements(app, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement sent to PostgreSQL from here on, counted at the driver (psycopg's
+    cursor), so a statement sent through the session, a Connection or the fast path's
+    compiled text all count alike."""
     sent: list[str] = []
+    execute = psycopg.Cursor.execute
 
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        sent.append(statement)
+    def counted(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(str(query))
+        return execute(self, query, *args, **kwargs)
 
-    event.listen(Engine, "before_cursor_execute", count)
-    try:
-        yield sent
-    finally:
-        event.remove(Engine, "before_cursor_execute", count)
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    return sent
 
 
 def test_a_registration_is_one_statement_on_postgresql(
