@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from funrun.enrolment.contribution import Quote
 
@@ -24,22 +23,3 @@ class EnrolmentResult:
     paid_until: date
     #: For walk-ups: the new registration's manage link token, shown once.
     manage_token: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        """The API's ``enrolment`` object."""
-        return {
-            "id": self.id,
-            "participant_number": self.participant_number,
-            "registration_id": self.registration_id,
-            "registration_status": self.registration_status,
-            "bib": self.bib,
-            "full_name": self.full_name,
-            "programs": list(self.quote.programmes),
-            "income_basis": self.quote.income_basis,
-            "contribution": self.quote.as_json(),
-            "sponsor_amount": self.quote.sponsor_amount,
-            "reliefs": list(self.quote.reliefs),
-            "schedule": self.quote.schedule_code,
-            "valid_from": self.valid_from.isoformat(),
-            "paid_until": self.paid_until.isoformat(),
-        }

@@ -28,34 +28,6 @@ class EventSummary:
     waitlisted: int
     status: EventStatus
 
-    def as_json(self) -> dict:
-        """The event as the API returns it."""
-        e = self.event
-        return {
-            "slug": e.slug,
-            "name": e.name,
-            "city": e.city,
-            "date": e.date.isoformat(),
-            "date_is_illustrative": e.date_is_illustrative,
-            "start_time": e.start_time.strftime("%H:%M"),
-            "timezone": e.timezone,
-            "venue": e.venue,
-            "quota": e.quota,
-            "confirmed": e.confirmed_count,
-            "waitlisted": self.waitlisted,
-            "remaining": e.remaining,
-            "status": str(self.status),
-            "shirt_sizes": list(e.shirt_sizes),
-            "min_age": e.min_age,
-            "max_age": e.max_age,
-            "registration_opens_at": _iso(e.registration_opens_at),
-            "registration_closes_at": _iso(e.registration_closes_at),
-        }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
 
 def current_tour() -> Tour | None:
     """The tour the public home page shows: the newest one."""
