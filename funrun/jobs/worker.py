@@ -99,6 +99,8 @@ class Worker:
         try:
             if found is None:
                 raise LookupError(f"no handler for job kind {held.kind!r}")
+            if held.attempt > held.max_attempts:  # its workers died every time (say, OOM)
+                raise RuntimeError(f"its worker died in each of {held.max_attempts} attempts")
             found.run(held.payload)
         except (Stop, KeyboardInterrupt):
             raise

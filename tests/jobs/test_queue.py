@@ -115,6 +115,22 @@ def test_a_running_job_is_not_claimed_while_its_lease_holds(app: Flask, recorder
     assert not queue.finish(held)  # the first claim can no longer finish it
 
 
+def test_a_job_whose_workers_keep_dying_gives_up(app: Flask, recorder: Recorder):
+    """A job that kills its worker every time (say, out of memory) is not run for ever."""
+    enqueue("test.record", {"n": 8}, max_attempts=2)
+    db.session.commit()
+    for attempt in (1, 2):  # each claim's worker dies: its lease runs out
+        held = queue.claim(f"doomed-{attempt}", timedelta(minutes=5))
+        assert held is not None and held.attempt == attempt
+        db.session.execute(update(Job).values(lease_until=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    assert Worker(app).run(burst=True) == 0
+    assert recorder.runs == []  # not a third time
+    (job,) = jobs()
+    assert (job.status, job.attempts) == (JobStatus.FAILED, 3)
+    assert recorder.gave_up == [({"n": 8}, "its worker died in each of 2 attempts")]
+
+
 def test_flask_worker_burst_through_the_cli(app: Flask, runner, recorder: Recorder):
     for n in range(3):
         enqueue("test.record", {"n": n})
