@@ -123,13 +123,25 @@ def runner(app: Flask):
     return app.test_cli_runner()
 
 
+#: Fixtures that hand a test the session's app, on the database the suite runs on.
+SESSION_APP_FIXTURES = {"app", "client", "runner", "_session_app"}
+
+
 @pytest.fixture
-def postgres_url() -> str:
-    """PostgreSQL (POSTGRES_URL), required: skips (or fails under FUNRUN_REQUIRE_ALL) without it."""
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    """PostgreSQL (POSTGRES_URL), required: skips (or fails under FUNRUN_REQUIRE_ALL) without it.
+
+    A test that also takes the session's app drives that app on PostgreSQL: in a run on
+    SQLite it is left to the PostgreSQL run of the same `make test` (a skip that says so,
+    not a failure: the two runs together run it). Tests on databases of their own
+    (``separate_postgres_url``, engines of their own) run in both.
+    """
     need(
         bool(POSTGRES_URL) and POSTGRES_URL.startswith("postgres"),
         "neither TEST_DATABASE_URL nor TEST_POSTGRES_URL names a PostgreSQL database",
     )
+    if POSTGRES_URL != PG_URL and SESSION_APP_FIXTURES & set(request.fixturenames):
+        pytest.skip("drives the app on PostgreSQL: runs in the PostgreSQL run of make test")
     return normalise_database_url(POSTGRES_URL or "")
 
 
