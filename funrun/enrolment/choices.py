@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-#: Informal-sector occupations seen at the tour (DOMAIN.md), then "other" with free text.
+#: Informal-sector occupations the tour reaches most, then "other" with free text.
 OCCUPATIONS = {
     "trader": _l("Market trader or street vendor"),
     "angkot_driver": _l("Angkot driver"),

@@ -25,7 +25,8 @@ from tests.conftest import person_payload
 API = "/api/v1"
 DOC_URI = "urn:funrun:openapi"
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
-#: The public operations SPEC.md's contract names (staff operations have their own tests).
+#: The public contract: events, registering, the manage link, the bib, the signing key and
+#: this document (staff operations have their own tests).
 CONTRACT_OPERATIONS = {
     ("GET", "/events"),
     ("GET", "/events/{slug}"),
