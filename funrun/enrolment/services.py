@@ -36,8 +36,7 @@ from funrun.enrolment.errors import (
     RegistrationNotFound,
 )
 
-# MAX_CODE, find_enrolment, registration_for_code: re-exported (``as``) for funrun/api.
-from funrun.enrolment.lookups import MAX_CODE as MAX_CODE
+# find_enrolment, registration_for_code: re-exported (``as``) for funrun/api/enrolments.py.
 from funrun.enrolment.lookups import enrolment_of_person
 from funrun.enrolment.lookups import find_enrolment as find_enrolment
 from funrun.enrolment.lookups import registration_for_code as registration_for_code
