@@ -9,9 +9,9 @@ first outcome and changes nothing.
 The pieces live beside this module: ``scanrequest`` checks a scan's input, ``desk``
 finds who scans where, ``entry`` holds the rule of how a code was entered (issue 15),
 ``statements`` the Core pieces of the write, ``engine`` how they run on each database
-(one statement on PostgreSQL, several in a transaction on SQLite) and the replays,
-``outcomes`` the answers. Here are :func:`scan` and :func:`scan_by_token`, undo and the
-counter; the names callers use are re-exported.
+(one statement on PostgreSQL, several in a transaction on SQLite), ``codes`` what a code
+names, ``replay`` the replays, ``outcomes`` the answers. Here are :func:`scan` and
+:func:`scan_by_token`, undo and the counter; the names callers use are re-exported.
 """
 
 from __future__ import annotations

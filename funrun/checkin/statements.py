@@ -22,7 +22,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    cast,
     exists,
     false,
     func,
@@ -59,14 +58,21 @@ def run(statement: Executable, params: dict[str, Any] | None = None) -> list[Row
 
 
 def param(name: str, type_: Any) -> Any:
-    """A named parameter with its type stated (PostgreSQL cannot always infer it)."""
-    return cast(bindparam(name, type_=type_), type_)
+    """A named parameter with its type stated: PostgreSQL cannot always infer it, and the
+    psycopg dialect sends the type with the value (``%(name)s::INTEGER``)."""
+    return bindparam(name, type_=type_)
 
 
 def desk_query(token_hash: Any, slug: Any) -> Select[Any]:
-    """Who (by API token) and where (by slug), and whether they may scan there: one row."""
-    u, t, e, a = USERS.c, _TOKENS.c, EVENTS.c, _ASSIGNMENTS.c
-    account = _TOKENS.join(USERS, and_(u.id == t.user_id, u.active.is_(True)))
+    """Who (by API token) and where (by slug), and whether they may scan there: one row.
+
+    Short aliases keep the scan statement that embeds this under psycopg's 4 KB cache of
+    parsed queries (a longer one is parsed again on every scan).
+    """
+    users, tokens, events = USERS.alias("u"), _TOKENS.alias("t"), EVENTS.alias("e")
+    assignments = _ASSIGNMENTS.alias("a")
+    u, t, e, a = users.c, tokens.c, events.c, assignments.c
+    account = tokens.join(users, and_(u.id == t.user_id, u.active.is_(True)))
     one = select(literal(1).label("one")).subquery("one")
     assigned = exists().where(a.user_id == u.id, a.event_id == e.id)
     allowed = and_(
@@ -86,14 +92,14 @@ def desk_query(token_hash: Any, slug: Any) -> Select[Any]:
         func.coalesce(allowed, false()).label("allowed"),
     ).select_from(
         one.outerjoin(account, and_(t.token_hash == token_hash, t.revoked_at.is_(None))).outerjoin(
-            EVENTS, e.slug == slug
+            events, e.slug == slug
         )
     )
 
 
 def runner_query(event_id: Any, bib: Any) -> Select[Any]:
     """The runner holding bib ``bib`` at the event, as a scan shows them."""
-    r = REGISTRATIONS.c
+    r = REGISTRATIONS.alias("r").c
     return select(
         r.id,
         r.full_name,
@@ -106,10 +112,11 @@ def runner_query(event_id: Any, bib: Any) -> Select[Any]:
 
 def prior_query(registration_id: Any, station: Any) -> Select[Any]:
     """The runner's active check-in at the station, with who scanned it."""
-    c = CHECKINS.c
+    checkins, users = CHECKINS.alias("c"), USERS.alias("u")
+    c = checkins.c
     return (
-        select(c.id, c.station, c.checked_in_at, USERS.c.email, c.device)
-        .select_from(CHECKINS.outerjoin(USERS, USERS.c.id == c.scanned_by_id))
+        select(c.id, c.station, c.checked_in_at, users.c.email, c.device)
+        .select_from(checkins.outerjoin(users, users.c.id == c.scanned_by_id))
         .where(c.registration_id == registration_id, c.station == station, c.undone_at.is_(None))
     )
 
