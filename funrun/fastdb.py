@@ -158,30 +158,6 @@ def run(statement: Executable, params: Mapping[str, Any] | None = None) -> list[
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def execute(statement: Executable, params: Mapping[str, Any] | None = None) -> list[Row[Any]]:
-    """Run one SQLAlchemy Core statement on the fast path's engine, as its own transaction.
-
-    The same connection settings and the same single retry as :func:`fetch`: a connection
-    that died while idle (or a prepared plan that outlived a schema change) fails the
-    statement before anything is written, and it is run again on a new connection.
-    Constraint violations come out as SQLAlchemy's :class:`IntegrityError`.
-    """
-    for attempt in (1, 2):
-        with _engine().connect() as conn:
-            try:
-                result = conn.execute(statement, dict(params or {}))
-                return list(result.all()) if result.returns_rows else []
-            except DBAPIError as error:
-                stale = isinstance(error.orig, _STALE_PLAN)
-                if isinstance(error, IntegrityError) or attempt == 2:
-                    raise
-                if not (error.connection_invalidated or stale):
-                    raise
-                if stale:
-                    conn.invalidate()
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 #: Each hot Core statement compiled once per process (keyed by identity; the statement is
 #: kept with it, so its id cannot be reused by another object).
 _compiled: dict[int, tuple[Executable, Compiled]] = {}

@@ -53,7 +53,7 @@ def run(statement: Executable, params: dict[str, Any] | None = None) -> list[Row
     """Run one statement: on PostgreSQL on the fast path's autocommit engine (off the
     session's connections: one round trip), on SQLite in the session."""
     if fastdb.available():
-        return fastdb.execute(statement, params)
+        return fastdb.run(statement, params)
     return list(db.session.execute(statement, params or {}).all())
 
 
