@@ -105,10 +105,12 @@ def _configure_sqlite(app: Flask) -> None:
 
     from funrun.dbtx import BEGIN_OPTION
 
+    begin = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE"}
+
     @sa_event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get(BEGIN_OPTION, "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        connection.exec_driver_sql(begin[mode])
 
 
 def register_extensions(app: Flask) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Table, insert, select, text, update
+from sqlalchemy import Table, func, insert, select, update
 
 from funrun.accounts.services import create_user, find_user
 from funrun.dbtx import begin_write
@@ -163,15 +163,14 @@ def synthetic_nik(index: int, birth: date, female: bool) -> str:
 def _reserve_ids(table: str, count: int) -> list[int]:
     """``count`` fresh primary keys for ``table`` (a sequence block on PostgreSQL)."""
     if db.session.get_bind().dialect.name == "postgresql":
+        sequence = func.pg_get_serial_sequence(table, "id")
         return list(
             db.session.scalars(
-                text(
-                    "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"
-                ),
-                {"t": table, "n": count},
+                select(func.nextval(sequence)).select_from(func.generate_series(1, count))
             )
         )
-    start = (db.session.scalar(text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")) or 0) + 1
+    ids = db.metadata.tables[table].c.id
+    start = (db.session.scalar(select(func.coalesce(func.max(ids), 0))) or 0) + 1
     return list(range(start, start + count))
 
 

@@ -30,10 +30,7 @@ _RUNS_SQL = {"text", "exec_driver_sql", "fetch", "execute", "scalar", "scalars",
 _LOOKS_LIKE_SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|WITH|BEGIN)\b")
 #: Where SQL text is still assembled, by whom it is being converted; each entry must go.
 #: A finding not listed here fails, and so does an entry that no longer finds anything.
-KNOWN: dict[str, str] = {
-    "funrun/__init__.py:exec_driver_sql": "SQLite's BEGIN hook (the app factory, the lead's)",
-    "funrun/demo/services.py:text": "the demo seeder's sequence reset (demo, the lead's)",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _name(node: ast.AST) -> str:
