@@ -75,7 +75,11 @@ def _engine() -> Engine:
             # the indexes whatever the tables held when it was made, and is not planned
             # again on every run (force_custom_plan did that: +1.2 ms of PostgreSQL CPU a
             # scan). A statement with no index to use still scans; none of these has one.
-            connect_args={"options": "-c enable_seqscan=off"},
+            # JIT off: a priced-out scan costs 1e10 to the planner, far past jit_above_cost,
+            # so such a statement (a typed bib's prefix looked up in the tiny events table)
+            # was compiled to machine code on every run: PostgreSQL CPU per scan rose from
+            # 0.41 to 3.71 ms in bench/checkin.py. No statement here is long enough for JIT.
+            connect_args={"options": "-c enable_seqscan=off -c jit=off"},
         )
         _engines[url] = engine
     return engine

@@ -243,3 +243,30 @@ def test_the_scan_statements_fit_psycopgs_cache_of_parsed_queries() -> None:
 
     for name in ("scan (API)", "scan (page)", "replay", "desk"):
         assert len(HOT_STATEMENTS[name].encode()) < MAX_CACHED_STATEMENT_LENGTH, name
+
+
+def test_no_statement_on_the_fast_path_is_compiled_by_jit(
+    app: Flask, postgres_url: str, make_event: Callable[..., Event]
+) -> None:
+    """A statement with no index to use is priced past jit_above_cost by enable_seqscan=off,
+    and was compiled to machine code on every run (a typed bib's prefix looked up: the
+    PostgreSQL CPU of a scan went from 0.41 to 3.71 ms). The fast path turns JIT off; an
+    ordinary connection (JIT on, the server's default here) shows the check can fail."""
+    make_event()
+    lookup = "SELECT city FROM events WHERE upper(bib_prefix) = 'TST' ORDER BY date DESC LIMIT 1"
+
+    def jit_in_plan(conn: Connection) -> bool:
+        plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT TEXT) " + lookup).scalars().all()
+        return any(line.lstrip().startswith("JIT:") for line in plan)
+
+    ordinary = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    try:
+        with ordinary.connect() as conn:
+            if conn.exec_driver_sql("SHOW jit").scalar() == "on":
+                conn.exec_driver_sql("SET enable_seqscan = off")
+                assert jit_in_plan(conn)
+    finally:
+        ordinary.dispose()
+    with fastdb.connection() as conn:
+        assert conn.exec_driver_sql("SHOW jit").scalar() == "off"
+        assert not jit_in_plan(conn)
