@@ -252,7 +252,7 @@ def _write(desk: Desk | None, params: dict[str, Any]) -> tuple[Any, ...]:
     between them: one statement on PostgreSQL, several in a transaction on SQLite.)"""
     if fastdb.available():
         statement = SCAN_BY_TOKEN if desk is None else SCAN_AT_DESK
-        return tuple(fastdb.run(statement, params)[0])
+        return tuple(fastdb.run_hot(statement, params)[0])
     assert desk is not None  # SQLite reads the desk first (read_desk)
     try:
         row = _in_steps(desk, params)
