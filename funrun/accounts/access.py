@@ -1,7 +1,7 @@
 """Who may do what: the role groups staff pages name, and the checks that apply them.
 
-Rules that also need an event (a volunteer scans only at the events assigned to them)
-live with the scan desk in ``funrun.checkin.desk`` for now.
+Rules that also need an event (a volunteer works only the desks of the events assigned
+to them) are here too: :func:`can_scan`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from typing import Any, TypeVar
 
 from flask import abort
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
-from funrun.accounts.models import Role
+from funrun.accounts.models import EventAssignment, Role, User
+from funrun.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,6 +28,22 @@ DESK_STAFF = (Role.ADMIN, Role.ORGANISER, Role.VOLUNTEER)
 def sees_full_nik(user: Any) -> bool:
     """Whether ``user`` may see NIKs unmasked on rosters and registration pages (admins)."""
     return getattr(user, "role", None) == Role.ADMIN
+
+
+def can_scan(user: User, event_id: int) -> bool:
+    """Admins and organisers scan anywhere; volunteers only at events they are assigned."""
+    if user.role in ORGANISERS:
+        return True
+    if user.role != Role.VOLUNTEER:
+        return False
+    return (
+        db.session.scalar(
+            select(EventAssignment.id).where(
+                EventAssignment.user_id == user.id, EventAssignment.event_id == event_id
+            )
+        )
+        is not None
+    )
 
 
 def roles_required(*roles: Role) -> Callable[[F], F]:

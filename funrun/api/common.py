@@ -8,13 +8,13 @@ from flask import request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from funrun.accounts.models import Role
+from funrun.accounts.access import DESK_STAFF
 from funrun.api.problems import problem
 from funrun.registration.models import Registration
 from funrun.registration.services import find_by_token
 
 #: Who may scan and enrol at an event they are assigned to.
-SCANNERS = (Role.ADMIN, Role.ORGANISER, Role.VOLUNTEER)
+SCANNERS = DESK_STAFF
 
 
 def event_not_found() -> Response:

@@ -7,13 +7,13 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from funrun.accounts.access import can_scan
 from funrun.accounts.auth import bearer_user, require_roles
 from funrun.api import bp
 from funrun.api.common import SCANNERS, event_not_found, invalid, json_object
 from funrun.api.problems import problem
 from funrun.api.schemas.enrolment import Enrolment
 from funrun.bibs.views import pdf_response
-from funrun.checkin.services import can_scan
 from funrun.enrolment.services import (
     AlreadyEnrolled,
     AlreadyMember,

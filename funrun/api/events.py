@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import current_app, jsonify
 from werkzeug.wrappers import Response
 
+from funrun.accounts.access import ORGANISERS
 from funrun.accounts.auth import require_roles
-from funrun.accounts.models import Role
 from funrun.api import bp
 from funrun.api.common import event_not_found
 from funrun.api.openapi import openapi_document
@@ -34,7 +34,7 @@ def event_detail(slug: str) -> Response:
 
 
 @bp.get("/stats")
-@require_roles(Role.ADMIN, Role.ORGANISER)
+@require_roles(*ORGANISERS)
 def stats() -> Response:
     """Per-city figures and the tour totals: the same numbers as the dashboard and exports."""
     response = jsonify(Stats.of(tour_figures()))

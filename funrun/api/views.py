@@ -12,8 +12,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.wrappers import Response
 
+from funrun.accounts.access import ORGANISERS
 from funrun.accounts.auth import bearer_token, token_required
-from funrun.accounts.models import Role
 from funrun.api import bp
 from funrun.api.common import SCANNERS
 from funrun.api.common import event_not_found as _event_not_found
@@ -151,7 +151,7 @@ def roster(slug: str) -> Response:
 
 
 @bp.post("/checkins/<id:checkin_id>/undo")
-@staff_roles(Role.ADMIN, Role.ORGANISER)
+@staff_roles(*ORGANISERS)
 def undo(checkin_id: int) -> Response:
     """A supervisor takes back a mistaken check-in (logged)."""
     user = caller()

@@ -8,8 +8,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from funrun.accounts.access import roles_required
-from funrun.accounts.models import Role
+from funrun.accounts.access import ORGANISERS, roles_required
 from funrun.bibs import bp
 from funrun.bibs.models import PrintJob
 from funrun.bibs.printing import job_is_stale, pdf_path, start_print_job
@@ -18,8 +17,6 @@ from funrun.bibs.services import NoBib, bib_pdf, count_confirmed, payload_for
 from funrun.events.services import get_event
 from funrun.extensions import db
 from funrun.registration.services import find_by_token
-
-ORGANISERS = (Role.ADMIN, Role.ORGANISER)
 
 
 def pdf_response(data: bytes, filename: str) -> Response:

@@ -8,6 +8,7 @@ from flask import abort
 from flask_login import current_user
 from sqlalchemy import String, select
 
+from funrun.accounts.access import can_scan
 from funrun.accounts.models import EventAssignment, Role, User
 from funrun.accounts.services import TOKEN_PREFIX, hash_api_token
 from funrun.checkin.models import STATIONS
@@ -62,22 +63,6 @@ def token_hash(token: str | None) -> str | None:
     if token is None or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
     return hash_api_token(token)
-
-
-def can_scan(user: User, event_id: int) -> bool:
-    """Admins and organisers scan anywhere; volunteers only at events they are assigned."""
-    if user.role in (Role.ADMIN, Role.ORGANISER):
-        return True
-    if user.role != Role.VOLUNTEER:
-        return False
-    return (
-        db.session.scalar(
-            select(EventAssignment.id).where(
-                EventAssignment.user_id == user.id, EventAssignment.event_id == event_id
-            )
-        )
-        is not None
-    )
 
 
 def event_for_desk(slug: str) -> Event:

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import HiddenField, StringField
 
-from funrun.accounts.access import roles_required
+from funrun.accounts.access import DESK_STAFF, ORGANISERS, roles_required
 from funrun.accounts.models import EventAssignment, Role
 from funrun.checkin import bp
 from funrun.checkin.desk import event_for_desk
@@ -48,8 +48,6 @@ from funrun.events.models import Event
 from funrun.events.services import get_event
 from funrun.extensions import db
 from funrun.registration.validation import ValidationFailed
-
-SCANNERS = (Role.ADMIN, Role.ORGANISER, Role.VOLUNTEER)
 
 
 class ScanForm(FlaskForm):
@@ -79,7 +77,7 @@ def _station(event: Event) -> str:
 
 
 @bp.route("/staff/scan")
-@roles_required(*SCANNERS)
+@roles_required(*DESK_STAFF)
 def choose_event() -> str:
     """The events this account may scan at."""
     query = select(Event).order_by(Event.date)
@@ -95,7 +93,7 @@ def choose_event() -> str:
 
 
 @bp.route("/staff/events/<slug:slug>/scan", methods=["GET", "POST"])
-@roles_required(*SCANNERS)
+@roles_required(*DESK_STAFF)
 def scan_page(slug: str) -> Response | str | tuple[str, int] | tuple[Response, int]:
     """Scan bibs with the camera, a handheld scanner or the keyboard."""
     event = event_for_desk(slug)
@@ -229,7 +227,7 @@ class UndoForm(FlaskForm):
 
 
 @bp.route("/staff/events/<slug:slug>/checkins")
-@roles_required(Role.ADMIN, Role.ORGANISER)
+@roles_required(*ORGANISERS)
 def recent_checkins(slug: str) -> str:
     """The supervisor's view: the latest check-ins of the event, each with an undo button."""
     event = get_event(slug)
@@ -245,7 +243,7 @@ def recent_checkins(slug: str) -> str:
 
 
 @bp.route("/staff/checkins/<id:checkin_id>/undo", methods=["POST"])
-@roles_required(Role.ADMIN, Role.ORGANISER)
+@roles_required(*ORGANISERS)
 def undo_page(checkin_id: int) -> Response:
     """Take back a mistaken check-in (logged), then show the list again."""
     checkin = db.get_or_404(CheckIn, checkin_id)

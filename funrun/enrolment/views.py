@@ -10,11 +10,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from funrun.accounts.access import DESK_STAFF, ORGANISERS, roles_required
+from funrun.accounts.access import DESK_STAFF, ORGANISERS, can_scan, roles_required
 from funrun.accounts.models import Role
 from funrun.bibs.views import pdf_response
 from funrun.checkin.desk import event_for_desk
-from funrun.checkin.services import can_scan
 from funrun.downloads import export_response
 from funrun.enrolment import bp
 from funrun.enrolment.choices import OCCUPATIONS, PAYMENT_CHANNELS, PROGRAMMES

@@ -9,8 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from funrun.accounts.access import roles_required
-from funrun.accounts.models import Role
+from funrun.accounts.access import DESK_STAFF, roles_required
 from funrun.checkin.desk import event_for_desk
 from funrun.events.models import Event
 from funrun.registration import bp
@@ -31,8 +30,6 @@ from funrun.registration.services import (
 )
 from funrun.registration.validation import ValidationFailed, clean_registration
 
-DESK = (Role.ADMIN, Role.ORGANISER, Role.VOLUNTEER)
-
 
 def _page(
     event: Event, form: DisputeForm, status: int = 200, holder: Holder | None = None
@@ -47,7 +44,7 @@ def _page(
 
 
 @bp.route("/staff/events/<slug:slug>/disputes", methods=["GET", "POST"])
-@roles_required(*DESK)
+@roles_required(*DESK_STAFF)
 def dispute_page(slug: str) -> Response | tuple[str, int]:
     """GET: the form. POST: the registration holding the NIK to review, or, confirmed,
     that registration voided and the person registered."""
