@@ -8,6 +8,7 @@ Every request still goes through the route guard: nothing may leave for another 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import select
 
 from funrun.accounts.services import create_user
@@ -118,6 +120,24 @@ def _pending(page) -> int:
     return int(page.inner_text("#pending-count").strip())
 
 
+def _expect_pending(page, count: int) -> None:
+    """The queue shows ``count`` scans not yet sent. The answer is drawn before the queue's
+    write to IndexedDB ends, so the counter may follow a moment later: wait for it (up to
+    WAIT_MS), then read it."""
+    with contextlib.suppress(PlaywrightTimeout):  # the assertion below says what it shows
+        page.wait_for_function(
+            """n => {
+                const box = document.querySelector("#pending");
+                const shown = box && !box.hidden && box.offsetParent !== null;
+                const text = document.querySelector("#pending-count")?.textContent.trim();
+                return n === 0 ? !shown : shown && text === String(n);
+            }""",
+            arg=count,
+            timeout=WAIT_MS,
+        )
+    assert _pending(page) == count
+
+
 def _server_checkins() -> dict[int, int]:
     db.session.rollback()  # see what the server's threads committed
     rows = db.session.scalars(select(CheckIn).where(CheckIn.undone_at.is_(None))).all()
@@ -152,7 +172,7 @@ def test_offline_scans_survive_a_reload_and_count_once(
         offline_event["payloads"],
     )
     _sign_in(page, live_server, offline_event["emails"][0], offline_event["slug"])
-    assert _pending(page) == 0
+    _expect_pending(page, 0)
     # Chromium itself finds the page installable (manifest, icons, service worker).
     cdp = context.new_cdp_session(page)
     installability = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
@@ -174,12 +194,12 @@ def test_offline_scans_survive_a_reload_and_count_once(
     # volunteer has compared the ID card (issue 15).
     _type_scan(page, str(numbers[2]), "confirm_identity")
     assert "Pelari C" in page.inner_text("#result-detail")
-    assert _pending(page) == 3
+    _expect_pending(page, 3)
     page.click("#confirm-id")
     page.wait_for_selector("#result.result-checked_in", timeout=WAIT_MS)
     assert page.is_visible("#result .pending-flag")
     _type_scan(page, "9999", "unknown")
-    assert _pending(page) == 5
+    _expect_pending(page, 5)
     assert "is-offline" in page.get_attribute("#network-state", "class")
     assert _server_checkins() == {}
 
@@ -194,7 +214,7 @@ def test_offline_scans_survive_a_reload_and_count_once(
     _type_scan(page, payloads[1], "checked_in")  # the real bib 2, after the reload
     assert page.inner_text("#count-in").strip() == "3"
     _type_scan(page, payloads[0], "already_checked_in")  # still known as checked in here
-    assert _pending(page) == 7
+    _expect_pending(page, 7)
     page.evaluate("window.scrollTo(0, 0)")
     _shot(page, "20-scan-offline-pending")
     assert _server_checkins() == {}
@@ -305,7 +325,7 @@ def test_a_queued_scan_from_a_device_with_a_wrong_clock_still_counts(
     _sign_in(page, live_server, offline_event["emails"][0], offline_event["slug"])
     _go_offline(context, page)
     _type_scan(page, offline_event["payloads"][3], "checked_in")
-    assert _pending(page) == 1
+    _expect_pending(page, 1)
     before = datetime.now(UTC)
     _go_offline(context, page, False)
     page.wait_for_selector("#pending", state="hidden", timeout=WAIT_MS)
@@ -336,11 +356,11 @@ def test_a_server_that_answers_502_is_treated_as_no_network(
 
     page.route(f"{live_server}/api/v1/events/{slug}/checkins", bad_gateway)
     _type_scan(page, str(offline_event["numbers"][0]), "confirm_identity")
-    assert _pending(page) == 0
+    _expect_pending(page, 0)
     page.click("#confirm-id")
     page.wait_for_selector("#result.result-checked_in", timeout=WAIT_MS)
     assert page.is_visible("#result .pending-flag")
-    assert _pending(page) == 1
+    _expect_pending(page, 1)
     assert _server_checkins() == {}
     page.unroute(f"{live_server}/api/v1/events/{slug}/checkins")
     page.clock.fast_forward(16_000)  # the next background sync
@@ -378,7 +398,7 @@ def test_offline_a_plain_qr_from_the_camera_is_invalid_and_checks_nobody_in(
     assert page.is_visible("#result .pending-flag")  # answered here
     assert "Pelari C" not in page.inner_text("#result-detail")
     page.click("#camera-start")  # off: one scan is enough
-    assert _pending(page) == 1
+    _expect_pending(page, 1)
     assert _server_checkins() == {}
     db.session.rollback()
     assert db.session.scalars(select(ScanLog)).all() == []
