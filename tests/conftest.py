@@ -246,3 +246,19 @@ def csrf_from(html: str) -> str:
     )
     assert match, "no CSRF token in page"
     return match.group(1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """An app on an empty database of its own (never the session database), on SQLite
+    and on PostgreSQL: for migration and constraint tests."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("separate_postgres_url")("fresh")
+    else:
+        url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    reset_database(url)
+    app = build_app(url)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()

@@ -4,37 +4,19 @@ SQLite and PostgreSQL; and migration 0013 brings existing rows along or says why
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
 from alembic import command
-from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 import funrun.models  # noqa: F401  (every table in the metadata)
 from funrun.extensions import db
-from tests.conftest import build_app, reset_database
 
 AT = datetime(2026, 12, 13, 6, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_app(request: pytest.FixtureRequest, tmp_path) -> Iterator[Flask]:
-    """An app on an empty database of its own (never the session database)."""
-    if request.param == "postgresql":
-        url = request.getfixturevalue("separate_postgres_url")("integrity")
-    else:
-        url = f"sqlite:///{tmp_path / 'integrity.sqlite3'}"
-    reset_database(url)
-    app = build_app(url)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 def table(name: str):  # type: ignore[no-untyped-def]

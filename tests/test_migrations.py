@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import CheckConstraint, inspect
 
 import funrun.models  # noqa: F401  (every table in the metadata)
 from funrun.extensions import db
-from tests.conftest import build_app, reset_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_app(request: pytest.FixtureRequest, tmp_path) -> Iterator[Flask]:
-    """An app on an empty database of its own (never the session database)."""
-    if request.param == "postgresql":
-        url = request.getfixturevalue("separate_postgres_url")("migrations")
-    else:
-        url = f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
-    reset_database(url)
-    app = build_app(url)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 def schema_diff() -> list:

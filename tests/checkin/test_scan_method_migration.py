@@ -3,33 +3,14 @@ before methods existed get theirs from ``code_kind``, and the way back drops the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 
-import pytest
-from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
 import funrun.models  # noqa: F401  (every table in the metadata)
 from funrun.events.models import Event, Tour
 from funrun.extensions import db
-from tests.conftest import build_app, reset_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_app(request: pytest.FixtureRequest, tmp_path) -> Iterator[Flask]:
-    """An app on an empty database of its own (never the session database)."""
-    if request.param == "postgresql":
-        url = request.getfixturevalue("separate_postgres_url")("scan_method")
-    else:
-        url = f"sqlite:///{tmp_path / 'scan-method.sqlite3'}"
-    reset_database(url)
-    app = build_app(url)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 def scan_log_columns() -> set[str]:
