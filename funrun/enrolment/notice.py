@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 from pathlib import Path
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from funrun.registration.models import PrivacyNotice
-from funrun.registration.services import stored_notice
+from funrun.registration.notices import notice_from_file, stored_notice
 
 NOTICE_VERSION = "enrol-2026-11"
 _NOTICE_DIR = Path(__file__).parent / "notices"
@@ -18,13 +17,12 @@ _NOTICE_DIR = Path(__file__).parent / "notices"
 
 @functools.lru_cache(maxsize=8)
 def _notice_text(locale: str) -> tuple[str, str, str]:
-    body = (_NOTICE_DIR / f"enrolment.{locale}.txt").read_text(encoding="utf-8").strip()
     with force_locale(locale):
         label = _(
             "The runner has read the enrolment notice and agrees that their data is "
             "passed to the social-security scheme to enrol them as a member."
         )
-    return body, label, hashlib.sha256(f"{body}\n\n{label}".encode()).hexdigest()
+    return notice_from_file(_NOTICE_DIR / f"enrolment.{locale}.txt", label)
 
 
 def enrolment_notice(locale: str) -> PrivacyNotice:

@@ -37,12 +37,18 @@ class NoticeRef:
 @functools.lru_cache(maxsize=8)
 def notice_text(locale: str) -> tuple[str, str, str]:
     """Body, consent label and their SHA-256 for ``locale`` (read once per process)."""
-    body = (_NOTICE_DIR / f"privacy.{locale}.txt").read_text(encoding="utf-8").strip()
     with force_locale(locale):
         label = _(
             "I have read the privacy notice and agree that my data is processed "
             "for this Fun Run as it describes."
         )
+    return notice_from_file(_NOTICE_DIR / f"privacy.{locale}.txt", label)
+
+
+def notice_from_file(path: Path, label: str) -> tuple[str, str, str]:
+    """A notice's body read from ``path``, its consent ``label``, and the SHA-256 of both
+    (what a consent records it was shown)."""
+    body = path.read_text(encoding="utf-8").strip()
     return body, label, hashlib.sha256(f"{body}\n\n{label}".encode()).hexdigest()
 
 
