@@ -85,9 +85,14 @@ class World:
         # Cancelling may use up all but the first two runners (confirmed), so a long run
         # still has bibs to download.
         cancelling = operation.endswith("/cancel")
+        # A bib is downloaded only for a confirmed runner: the first two stay confirmed, so
+        # every real token drawn for it reaches the handler (drawing a waitlisted or
+        # cancelled one every time left the operation without a 2xx, 1 run in 5).
+        downloading = operation.endswith("/bib.pdf")
+        tokens = self.manage_tokens
         return {
             "slug": self.slugs,
-            "token": self.manage_tokens[2:] if cancelling else self.manage_tokens,
+            "token": tokens[2:] if cancelling else tokens[:2] if downloading else tokens,
             "checkin_id": self.checkin_ids,
             "number": self.numbers,
         }
