@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-#: Informal-sector occupations the tour reaches most, then "other" with free text.
+#: Informal-sector occupations the tour reaches most, then "other" with free text. Which
+#: sector each belongs to (reliefs are by sector) is schedule data, not code.
 OCCUPATIONS = {
     "trader": _l("Market trader or street vendor"),
     "angkot_driver": _l("Angkot driver"),
     "ojek_driver": _l("Ojek driver"),
+    "online_driver": _l("Online ride-hailing driver"),
+    "courier": _l("Courier"),
     "street_sweeper": _l("Street sweeper (e.g. PPSU)"),
     "fisher": _l("Fisher"),
     "farmer": _l("Farmer"),

@@ -33,8 +33,11 @@ class ContributionSchedule(db.Model):
     #: The lowest declared income accepted (the lowest income basis), whole rupiah.
     min_income: Mapped[int]
     max_income: Mapped[int | None]
-    #: False while the bracket table is not yet copied in full from the regulation.
+    #: False while the bracket table is provisional (not yet checked against the
+    #: regulation): administrators see the mark.
     brackets_complete: Mapped[bool] = mapped_column(default=False)
+    #: Where the bracket table comes from (and, while provisional, what it awaits).
+    brackets_source: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(Text, default="")
     notes: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -47,8 +50,18 @@ class ContributionSchedule(db.Model):
         cascade="all, delete-orphan", order_by="IncomeBracket.income_from", lazy="selectin"
     )
     reliefs: Mapped[list[ContributionRelief]] = relationship(
-        cascade="all, delete-orphan", order_by="ContributionRelief.starts_on", lazy="selectin"
+        cascade="all, delete-orphan", order_by="ContributionRelief.id", lazy="selectin"
     )
+    sectors: Mapped[list[ContributionSector]] = relationship(
+        cascade="all, delete-orphan", order_by="ContributionSector.id", lazy="selectin"
+    )
+
+    def sector_of(self, occupation: str | None) -> str | None:
+        """The sector an occupation belongs to in this schedule (None: in no sector)."""
+        for sector in self.sectors:
+            if occupation in sector.occupation_list:
+                return sector.code
+        return None
 
 
 class ContributionRate(db.Model):
@@ -87,8 +100,33 @@ class IncomeBracket(db.Model):
     basis: Mapped[int | None]
 
 
+class ContributionSector(db.Model):
+    """A group of occupations that reliefs name (e.g. transport: ojek and angkot drivers)."""
+
+    __tablename__ = "contribution_sectors"
+    __table_args__ = (UniqueConstraint("schedule_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("contribution_schedules.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    #: The name in Bahasa Indonesia and in English.
+    name: Mapped[str] = mapped_column(String(160))
+    name_en: Mapped[str] = mapped_column(String(160))
+    #: Comma-separated occupation codes (funrun.enrolment.choices.OCCUPATIONS).
+    occupations: Mapped[str] = mapped_column(Text)
+
+    @property
+    def occupation_list(self) -> list[str]:
+        """The occupation codes as a list."""
+        return self.occupations.split(",") if self.occupations else []
+
+
 class ContributionRelief(db.Model):
-    """A relief period (e.g. PP 49/2020): programmes discounted by a share, for a while."""
+    """A relief (e.g. PP 50/2025): programmes discounted by a share, in some months.
+
+    Which contribution months it covers is said by its periods, each for one sector or
+    for every sector.
+    """
 
     __tablename__ = "contribution_reliefs"
     __table_args__ = (UniqueConstraint("schedule_id", "code"),)
@@ -96,10 +134,9 @@ class ContributionRelief(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     schedule_id: Mapped[int] = mapped_column(ForeignKey("contribution_schedules.id"))
     code: Mapped[str] = mapped_column(String(32))
+    #: The name in Bahasa Indonesia and in English.
     name: Mapped[str] = mapped_column(String(160))
-    starts_on: Mapped[date]
-    #: Last day of the relief (inclusive).
-    ends_on: Mapped[date]
+    name_en: Mapped[str] = mapped_column(String(160), default="")
     #: Discount in basis points of each programme's amount (99% = 9900).
     discount_bp: Mapped[int]
     #: Comma-separated programmes the relief applies to, e.g. ``JKK,JKM``.
@@ -107,6 +144,30 @@ class ContributionRelief(db.Model):
     #: Not for members whose contributions a public budget (APBN/APBD) pays.
     excludes_public_budget: Mapped[bool] = mapped_column(default=False)
     source: Mapped[str] = mapped_column(Text, default="")
+
+    periods: Mapped[list[ReliefPeriod]] = relationship(
+        cascade="all, delete-orphan", order_by="ReliefPeriod.id", lazy="selectin"
+    )
+
+    @property
+    def programme_list(self) -> list[str]:
+        """The programmes as a list, e.g. ``["JKK", "JKM"]``."""
+        return self.programmes.split(",")
+
+
+class ReliefPeriod(db.Model):
+    """The contribution months a relief covers, for one sector (or every sector)."""
+
+    __tablename__ = "relief_periods"
+    __table_args__ = (CheckConstraint("first_month <= last_month", name="months_in_order"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    relief_id: Mapped[int] = mapped_column(ForeignKey("contribution_reliefs.id"), index=True)
+    #: A sector code of the schedule; None: every member, whatever the sector.
+    sector: Mapped[str | None] = mapped_column(String(32))
+    #: The first and last contribution months covered (the first day of each month).
+    first_month: Mapped[date]
+    last_month: Mapped[date]
 
 
 class Sponsor(db.Model):
@@ -210,8 +271,12 @@ class Enrolment(db.Model):
     amount_due: Mapped[int]
     sponsor_amount: Mapped[int]
     valid_from: Mapped[date]
-    #: Last day covered by the months paid.
+    #: Last day of the last covered month (the first covered month is the month of
+    #: ``valid_from``).
     paid_until: Mapped[date]
+    #: The cash receipt's number (kuitansi), e.g. ``KW-2026-000001``; None when not paid
+    #: in cash at the desk.
+    receipt_number: Mapped[str | None] = mapped_column(String(24), unique=True)
     enrolment_notice_id: Mapped[int] = mapped_column(ForeignKey("privacy_notices.id"))
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     enrolled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -229,8 +294,33 @@ class Enrolment(db.Model):
     sponsor: Mapped[Sponsor | None] = relationship()
     schedule: Mapped[ContributionSchedule] = relationship()
     enrolment_notice: Mapped[PrivacyNotice] = relationship()
+    covered_months: Mapped[list[EnrolmentMonth]] = relationship(
+        order_by="EnrolmentMonth.month", lazy="selectin", viewonly=True
+    )
 
     @property
     def programme_list(self) -> list[str]:
         """The programmes as a list, e.g. ``["JKK", "JKM"]``."""
         return self.programmes.split(",")
+
+
+class EnrolmentMonth(db.Model):
+    """One covered month of an enrolment, priced on its own: what was charged for it."""
+
+    __tablename__ = "enrolment_months"
+    __table_args__ = (
+        UniqueConstraint("enrolment_id", "month"),
+        CheckConstraint("total = jkk + jkm + jht", name="total_adds_up"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id", ondelete="CASCADE"))
+    #: The first day of the covered month.
+    month: Mapped[date] = mapped_column(index=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("contribution_schedules.id"))
+    jkk: Mapped[int]
+    jkm: Mapped[int]
+    jht: Mapped[int]
+    total: Mapped[int]
+    #: The relief applied that month (its code), if any.
+    relief: Mapped[str | None] = mapped_column(String(32))

@@ -23,10 +23,12 @@ from funrun.enrolment.models import (
     ContributionRate,
     ContributionRelief,
     ContributionSchedule,
+    ContributionSector,
     IncomeBracket,
+    ReliefPeriod,
     Sponsor,
 )
-from funrun.enrolment.schedule_document import ScheduleDataError, parse_document
+from funrun.enrolment.schedule_document import FORMAT, ScheduleDataError, parse_document
 from funrun.extensions import db
 
 SHIPPED = Path(__file__).parent / "data" / "schedules.json"
@@ -38,6 +40,7 @@ def apply_document(document: Any, *, user_id: int | None = None) -> int:
     try:
         for row in schedules:
             rates, brackets, reliefs = row.pop("rates"), row.pop("brackets"), row.pop("reliefs")
+            sectors = row.pop("sectors")
             schedule = db.session.scalar(
                 select(ContributionSchedule).where(ContributionSchedule.code == row["code"])
             )
@@ -52,10 +55,14 @@ def apply_document(document: Any, *, user_id: int | None = None) -> int:
             schedule.rates.clear()
             schedule.brackets.clear()
             schedule.reliefs.clear()
+            schedule.sectors.clear()
             db.session.flush()
             schedule.rates.extend(ContributionRate(**rate) for rate in rates)
             schedule.brackets.extend(IncomeBracket(**bracket) for bracket in brackets)
-            schedule.reliefs.extend(ContributionRelief(**relief) for relief in reliefs)
+            schedule.sectors.extend(ContributionSector(**sector) for sector in sectors)
+            for relief in reliefs:
+                periods = [ReliefPeriod(**period) for period in relief.pop("periods")]
+                schedule.reliefs.append(ContributionRelief(**relief, periods=periods))
             db.session.flush()
         for row in sponsors:
             sponsor = db.session.scalar(select(Sponsor).where(Sponsor.code == row["code"]))
@@ -118,17 +125,34 @@ def dump_document() -> dict[str, Any]:
                 "min_income": s.min_income,
                 "max_income": s.max_income,
                 "brackets_complete": s.brackets_complete,
+                "brackets_source": s.brackets_source,
                 "rates": rates,
                 "brackets": [
                     {"income_from": b.income_from, "income_to": b.income_to, "basis": b.basis}
                     for b in s.brackets
                 ],
+                "sectors": [
+                    {
+                        "code": c.code,
+                        "name": c.name,
+                        "name_en": c.name_en,
+                        "occupations": c.occupation_list,
+                    }
+                    for c in s.sectors
+                ],
                 "reliefs": [
                     {
                         "code": x.code,
                         "name": x.name,
-                        "starts_on": x.starts_on.isoformat(),
-                        "ends_on": x.ends_on.isoformat(),
+                        "name_en": x.name_en,
+                        "periods": [
+                            {
+                                "sector": p.sector,
+                                "first_month": f"{p.first_month:%Y-%m}",
+                                "last_month": f"{p.last_month:%Y-%m}",
+                            }
+                            for p in x.periods
+                        ],
                         "discount_percent": percent(x.discount_bp),
                         "programmes": x.programmes.split(","),
                         "excludes_public_budget": x.excludes_public_budget,
@@ -142,7 +166,7 @@ def dump_document() -> dict[str, Any]:
         {"code": p.code, "name": p.name, "public_budget": p.public_budget, "active": p.active}
         for p in db.session.scalars(select(Sponsor).order_by(Sponsor.code))
     ]
-    return {"format": 1, "schedules": schedules, "sponsors": sponsors}
+    return {"format": FORMAT, "schedules": schedules, "sponsors": sponsors}
 
 
 def schedule_in_force(day: date) -> ContributionSchedule | None:
@@ -158,6 +182,21 @@ def schedule_in_force(day: date) -> ContributionSchedule | None:
         )
         .order_by(ContributionSchedule.effective_from.desc(), ContributionSchedule.id.desc())
         .limit(1)
+    )
+
+
+def schedules_between(first: date, last: date) -> list[ContributionSchedule]:
+    """Every schedule in force on some day from ``first`` to ``last``."""
+    return list(
+        db.session.scalars(
+            select(ContributionSchedule).where(
+                ContributionSchedule.effective_from <= last,
+                or_(
+                    ContributionSchedule.effective_to.is_(None),
+                    ContributionSchedule.effective_to >= first,
+                ),
+            )
+        )
     )
 
 

@@ -16,9 +16,12 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from funrun.enrolment.choices import MANDATORY_PROGRAMMES, PROGRAMMES
+from funrun.enrolment.choices import MANDATORY_PROGRAMMES, OCCUPATIONS, PROGRAMMES
 
+#: The document's format: 2 since reliefs have periods by sector and month (issue 17).
+FORMAT = 2
 MAX_RUPIAH = 1_000_000_000
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 _CODE = re.compile(r"[a-z0-9][a-z0-9\-]{0,31}")
 _PERCENT = re.compile(r"(100|[0-9]{1,2})(\.[0-9]{1,2})?")
 
@@ -180,7 +183,73 @@ def _brackets(r: _Reader, items: Any, where: str, min_income: int | None) -> lis
     return out
 
 
-def _reliefs(r: _Reader, items: Any, where: str) -> list[dict]:
+def _month(r: _Reader, obj: dict, key: str, where: str) -> date | None:
+    value = obj.get(key)
+    if isinstance(value, str) and _MONTH.fullmatch(value):
+        return date(int(value[:4]), int(value[5:]), 1)
+    r.fail(_l("%(where)s must be a month (YYYY-MM).", where=f"{where}.{key}"))
+    return None
+
+
+def _periods(r: _Reader, items: Any, where: str, sectors: set[str]) -> list[dict]:
+    out: list[dict] = []
+    if not isinstance(items, list) or not items:
+        r.fail(_l("%(where)s is missing or not valid.", where=where))
+        return out
+    for i, item in enumerate(items):
+        at = f"{where}[{i}]"
+        if not isinstance(item, dict):
+            r.fail(_l("%(where)s is missing or not valid.", where=at))
+            continue
+        sector = item.get("sector")
+        if sector is not None and (not isinstance(sector, str) or sector not in sectors):
+            r.fail(_l("%(where)s: unknown sector.", where=at))
+        row = {
+            "sector": sector,
+            "first_month": _month(r, item, "first_month", at),
+            "last_month": _month(r, item, "last_month", at),
+        }
+        if row["first_month"] and row["last_month"] and row["last_month"] < row["first_month"]:
+            r.fail(_l("%(where)s ends before it starts.", where=at))
+        out.append(row)
+    return out
+
+
+def _sectors(r: _Reader, items: Any, where: str) -> list[dict]:
+    out: list[dict] = []
+    if items is None:
+        return out
+    if not isinstance(items, list):
+        r.fail(_l("%(where)s is missing or not valid.", where=where))
+        return out
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        at = f"{where}[{i}]"
+        if not isinstance(item, dict):
+            r.fail(_l("%(where)s is missing or not valid.", where=at))
+            continue
+        occupations = item.get("occupations")
+        if not isinstance(occupations, list) or any(
+            not isinstance(o, str) or o not in OCCUPATIONS or o in seen for o in occupations
+        ):
+            r.fail(_l("%(where)s: each listed occupation in one sector only.", where=at))
+            occupations = []
+        seen.update(occupations)
+        out.append(
+            {
+                "code": r.code(item, "code", at),
+                "name": r.text(item, "name", at, max_length=160),
+                "name_en": r.text(item, "name_en", at, max_length=160),
+                "occupations": ",".join(occupations),
+            }
+        )
+    codes = [row["code"] for row in out]
+    if len(set(codes)) != len(codes):
+        r.fail(_l("%(where)s: each code only once.", where=where))
+    return out
+
+
+def _reliefs(r: _Reader, items: Any, where: str, sectors: set[str]) -> list[dict]:
     out = []
     if items is None:
         return out
@@ -207,15 +276,13 @@ def _reliefs(r: _Reader, items: Any, where: str) -> list[dict]:
         row = {
             "code": r.code(item, "code", at),
             "name": r.text(item, "name", at, max_length=160),
-            "starts_on": r.day(item, "starts_on", at),
-            "ends_on": r.day(item, "ends_on", at),
+            "name_en": r.text(item, "name_en", at, max_length=160),
+            "periods": _periods(r, item.get("periods"), f"{at}.periods", sectors),
             "discount_bp": r.basis_points(item, "discount_percent", at),
             "programmes": ",".join(programmes),
             "excludes_public_budget": r.flag(item, "excludes_public_budget", at),
             "source": r.text(item, "source", at, max_length=2000, required=False),
         }
-        if row["starts_on"] and row["ends_on"] and row["ends_on"] < row["starts_on"]:
-            r.fail(_l("%(where)s ends before it starts.", where=at))
         out.append(row)
     codes = [row["code"] for row in out]
     if len(set(codes)) != len(codes):
@@ -230,7 +297,7 @@ def parse_document(document: Any) -> tuple[list[dict], list[dict]]:
     if (
         not isinstance(document, dict)
         or type(document.get("format")) is not int
-        or document["format"] != 1
+        or document["format"] != FORMAT
     ):
         raise ScheduleDataError([str(_l("%(where)s is missing or not valid.", where="format"))])
     schedules = document.get("schedules", [])
@@ -251,6 +318,7 @@ def parse_document(document: Any) -> tuple[list[dict], list[dict]]:
             "min_income": r.rupiah(item, "min_income", at),
             "max_income": r.rupiah(item, "max_income", at, nullable=True),
             "brackets_complete": r.flag(item, "brackets_complete", at),
+            "brackets_source": r.text(item, "brackets_source", at, max_length=2000, required=False),
             "source": r.text(item, "source", at, max_length=2000, required=False),
             "notes": r.text(item, "notes", at, max_length=4000, required=False),
         }
@@ -264,7 +332,9 @@ def parse_document(document: Any) -> tuple[list[dict], list[dict]]:
             r.fail(_l("%(where)s ends before it starts.", where=at))
         row["rates"] = _rates(r, item.get("rates"), f"{at}.rates")
         row["brackets"] = _brackets(r, item.get("brackets"), f"{at}.brackets", row["min_income"])
-        row["reliefs"] = _reliefs(r, item.get("reliefs"), f"{at}.reliefs")
+        row["sectors"] = _sectors(r, item.get("sectors"), f"{at}.sectors")
+        codes_here = {sector["code"] for sector in row["sectors"]}
+        row["reliefs"] = _reliefs(r, item.get("reliefs"), f"{at}.reliefs", codes_here)
         parsed.append(row)
     codes = [row["code"] for row in parsed]
     if len(set(codes)) != len(codes):

@@ -12,7 +12,7 @@ import calendar
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,7 +26,7 @@ from funrun.audit.services import record
 from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
 from funrun.enrolment.choices import OCCUPATIONS
-from funrun.enrolment.contribution import Quote, quote
+from funrun.enrolment.contribution import Quote
 from funrun.enrolment.errors import (
     AlreadyEnrolled,
     AlreadyMember,
@@ -40,9 +40,10 @@ from funrun.enrolment.errors import (
 from funrun.enrolment.lookups import enrolment_of_person
 from funrun.enrolment.lookups import find_enrolment as find_enrolment
 from funrun.enrolment.lookups import registration_for_code as registration_for_code
-from funrun.enrolment.models import ContributionSchedule, Enrolment, Sponsor
+from funrun.enrolment.models import ContributionSchedule, Enrolment, EnrolmentMonth, Sponsor
 from funrun.enrolment.notice import enrolment_notice
 from funrun.enrolment.participant_numbers import next_counter, participant_number
+from funrun.enrolment.quotes import price
 from funrun.enrolment.results import EnrolmentResult
 from funrun.enrolment.schedule import active_sponsors, schedule_in_force
 from funrun.enrolment.validation import EnrolmentData, clean_enrolment
@@ -87,6 +88,11 @@ def add_months(day: date, months: int) -> date:
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def receipt_number(year: int) -> str:
+    """The next cash receipt (kuitansi) number of ``year``, e.g. ``KW-2026-000001``."""
+    return f"KW-{year}-{next_counter(f'receipt-{year}'):06d}"
 
 
 def local_day(event: Event, now: datetime) -> date:
@@ -166,14 +172,13 @@ def prepare(
     if errors or data is None:
         raise ValidationFailed(errors)
     sponsor: Sponsor | None = next((s for s in sponsors if s.code == data.sponsor_code), None)
-    priced = quote(
-        schedule,
+    priced = price(
+        day,
         declared_income=data.declared_income,
         programmes=data.programmes,
         months=data.months,
-        on=day,
-        sponsored=sponsor is not None,
-        public_budget=bool(sponsor and sponsor.public_budget),
+        occupation=data.occupation,
+        sponsor=sponsor,
     )
     if person is not None:
         with force_locale("id"):
@@ -219,7 +224,7 @@ def _insert_enrolment(
         payment_channel=data.payment_channel,
         sponsor_id=prepared.sponsor_id,
         schedule_id=priced.schedule_id,
-        reliefs=",".join(priced.reliefs),
+        reliefs=",".join(priced.relief_codes),
         jkk=priced.jkk,
         jkm=priced.jkm,
         jht=priced.jht,
@@ -227,7 +232,7 @@ def _insert_enrolment(
         amount_due=priced.amount_due,
         sponsor_amount=priced.sponsor_amount,
         valid_from=prepared.day,
-        paid_until=add_months(prepared.day, priced.months) - timedelta(days=1),
+        paid_until=priced.paid_until,
         enrolment_notice_id=notice_id,
         consent_at=now,
         enrolled_by_id=user_id,
@@ -238,9 +243,27 @@ def _insert_enrolment(
     try:
         refuse_if_enrolled_or_member(person_id)
         number = participant_number(next_counter("participant"))
+        if data.payment_channel == "cash":
+            values["receipt_number"] = receipt_number(prepared.day.year)
         table = Enrolment.__table__
         enrolment_id = db.session.scalar(
             table.insert().values(participant_number=number, **values).returning(table.c.id)
+        )
+        db.session.execute(
+            EnrolmentMonth.__table__.insert(),
+            [
+                {
+                    "enrolment_id": enrolment_id,
+                    "month": m.month,
+                    "schedule_id": m.schedule_id,
+                    "jkk": m.jkk,
+                    "jkm": m.jkm,
+                    "jht": m.jht,
+                    "total": m.total,
+                    "relief": m.relief_code,
+                }
+                for m in priced.per_month
+            ],
         )
     except IntegrityError as exc:
         db.session.rollback()
@@ -299,7 +322,7 @@ def enrol_registered(
         full_name=snapshot[3],
         quote=prepared.quote,
         valid_from=prepared.day,
-        paid_until=add_months(prepared.day, prepared.quote.months) - timedelta(days=1),
+        paid_until=prepared.quote.paid_until,
     )
 
 

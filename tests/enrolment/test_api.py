@@ -48,12 +48,14 @@ def test_a_scanned_runner_is_enrolled_with_the_contract_answer(
         "monthly_total": 16_800,
         "months": 1,
         "amount_due": 16_800,
+        "basis": 1_000_000,
+        "per_month": [{"month": "2015-12", "jkk": 10_000, "jkm": 6_800, "jht": 0, "total": 16_800}],
     }
     number = enrolment["participant_number"]
     assert len(number) == 11 and number.isdigit()
     assert enrolment["registration_id"] == runner.id
     assert enrolment["valid_from"] == "2015-12-13"
-    assert enrolment["paid_until"] == "2016-01-12"
+    assert enrolment["paid_until"] == "2015-12-31"  # the month of enrolment, whole
     assert enrolment["schedule"] == "bpu-2015"
     assert response.headers["Location"].endswith(f"/enrolments/{number}/card.pdf")
     [stored] = enrolments()
@@ -82,13 +84,21 @@ def test_typed_bib_jht_twelve_months_and_partner_bank(
     response = post(client, event.slug, body, staff)
     assert response.status_code == 201, response.get_data(as_text=True)
     contribution = response.get_json()["enrolment"]["contribution"]
+    # 1.234.550 is in the 1.100.000-1.299.999 bracket: JKK and JHT on its basis 1.200.000.
+    assert contribution["basis"] == 1_200_000
+    assert [row["month"] for row in contribution["per_month"]] == [
+        "2015-12",
+        *(f"2016-{m:02d}" for m in range(1, 12)),
+    ]
+    assert {row["total"] for row in contribution["per_month"]} == {42_800}
+    del contribution["per_month"], contribution["basis"]
     assert contribution == {
-        "jkk": 12_346,
+        "jkk": 12_000,
         "jkm": 6_800,
-        "jht": 24_691,
-        "monthly_total": 43_837,
+        "jht": 24_000,
+        "monthly_total": 42_800,
         "months": 12,
-        "amount_due": 43_837 * 12,
+        "amount_due": 42_800 * 12,
     }
 
 

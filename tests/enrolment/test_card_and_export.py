@@ -205,7 +205,7 @@ def test_cli_loads_schedules_and_exports(
         in runner.invoke(args=["enrolment", "load-schedules"]).output
     )
     bad = tmp_path / "bad.json"
-    bad.write_text('{"format": 1, "schedules": [{"code": "x"}]}')
+    bad.write_text('{"format": 2, "schedules": [{"code": "x"}]}')
     result = runner.invoke(args=["enrolment", "load-schedules", str(bad)])
     assert result.exit_code != 0 and "schedules[0]" in result.output
     out = tmp_path / "batch.json"

@@ -1,4 +1,4 @@
-"""The contribution: the schedule in force on the enrolment date, whole rupiah, half up."""
+"""The contribution: each covered month priced on its own, whole rupiah, half up."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from funrun.enrolment.contribution import IncomeOutOfRange, quote, round_rupiah
+from funrun.enrolment.contribution import IncomeOutOfRange, round_rupiah
 from funrun.enrolment.models import (
     ContributionRate,
     ContributionRelief,
@@ -26,17 +26,39 @@ from funrun.enrolment.schedule import (
     load_file,
     schedule_in_force,
 )
+from funrun.enrolment.quotes import price as price_from_schedules
 from funrun.extensions import db
 
 FINALE = date(2015, 12, 13)
 
 
-def price(day: date = FINALE, income: int = 1_000_000, programmes=("JKK", "JKM"), months=1, **kw):
-    schedule = schedule_in_force(day)
-    assert schedule is not None
-    return quote(
-        schedule, declared_income=income, programmes=programmes, months=months, on=day, **kw
+def price(
+    day: date = FINALE,
+    income: int = 1_000_000,
+    programmes=("JKK", "JKM"),
+    months=1,
+    occupation="trader",
+    sponsor: str | None = None,
+):
+    payer = db.session.scalar(select(Sponsor).where(Sponsor.code == sponsor)) if sponsor else None
+    return price_from_schedules(
+        day,
+        declared_income=income,
+        programmes=programmes,
+        months=months,
+        occupation=occupation,
+        sponsor=payer,
     )
+
+
+def add_schedule_without_brackets(code: str = "bpu-2030", start: str = "2030-01-01") -> None:
+    """A later schedule whose one bracket has no basis: the declared income is the basis."""
+    document = dump_document()
+    later = copy.deepcopy(document["schedules"][0])
+    later.update(code=code, name="Later schedule", effective_from=start, reliefs=[])
+    later["brackets"] = [{"income_from": 1_000_000, "income_to": None, "basis": None}]
+    document["schedules"] = [later]
+    apply_document(document)
 
 
 def test_lowest_basis_gives_16800_or_36800_with_jht():
@@ -54,6 +76,7 @@ def test_amount_due_is_the_monthly_total_times_the_months(months, due):
     priced = price(months=months)
     assert priced.amount_due == due
     assert priced.sponsor_amount == 0
+    first = 2015 * 12 + 11
     assert priced.as_json() == {
         "jkk": 10_000,
         "jkm": 6_800,
@@ -61,6 +84,17 @@ def test_amount_due_is_the_monthly_total_times_the_months(months, due):
         "monthly_total": 16_800,
         "months": months,
         "amount_due": due,
+        "basis": 1_000_000,
+        "per_month": [
+            {
+                "month": f"{(first + i) // 12}-{(first + i) % 12 + 1:02d}",
+                "jkk": 10_000,
+                "jkm": 6_800,
+                "jht": 0,
+                "total": 16_800,
+            }
+            for i in range(months)
+        ],
     }
 
 
@@ -68,35 +102,57 @@ def test_rounding_is_half_up_to_whole_rupiah_per_programme():
     assert round_rupiah(Decimal("0.5")) == 1
     assert round_rupiah(Decimal("2.5")) == 3  # not banker's rounding
     assert round_rupiah(Decimal("12345.49")) == 12_345
+    add_schedule_without_brackets()
+    day = date(2030, 1, 10)
     # 1% of 1.234.550 is 12.345,50: up. 2% is 24.691 exactly.
-    up = price(income=1_234_550, programmes=("JKK", "JKM", "JHT"))
+    up = price(day, income=1_234_550, programmes=("JKK", "JKM", "JHT"))
     assert (up.jkk, up.jht, up.income_basis) == (12_346, 24_691, 1_234_550)
     # 1% of 1.234.549 is 12.345,49: down. 2% is 24.690,98: up.
-    down = price(income=1_234_549, programmes=("JKK", "JKM", "JHT"))
+    down = price(day, income=1_234_549, programmes=("JKK", "JKM", "JHT"))
     assert (down.jkk, down.jht) == (12_345, 24_691)
-    # The parts add up to the total, and the total times the months to the amount due.
+    # The parts add up to the total, and the months' totals to the amount due.
     assert down.monthly_total == down.jkk + down.jkm + down.jht == 43_836
-    assert price(income=1_234_549, months=12).amount_due == (12_345 + 6_800) * 12
+    assert price(day, income=1_234_549, months=12).amount_due == (12_345 + 6_800) * 12
 
 
 def test_a_sponsor_pays_everything_and_the_runner_nothing():
-    priced = price(months=12, sponsored=True, public_budget=True)
+    priced = price(months=12, sponsor="apbd-dki")
     assert priced.amount_due == 0
     assert priced.sponsor_amount == 201_600
 
 
-def test_relief_periods_apply_by_enrolment_date():
+def test_relief_periods_apply_by_contribution_month_and_sector():
     # PP 49/2020: 99% off JKK and JKM, Aug 2020 - Jan 2021; JHT is not relieved.
     relieved = price(day=date(2020, 9, 1), programmes=("JKK", "JKM", "JHT"))
     assert (relieved.jkk, relieved.jkm, relieved.jht) == (100, 68, 20_000)
-    assert relieved.reliefs == ("pp-49-2020",)
+    assert relieved.relief_codes == ("pp-49-2020",)
     assert price(day=date(2021, 2, 1)).monthly_total == 16_800
-    # PP 50/2025: JKK and JKM halved in 2026, but not for APBD-paid members.
-    halved = price(day=date(2026, 3, 1))
+    # PP 50/2025: transport from Jan 2026, the others from Apr 2026.
+    halved = price(day=date(2026, 3, 1), occupation="ojek_driver")
     assert (halved.jkk, halved.jkm, halved.monthly_total) == (5_000, 3_400, 8_400)
-    apbd = price(day=date(2026, 3, 1), sponsored=True, public_budget=True)
-    assert apbd.monthly_total == 16_800 and apbd.reliefs == ()
-    assert price(day=date(2027, 1, 1)).monthly_total == 16_800
+    assert price(day=date(2026, 3, 1), occupation="trader").monthly_total == 16_800
+    assert price(day=date(2026, 4, 1), occupation="trader").monthly_total == 8_400
+    # Not for APBD-paid members.
+    apbd = price(day=date(2026, 3, 1), occupation="ojek_driver", sponsor="apbd-dki")
+    assert apbd.monthly_total == 16_800 and apbd.relief_codes == ()
+    assert price(day=date(2027, 1, 1), occupation="trader").monthly_total == 16_800
+    assert price(day=date(2027, 4, 1), occupation="ojek_driver").monthly_total == 16_800
+
+
+def test_the_issue_17_examples():
+    # A market trader paying 3 months on 4 Dec 2026: December relieved, then full rate.
+    trader = price(
+        day=date(2026, 12, 4), months=3, occupation="trader", programmes=("JKK", "JKM", "JHT")
+    )
+    assert [m.total for m in trader.per_month] == [28_400, 36_800, 36_800]
+    assert trader.amount_due == 102_000
+    # An ojek driver paying 6 months: relieved to March 2027 (4 months), then full.
+    ojek = price(day=date(2026, 12, 4), months=6, occupation="ojek_driver")
+    assert [m.total for m in ojek.per_month] == [8_400] * 4 + [16_800] * 2
+    assert ojek.paid_until == date(2027, 5, 31) and ojek.next_due == date(2027, 6, 15)
+    # A declared income of Rp 1.500.000 pays on its bracket's basis, Rp 1.600.000.
+    bracket = price(day=date(2015, 12, 13), income=1_500_000)
+    assert (bracket.income_basis, bracket.jkk) == (1_600_000, 16_000)
 
 
 def test_income_below_the_lowest_basis_is_refused():
@@ -123,11 +179,12 @@ def test_the_schedule_in_force_on_the_day_is_used():
     assert schedule_in_force(date(2020, 12, 31)).code == "bpu-2015"
 
 
-def test_shipped_file_is_marked_incomplete_and_loads_idempotently():
+def test_shipped_file_is_marked_provisional_and_loads_idempotently():
     shipped = json.loads(SHIPPED.read_text(encoding="utf-8"))
     schedule = shipped["schedules"][0]
     assert schedule["brackets_complete"] is False
-    assert "TO BE COMPLETED" in schedule["notes"] and "Lampiran II" in schedule["notes"]
+    assert "Provisional" in schedule["brackets_source"]
+    assert "Lampiran II" in schedule["brackets_source"]
 
     def counts():
         return [
@@ -142,7 +199,7 @@ def test_shipped_file_is_marked_incomplete_and_loads_idempotently():
         ]
 
     before = counts()
-    assert before == [1, 3, 2, 2, 1]
+    assert before == [1, 3, 33, 2, 1]
     load_file()
     load_file()
     assert counts() == before
@@ -164,7 +221,7 @@ def _bad(mutate) -> dict:
 @pytest.mark.parametrize(
     "mutate",
     [
-        lambda d: d.update(format=2),
+        lambda d: d.update(format=1),
         lambda d: d["schedules"][0].update(min_income="1000000"),
         lambda d: d["schedules"][0].update(effective_from="13/12/2015"),
         lambda d: d["schedules"][0]["rates"][0].update(rate_percent=1),
@@ -175,7 +232,10 @@ def _bad(mutate) -> dict:
         lambda d: d["schedules"][0]["rates"][1].update(rate_percent="1.00"),
         lambda d: d["schedules"][0]["brackets"][1].update(income_from=1_000_002),
         lambda d: d["schedules"][0]["brackets"][0].update(income_from=900_000),
-        lambda d: d["schedules"][0]["reliefs"][0].update(ends_on="2019-01-01"),
+        lambda d: d["schedules"][0]["reliefs"][0]["periods"][0].update(last_month="2019-01"),
+        lambda d: d["schedules"][0]["reliefs"][1]["periods"][0].update(sector="fishing"),
+        lambda d: d["schedules"][0]["reliefs"][1]["periods"][0].update(first_month="2026-13"),
+        lambda d: d["schedules"][0]["sectors"][0]["occupations"].append("trader"),
         lambda d: d["schedules"][0]["reliefs"][1].update(code="pp-49-2020"),
         lambda d: d["schedules"][0]["reliefs"][0].update(discount_percent="101"),
         lambda d: d["schedules"].append(copy.deepcopy(d["schedules"][0])),

@@ -59,15 +59,34 @@ EnrolmentRequest = create_model(  # type: ignore[call-overload]
 )
 
 
+class CoveredMonth(Schema):
+    """One covered month, priced with the schedule and relief in force that month."""
+
+    month: str = Field(pattern="^[0-9]{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+    jkk: Count
+    jkm: Count
+    jht: Count
+    total: Count
+    relief: str = Field(
+        default=None,  # type: ignore[assignment]
+        description="The code of the relief applied that month; absent without one.",
+    )
+
+
 class Contribution(Schema):
-    """Monthly amounts per programme and in total, whole rupiah."""
+    """Amounts per programme, whole rupiah: those of the first covered month (the month
+    of enrolment), then every covered month on its own; ``amount_due`` is their sum."""
 
     jkk: Count
     jkm: Count
     jht: Count = Field(description="0 without JHT.")
     monthly_total: Count
     months: Months
-    amount_due: Count = Field(description="What the runner pays now (0 when a sponsor pays).")
+    amount_due: Count = Field(
+        description="The sum of the covered months (0 when a sponsor pays)."
+    )
+    basis: Count = Field(description="The income basis of the declared income's bracket.")
+    per_month: list[CoveredMonth]
 
 
 class Enrolment(Schema):
@@ -102,16 +121,9 @@ class Enrolment(Schema):
             "full_name": result.full_name,
             "programs": list(q.programmes),
             "income_basis": q.income_basis,
-            "contribution": {
-                "jkk": q.jkk,
-                "jkm": q.jkm,
-                "jht": q.jht,
-                "monthly_total": q.monthly_total,
-                "months": q.months,
-                "amount_due": q.amount_due,
-            },
+            "contribution": q.as_json(),
             "sponsor_amount": q.sponsor_amount,
-            "reliefs": list(q.reliefs),
+            "reliefs": list(q.relief_codes),
             "schedule": q.schedule_code,
             "valid_from": result.valid_from,
             "paid_until": result.paid_until,
