@@ -145,6 +145,9 @@ def register_blueprints(app: Flask) -> None:
     from funrun.checkin import bp as checkin_bp
     from funrun.checkin import views as _checkin_views  # noqa: F401
     from funrun.enrolment import bp as enrolment_bp
+    from funrun.enrolment import calculator_views as _calculator_views  # noqa: F401
+    from funrun.enrolment import receipt_views as _receipt_views  # noqa: F401
+    from funrun.enrolment import schedule_views as _schedule_views  # noqa: F401
     from funrun.enrolment import views as _enrolment_views  # noqa: F401
     from funrun.enrolment.filters import init_app as init_enrolment_filters
     from funrun.events import bp as events_bp
