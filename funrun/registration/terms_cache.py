@@ -30,8 +30,10 @@ def remembered(
     if hit is not None and hit[0] > now:
         return hit[1]
     value = load()
-    # Only events that exist are kept, so a stream of made-up slugs cannot grow this.
-    if seconds > 0 and value[0] is not None:
+    # Only events that exist are kept, so a stream of made-up slugs cannot grow this; and
+    # only with their notice: until the first registration stores the current text, every
+    # request would otherwise look it up through the ORM for as long as this lasts.
+    if seconds > 0 and value[0] is not None and value[1] is not None:
         _remembered[key] = (now + seconds, value)
     return value
 

@@ -42,13 +42,14 @@ def test_terms_are_remembered_for_the_rush(app: Flask, make_event, postgres_url)
     assert app.config["FUNRUN_TERMS_CACHE_SECONDS"] > 0
     event = make_event(slug="rush", quota=5)
     client = app.test_client()
-    assert post(client, "rush", 1).status_code == 201
+    assert post(client, "rush", 1).status_code == 201  # stores the notice's text
+    assert post(client, "rush", 2).status_code == 201
     assert [key[1] for key in terms_cache._remembered] == ["rush"]
     # A slug naming nothing is never remembered: made-up URLs cannot grow the cache.
     for n in range(20):
         assert post(client, f"nowhere-{n}", n).status_code == 404
     assert [key[1] for key in terms_cache._remembered] == ["rush"]
-    assert stored(event.id) == 1
+    assert stored(event.id) == 2
 
 
 def test_a_closed_event_refuses_whatever_the_process_remembers(
@@ -95,3 +96,23 @@ def test_an_edit_in_this_process_is_seen_at_once(app: Flask, make_event, postgre
     assert post(client, "edited", 1).status_code == 409  # closed terms remembered
     set_registration_open(db.session.get(Event, event.id), True)
     assert post(client, "edited", 2).status_code == 201
+
+
+def test_terms_without_their_stored_notice_are_not_remembered(app: Flask, make_event, postgres_url):
+    """A registration opening on a fresh database: the notice's current text is not stored
+    yet. Remembering the terms without it would send every registration of the next
+    seconds through the ORM to look it up (seen as the cold rush's p99)."""
+    from funrun.registration.models import PrivacyNotice
+    from funrun.registration.terms import event_terms
+
+    make_event(slug="fresh", quota=5)
+    db.session.execute(db.delete(PrivacyNotice))
+    db.session.commit()
+    with app.test_request_context("/"):
+        event, notice = event_terms("fresh", "id")
+        assert event is not None and notice is None
+        assert terms_cache._remembered == {}
+        assert post(app.test_client(), "fresh", 1).status_code == 201  # stores the notice
+        event, notice = event_terms("fresh", "id")
+        assert notice is not None
+        assert [key[1] for key in terms_cache._remembered] == ["fresh"]
