@@ -9,7 +9,8 @@ typed in a form (numbers as text) or sent as JSON (numbers as numbers)::
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Annotated, Any
 
 from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
@@ -25,6 +26,9 @@ from funrun.enrolment.choices import (
 )
 from funrun.people import rules
 from funrun.people.rules import REQUIRED, RuleBroken, is_blank
+
+if TYPE_CHECKING:
+    from funrun.enrolment.models import ContributionSchedule
 
 MAX_BIRTH_PLACE = 60
 MAX_MOTHER = 100
@@ -55,8 +59,12 @@ def rupiah(value: Any, *, typed: bool) -> int:
 
 
 def _income(value: Any, info: ValidationInfo) -> int:
-    income = rupiah(value, typed=info.context.get("typed", False))
-    schedule = info.context["schedule"]
+    return declared_income(value, info.context["schedule"], typed=info.context.get("typed", False))
+
+
+def declared_income(value: Any, schedule: ContributionSchedule, *, typed: bool) -> int:
+    """A declared monthly income that ``schedule`` accepts (its lowest and highest basis)."""
+    income = rupiah(value, typed=typed)
     if income < schedule.min_income:
         amount = format_decimal(schedule.min_income)
         raise RuleBroken(_l("The lowest income basis is Rp %(amount)s a month.", amount=amount))
@@ -66,7 +74,8 @@ def _income(value: Any, info: ValidationInfo) -> int:
     return income
 
 
-def _occupation(value: Any, _info: ValidationInfo) -> str:
+def listed_occupation(value: Any, _info: ValidationInfo) -> str:
+    """One of the listed occupation codes."""
     if is_blank(value):
         raise RuleBroken(REQUIRED)
     if not isinstance(value, str) or value not in OCCUPATIONS:
@@ -81,7 +90,11 @@ def _occupation_other(value: Any, info: ValidationInfo) -> str | None:
 
 
 def _programmes(value: Any, info: ValidationInfo) -> tuple[str, ...]:
-    offered = {rate.programme for rate in info.context["schedule"].rates}
+    return chosen_programmes(value, {rate.programme for rate in info.context["schedule"].rates})
+
+
+def chosen_programmes(value: Any, offered: Collection[str]) -> tuple[str, ...]:
+    """The programmes chosen from ``offered`` (JKK and JKM always), in the listed order."""
     if value is None or value == []:
         raise RuleBroken(REQUIRED)
     if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
@@ -93,7 +106,8 @@ def _programmes(value: Any, info: ValidationInfo) -> tuple[str, ...]:
     return tuple(p for p in PROGRAMMES if p in value)
 
 
-def _months(value: Any, info: ValidationInfo) -> int:
+def months_paid(value: Any, info: ValidationInfo) -> int:
+    """1, 3, 6 or 12 (text of digits too, when typed in a form)."""
     if info.context.get("typed") and isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if is_blank(value):
@@ -111,7 +125,8 @@ def _channel(value: Any, _info: ValidationInfo) -> str | None:
     return value
 
 
-def _sponsor(value: Any, info: ValidationInfo) -> str | None:
+def listed_sponsor(value: Any, info: ValidationInfo) -> str | None:
+    """An active sponsor's code, or None; beside a payment channel, exactly one of the two."""
     sponsor = None
     if not is_blank(value):
         if not isinstance(value, str) or value not in {s.code for s in info.context["sponsors"]}:
@@ -156,7 +171,9 @@ class EnrolmentFields(RequestModel):
         _schema(type="string", maxLength=MAX_MOTHER),
     ]
     address: Annotated[str, _line(MAX_ADDRESS), _schema(type="string", maxLength=MAX_ADDRESS)]
-    occupation: Annotated[str, checked(_occupation), _schema(type="string", enum=list(OCCUPATIONS))]
+    occupation: Annotated[
+        str, checked(listed_occupation), _schema(type="string", enum=list(OCCUPATIONS))
+    ]
     # Checked even when absent: it is required when occupation is other.
     occupation_other: Annotated[
         str | None,
@@ -179,18 +196,20 @@ class EnrolmentFields(RequestModel):
     ] = Field(
         description='JKK and JKM always, JHT optional: ["JKK", "JKM"] or ["JKK", "JKM", "JHT"].'
     )
-    months: Annotated[int, checked(_months), _schema(type="integer", enum=list(MONTHS))]
+    months: Annotated[int, checked(months_paid), _schema(type="integer", enum=list(MONTHS))]
     payment_channel: Annotated[
         str | None,
         checked(_channel),
         _schema(type=["string", "null"], enum=[*PAYMENT_CHANNELS, None]),
     ] = Field(default=None, description="How the runner pays; null or absent when a sponsor pays.")
     # Checked even when absent, after the channel: exactly one of the two is needed.
-    sponsor: Annotated[str | None, checked(_sponsor), _schema(type=["string", "null"])] = Field(
-        default=None,
-        validate_default=True,
-        description="Code of a sponsor from the loaded schedule data (e.g. apbd-dki): the "
-        "sponsor pays, and the amount due from the runner is 0.",
+    sponsor: Annotated[str | None, checked(listed_sponsor), _schema(type=["string", "null"])] = (
+        Field(
+            default=None,
+            validate_default=True,
+            description="Code of a sponsor from the loaded schedule data (e.g. apbd-dki): the "
+            "sponsor pays, and the amount due from the runner is 0.",
+        )
     )
     consent: Annotated[
         bool,
