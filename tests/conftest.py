@@ -156,7 +156,7 @@ def separate_postgres_url(postgres_url: str) -> Callable[[str], str]:
     def _make(suffix: str) -> str:
         url = make_url(postgres_url)
         name = f"{url.database}_{suffix}"
-        assert re.fullmatch(r"[a-z0-9_]+", name), name
+        assert re.fullmatch(r"[A-Za-z0-9_]+", name), name
         engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
             exists = conn.scalar(
