@@ -216,6 +216,66 @@ def explain(quote: Quote, locale: str, *, arrow: str = ARROW) -> Explained:
 
 
 def init_app(app: Flask) -> None:
-    """Make :func:`explain` and :func:`month_label` available to templates."""
+    """Make :func:`explain`, :func:`month_label` and what an enrolment was charged
+    (:func:`funrun.enrolment.charged.charged_quote`) available to templates."""
+    from funrun.enrolment.charged import charged_quote
+
     app.jinja_env.globals["explain_contribution"] = explain
+    app.jinja_env.globals["charged_contribution"] = charged_quote
     app.jinja_env.filters["month_year"] = month_label
+
+
+_DIGITS = (
+    "nol", "satu", "dua", "tiga", "empat", "lima", "enam", "tujuh", "delapan", "sembilan",
+    "sepuluh", "sebelas",
+)  # fmt: skip
+_SCALES = ((10**12, "triliun"), (10**9, "miliar"), (10**6, "juta"))
+
+
+def _below_thousand(n: int) -> list[str]:
+    words: list[str] = []
+    hundreds, rest = divmod(n, 100)
+    if hundreds == 1:
+        words.append("seratus")
+    elif hundreds:
+        words += [_DIGITS[hundreds], "ratus"]
+    if rest < 12:
+        if rest:
+            words.append(_DIGITS[rest])
+    elif rest < 20:
+        words += [_DIGITS[rest - 10], "belas"]
+    else:
+        tens, ones = divmod(rest, 10)
+        words += [_DIGITS[tens], "puluh"]
+        if ones:
+            words.append(_DIGITS[ones])
+    return words
+
+
+def terbilang(amount: int) -> str:
+    """A whole amount in Indonesian words: ``102000`` -> ``seratus dua ribu``.
+
+    ``seratus``, ``seribu`` and ``sebelas`` for one hundred, one thousand and eleven; up
+    to 999 trillion.
+    """
+    if amount < 0 or amount >= 10**15:
+        raise ValueError("terbilang: 0 to 999 trillion")
+    if amount == 0:
+        return _DIGITS[0]
+    words: list[str] = []
+    for scale, name in _SCALES:
+        count, amount = divmod(amount, scale)
+        if count:
+            words += [*_below_thousand(count), name]
+    thousands, amount = divmod(amount, 1000)
+    if thousands == 1:
+        words.append("seribu")
+    elif thousands:
+        words += [*_below_thousand(thousands), "ribu"]
+    words += _below_thousand(amount)
+    return " ".join(words)
+
+
+def terbilang_rupiah(amount: int) -> str:
+    """``seratus dua ribu rupiah``."""
+    return f"{terbilang(amount)} rupiah"

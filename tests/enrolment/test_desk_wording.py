@@ -5,13 +5,19 @@ covered and the next due date; on the review page and, from the stored rows, the
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 
+import pytest
 from flask import render_template_string
 from flask_babel import force_locale
 
+from funrun.enrolment import services as enrolment_services
 from funrun.enrolment import wording
+from funrun.enrolment.models import ContributionSchedule
 from funrun.enrolment.quotes import price
+from funrun.extensions import db
+from tests.conftest import csrf_from
+from tests.enrolment.test_desk import FORM, hidden_inputs, signed_in, stored
 
 MACRO = (
     '{% from "enrolment/_contribution.html" import contribution %}{{ contribution(quote, locale) }}'
@@ -83,3 +89,135 @@ def test_programme_lists_and_month_runs_join_with_and(app):
     with app.test_request_context(), force_locale("en"):
         assert wording.join_and(["JKK", "JKM"]) == "JKK and JKM"
         assert wording.months_text([date(2027, 3, 1)]) == "March 2027"
+
+
+# --- the desk pages, for the issue's market trader --------------------------------------------
+
+#: 4 December 2026, 10.00 WIB.
+DECEMBER_4 = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+
+TRADER = {**FORM, "occupation": "trader", "jht": "y", "months": "3", "payment_channel": "cash"}
+
+
+@pytest.fixture
+def on_december_4(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    monkeypatch.setattr(enrolment_services, "utcnow", lambda: DECEMBER_4)
+    return DECEMBER_4
+
+
+def enrol_trader(app, make_event, make_staff, add_runner, *, english: bool = False):
+    """Through the desk pages: review, then confirm; (client, review html, done html)."""
+    event = make_event()
+    runner = add_runner(event, full_name="Siti Pedagang")
+    client, _staff = signed_in(app, make_staff, events=(event.slug,))
+    if english:
+        client.get("/lang/en")
+    url = f"/staff/events/{event.slug}/enrol?registration={runner.id}"
+    token = csrf_from(client.get(url).get_data(as_text=True))
+    review = client.post(url, data={**TRADER, "csrf_token": token, "action": "review"})
+    assert review.status_code == 200, review.get_data(as_text=True)
+    html = review.get_data(as_text=True)
+    done = client.post(url, data={**hidden_inputs(html), "action": "confirm"})
+    assert done.status_code == 302, done.get_data(as_text=True)
+    page = client.get(done.headers["Location"])
+    assert page.status_code == 200
+    return client, html, page.get_data(as_text=True)
+
+
+def month_rows(html: str) -> list[tuple[str, str]]:
+    rows = re.findall(r'<tr data-month="([0-9-]+)">(.*?)</tr>', html, re.S)
+    return [(month, text_of(row).strip()) for month, row in rows]
+
+
+ID_ROWS = [
+    ("2026-12", DEC),
+    ("2027-01", "Januari 2027 Rp 10.000 Rp 6.800 Rp 20.000 Rp 36.800 tidak ada"),
+    ("2027-02", "Februari 2027 Rp 10.000 Rp 6.800 Rp 20.000 Rp 36.800 tidak ada"),
+]
+EN_ROWS = [
+    ("2026-12", "December 2026 Rp 5,000 Rp 3,400 Rp 20,000 Rp 28,400 "
+                "Contribution relief PP 50/2025 (50%)"),
+    ("2027-01", "January 2027 Rp 10,000 Rp 6,800 Rp 20,000 Rp 36,800 none"),
+    ("2027-02", "February 2027 Rp 10,000 Rp 6,800 Rp 20,000 Rp 36,800 none"),
+]  # fmt: skip
+
+
+def test_review_and_done_pages_explain_the_traders_months_in_indonesian(
+    app, make_event, make_staff, add_runner, on_december_4
+):
+    _client, review, done = enrol_trader(app, make_event, make_staff, add_runner)
+    for html in (review, done):
+        text = text_of(html)
+        assert month_rows(html) == ID_ROWS
+        assert re.search(r'id="contribution-total">Rp 102.000<', html)
+        assert re.search(r'id="amount-due">Rp 102.000<', html)
+        assert "Keringanan iuran PP 50/2025: JKK dan JKM dipotong 50%" in text
+        assert "Diterapkan pada iuran Desember 2026" in text
+        assert "JKK: Rp 10.000 → Rp 5.000" in text and "JKM: Rp 6.800 → Rp 3.400" in text
+        assert "Bulan yang dibayar: Desember 2026 - Februari 2027 (3 bulan)" in text
+        assert "Iuran berikutnya jatuh tempo paling lambat 15 Maret 2027" in text
+        assert "pp-50-2025" not in text
+    # The months differ: no single "per month" figure is claimed.
+    assert 'id="monthly-total"' not in review
+    [enrolment] = stored()
+    assert f"/staff/enrolments/{enrolment.participant_number}/kuitansi.pdf" in done
+    assert enrolment.receipt_number in done
+
+
+def test_review_and_done_pages_explain_the_traders_months_in_english(
+    app, make_event, make_staff, add_runner, on_december_4
+):
+    _client, review, done = enrol_trader(app, make_event, make_staff, add_runner, english=True)
+    for html in (review, done):
+        text = text_of(html)
+        assert month_rows(html) == EN_ROWS
+        assert re.search(r'id="contribution-total">Rp 102,000<', html)
+        assert "Contribution relief PP 50/2025: JKK and JKM cut by 50%" in text
+        assert "Applied to the contribution of December 2026" in text
+        assert "JKK: Rp 10,000 → Rp 5,000" in text
+        assert "Full rate, no relief: January 2027 - February 2027" in text
+        assert "Months covered: December 2026 - February 2027 (3 months)" in text
+        assert "Next contribution due by 15 March 2027" in text
+        assert "Keringanan" not in text
+
+
+def test_the_done_page_shows_what_was_stored_not_a_new_price(
+    app, make_event, make_staff, add_runner, on_december_4
+):
+    client, _review, _done = enrol_trader(app, make_event, make_staff, add_runner)
+    [enrolment] = stored()
+    # The relief is withdrawn from the schedule afterwards: the charged months stay.
+    schedule = db.session.get_one(ContributionSchedule, enrolment.schedule_id)
+    for relief in schedule.reliefs:
+        if relief.code == "pp-50-2025":
+            relief.discount_bp = 2500
+    db.session.commit()
+    html = client.get(f"/staff/enrolments/{enrolment.participant_number}").get_data(as_text=True)
+    assert month_rows(html)[0][1].startswith("Desember 2026 Rp 5.000 Rp 3.400 Rp 20.000 Rp 28.400")
+    assert re.search(r'id="contribution-total">Rp 102.000<', html)
+    assert "JKK: Rp 10.000 → Rp 5.000" in text_of(html)
+    assert "JKK dan JKM dipotong 50%" in text_of(html)  # the cut as charged
+
+
+def test_a_sponsored_member_sees_the_months_and_no_receipt(
+    app, make_event, make_staff, add_runner, on_december_4
+):
+    event = make_event()
+    runner = add_runner(event)
+    client, _staff = signed_in(app, make_staff, events=(event.slug,))
+    url = f"/staff/events/{event.slug}/enrol?registration={runner.id}"
+    token = csrf_from(client.get(url).get_data(as_text=True))
+    form = {**FORM, "occupation": "street_sweeper", "payment_channel": "sponsor",
+            "sponsor": "apbd-dki", "csrf_token": token}  # fmt: skip
+    review = client.post(url, data=form).get_data(as_text=True)
+    # APBD pays: no relief, the full rate every month, nothing due from the runner.
+    assert [row for _m, row in month_rows(review)] == [
+        "Desember 2026 Rp 10.000 Rp 6.800 Rp 16.800 tidak ada",
+        "Januari 2027 Rp 10.000 Rp 6.800 Rp 16.800 tidak ada",
+        "Februari 2027 Rp 10.000 Rp 6.800 Rp 16.800 tidak ada",
+    ]
+    assert re.search(r'id="amount-due">Rp 0<', review)
+    done = client.post(url, data={**hidden_inputs(review), "action": "confirm"})
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Iuran berikutnya jatuh tempo paling lambat 15 Maret 2027" in text_of(page)
+    assert "kuitansi.pdf" not in page and 'id="receipt-number"' not in page
