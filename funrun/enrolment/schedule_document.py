@@ -1,361 +1,341 @@
-"""The schedules document checked: every problem found, each named by where it is.
+"""The schedules document, declared once as pydantic models: every problem, named by where it is.
 
-A staff data file (``data/schedules.json``, the admins' schedule page), not a request: the
-problems name the path in the document (``schedules[0].rates[1].rate_percent``) and
-:func:`parse_document` returns the plain rows :mod:`funrun.enrolment.schedule` stores.
+A staff data file (``data/schedules.json``, the JSON import on the admins' schedule page) or
+the admins' schedule form, not a request: each problem names its place in the document
+(``schedules[0].rates[1].rate_percent``), and :func:`parse_document` returns the plain rows
+:mod:`funrun.enrolment.schedule` stores. The form builds a one-schedule document from what
+was typed and validates it here with ``typed=True``: amounts may then be typed as text
+("1.000.000"), percentages with a decimal comma, and a blank optional box means none. The
+rules on single values are in :mod:`funrun.enrolment.schedule_values`.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from flask_babel import lazy_gettext as _l
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
-from funrun.enrolment.choices import MANDATORY_PROGRAMMES, OCCUPATIONS, PROGRAMMES
+from funrun.contracts import RULE_ERROR, checked
+from funrun.enrolment.choices import MANDATORY_PROGRAMMES
+from funrun.enrolment.schedule_values import (
+    BRACKETS,
+    ENDS_EARLY,
+    FORMAT,
+    INVALID,
+    MANDATORY,
+    NOT_OPTIONAL,
+    ONE_SECTOR,
+    RATE_OR_FLAT,
+    SCHEDULE_RULES,
+    UNKNOWN_SECTOR,
+    Code,
+    Flag,
+    Loc,
+    LongText,
+    Month,
+    Name,
+    OptionalRupiah,
+    Percent,
+    Problem,
+    Rupiah,
+    after,
+    basis_points,
+    broken,
+    codes_once,
+    day_rule,
+    none_is_empty,
+    not_empty,
+    occupations_rule,
+    programme_rule,
+    programmes_rule,
+    rupiah_rule,
+    sector_rule,
+    text_rule,
+)
 
-#: The document's format: 2 since reliefs have periods by sector and month (issue 17).
-FORMAT = 2
-MAX_RUPIAH = 1_000_000_000
-_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
-_CODE = re.compile(r"[a-z0-9][a-z0-9\-]{0,31}")
-_PERCENT = re.compile(r"(100|[0-9]{1,2})(\.[0-9]{1,2})?")
+__all__ = ["FORMAT", "Problem", "ScheduleDataError", "ScheduleDocument", "parse_document"]
 
 
 class ScheduleDataError(Exception):
-    """The schedule document is not valid; ``problems`` says where and why."""
+    """The schedule document is not valid; ``problems`` says where and why, ``issues``
+    the same as :class:`Problem` objects (for a form to show each beside its field)."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], issues: list[Problem] | None = None) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+        self.issues = issues or []
+
+    @classmethod
+    def of(cls, issues: list[Problem]) -> ScheduleDataError:
+        """The error for ``issues``, messages naming their paths."""
+        return cls([issue.text() for issue in issues], issues)
 
 
-@dataclass
-class _Reader:
-    problems: list[str]
+class _Part(BaseModel):
+    """A part of the document: unknown keys are ignored, every value is checked by a rule."""
 
-    def fail(self, message: Any) -> None:
-        self.problems.append(str(message))
-
-    def text(self, obj: dict, key: str, where: str, *, max_length: int, required: bool = True):
-        value = obj.get(key)
-        if value is None and not required:
-            return ""
-        blank = isinstance(value, str) and not value.strip()
-        if not isinstance(value, str) or (required and blank) or len(value) > max_length:
-            self.fail(_l("%(where)s is missing or not valid.", where=f"{where}.{key}"))
-            return ""
-        # JSON escapes reach here as characters: "\u0000" (PostgreSQL refuses NUL in text,
-        # a 500), a lone "\ud800", a right-to-left override. Line breaks and tabs are fine.
-        if any(unicodedata.category(ch).startswith("C") and ch not in "\t\r\n" for ch in value):
-            self.fail(_l("%(where)s is missing or not valid.", where=f"{where}.{key}"))
-            return ""
-        return value.strip()
-
-    def code(self, obj: dict, key: str, where: str) -> str:
-        value = obj.get(key)
-        if not isinstance(value, str) or not _CODE.fullmatch(value):
-            self.fail(_l("%(where)s is missing or not valid.", where=f"{where}.{key}"))
-            return ""
-        return value
-
-    def rupiah(self, obj: dict, key: str, where: str, *, nullable: bool = False) -> int | None:
-        value = obj.get(key)
-        if value is None and nullable:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RUPIAH:
-            self.fail(_l("%(where)s must be a whole number of rupiah.", where=f"{where}.{key}"))
-            return None
-        return value
-
-    def day(self, obj: dict, key: str, where: str, *, nullable: bool = False) -> date | None:
-        value = obj.get(key)
-        if value is None and nullable:
-            return None
-        try:
-            return date.fromisoformat(value) if isinstance(value, str) else _raise()
-        except ValueError:
-            self.fail(_l("%(where)s must be a date (YYYY-MM-DD).", where=f"{where}.{key}"))
-            return None
-
-    def basis_points(self, obj: dict, key: str, where: str) -> int | None:
-        """A percentage written as text ("1.00") as exact basis points (100)."""
-        value = obj.get(key)
-        if not isinstance(value, str) or not _PERCENT.fullmatch(value):
-            self.fail(
-                _l(
-                    '%(where)s must be a percentage with at most two decimals, e.g. "1.00".',
-                    where=f"{where}.{key}",
-                )
-            )
-            return None
-        points = Decimal(value) * 100
-        if points > 10000:
-            self.fail(_l("%(where)s is missing or not valid.", where=f"{where}.{key}"))
-            return None
-        return int(points)
-
-    def flag(self, obj: dict, key: str, where: str, default: bool = False) -> bool:
-        value = obj.get(key, default)
-        if not isinstance(value, bool):
-            self.fail(_l("%(where)s is missing or not valid.", where=f"{where}.{key}"))
-            return default
-        return value
+    model_config = ConfigDict(extra="ignore")
 
 
-def _raise() -> date:
-    raise ValueError
+class Rate(_Part):
+    """A programme's price: ``rate_percent`` (held as basis points) or ``flat_amount``."""
+
+    programme: Annotated[str, checked(programme_rule)]
+    rate_percent: Annotated[int | None, checked(basis_points)] = None
+    flat_amount: OptionalRupiah = None
+    optional: Flag = False
+
+    @model_validator(mode="after")
+    def _one_price(self) -> Rate:
+        if len({"rate_percent", "flat_amount"} & self.model_fields_set) != 1:
+            raise broken(((), RATE_OR_FLAT))
+        if self.rate_percent is None and self.flat_amount is None:
+            raise broken(((), RATE_OR_FLAT))
+        return self
+
+    def row(self) -> dict[str, Any]:
+        """As stored (ContributionRate)."""
+        return {
+            "programme": self.programme,
+            "rate_bp": self.rate_percent,
+            "flat_amount": self.flat_amount,
+            "optional": self.optional,
+        }
 
 
-def _rates(r: _Reader, items: Any, where: str) -> list[dict]:
-    out = []
-    if not isinstance(items, list):
-        r.fail(_l("%(where)s is missing or not valid.", where=where))
-        return out
-    for i, item in enumerate(items):
-        at = f"{where}[{i}]"
-        if not isinstance(item, dict):
-            r.fail(_l("%(where)s is missing or not valid.", where=at))
-            continue
-        programme = item.get("programme")
-        # A list or an object is unhashable: ``in`` on the dict would raise (a 500).
-        if not isinstance(programme, str) or programme not in PROGRAMMES:
-            r.fail(_l("%(where)s: unknown programme.", where=at))
-            continue
-        row: dict[str, Any] = {"programme": programme, "rate_bp": None, "flat_amount": None}
-        if ("rate_percent" in item) == ("flat_amount" in item):
-            r.fail(_l("%(where)s needs either rate_percent or flat_amount.", where=at))
-            continue
-        if "rate_percent" in item:
-            row["rate_bp"] = r.basis_points(item, "rate_percent", at)
-        else:
-            row["flat_amount"] = r.rupiah(item, "flat_amount", at)
-        row["optional"] = r.flag(item, "optional", at)
-        out.append(row)
-    names = [row["programme"] for row in out]
+def _rates_rule(rates: list[Rate], _info: ValidationInfo) -> list[Rate]:
+    names = [rate.programme for rate in rates]
+    problems: list[tuple[Loc, Any]] = []
     if len(set(names)) != len(names) or not set(MANDATORY_PROGRAMMES) <= set(names):
-        r.fail(_l("%(where)s must list JKK and JKM, each programme once.", where=where))
-    if any(row["optional"] for row in out if row["programme"] in MANDATORY_PROGRAMMES):
-        r.fail(_l("%(where)s: JKK and JKM cannot be optional.", where=where))
-    return out
+        problems.append(((), MANDATORY))
+    if any(rate.optional for rate in rates if rate.programme in MANDATORY_PROGRAMMES):
+        problems.append(((), NOT_OPTIONAL))
+    if problems:
+        raise broken(*problems)
+    return rates
 
 
-def _brackets(r: _Reader, items: Any, where: str, min_income: int | None) -> list[dict]:
-    out = []
-    if not isinstance(items, list) or not items:
-        r.fail(_l("%(where)s is missing or not valid.", where=where))
-        return out
-    for i, item in enumerate(items):
-        at = f"{where}[{i}]"
-        if not isinstance(item, dict):
-            r.fail(_l("%(where)s is missing or not valid.", where=at))
-            continue
-        out.append(
-            {
-                "income_from": r.rupiah(item, "income_from", at),
-                "income_to": r.rupiah(item, "income_to", at, nullable=True),
-                "basis": r.rupiah(item, "basis", at, nullable=True),
-            }
-        )
-    if r.problems:
-        return out
-    out.sort(key=lambda row: row["income_from"])
-    ok = out[0]["income_from"] == min_income
-    for row, following in zip(out, [*out[1:], None], strict=True):
-        if row["income_to"] is not None and row["income_to"] < row["income_from"]:
-            ok = False
-        if following is not None and (
-            row["income_to"] is None or following["income_from"] != row["income_to"] + 1
-        ):
-            ok = False
-    if not ok:
-        r.fail(
-            _l(
-                "%(where)s must start at min_income and follow each other without gaps "
-                "or overlaps.",
-                where=where,
-            )
-        )
-    return out
+class Bracket(_Part):
+    """Declared incomes from ``income_from`` to ``income_to`` (none: no end) pay on
+    ``basis`` (none: the income itself)."""
+
+    income_from: Rupiah
+    income_to: OptionalRupiah = None
+    basis: OptionalRupiah = None
+
+    def row(self) -> dict[str, Any]:
+        """As stored (IncomeBracket)."""
+        return {"income_from": self.income_from, "income_to": self.income_to, "basis": self.basis}
 
 
-def _month(r: _Reader, obj: dict, key: str, where: str) -> date | None:
-    value = obj.get(key)
-    if isinstance(value, str) and _MONTH.fullmatch(value):
-        return date(int(value[:4]), int(value[5:]), 1)
-    r.fail(_l("%(where)s must be a month (YYYY-MM).", where=f"{where}.{key}"))
-    return None
+class Sector(_Part):
+    """A group of occupations that relief periods name."""
 
+    code: Code
+    name: Name
+    name_en: Name
+    occupations: Annotated[list[str], checked(occupations_rule)]
 
-def _periods(r: _Reader, items: Any, where: str, sectors: set[str]) -> list[dict]:
-    out: list[dict] = []
-    if not isinstance(items, list) or not items:
-        r.fail(_l("%(where)s is missing or not valid.", where=where))
-        return out
-    for i, item in enumerate(items):
-        at = f"{where}[{i}]"
-        if not isinstance(item, dict):
-            r.fail(_l("%(where)s is missing or not valid.", where=at))
-            continue
-        sector = item.get("sector")
-        if sector is not None and (not isinstance(sector, str) or sector not in sectors):
-            r.fail(_l("%(where)s: unknown sector.", where=at))
-        row = {
-            "sector": sector,
-            "first_month": _month(r, item, "first_month", at),
-            "last_month": _month(r, item, "last_month", at),
+    def row(self) -> dict[str, Any]:
+        """As stored (ContributionSector)."""
+        return {
+            "code": self.code,
+            "name": self.name,
+            "name_en": self.name_en,
+            "occupations": ",".join(self.occupations),
         }
-        if row["first_month"] and row["last_month"] and row["last_month"] < row["first_month"]:
-            r.fail(_l("%(where)s ends before it starts.", where=at))
-        out.append(row)
-    return out
 
 
-def _sectors(r: _Reader, items: Any, where: str) -> list[dict]:
-    out: list[dict] = []
-    if items is None:
-        return out
-    if not isinstance(items, list):
-        r.fail(_l("%(where)s is missing or not valid.", where=where))
-        return out
+def _sectors_rule(sectors: list[Sector], info: ValidationInfo) -> list[Sector]:
     seen: set[str] = set()
-    for i, item in enumerate(items):
-        at = f"{where}[{i}]"
-        if not isinstance(item, dict):
-            r.fail(_l("%(where)s is missing or not valid.", where=at))
-            continue
-        occupations = item.get("occupations")
-        if not isinstance(occupations, list) or any(
-            not isinstance(o, str) or o not in OCCUPATIONS or o in seen for o in occupations
-        ):
-            r.fail(_l("%(where)s: each listed occupation in one sector only.", where=at))
-            occupations = []
-        seen.update(occupations)
-        out.append(
-            {
-                "code": r.code(item, "code", at),
-                "name": r.text(item, "name", at, max_length=160),
-                "name_en": r.text(item, "name_en", at, max_length=160),
-                "occupations": ",".join(occupations),
-            }
-        )
-    codes = [row["code"] for row in out]
-    if len(set(codes)) != len(codes):
-        r.fail(_l("%(where)s: each code only once.", where=where))
-    return out
+    problems: list[tuple[Loc, Any]] = []
+    for i, sector in enumerate(sectors):
+        if seen & set(sector.occupations):
+            problems.append(((i, "occupations"), ONE_SECTOR))
+        seen.update(sector.occupations)
+    if problems:
+        raise broken(*problems)
+    return codes_once(sectors, info)
 
 
-def _reliefs(r: _Reader, items: Any, where: str, sectors: set[str]) -> list[dict]:
-    out = []
-    if items is None:
-        return out
-    if not isinstance(items, list):
-        r.fail(_l("%(where)s is missing or not valid.", where=where))
-        return out
-    for i, item in enumerate(items):
-        at = f"{where}[{i}]"
-        if not isinstance(item, dict):
-            r.fail(_l("%(where)s is missing or not valid.", where=at))
-            continue
-        programmes = item.get("programmes")
-        if (
-            not isinstance(programmes, list)
-            or not programmes
-            or any(not isinstance(p, str) or p not in PROGRAMMES for p in programmes)
-        ):
-            r.fail(_l("%(where)s: unknown programme.", where=at))
-            programmes = []
-        elif len(set(programmes)) != len(programmes):
-            # Each once: repeated, they would not fit the column (a 500 on PostgreSQL).
-            r.fail(_l("%(where)s is missing or not valid.", where=f"{at}.programmes"))
-            programmes = []
-        row = {
-            "code": r.code(item, "code", at),
-            "name": r.text(item, "name", at, max_length=160),
-            "name_en": r.text(item, "name_en", at, max_length=160),
-            "periods": _periods(r, item.get("periods"), f"{at}.periods", sectors),
-            "discount_bp": r.basis_points(item, "discount_percent", at),
-            "programmes": ",".join(programmes),
-            "excludes_public_budget": r.flag(item, "excludes_public_budget", at),
-            "source": r.text(item, "source", at, max_length=2000, required=False),
+class Period(_Part):
+    """Contribution months a relief covers, for one sector (none: every sector)."""
+
+    sector: Annotated[str | None, checked(sector_rule)] = None
+    first_month: Month
+    last_month: Month
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Period:
+        if self.last_month < self.first_month:
+            raise broken(((), ENDS_EARLY))
+        return self
+
+    def row(self) -> dict[str, Any]:
+        """As stored (ReliefPeriod)."""
+        return {
+            "sector": self.sector,
+            "first_month": self.first_month,
+            "last_month": self.last_month,
         }
-        out.append(row)
-    codes = [row["code"] for row in out]
-    if len(set(codes)) != len(codes):
-        r.fail(_l("%(where)s: each code only once.", where=where))
-    return out
 
 
-def parse_document(document: Any) -> tuple[list[dict], list[dict]]:
+class Relief(_Part):
+    """A discount on some programmes in the months of its periods."""
+
+    code: Code
+    name: Name
+    name_en: Name
+    discount_percent: Percent
+    programmes: Annotated[list[str], checked(programmes_rule)]
+    excludes_public_budget: Flag = False
+    source: LongText = ""
+    periods: Annotated[list[Period], after(not_empty)]
+
+    def row(self) -> dict[str, Any]:
+        """As stored (ContributionRelief, with its periods)."""
+        return {
+            "code": self.code,
+            "name": self.name,
+            "name_en": self.name_en,
+            "periods": [period.row() for period in self.periods],
+            "discount_bp": self.discount_percent,
+            "programmes": ",".join(self.programmes),
+            "excludes_public_budget": self.excludes_public_budget,
+            "source": self.source,
+        }
+
+
+class Schedule(_Part):
+    """One version of the contribution rules, in force from ``effective_from``."""
+
+    code: Code
+    name: Name
+    effective_from: Annotated[date, checked(day_rule())]
+    effective_to: Annotated[date | None, checked(day_rule(nullable=True))] = None
+    min_income: Annotated[int, checked(rupiah_rule(minimum=1))]
+    max_income: OptionalRupiah = None
+    brackets_complete: Flag = False
+    brackets_source: LongText = ""
+    source: LongText = ""
+    notes: Annotated[str, checked(text_rule(4000, required=False))] = ""
+    rates: Annotated[list[Rate], after(_rates_rule)]
+    brackets: Annotated[list[Bracket], after(not_empty)]
+    sectors: Annotated[list[Sector], BeforeValidator(none_is_empty), after(_sectors_rule)] = []
+    reliefs: Annotated[list[Relief], BeforeValidator(none_is_empty), after(codes_once)] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Schedule:
+        problems: list[tuple[Loc, Any]] = []
+        if self.effective_to is not None and self.effective_to < self.effective_from:
+            problems.append(((), ENDS_EARLY))
+        if self.max_income is not None and self.max_income < self.min_income:
+            problems.append((("max_income",), INVALID))
+        if not self._brackets_follow():
+            problems.append((("brackets",), BRACKETS))
+        codes = {sector.code for sector in self.sectors}
+        for i, relief in enumerate(self.reliefs):
+            for j, period in enumerate(relief.periods):
+                if period.sector is not None and period.sector not in codes:
+                    problems.append((("reliefs", i, "periods", j, "sector"), UNKNOWN_SECTOR))
+        if problems:
+            raise broken(*problems)
+        return self
+
+    def _brackets_follow(self) -> bool:
+        ordered = sorted(self.brackets, key=lambda b: b.income_from)
+        if ordered[0].income_from != self.min_income:
+            return False
+        for row, following in zip(ordered, [*ordered[1:], None], strict=True):
+            if row.income_to is not None and row.income_to < row.income_from:
+                return False
+            if following is not None and (
+                row.income_to is None or following.income_from != row.income_to + 1
+            ):
+                return False
+        return True
+
+    def row(self) -> dict[str, Any]:
+        """As :func:`funrun.enrolment.schedule.apply_document` stores it."""
+        scalars = self.model_dump(exclude={"rates", "brackets", "sectors", "reliefs"})
+        brackets = sorted(self.brackets, key=lambda b: b.income_from)
+        return {
+            **scalars,
+            "rates": [rate.row() for rate in self.rates],
+            "brackets": [bracket.row() for bracket in brackets],
+            "sectors": [sector.row() for sector in self.sectors],
+            "reliefs": [relief.row() for relief in self.reliefs],
+        }
+
+
+class SponsorEntry(_Part):
+    """Someone who pays members' contributions."""
+
+    code: Code
+    name: Name
+    public_budget: Flag = False
+    active: Flag = True
+
+    def row(self) -> dict[str, Any]:
+        """As stored (Sponsor)."""
+        return self.model_dump()
+
+
+class ScheduleDocument(_Part):
+    """The whole document: ``{"format": 2, "schedules": [...], "sponsors": [...]}``."""
+
+    format: int = FORMAT
+    schedules: Annotated[list[Schedule], after(codes_once)] = []
+    sponsors: Annotated[list[SponsorEntry], after(codes_once)] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _format_first(cls, data: Any) -> Any:
+        # Exactly the integer 2: in Python, true == 1 and 2.0 == 2 as well. Another
+        # format is read no further (its other problems would only be noise).
+        if not isinstance(data, dict) or type(data.get("format")) is not int:
+            raise broken((("format",), INVALID))
+        if data["format"] != FORMAT:
+            raise broken((("format",), INVALID))
+        return data
+
+
+def issues_of(failure: ValidationError) -> list[Problem]:
+    """pydantic's errors as problems at their places, in the user's language."""
+    issues: list[Problem] = []
+    for error in failure.errors(include_url=False):
+        loc: Loc = tuple(error["loc"])
+        ctx = error.get("ctx") or {}
+        if error["type"] == RULE_ERROR:
+            at = (*loc, ctx["field"]) if ctx.get("field") else loc
+            issues += [Problem(at, message) for message in ctx["messages"]]
+        elif error["type"] == SCHEDULE_RULES:
+            issues += [Problem((*loc, *inner), message) for inner, message in ctx["problems"]]
+        else:  # pydantic's own: missing, not a list, not an object
+            issues.append(Problem(loc, str(INVALID)))
+    return issues
+
+
+def validate_document(document: Any, *, typed: bool = False) -> ScheduleDocument:
+    """The document checked (raises ScheduleDataError with every problem)."""
+    try:
+        return ScheduleDocument.model_validate(document, context={"typed": typed})
+    except ValidationError as failure:
+        raise ScheduleDataError.of(issues_of(failure)) from None
+
+
+def parse_document(document: Any, *, typed: bool = False) -> tuple[list[dict], list[dict]]:
     """Check a whole schedules document; the schedules and sponsors as plain rows."""
-    r = _Reader([])
-    # Exactly the integer 1: in Python, true == 1 and 1.0 == 1 as well.
-    if (
-        not isinstance(document, dict)
-        or type(document.get("format")) is not int
-        or document["format"] != FORMAT
-    ):
-        raise ScheduleDataError([str(_l("%(where)s is missing or not valid.", where="format"))])
-    schedules = document.get("schedules", [])
-    sponsors = document.get("sponsors", [])
-    if not isinstance(schedules, list) or not isinstance(sponsors, list):
-        raise ScheduleDataError([str(_l("%(where)s is missing or not valid.", where="schedules"))])
-    parsed = []
-    for i, item in enumerate(schedules):
-        at = f"schedules[{i}]"
-        if not isinstance(item, dict):
-            r.fail(_l("%(where)s is missing or not valid.", where=at))
-            continue
-        row: dict[str, Any] = {
-            "code": r.code(item, "code", at),
-            "name": r.text(item, "name", at, max_length=160),
-            "effective_from": r.day(item, "effective_from", at),
-            "effective_to": r.day(item, "effective_to", at, nullable=True),
-            "min_income": r.rupiah(item, "min_income", at),
-            "max_income": r.rupiah(item, "max_income", at, nullable=True),
-            "brackets_complete": r.flag(item, "brackets_complete", at),
-            "brackets_source": r.text(item, "brackets_source", at, max_length=2000, required=False),
-            "source": r.text(item, "source", at, max_length=2000, required=False),
-            "notes": r.text(item, "notes", at, max_length=4000, required=False),
-        }
-        if row["min_income"] is not None and row["min_income"] < 1:
-            r.fail(_l("%(where)s must be a whole number of rupiah.", where=f"{at}.min_income"))
-        if (
-            row["effective_to"] is not None
-            and row["effective_from"] is not None
-            and row["effective_to"] < row["effective_from"]
-        ):
-            r.fail(_l("%(where)s ends before it starts.", where=at))
-        row["rates"] = _rates(r, item.get("rates"), f"{at}.rates")
-        row["brackets"] = _brackets(r, item.get("brackets"), f"{at}.brackets", row["min_income"])
-        row["sectors"] = _sectors(r, item.get("sectors"), f"{at}.sectors")
-        codes_here = {sector["code"] for sector in row["sectors"]}
-        row["reliefs"] = _reliefs(r, item.get("reliefs"), f"{at}.reliefs", codes_here)
-        parsed.append(row)
-    codes = [row["code"] for row in parsed]
-    if len(set(codes)) != len(codes):
-        r.fail(_l("%(where)s: each code only once.", where="schedules"))
-    sponsor_rows = []
-    for i, item in enumerate(sponsors):
-        at = f"sponsors[{i}]"
-        if not isinstance(item, dict):
-            r.fail(_l("%(where)s is missing or not valid.", where=at))
-            continue
-        sponsor_rows.append(
-            {
-                "code": r.code(item, "code", at),
-                "name": r.text(item, "name", at, max_length=160),
-                "public_budget": r.flag(item, "public_budget", at),
-                "active": r.flag(item, "active", at, default=True),
-            }
-        )
-    sponsor_codes = [row["code"] for row in sponsor_rows]
-    if len(set(sponsor_codes)) != len(sponsor_codes):
-        r.fail(_l("%(where)s: each code only once.", where="sponsors"))
-    if r.problems:
-        raise ScheduleDataError(r.problems)
-    return parsed, sponsor_rows
+    checked_document = validate_document(document, typed=typed)
+    return (
+        [schedule.row() for schedule in checked_document.schedules],
+        [sponsor.row() for sponsor in checked_document.sponsors],
+    )
