@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from funrun.api.schemas.base import Problem
 from funrun.api.schemas.checkins import CheckInOutcome, CheckInRequest, Roster, StationCounts
 from funrun.api.schemas.checkins import Undone as UndoneAnswer
+from funrun.api.schemas.contributions import ContributionQuote, query_parameters
 from funrun.api.schemas.enrolment import EnrolmentEnvelope, EnrolmentRequest
 from funrun.api.schemas.events import Event, EventList
 from funrun.api.schemas.registrations import (
@@ -294,6 +295,20 @@ OPERATIONS: tuple[Operation, ...] = (
         ),
         summary="Per-city figures and tour totals (organisers and admins)",
         security="bearer",
+    ),
+    Operation(
+        "get",
+        "/contributions/quote",
+        "quoteContribution",
+        (
+            (200, ContributionQuote, "The contribution, month by month"),
+            (422, Problem, "Invalid parameters, or no schedule in force (see errors)"),
+            (429, Problem, "Too many requests from this client"),
+        ),
+        summary="What membership would cost, computed without enrolling anyone (public; "
+        "no personal data)",
+        parameters=query_parameters(),
+        security="optional",
     ),
     Operation("get", "/openapi.json", "getOpenApi", ((200, None, "This document"),)),
 )
