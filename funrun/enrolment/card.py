@@ -17,11 +17,14 @@ from datetime import date
 
 from cryptography.exceptions import InvalidSignature
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from funrun.bibs.pdf import MONTHS_ID, draw_qr
 from funrun.bibs.pdfwriter import Page, StreamingPdf
 from funrun.bibs.qr import dark_runs
 from funrun.bibs.signing import bib_signer, key_id, load_private_key
+from funrun.enrolment.wording import period_text
 
 MM = 72 / 25.4
 CARD_SIZE = (85.6 * MM, 54 * MM)  # ID-1, the size of a bank card
@@ -78,6 +81,15 @@ def _date_text(day: date) -> str:
     return f"{day.day} {MONTHS_ID[day.month - 1]} {day.year}"
 
 
+def coverage_text(face: CardFace) -> str:
+    """``Masa iuran: Desember 2026 - Februari 2027``: the months the contribution covers
+    (from the month of ``valid_from`` to the month of ``paid_until``), in Indonesian."""
+    with force_locale("id"):
+        return _(
+            "Contribution period: %(months)s", months=period_text(face.valid_from, face.paid_until)
+        )
+
+
 def _spaced(number: str) -> str:
     """``12345678901`` as ``1234 5678 901``, easier to read out."""
     return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
@@ -103,6 +115,7 @@ def card_page(face: CardFace, payload: str) -> Page:
     page.text("Helvetica-Bold", 8.5, left, 17.5 * MM, " - ".join(face.programmes))
     page.text("Helvetica", 6, left, 13 * MM, "Berlaku mulai / Valid from")
     page.text("Helvetica-Bold", 8.5, left, 9.5 * MM, _date_text(face.valid_from))
+    page.text("Helvetica", 5.5, left, 5.5 * MM, coverage_text(face))
     paid = f"Iuran dibayar s.d. / Paid until {_date_text(face.paid_until)}"
     page.text("Helvetica", 5.5, left, 3 * MM, paid)
     draw_qr(page, dark_runs(payload), width - QR_SIDE - 4 * MM, 6 * MM, QR_SIDE)

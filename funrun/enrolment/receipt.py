@@ -98,7 +98,8 @@ def _months_table(out: _Writer, words: Explained) -> None:
     out.row([_("Total"), *[""] * len(programmes), rupiah(words.total)], stops, bold=True)
     out.space(3)
     for relief in words.reliefs:
-        out.line(f"{relief.sentence}. {relief.months_sentence}.", bold=True)
+        out.line(f"{relief.sentence}.", bold=True)
+        out.line(f"{relief.months_sentence}.")
         for text in relief.lines:
             out.line(f"   {text}", size=9.5, gap=1.4)
     if words.full_rate_sentence:

@@ -62,6 +62,12 @@ def months_text(months: Sequence[date]) -> str:
     return join_and(parts)
 
 
+def period_text(first: date, last: date) -> str:
+    """The months from ``first``'s to ``last``'s: ``Desember 2026 - Februari 2027``."""
+    first, last = month_start(first), month_start(last)
+    return month_label(first) if first == last else f"{month_label(first)} - {month_label(last)}"
+
+
 def percent(discount_bp: int) -> str:
     """A discount in basis points as ``50%`` or ``12,5%``."""
     return f"{format_decimal(discount_bp / 100, format='#,##0.##')}%"
