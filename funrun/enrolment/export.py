@@ -27,6 +27,7 @@ from funrun.dbtypes import utcnow
 from funrun.enrolment.models import (
     ContributionSchedule,
     Enrolment,
+    EnrolmentMonth,
     ExportAccess,
     ExportBatch,
     Sponsor,
@@ -74,7 +75,16 @@ COLUMNS = (
     "reliefs",
     "consent_at",
     "consent_notice_sha256",
+    # Who pays what (issue 17, point 7): added at the end, the columns above unchanged.
+    "payer",
+    "payer_name",
+    "first_month",
+    "last_month",
+    "contribution_total",
+    "per_month",
 )
+#: The payer of an enrolment no sponsor pays.
+MEMBER = "member"
 #: The batches' files are encrypted under this context of the data key.
 _CONTEXT = b"export"
 
@@ -88,6 +98,7 @@ def _rows(batch_id: int, number: int) -> Iterator[dict[str, Any]]:
             Event.slug,
             Event.city,
             Sponsor.code,
+            Sponsor.name,
             ContributionSchedule.code,
             PrivacyNotice.sha256,
         )
@@ -99,7 +110,10 @@ def _rows(batch_id: int, number: int) -> Iterator[dict[str, Any]]:
         .where(Enrolment.export_batch_id == batch_id)
         .order_by(Enrolment.id)
     )
-    for e, person, slug, city, sponsor, schedule, notice_sha in db.session.execute(query):
+    for e, person, slug, city, sponsor, sponsor_name, schedule, notice_sha in db.session.execute(
+        query
+    ):
+        months = [_month_json(m) for m in e.covered_months]
         yield {
             "batch_number": number,
             "participant_number": e.participant_number,
@@ -134,13 +148,46 @@ def _rows(batch_id: int, number: int) -> Iterator[dict[str, Any]]:
             "reliefs": e.reliefs,
             "consent_at": e.consent_at.isoformat(),
             "consent_notice_sha256": notice_sha,
+            "payer": sponsor or MEMBER,
+            "payer_name": sponsor_name,
+            "first_month": months[0]["month"] if months else None,
+            "last_month": months[-1]["month"] if months else None,
+            "contribution_total": sum(m["total"] for m in months),
+            "per_month": months,
         }
+
+
+def _month_json(month: EnrolmentMonth) -> dict[str, Any]:
+    """A covered month as the batch carries it (the JSON file's ``per_month`` items)."""
+    return {
+        "month": f"{month.month:%Y-%m}",
+        "jkk": month.jkk,
+        "jkm": month.jkm,
+        "jht": month.jht,
+        "total": month.total,
+        "relief": month.relief,
+    }
+
+
+def per_month_cell(months: list[dict[str, Any]]) -> str:
+    """The covered months in one CSV cell: ``YYYY-MM:jkk:jkm:jht:total:relief`` per month,
+    months joined by ``;`` (relief empty when none), e.g.
+    ``2026-12:5000:3400:20000:28400:pp-50-2025;2027-01:10000:6800:20000:36800:``."""
+    return ";".join(
+        f"{m['month']}:{m['jkk']}:{m['jkm']}:{m['jht']}:{m['total']}:{m['relief'] or ''}"
+        for m in months
+    )
 
 
 def _csv_cell(column: str, value: Any) -> Any:
     """Every text cell made safe for spreadsheets (the city, names, addresses, codes...);
-    the phone kept in E.164 for the scheme's system (:mod:`funrun.spreadsheet`)."""
-    return csv_phone(value) if column == "phone" else csv_cell(value)
+    the phone kept in E.164 for the scheme's system (:mod:`funrun.spreadsheet`); the
+    covered months as one cell (:func:`per_month_cell`)."""
+    if column == "phone":
+        return csv_phone(value)
+    if column == "per_month" and isinstance(value, list):
+        return csv_cell(per_month_cell(value))
+    return csv_cell(value)
 
 
 def _files(rows: list[dict[str, Any]], number: int, created_at: datetime) -> tuple[bytes, bytes]:
@@ -149,7 +196,9 @@ def _files(rows: list[dict[str, Any]], number: int, created_at: datetime) -> tup
     writer = csv_writer(text)
     writer.writerow(COLUMNS)
     for row in rows:
-        writer.writerow([_csv_cell(column, row[column]) for column in COLUMNS])
+        # .get: rows of a batch made before a column existed (the privacy purge rewrites
+        # old batches from their JSON) leave its cells empty.
+        writer.writerow([_csv_cell(column, row.get(column)) for column in COLUMNS])
     document = {
         "batch_number": number,
         "created_at": created_at.isoformat(),

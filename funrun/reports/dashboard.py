@@ -7,7 +7,9 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask_babel import format_date, format_decimal, format_percent, format_time
+from flask_babel import gettext as _
 
+from funrun.enrolment.filters import rupiah
 from funrun.reports.charts import (
     HChart,
     VChart,
@@ -18,7 +20,14 @@ from funrun.reports.charts import (
     registrations_chart,
     registrations_per_day,
 )
-from funrun.reports.figures import COUNTS, CityFigures, TourFigures, tour_figures
+from funrun.reports.figures import (
+    COUNTS,
+    MEMBER,
+    CityFigures,
+    PayerTotal,
+    TourFigures,
+    tour_figures,
+)
 
 #: Every figure a table cell shows, in column order.
 FIELDS = (*COUNTS, "conversion_rate")
@@ -43,12 +52,29 @@ def _clock(value: datetime) -> str:
     return format_time(value.astimezone(WIB), "HH:mm")
 
 
-def cells_of(row: CityFigures, key: str, sizes: list[str]) -> dict[str, str]:
-    """The formatted figures of one row, keyed ``<row key>:<field>`` as the page marks them."""
+def paid(payer: PayerTotal) -> str:
+    """Who a payer pays for and how much, e.g. "12 members, Rp 2.419.200"."""
+    if payer.members == 1:
+        return _("%(count)s member, %(amount)s", count=number(1), amount=rupiah(payer.amount))
+    return _(
+        "%(count)s members, %(amount)s",
+        count=number(payer.members),
+        amount=rupiah(payer.amount),
+    )
+
+
+def cells_of(
+    row: CityFigures, key: str, sizes: list[str], sponsors: list[str] | None = None
+) -> dict[str, str]:
+    """The formatted figures of one row, keyed ``<row key>:<field>`` as the page marks them;
+    who pays is keyed ``<row key>:payer:member`` and ``<row key>:payer:<sponsor code>``."""
     cells = {f"{key}:{name}": number(getattr(row, name)) for name in COUNTS}
     cells[f"{key}:conversion_rate"] = rate(row.conversion_rate)
     for size in sizes:
         cells[f"{key}:shirt:{size}"] = number(row.shirt_sizes.get(size, 0))
+    cells[f"{key}:payer:{MEMBER}"] = paid(row.paid_by_members)
+    for code in sponsors or ():
+        cells[f"{key}:payer:{code}"] = paid(row.sponsor(code))
     return cells
 
 
@@ -65,13 +91,14 @@ class Dashboard:
 
 
 def dashboard() -> Dashboard:
-    """Everything the dashboard page and its live update show (five queries)."""
+    """Everything the dashboard page and its live update show (six queries)."""
     figures = tour_figures()
     sizes = figures.shirt_size_names
+    sponsors = [p.code for p in figures.sponsors]
     cells: dict[str, str] = {}
     for row in figures.events:
-        cells.update(cells_of(row, row.slug, sizes))
-    cells.update(cells_of(figures.totals, "total", sizes))
+        cells.update(cells_of(row, row.slug, sizes, sponsors))
+    cells.update(cells_of(figures.totals, "total", sizes, sponsors))
     return Dashboard(
         figures=figures,
         cells=cells,

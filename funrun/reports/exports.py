@@ -14,7 +14,7 @@ from typing import IO, Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from funrun.reports.figures import COUNTS, CityFigures, TourFigures
+from funrun.reports.figures import COUNTS, MEMBER, CityFigures, PayerTotal, TourFigures
 from funrun.spreadsheet import csv_cell, csv_writer, workbook, xlsx_text
 
 FORMATS = ("csv", "xlsx")
@@ -41,6 +41,30 @@ TOTALS_LABELS = {
 # --- totals -----------------------------------------------------------------------------
 
 
+def _payer_columns(figures: TourFigures) -> list[tuple[str, str]]:
+    """After the shirt sizes, who pays (CSV key, XLSX header): the members' enrolments and
+    what they paid, then each sponsor's enrolments and what it owes."""
+    columns = [
+        (f"{MEMBER}_paid_enrolments", _("Paid by members: enrolments")),
+        (f"{MEMBER}_paid_amount", _("Paid by members: Rp")),
+    ]
+    for sponsor in figures.sponsors:
+        columns += [
+            (
+                f"sponsor_{sponsor.code}_enrolments",
+                _("%(sponsor)s: enrolments", sponsor=sponsor.name),
+            ),
+            (f"sponsor_{sponsor.code}_amount", _("%(sponsor)s: Rp owed", sponsor=sponsor.name)),
+        ]
+    return columns
+
+
+def _payer_values(row: CityFigures, figures: TourFigures) -> list[int]:
+    payers: list[PayerTotal] = [row.paid_by_members]
+    payers += [row.sponsor(s.code) for s in figures.sponsors]
+    return [n for payer in payers for n in (payer.members, payer.amount)]
+
+
 def _totals_rows(figures: TourFigures) -> Iterator[tuple[CityFigures, str, str]]:
     for row in figures.events:
         yield row, row.slug, row.city
@@ -59,7 +83,8 @@ def totals_csv(figures: TourFigures) -> str:
     sizes = figures.shirt_size_names
     out = io.StringIO()
     writer = csv_writer(out)
-    writer.writerow([*TOTALS_KEYS, *(f"shirt_{size}" for size in sizes)])
+    payer_keys = [csv_cell(key) for key, _label in _payer_columns(figures)]
+    writer.writerow([*TOTALS_KEYS, *(f"shirt_{size}" for size in sizes), *payer_keys])
     for row, slug, city in _totals_rows(figures):
         values = _totals_values(row, slug, city)
         rate = values["conversion_rate"]
@@ -68,6 +93,7 @@ def totals_csv(figures: TourFigures) -> str:
             [
                 *(csv_cell(values[key]) for key in TOTALS_KEYS),
                 *(row.shirt_sizes.get(s, 0) for s in sizes),
+                *_payer_values(row, figures),
             ]
         )
     return out.getvalue()
@@ -84,6 +110,7 @@ def totals_xlsx(figures: TourFigures, target: IO[bytes]) -> None:
     total_percent = book.add_format({"bold": True, "top": 1, "num_format": "0.0%"})
     headers = [str(TOTALS_LABELS[key]) for key in TOTALS_KEYS]
     headers += [_("Shirts %(size)s", size=size) for size in sizes]
+    headers += [label for _key, label in _payer_columns(figures)]
     sheet.write_row(0, 0, headers, bold)
     sheet.freeze_panes(1, 2)
     sheet.set_column(0, 0, 16)
@@ -109,4 +136,7 @@ def totals_xlsx(figures: TourFigures, target: IO[bytes]) -> None:
                 index, len(TOTALS_KEYS) + offset, row.shirt_sizes.get(size, 0),
                 total_row if last else None,
             )  # fmt: skip
+        for offset, value in enumerate(_payer_values(row, figures)):
+            column = len(TOTALS_KEYS) + len(sizes) + offset
+            sheet.write_number(index, column, value, total_row if last else None)
     book.close()

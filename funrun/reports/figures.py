@@ -1,8 +1,9 @@
 """The tour's figures per city and in total: one source for the dashboard, API and exports.
 
 Two grouped queries over the registrations (one with the pickup check-ins and the
-enrolments joined, one for shirt sizes) give every figure; nothing is counted in Python
-row by row, so 100,000 registrations cost two aggregate scans.
+enrolments joined, one for shirt sizes) give every figure, and one over the enrolments
+says who pays what; nothing is counted in Python row by row, so 100,000 registrations
+cost two aggregate scans.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import ColumnElement, and_, case, func, select
 
 from funrun.checkin.models import CheckIn
 from funrun.dbtypes import utcnow
-from funrun.enrolment.models import Enrolment
+from funrun.enrolment.models import Enrolment, Sponsor
 from funrun.events.models import Event
 from funrun.extensions import db
 from funrun.registration.models import Registration, RegistrationStatus
@@ -35,6 +36,24 @@ COUNTS = (
     "non_members",
     "enrolled",
 )
+
+
+#: The payer of enrolments no sponsor pays (as in the enrolment export batches).
+MEMBER = "member"
+
+
+@dataclass
+class PayerTotal:
+    """New enrolments one payer pays for: the members themselves, or one sponsor."""
+
+    #: ``member``, or the sponsor's code.
+    code: str
+    #: The sponsor's name ("" for the members).
+    name: str = ""
+    #: Enrolments this payer pays for.
+    members: int = 0
+    #: Whole rupiah: what the members paid at the desk, or what the sponsor owes.
+    amount: int = 0
 
 
 @dataclass
@@ -61,6 +80,17 @@ class CityFigures:
     enrolled: int = 0
     #: Shirts for the confirmed runners, by size.
     shirt_sizes: dict[str, int] = field(default_factory=dict)
+    #: Who pays for the new enrolments: ``member`` first, then each sponsor by code.
+    payers: dict[str, PayerTotal] = field(default_factory=dict)
+
+    @property
+    def paid_by_members(self) -> PayerTotal:
+        """The enrolments the members paid for themselves, and how much they paid."""
+        return self.payers.get(MEMBER) or PayerTotal(MEMBER)
+
+    def sponsor(self, code: str) -> PayerTotal:
+        """The enrolments sponsor ``code`` pays for, and how much it owes."""
+        return self.payers.get(code) or PayerTotal(code)
 
     @property
     def conversion_rate(self) -> float | None:
@@ -86,6 +116,12 @@ class TourFigures:
     events: list[CityFigures]
     totals: CityFigures
     generated_at: datetime
+
+    @property
+    def sponsors(self) -> list[PayerTotal]:
+        """Every sponsor that pays for any enrolment of the tour, by name."""
+        found = [p for code, p in self.totals.payers.items() if code != MEMBER]
+        return sorted(found, key=lambda p: (p.name, p.code))
 
     @property
     def shirt_size_names(self) -> list[str]:
@@ -158,6 +194,39 @@ def _shirts_by_event() -> dict[int, dict[str, int]]:
     return shirts
 
 
+def _payers_by_event() -> dict[int, dict[str, PayerTotal]]:
+    """Per event: the enrolments each payer pays for, and the amount (one grouped query)."""
+    rows = db.session.execute(
+        select(
+            Enrolment.event_id,
+            Sponsor.code,
+            Sponsor.name,
+            func.count(Enrolment.id),
+            func.coalesce(func.sum(Enrolment.amount_due), 0),
+            func.coalesce(func.sum(Enrolment.sponsor_amount), 0),
+        )
+        .outerjoin(Sponsor, Sponsor.id == Enrolment.sponsor_id)
+        .group_by(Enrolment.event_id, Sponsor.code, Sponsor.name)
+    )
+    payers: dict[int, dict[str, PayerTotal]] = {}
+    for event_id, code, name, count, paid, owed in rows:
+        total = PayerTotal(MEMBER, "", int(count), int(paid))
+        if code is not None:
+            total = PayerTotal(code, name, int(count), int(owed))
+        payers.setdefault(event_id, {})[total.code] = total
+    return {
+        event_id: dict(sorted(found.items(), key=lambda item: item[0] != MEMBER))
+        for event_id, found in payers.items()
+    }
+
+
+def _add_payers(into: dict[str, PayerTotal], row: dict[str, PayerTotal]) -> None:
+    for code, payer in row.items():
+        total = into.setdefault(code, PayerTotal(code, payer.name))
+        total.members += payer.members
+        total.amount += payer.amount
+
+
 def _ordered_sizes(event: Event, counted: dict[str, int]) -> dict[str, int]:
     """The event's sizes in its own order (zeros included), then any size no longer offered."""
     sizes = {size: counted.get(size, 0) for size in event.shirt_sizes}
@@ -166,11 +235,12 @@ def _ordered_sizes(event: Event, counted: dict[str, int]) -> dict[str, int]:
 
 
 def tour_figures(now: datetime | None = None) -> TourFigures:
-    """Every event's figures, soonest first, and the tour total (three queries)."""
+    """Every event's figures, soonest first, and the tour total (four queries)."""
     now = now or utcnow()
     events = list(db.session.scalars(select(Event).order_by(Event.date, Event.city)))
     counts = _counts_by_event()
     shirts = _shirts_by_event()
+    payers = _payers_by_event()
     rows: list[CityFigures] = []
     totals = CityFigures(slug="", city="")
     for event in events:
@@ -188,6 +258,7 @@ def tour_figures(now: datetime | None = None) -> TourFigures:
             non_members_checked_in=int(found.get("non_members_checked_in", 0)),
             enrolled=int(found.get("enrolled", 0)),
             shirt_sizes=_ordered_sizes(event, shirts.get(event.id, {})),
+            payers=payers.get(event.id, {}),
         )
         if race_started(event, now):
             row.no_shows = row.confirmed - row.checked_in
@@ -196,4 +267,5 @@ def tour_figures(now: datetime | None = None) -> TourFigures:
             setattr(totals, name, getattr(totals, name) + getattr(row, name))
         for size, n in row.shirt_sizes.items():
             totals.shirt_sizes[size] = totals.shirt_sizes.get(size, 0) + n
+        _add_payers(totals.payers, row.payers)
     return TourFigures(events=rows, totals=totals, generated_at=now)

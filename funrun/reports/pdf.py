@@ -26,6 +26,7 @@ from reportlab.platypus import (
 from funrun.reports.charts import WIDTH, HChart, VChart
 from funrun.reports.dashboard import FIELDS, Dashboard, number
 from funrun.reports.exports import TOTALS_LABELS
+from funrun.reports.figures import MEMBER
 
 BRAND = colors.HexColor("#0A7A3D")
 BACK = colors.HexColor("#E3E8EF")
@@ -37,6 +38,18 @@ _TITLE = ParagraphStyle("title", fontName="Helvetica-Bold", fontSize=16, leading
 _HEADING = ParagraphStyle("heading", fontName="Helvetica-Bold", fontSize=11, leading=14)
 _SMALL = ParagraphStyle("small", fontName="Helvetica", fontSize=8, leading=10, textColor=MUTED)
 _HEAD_CELL = ParagraphStyle("head", fontName="Helvetica-Bold", fontSize=7.5, leading=9)
+
+#: A small table with a header row and a total row (shirt sizes, who pays).
+_LIST_STYLE = TableStyle(
+    [
+        ("FONT", (0, 0), (-1, -1), "Helvetica", 8.5),
+        ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8.5),
+        ("FONT", (0, -1), (-1, -1), "Helvetica-Bold", 8.5),
+        ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
+        ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
+        ("LINEABOVE", (0, -1), (-1, -1), 0.8, colors.black),
+    ]
+)
 
 
 def _hchart(chart: HChart) -> Drawing:
@@ -141,18 +154,21 @@ def totals_pdf(board: Dashboard, generated: str, target: IO[bytes]) -> None:
     ]
     shirts.append([_("Total"), *(board.cells[f"total:shirt:{s}"] for s in sizes)])
     shirt_table = Table(shirts, hAlign="LEFT", repeatRows=1)
-    shirt_table.setStyle(
-        TableStyle(
-            [
-                ("FONT", (0, 0), (-1, -1), "Helvetica", 8.5),
-                ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8.5),
-                ("FONT", (0, -1), (-1, -1), "Helvetica-Bold", 8.5),
-                ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
-                ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
-                ("LINEABOVE", (0, -1), (-1, -1), 0.8, colors.black),
-            ]
-        )
-    )
+    shirt_table.setStyle(_LIST_STYLE)
+    codes = [MEMBER, *(sponsor.code for sponsor in figures.sponsors)]
+    payers = [
+        [
+            _("Who pays for the new enrolments"),
+            _("Paid by members"),
+            *(f"{_('Owed by')} {sponsor.name}" for sponsor in figures.sponsors),
+        ]
+    ]
+    payers += [
+        [row.city, *(board.cells[f"{row.slug}:payer:{c}"] for c in codes)] for row in figures.events
+    ]
+    payers.append([_("Total"), *(board.cells[f"total:payer:{c}"] for c in codes)])
+    payer_table = Table(payers, hAlign="LEFT", repeatRows=1)
+    payer_table.setStyle(_LIST_STYLE)
     story = [
         Paragraph(_("Per-city totals"), _TITLE),
         Paragraph(_("Generated %(when)s WIB.", when=generated), _SMALL),
@@ -169,6 +185,8 @@ def totals_pdf(board: Dashboard, generated: str, target: IO[bytes]) -> None:
         ),
         Spacer(1, 5 * mm),
         shirt_table,
+        Spacer(1, 5 * mm),
+        payer_table,
     ]
     charts = [
         (_("Quota fill per city"), _hchart(board.quota_fill)),
