@@ -4,8 +4,10 @@ covered and the next due date; on the review page and, from the stored rows, the
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from flask import render_template_string
@@ -16,8 +18,12 @@ from funrun.enrolment import wording
 from funrun.enrolment.models import ContributionSchedule
 from funrun.enrolment.quotes import price
 from funrun.extensions import db
+from tests.browser.conftest import browser, live_server, phone_page  # noqa: F401  (fixtures)
 from tests.conftest import csrf_from
 from tests.enrolment.test_desk import FORM, hidden_inputs, signed_in, stored
+
+#: Where to keep the phone screenshots (FUNRUN_SHOTS_DIR), if anywhere.
+SHOTS = Path(os.environ["FUNRUN_SHOTS_DIR"]) if os.environ.get("FUNRUN_SHOTS_DIR") else None
 
 MACRO = (
     '{% from "enrolment/_contribution.html" import contribution %}{{ contribution(quote, locale) }}'
@@ -53,8 +59,8 @@ def test_the_macro_explains_the_traders_quote_in_indonesian(app):
     rows = re.findall(r'<tr data-month="([0-9-]+)">(.*?)</tr>', html, re.S)
     assert [(m, text_of(r).strip()) for m, r in rows] == [
         ("2026-12", DEC),
-        ("2027-01", "Januari 2027 Rp 10.000 Rp 6.800 Rp 20.000 Rp 36.800 tidak ada"),
-        ("2027-02", "Februari 2027 Rp 10.000 Rp 6.800 Rp 20.000 Rp 36.800 tidak ada"),
+        ("2027-01", "Januari 2027 Rp 10.000 Rp 6.800 Rp 20.000 Rp 36.800 tanpa keringanan"),
+        ("2027-02", "Februari 2027 Rp 10.000 Rp 6.800 Rp 20.000 Rp 36.800 tanpa keringanan"),
     ]
     assert "Rp 102.000" in text_of(re.search(r"<tfoot>.*</tfoot>", html, re.S).group(0))
     assert "Keringanan iuran PP 50/2025: JKK dan JKM dipotong 50%" in text
@@ -131,14 +137,14 @@ def month_rows(html: str) -> list[tuple[str, str]]:
 
 ID_ROWS = [
     ("2026-12", DEC),
-    ("2027-01", "Januari 2027 Rp 10.000 Rp 6.800 Rp 20.000 Rp 36.800 tidak ada"),
-    ("2027-02", "Februari 2027 Rp 10.000 Rp 6.800 Rp 20.000 Rp 36.800 tidak ada"),
+    ("2027-01", "Januari 2027 Rp 10.000 Rp 6.800 Rp 20.000 Rp 36.800 tanpa keringanan"),
+    ("2027-02", "Februari 2027 Rp 10.000 Rp 6.800 Rp 20.000 Rp 36.800 tanpa keringanan"),
 ]
 EN_ROWS = [
     ("2026-12", "December 2026 Rp 5,000 Rp 3,400 Rp 20,000 Rp 28,400 "
                 "Contribution relief PP 50/2025 (50%)"),
-    ("2027-01", "January 2027 Rp 10,000 Rp 6,800 Rp 20,000 Rp 36,800 none"),
-    ("2027-02", "February 2027 Rp 10,000 Rp 6,800 Rp 20,000 Rp 36,800 none"),
+    ("2027-01", "January 2027 Rp 10,000 Rp 6,800 Rp 20,000 Rp 36,800 no relief"),
+    ("2027-02", "February 2027 Rp 10,000 Rp 6,800 Rp 20,000 Rp 36,800 no relief"),
 ]  # fmt: skip
 
 
@@ -212,12 +218,74 @@ def test_a_sponsored_member_sees_the_months_and_no_receipt(
     review = client.post(url, data=form).get_data(as_text=True)
     # APBD pays: no relief, the full rate every month, nothing due from the runner.
     assert [row for _m, row in month_rows(review)] == [
-        "Desember 2026 Rp 10.000 Rp 6.800 Rp 16.800 tidak ada",
-        "Januari 2027 Rp 10.000 Rp 6.800 Rp 16.800 tidak ada",
-        "Februari 2027 Rp 10.000 Rp 6.800 Rp 16.800 tidak ada",
+        "Desember 2026 Rp 10.000 Rp 6.800 Rp 16.800 tanpa keringanan",
+        "Januari 2027 Rp 10.000 Rp 6.800 Rp 16.800 tanpa keringanan",
+        "Februari 2027 Rp 10.000 Rp 6.800 Rp 16.800 tanpa keringanan",
     ]
     assert re.search(r'id="amount-due">Rp 0<', review)
     done = client.post(url, data={**hidden_inputs(review), "action": "confirm"})
     page = client.get(done.headers["Location"]).get_data(as_text=True)
     assert "Iuran berikutnya jatuh tempo paling lambat 15 Maret 2027" in text_of(page)
     assert "kuitansi.pdf" not in page and 'id="receipt-number"' not in page
+
+
+# --- on a 360 px phone, in Chromium ---------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_the_months_table_fits_a_360px_phone(
+    phone_page,  # noqa: F811  (the browser tests' fixtures, imported above)
+    live_server,  # noqa: F811
+    make_event,
+    make_staff,
+    add_runner,
+    on_december_4,
+    lang,
+):
+    from funrun.accounts.models import User
+    from funrun.enrolment.services import enrol_registered, prepare
+    from tests.enrolment.conftest import PASSWORD, enrol_body
+
+    event = make_event()
+    staff = make_staff("volunteer", events=(event.slug,), password=PASSWORD)
+    # Twelve months, the relief for four of them: the longest table the desk shows.
+    body = enrol_body(occupation="ojek_driver", programs=["JKK", "JKM", "JHT"], months=12)
+    prepared = prepare(event, body, walkup=False)
+    user = db.session.get(User, staff.id)
+    result = enrol_registered(event, add_runner(event), prepared, user=user, locale="id")
+    page = phone_page
+    page.goto(f"{live_server}/lang/{lang}?next=/login")
+    page.fill("#email", staff.email)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{live_server}/staff/enrolments/{result.participant_number}")
+    table = page.locator("#contribution-months")
+    assert table.locator("tbody tr").count() == 12
+    assert page.locator("link[href$='css/contribution.css']").count() == 1
+    width = page.viewport_size["width"]
+    assert width == 360
+    boxes = [table.bounding_box()] + [
+        table.locator("tbody tr").nth(i).bounding_box() for i in range(12)
+    ]
+    for box in boxes:
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, box
+    # Nothing on the page is wider than the phone: no sideways scrolling.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    # The amounts of a month stay on their own lines, readable (not squeezed to nothing).
+    first = table.locator("tbody tr").first
+    assert "28" in first.inner_text() and "50/2025" in first.inner_text()
+    for cell in first.locator("td").all():
+        box = cell.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= width
+    if SHOTS:
+        page.screenshot(path=str(SHOTS / f"months-360-{lang}.png"), full_page=True)
+    # Just above and below the width where the list becomes a table again, and a tablet.
+    for wider in (600, 719, 721, 800, 1280):
+        page.set_viewport_size({"width": wider, "height": 800})
+        assert page.evaluate("document.documentElement.scrollWidth") <= wider, wider
+        box = table.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= wider, (wider, box)
+        if SHOTS:
+            page.screenshot(path=str(SHOTS / f"months-{wider}-{lang}.png"))
+    assert page.outside_requests == []
