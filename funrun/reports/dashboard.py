@@ -22,7 +22,6 @@ from funrun.reports.charts import (
 )
 from funrun.reports.figures import (
     COUNTS,
-    MEMBER,
     CityFigures,
     PayerTotal,
     TourFigures,
@@ -63,18 +62,35 @@ def paid(payer: PayerTotal) -> str:
     )
 
 
+def members(payer: PayerTotal) -> str:
+    """How many members a payer pays for, e.g. "12 members"."""
+    if payer.members == 1:
+        return _("%(count)s member", count=number(1))
+    return _("%(count)s members", count=number(payer.members))
+
+
+def _payer_cells(key: str, payer: PayerTotal) -> dict[str, str]:
+    prefix = f"{key}:payer:{payer.code}"
+    return {
+        prefix: paid(payer),
+        f"{prefix}:members": members(payer),
+        f"{prefix}:amount": rupiah(payer.amount),
+    }
+
+
 def cells_of(
     row: CityFigures, key: str, sizes: list[str], sponsors: list[str] | None = None
 ) -> dict[str, str]:
     """The formatted figures of one row, keyed ``<row key>:<field>`` as the page marks them;
-    who pays is keyed ``<row key>:payer:member`` and ``<row key>:payer:<sponsor code>``."""
+    who pays is keyed ``<row key>:payer:member`` and ``<row key>:payer:<sponsor code>``
+    (then ``:members`` and ``:amount`` for the two parts alone)."""
     cells = {f"{key}:{name}": number(getattr(row, name)) for name in COUNTS}
     cells[f"{key}:conversion_rate"] = rate(row.conversion_rate)
     for size in sizes:
         cells[f"{key}:shirt:{size}"] = number(row.shirt_sizes.get(size, 0))
-    cells[f"{key}:payer:{MEMBER}"] = paid(row.paid_by_members)
+    cells.update(_payer_cells(key, row.paid_by_members))
     for code in sponsors or ():
-        cells[f"{key}:payer:{code}"] = paid(row.sponsor(code))
+        cells.update(_payer_cells(key, row.sponsor(code)))
     return cells
 
 

@@ -216,6 +216,10 @@ def test_the_totals_say_what_members_paid_and_what_each_sponsor_owes(
     assert 'data-cell="total:payer:apbd-dki">12 peserta, Rp 2.419.200<' in page
     assert f"Ditanggung {APBD}" in page
     assert 'data-cell="total:payer:member">2 peserta, Rp 110.400<' in page
+    # The tiles: the amount, then how many members.
+    assert 'data-cell="total:payer:apbd-dki:amount">Rp 2.419.200<' in page
+    assert 'data-cell="total:payer:apbd-dki:members">12 peserta<' in page
+    assert 'data-cell="total:payer:member:amount">Rp 110.400<' in page
     assert f'data-cell="{slug["Batam"]}:payer:apbd-dki">7 peserta, Rp 1.411.200<' in page
     assert f'data-cell="{slug["Jakarta"]}:payer:member">0 peserta, Rp 0<' in page
     english = browser.get("/staff/dashboard?lang=en").get_data(as_text=True)
