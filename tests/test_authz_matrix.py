@@ -55,6 +55,7 @@ from funrun.checkin.services import scan
 from funrun.enrolment import services as enrolment_services
 from funrun.enrolment.export import create_batch
 from funrun.enrolment.schedule import dump_document, load_file
+from funrun.enrolment.schedule_forms import form_fields
 from funrun.events.models import Event, Tour
 from funrun.extensions import db
 from funrun.registration.models import Registration
@@ -76,6 +77,7 @@ GET  /privacy                                                    ok        ok   
 GET  /events/<slug:slug>                                         ok        ok        ok        ok        ok        ok        ok
 GET  /events/<slug:slug>/privacy                                 ok        ok        ok        ok        ok        ok        ok
 GET  /events/<slug:slug>/register                                ok        ok        ok        ok        ok        ok        ok
+GET  /events/<slug:slug>/iuran                                   ok        ok        ok        ok        ok        ok        ok
 POST /events/<slug:slug>/register                                ok        ok        ok        ok        ok        ok        ok
 GET  /login                                                      ok        ok        ok        ok        ok        ok        ok
 # each identity posts its own email and password: partners are API only
@@ -134,6 +136,11 @@ GET  /staff/enrolment/exports/<int:number>.<fmt>                 login     login
 # admins only: schedules, people, audit
 GET  /staff/enrolment/schedules                                  login     login     403       403       login     403       ok
 POST /staff/enrolment/schedules                                  login     login     403       403       login     403       ok
+GET  /staff/enrolment/schedules.json                             login     login     403       403       login     403       ok
+GET  /staff/enrolment/schedules/new                              login     login     403       403       login     403       ok
+POST /staff/enrolment/schedules/new                              login     login     403       403       login     403       ok
+GET  /staff/enrolment/schedules/<code>/edit                      login     login     403       403       login     403       ok
+POST /staff/enrolment/schedules/<code>/edit                      login     login     403       403       login     403       ok
 GET  /staff/audit                                                login     login     403       403       login     403       ok
 GET  /staff/privacy                                              login     login     403       403       login     403       ok
 POST /staff/privacy                                              login     login     403       403       login     403       ok
@@ -155,6 +162,7 @@ GET  /api/v1/events                                              ok        ok   
 GET  /api/v1/events/<slug:slug>                                  ok        ok        ok        ok        ok        ok        ok
 GET  /api/v1/signing-key                                         ok        ok        ok        ok        ok        ok        ok
 GET  /api/v1/openapi.json                                        ok        ok        ok        ok        ok        ok        ok
+GET  /api/v1/contributions/quote                                 ok        ok        ok        ok        ok        ok        ok
 # public, or a partner with its token; a bearer that is no API token is refused, not ignored
 POST /api/v1/events/<slug:slug>/registrations                    ok        401       ok        ok        ok        ok        ok
 # the runner's registration by manage token (no account needed, none suffices)
@@ -379,11 +387,20 @@ def path_values(endpoint: str, world: World, identity: str) -> dict[str, Any]:
     }
     overrides: dict[str, dict[str, Any]] = {
         "enrolment.export_file": {"number": world.batch_number},
+        "enrolment.schedule_edit": {"code": "bpu-2015"},
         "events.switch_registration": {"action": "close"},
         "accounts.set_active": {"action": "deactivate"},
     }
     values.update(overrides.get(endpoint, {}))
     return values
+
+
+def schedule_form(document: str) -> dict[str, Any]:
+    """The first schedule of ``document`` as the schedule form sends it."""
+    fields: dict[str, Any] = {}
+    for name, value in form_fields(json.loads(document)["schedules"][0]):
+        fields.setdefault(name, []).append(value)
+    return fields
 
 
 def form_body(endpoint: str, world: World, identity: str) -> dict[str, Any]:
@@ -446,6 +463,13 @@ def form_body(endpoint: str, world: World, identity: str) -> dict[str, Any]:
         "events.create": {**event, "slug": "bogor", "city": "Bogor", "bib_prefix": "BGR"},
         "events.edit": event,
         "enrolment.schedules": {"document": world.schedules},
+        # The preview: prices an example with the stored schedule as its form sends it.
+        "enrolment.schedule_edit": {
+            **schedule_form(world.schedules),
+            "code": "bpu-2031",
+            "example_start": "2026-12",
+            "action": "preview",
+        },
         "accounts.create_account": {
             "email": "new@example.org",
             "role": "organiser",
@@ -487,6 +511,8 @@ def query_string(endpoint: str, world: World) -> dict[str, Any]:
         return {"registration": world.registration_id}
     if endpoint == "checkin.scan_page":
         return {"station": "finish"}  # the world's check-in is at pickup
+    if endpoint in ("api.contribution_quote", "enrolment.calculator"):
+        return {"income": 1_000_000, "occupation": "trader", "months": 3}
     return {}
 
 

@@ -308,7 +308,6 @@ OPERATIONS: tuple[Operation, ...] = (
         summary="What membership would cost, computed without enrolling anyone (public; "
         "no personal data)",
         parameters=query_parameters(),
-        security="optional",
     ),
     Operation("get", "/openapi.json", "getOpenApi", ((200, None, "This document"),)),
 )
