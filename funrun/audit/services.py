@@ -34,6 +34,7 @@ ACTIONS = {
     "event_close": _l("Registration closed"),
     "export": _l("Export downloaded"),
     "export_batch": _l("Enrolment export batch made"),
+    "schedule_edit": _l("Contribution schedule or sponsor changed"),
     "account_create": _l("Account created"),
     "assign": _l("Volunteer assigned"),
     "unassign": _l("Volunteer unassigned"),

@@ -147,9 +147,3 @@ class WalkupForm(EnrolmentForm):
 
 class ExportForm(FlaskForm):
     """Makes a new export batch (the CSRF token is the point)."""
-
-
-class ScheduleForm(FlaskForm):
-    """An admin's edit of the schedules document (JSON)."""
-
-    document = TextAreaField(_l("Schedules and sponsors (JSON)"), render_kw={"rows": 24})

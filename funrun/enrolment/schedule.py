@@ -34,9 +34,11 @@ from funrun.extensions import db
 SHIPPED = Path(__file__).parent / "data" / "schedules.json"
 
 
-def apply_document(document: Any, *, user_id: int | None = None) -> int:
-    """Check and store a schedules document (upsert by code); the schedules stored."""
-    schedules, sponsors = parse_document(document)
+def apply_document(document: Any, *, user_id: int | None = None, typed: bool = False) -> int:
+    """Check and store a schedules document (upsert by code); the schedules stored.
+
+    ``typed``: the admins' schedule form's document (amounts typed as text)."""
+    schedules, sponsors = parse_document(document, typed=typed)
     try:
         for row in schedules:
             rates, brackets, reliefs = row.pop("rates"), row.pop("brackets"), row.pop("reliefs")

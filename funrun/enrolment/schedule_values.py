@@ -32,7 +32,7 @@ MAX_RUPIAH = 1_000_000_000
 #: Dates and months outside these years are typing mistakes (and year 0 is no date at all).
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+MONTH_PATTERN = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 _CODE = re.compile(r"[a-z0-9][a-z0-9\-]{0,31}")
 _PERCENT = re.compile(r"(100|[0-9]{1,2})(\.[0-9]{1,2})?")
 #: A model or list rule that found several problems at once (their places inside it).
@@ -158,7 +158,7 @@ def day_rule(*, nullable: bool = False) -> Callable[..., date | None]:
 
 def month_rule(value: Any, info: ValidationInfo) -> date:
     text = value.strip() if isinstance(value, str) and _typed(info) else value
-    match = _MONTH.fullmatch(text) if isinstance(text, str) else None
+    match = MONTH_PATTERN.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         raise RuleBroken(MONTH)
     return date(_in_years(int(match[1])), int(match[2]), 1)

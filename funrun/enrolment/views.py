@@ -1,8 +1,7 @@
-"""The enrolment desk (scan -> enrol, or a walk-up), the card, export batches, schedules."""
+"""The enrolment desk (scan -> enrol, or a walk-up), the card, export batches (schedules:
+schedule_views)."""
 
 from __future__ import annotations
-
-import json
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
@@ -11,7 +10,6 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from funrun.accounts.access import DESK_STAFF, ORGANISERS, can_scan, roles_required
-from funrun.accounts.models import Role
 from funrun.bibs.views import pdf_response
 from funrun.checkin.desk import event_for_desk
 from funrun.downloads import export_response
@@ -25,16 +23,11 @@ from funrun.enrolment.export import (
     pending_count,
     read_batch_file,
 )
-from funrun.enrolment.forms import EnrolmentForm, ExportForm, ScheduleForm, WalkupForm
+from funrun.enrolment.forms import EnrolmentForm, ExportForm, WalkupForm
 from funrun.enrolment.lookups import enrolment_of_person, find_enrolment, registration_of_event
 from funrun.enrolment.models import Enrolment
 from funrun.enrolment.notice import enrolment_notice
-from funrun.enrolment.schedule import (
-    ScheduleDataError,
-    active_sponsors,
-    apply_document,
-    dump_document,
-)
+from funrun.enrolment.schedule import active_sponsors
 from funrun.enrolment.services import (
     Prepared,
     enrol_registered,
@@ -253,38 +246,4 @@ def export_file(number: int, fmt: str) -> Response:
         found.filename,
         user_id=user_id,
         log=lambda engine: log_batch_download(engine, found, user_id=user_id),
-    )
-
-
-# --- contribution schedules (admins) ---------------------------------------------------------
-
-
-@bp.route("/staff/enrolment/schedules", methods=["GET", "POST"])
-@roles_required(Role.ADMIN)
-def schedules() -> Response | str | tuple[str, int]:
-    """The contribution schedules and sponsors as one JSON document, editable by admins."""
-    form = ScheduleForm()
-    problems: list[str] = []
-    if form.validate_on_submit():
-        try:
-            document = json.loads(form.document.data or "")
-        except (ValueError, RecursionError):
-            problems = [_("Not valid JSON.")]
-        else:
-            try:
-                apply_document(document, user_id=current_user.id)
-            except ScheduleDataError as exc:
-                problems = exc.problems
-            else:
-                flash(_("Schedules saved."), "success")
-                return redirect(url_for("enrolment.schedules"))
-    elif request.method == "GET":
-        form.document.data = json.dumps(dump_document(), ensure_ascii=False, indent=2)
-    document = dump_document()
-    status = 422 if problems else (400 if request.method == "POST" else 200)
-    return (
-        render_template(
-            "enrolment/schedules.html", form=form, problems=problems, document=document
-        ),
-        status,
     )
