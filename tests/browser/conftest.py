@@ -11,6 +11,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -45,6 +46,12 @@ def live_server(app: Flask) -> Iterator[str]:
         thread.join(timeout=5)
 
 
+#: The session's Chromium. Test modules elsewhere import these fixtures, and pytest makes
+#: each import a fixture of its own: a second Playwright started in the same thread fails
+#: ("Sync API inside the asyncio loop"), so the later ones share the first one's browser.
+_RUNNING: list[Any] = []
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium, headless (skips without it; fails under FUNRUN_REQUIRE_ALL=1)."""
@@ -52,12 +59,19 @@ def browser():
         os.path.exists(CHROMIUM) or shutil.which("chromium") is not None,
         "Chromium not installed (apt-get install chromium)",
     )
+    if _RUNNING:
+        yield _RUNNING[0]
+        return
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+        _RUNNING.append(instance)
+        try:
+            yield instance
+        finally:
+            _RUNNING.clear()
+            instance.close()
 
 
 @pytest.fixture
