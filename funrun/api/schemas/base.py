@@ -61,7 +61,9 @@ def strip_titles(schema: Any) -> Any:
 
 
 class Problem(Schema):
-    """RFC 9457 problem details."""
+    """RFC 9457 problem details (a problem type may add members of its own)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
 
     type: str
     title: str
