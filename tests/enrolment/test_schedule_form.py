@@ -4,9 +4,12 @@ priced with the unsaved schedule, every save audited, the provisional mark, the 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -19,6 +22,7 @@ from funrun.enrolment.models import ContributionSchedule, IncomeBracket, ReliefP
 from funrun.enrolment.schedule import SHIPPED, dump_document
 from funrun.enrolment.schedule_forms import form_fields
 from funrun.extensions import db
+from tests.browser.conftest import browser, live_server  # noqa: F401  (fixtures)
 from tests.conftest import csrf_from
 from tests.enrolment.conftest import PASSWORD, desk_browser, login
 
@@ -309,7 +313,9 @@ def test_json_export_then_import_changes_nothing(admin: FlaskClient) -> None:
 
 def test_a_json_import_is_audited_per_schedule_and_sponsor(admin: FlaskClient) -> None:
     document = dump_document()
-    next(r for r in document["schedules"][0]["rates"] if r["programme"] == "JKM")["flat_amount"] = 7000
+    next(r for r in document["schedules"][0]["rates"] if r["programme"] == "JKM")["flat_amount"] = (
+        7000
+    )
     document["sponsors"][0]["active"] = False
     token = csrf_from(html_of(admin.get("/staff/enrolment/schedules")))
     response = admin.post(
@@ -321,3 +327,76 @@ def test_a_json_import_is_audited_per_schedule_and_sponsor(admin: FlaskClient) -
         "bpu-2015": "JKM Rp 6.800 -> Rp 7.000",
         "sponsor apbd-dki": "active True -> False",
     }
+
+
+# --- in Chromium, without JavaScript: a laptop and a phone ------------------------------
+
+#: Where to keep the screenshots (FUNRUN_SHOTS_DIR), if anywhere.
+SHOTS = Path(os.environ["FUNRUN_SHOTS_DIR"]) if os.environ.get("FUNRUN_SHOTS_DIR") else None
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (360, 640)])
+def test_the_form_tables_fit_the_screen(
+    browser: Any,  # noqa: F811  (the browser tests' fixtures, imported above)
+    live_server: str,  # noqa: F811
+    make_staff: Callable[..., Any],
+    width: int,
+    height: int,
+) -> None:
+    staff = make_staff("admin", password=PASSWORD)
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, java_script_enabled=False
+    )
+    page = context.new_page()
+    allowed = urlsplit(live_server).netloc
+    outside: list[str] = []
+
+    def guard(route: Any) -> None:
+        if urlsplit(route.request.url).netloc == allowed:
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+    page.goto(f"{live_server}/login")
+    page.fill("#email", staff.email)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("load")
+    page.goto(f"{live_server}{EDIT}")
+    # Extend the general period to January 2027 and preview the issue's trader.
+    page.fill(f"#reliefs-{PP50}-periods-{GENERAL_PERIOD}-last_month", "2027-01")
+    page.fill("#example_start", "2026-12")
+    page.select_option("#example_occupation", "trader")
+    page.select_option("#example_months", "3")
+    page.check("#example_jht")
+    page.click("#preview-button")
+    page.wait_for_selector("#contribution-months")
+    page.wait_for_load_state("load")  # the stylesheets too: an aborted one leaks its file
+    totals = page.locator("#contribution-months td.month-total").all_inner_texts()
+    assert [re.sub(r"[^0-9.]", "", t) for t in totals] == ["28.400", "28.400", "36.800"]
+    tables = page.locator("table.rows")
+    assert tables.count() >= 6
+    for i in range(tables.count()):
+        box = tables.nth(i).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (i, box)
+    for selector in ("input", "select", "button"):
+        for element in page.locator(f"form {selector}:visible").all():
+            box = element.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= width, (selector, box)
+    # Nothing is wider than the window: no sideways scrolling.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    if SHOTS:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"schedule-{width}.png"), full_page=True)
+    # A mistake is shown beside its field, the form kept as typed.
+    page.fill("#rates-0-amount", "1.005")
+    page.click("#save")
+    page.wait_for_selector("#rates-0-amount-error")
+    page.wait_for_load_state("load")
+    assert page.input_value("#rates-0-amount") == "1.005"
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert outside == []
+    context.close()
