@@ -219,22 +219,13 @@ CASES = [
          50_400, 0, date(2028, 2, 29)),
 ]  # fmt: skip
 
-#: An APBD-paid member in the months of PP 49/2020. The issue (point 7: "when a
-#: public-budget sponsor pays, no relief applies") and the README ("reliefs never apply when
-#: a public budget (APBN/APBD) pays") say full rate; the shipped data has
-#: ``excludes_public_budget: false`` for pp-49-2020, so the code cuts it by 99% (Rp 168).
-#: Marked until the lead decides (the data, or the README's sentence).
+#: An APBD-paid member in the months of PP 49/2020: no relief either when a public budget
+#: pays (issue 17, point 7).
 PUBLIC_BUDGET_IN_PP49 = Case(
     "apbd-in-pp49-months", date(2020, 9, 10), "street_sweeper", 1_000_000, MANDATORY,
     (full("2020-09"),), 0, 16_800, date(2020, 9, 30), sponsor="apbd-dki",
 )  # fmt: skip
-OPEN_QUESTION = pytest.mark.xfail(
-    strict=True, reason="pp-49-2020 has excludes_public_budget false in schedules.json"
-)
-ALL_CASES = [
-    *(pytest.param(c, id=c.name) for c in CASES),
-    pytest.param(PUBLIC_BUDGET_IN_PP49, id=PUBLIC_BUDGET_IN_PP49.name, marks=OPEN_QUESTION),
-]
+ALL_CASES = [*CASES, PUBLIC_BUDGET_IN_PP49]
 
 
 def _sponsor(code: str | None) -> Sponsor | None:
@@ -259,7 +250,7 @@ def _month(text: str) -> date:
 
 def test_the_tables_add_up():
     """The hand tables themselves: each case's rows add up to what it says is charged."""
-    for case in [*CASES, PUBLIC_BUDGET_IN_PP49]:
+    for case in ALL_CASES:
         total = sum(jkk + jkm + jht for _m, jkk, jkm, jht, _r in case.rows)
         assert total == case.amount_due + case.sponsor_amount, case.name
         assert case.months in (1, 3, 6, 12), case.name
@@ -282,7 +273,7 @@ def test_bracket_edges_through_the_service(income, basis, jkk, jht):
     assert quoted.relief_codes == ()
 
 
-@pytest.mark.parametrize("case", ALL_CASES)
+@pytest.mark.parametrize("case", ALL_CASES, ids=[c.name for c in ALL_CASES])
 def test_month_tables_through_the_service(case: Case):
     quoted = _quote(case)
     got = [
@@ -390,7 +381,7 @@ def _check_stored(answer: dict, case: Case, enrolled_on: date) -> None:
     assert answer["paid_until"] == case.paid_until.isoformat()
 
 
-@pytest.mark.parametrize("case", ALL_CASES)
+@pytest.mark.parametrize("case", ALL_CASES, ids=[c.name for c in ALL_CASES])
 def test_month_tables_as_stored_through_the_api(
     client, monkeypatch, make_event, make_staff, add_runner, case: Case
 ):
