@@ -139,10 +139,12 @@ def _relief_lines(month: MonthPrice, programmes: Sequence[str], arrow: str) -> t
     for programme in programmes:
         before, after = _amount(month, programme, full=True), _amount(month, programme, full=False)
         if before != after:
-            lines.append(f"{programme}: {rupiah(before)} {arrow} {rupiah(after)}")
+            line = f"{programme}: {rupiah(before)} {arrow} {rupiah(after)}"
         else:
-            lines.append(_("%(programme)s: %(amount)s (no relief)", programme=programme,
-                           amount=rupiah(after)))  # fmt: skip
+            line = _(
+                "%(programme)s: %(amount)s (no relief)", programme=programme, amount=rupiah(after)
+            )
+        lines.append(line)
     return tuple(lines)
 
 
@@ -188,6 +190,12 @@ def explain(quote: Quote, locale: str, *, arrow: str = ARROW) -> Explained:
             for m in quote.per_month
         )
         covered = months_text([m.month for m in quote.per_month])
+        if quote.months == 1:
+            months_sentence = _("Month covered: %(months)s", months=covered)
+        else:
+            months_sentence = _(
+                "Months covered: %(months)s (%(count)d months)", months=covered, count=quote.months
+            )
         reliefs = _reliefs(quote, locale, arrow)
         full_months = [m.month for m in quote.per_month if m.relief is None]
         full_rate = None
@@ -203,13 +211,7 @@ def explain(quote: Quote, locale: str, *, arrow: str = ARROW) -> Explained:
             programmes=quote.programmes,
             total=quote.total,
             months_covered=covered,
-            months_sentence=_(
-                "Months covered: %(months)s (%(count)d months)",
-                months=covered,
-                count=quote.months,
-            )
-            if quote.months != 1
-            else _("Month covered: %(months)s", months=covered),
+            months_sentence=months_sentence,
             basis_sentence=_("Income basis: %(amount)s", amount=rupiah(quote.income_basis)),
             reliefs=reliefs,
             full_rate_sentence=full_rate,

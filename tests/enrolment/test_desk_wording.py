@@ -86,6 +86,22 @@ def test_the_macro_explains_the_traders_quote_in_english(app):
     assert "Rp 102,000" in text
 
 
+def test_one_month_reads_as_one(app):
+    one = price(
+        date(2026, 12, 4),
+        declared_income=1500000,
+        programmes=("JKK", "JKM"),
+        months=1,
+        occupation="ojek_driver",
+    )
+    text = text_of(render(app, one, "id"))
+    assert "Bulan yang dibayar: Desember 2026 " in text and "(1 bulan)" not in text
+    assert "Dasar penghasilan: Rp 1.600.000" in text  # the bracket's basis, not the income
+    assert "JKK: Rp 16.000 → Rp 8.000" in text
+    assert "Tarif penuh" not in text  # the relief covers the only month
+    assert "Iuran berikutnya jatuh tempo paling lambat 15 Januari 2027" in text
+
+
 def test_programme_lists_and_month_runs_join_with_and(app):
     with app.test_request_context(), force_locale("id"):
         assert wording.join_and(["JKK", "JKM", "JHT"]) == "JKK, JKM dan JHT"
@@ -223,6 +239,9 @@ def test_a_sponsored_member_sees_the_months_and_no_receipt(
         "Februari 2027 Rp 10.000 Rp 6.800 Rp 16.800 tanpa keringanan",
     ]
     assert re.search(r'id="amount-due">Rp 0<', review)
+    words = text_of(review)
+    assert "Per bulan, tanpa keringanan: JKK: Rp 10.000 JKM: Rp 6.800" in words
+    assert "Keringanan iuran" not in words
     done = client.post(url, data={**hidden_inputs(review), "action": "confirm"})
     page = client.get(done.headers["Location"]).get_data(as_text=True)
     assert "Iuran berikutnya jatuh tempo paling lambat 15 Maret 2027" in text_of(page)
