@@ -27,9 +27,11 @@ from funrun.registration.models import Registration
 from tests.browser.conftest import browser, live_server, phone_page  # noqa: F401  (fixtures)
 from tests.browser.test_scan_page import SHOTS
 from tests.checkin.conftest import browser as own_context_client
+from tests.conftest import build_app
 
 #: 10.00 WIB on Friday 4 December 2026.
 TODAY = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+TOO_MANY = "Too many requests. Please wait a minute and try again."
 TRADER = {"occupation": "trader", "income": "1.000.000", "jht": "y", "months": "3"}
 
 
@@ -262,3 +264,22 @@ def test_a_phone_without_javascript_works_it_out(
     assert expected in page.inner_text("#income-error")
     assert page.outside_requests == []
     assert stored_rows() == (0, 0, 0, 0)
+
+
+def test_the_page_is_rate_limited_like_registering(event, database_url):
+    """The public limit per client (3 a minute here); the 429 page is in the reader's language."""
+    limited = build_app(
+        database_url,
+        FUNRUN_RATE_LIMITS="3/minute",
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="memory://",
+    )
+    try:
+        client = own_context_client(limited)
+        assert [calculate(client, **TRADER).status_code for _ in range(3)] == [200, 200, 200]
+        refused = calculate(client, **TRADER)
+        assert refused.status_code == 429
+        assert translated(limited, TOO_MANY) in refused.get_data(as_text=True)
+    finally:
+        with limited.app_context():
+            db.engine.dispose()
