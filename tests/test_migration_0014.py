@@ -308,13 +308,15 @@ def test_upgrade_backfills_periods_and_months_and_downgrade_goes_back(fresh_app)
     def as_date(value: object) -> date:
         return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
-    # Each relief spans its periods again: from the first month's first day, to a day in
-    # its last month.
+    # Each relief spans its periods again: from the first month's first day to the last
+    # month's last day (0013 compared the enrolment date with both), and NOT NULL again.
     spans = {r[0]: (as_date(r[1]), as_date(r[2])) for r in reliefs}
-    assert spans[ids["pp49"]][0] == date(2020, 8, 1)
-    assert date(2021, 1, 1) <= spans[ids["pp49"]][1] <= date(2021, 1, 31)
-    assert spans[ids["pp50"]][0] == date(2026, 4, 1)
-    assert date(2026, 12, 1) <= spans[ids["pp50"]][1] <= date(2026, 12, 31)
+    assert spans[ids["pp49"]] == (date(2020, 8, 1), date(2021, 1, 31))
+    assert spans[ids["pp50"]] == (date(2026, 4, 1), date(2026, 12, 31))
+    nullable = {
+        c["name"]: c["nullable"] for c in sa.inspect(db.engine).get_columns("contribution_reliefs")
+    }
+    assert nullable["starts_on"] is False and nullable["ends_on"] is False
     # The enrolments are kept as they were.
     assert [tuple(e) for e in enrolments] == [
         (ids["one_month"], 1, 20_168, 0),

@@ -17,7 +17,7 @@ Revises: 0013
 Create Date: 2026-12-04 23:30:00
 """
 
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -196,14 +196,30 @@ def downgrade():
         batch_op.add_column(sa.Column("ends_on", sa.DATE(), nullable=True))
         batch_op.add_column(sa.Column("starts_on", sa.DATE(), nullable=True))
         batch_op.drop_column("name_en")
-    # A relief spans its periods again (the months' last days are not kept: the first).
-    op.execute(
-        "UPDATE contribution_reliefs SET "
-        "starts_on = (SELECT MIN(first_month) FROM relief_periods p "
-        "WHERE p.relief_id = contribution_reliefs.id), "
-        "ends_on = (SELECT MAX(last_month) FROM relief_periods p "
-        "WHERE p.relief_id = contribution_reliefs.id)"
+    # A relief spans its periods again: from the first day of its first month to the last
+    # day of its last month; a relief without periods gets an empty span of its own.
+    bind = op.get_bind()
+    spans = bind.execute(
+        sa.text(
+            "SELECT r.id, MIN(p.first_month), MAX(p.last_month) FROM contribution_reliefs r "
+            "LEFT JOIN relief_periods p ON p.relief_id = r.id GROUP BY r.id"
+        )
+    ).all()
+    reliefs = sa.table(
+        "contribution_reliefs",
+        sa.column("id", sa.Integer),
+        sa.column("starts_on", sa.Date),
+        sa.column("ends_on", sa.Date),
     )
+    for relief_id, first, last in spans:
+        first = _month(first) if first is not None else date(1970, 1, 1)
+        last = _month(last, 1) - timedelta(days=1) if last is not None else first
+        bind.execute(
+            reliefs.update().where(reliefs.c.id == relief_id).values(starts_on=first, ends_on=last)
+        )
+    with op.batch_alter_table("contribution_reliefs", schema=None) as batch_op:
+        batch_op.alter_column("starts_on", existing_type=sa.DATE(), nullable=False)
+        batch_op.alter_column("ends_on", existing_type=sa.DATE(), nullable=False)
 
     with op.batch_alter_table("enrolment_months", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_enrolment_months_month"))
