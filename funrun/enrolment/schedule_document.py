@@ -33,6 +33,7 @@ from funrun.enrolment.schedule_values import (
     MANDATORY,
     NOT_OPTIONAL,
     ONE_SECTOR,
+    OVERLAP,
     RATE_OR_FLAT,
     SCHEDULE_RULES,
     UNKNOWN_SECTOR,
@@ -188,6 +189,22 @@ class Period(_Part):
         }
 
 
+def _periods_apart(periods: list[Period], _info: ValidationInfo) -> list[Period]:
+    """A sector's months are covered by one period of a relief, not two."""
+    problems: list[tuple[Loc, Any]] = []
+    for j, period in enumerate(periods):
+        if any(
+            other.sector == period.sector
+            and other.first_month <= period.last_month
+            and period.first_month <= other.last_month
+            for other in periods[:j]
+        ):
+            problems.append(((j,), OVERLAP))
+    if problems:
+        raise broken(*problems)
+    return periods
+
+
 class Relief(_Part):
     """A discount on some programmes in the months of its periods."""
 
@@ -198,7 +215,7 @@ class Relief(_Part):
     programmes: Annotated[list[str], checked(programmes_rule)]
     excludes_public_budget: Flag = False
     source: LongText = ""
-    periods: Annotated[list[Period], after(not_empty)]
+    periods: Annotated[list[Period], after(not_empty), after(_periods_apart)]
 
     def row(self) -> dict[str, Any]:
         """As stored (ContributionRelief, with its periods)."""

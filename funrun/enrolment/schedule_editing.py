@@ -72,7 +72,8 @@ def save_schedule(document: dict[str, Any], *, new: bool, user_id: int | None) -
 
 
 def import_document(document: Any, *, user_id: int | None) -> int:
-    """Store a whole JSON document (raises ScheduleDataError); the audit rows written."""
+    """Store a whole JSON document (raises ScheduleDataError); the audit rows written
+    (one per schedule or sponsor that changed)."""
     schedules, sponsors = parse_document(document)
     old_schedules, old_sponsors = _stored_rows()
     entries = [(s["code"], describe_schedule(old_schedules.get(s["code"]), s)) for s in schedules]
@@ -84,7 +85,8 @@ def import_document(document: Any, *, user_id: int | None) -> int:
         if words:
             record(AUDIT_ACTION, user_id=user_id, target=target, detail=words)
             written += 1
-    apply_document(document, user_id=user_id)
+    if written:  # the same document again changes nothing, not even updated_at
+        apply_document(document, user_id=user_id)
     return written
 
 

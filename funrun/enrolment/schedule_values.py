@@ -54,6 +54,7 @@ BRACKETS = _l("%(where)s must start at min_income and follow each other without 
 UNKNOWN_SECTOR = _l("%(where)s: unknown sector.")
 ONE_SECTOR = _l("%(where)s: each listed occupation in one sector only.")
 ONCE = _l("%(where)s: each code only once.")
+OVERLAP = _l("%(where)s overlaps another period of the same sector.")
 
 Loc = tuple[str | int, ...]
 

@@ -94,7 +94,10 @@ def _at(path: str) -> Callable[[dict, Any], None]:
         node = document
         for key in keys[:-1]:
             node = node[key]
-        node[keys[-1]] = value
+        if isinstance(node, list) and keys[-1] == len(node):
+            node.append(value)  # one more item
+        else:
+            node[keys[-1]] = value
 
     return mutate
 
@@ -221,6 +224,16 @@ CASES = [
         f"{R}.periods[0].first_month must be between the years 2000 and 2100.",
     ),
     (f"{R}.periods[0].last_month", "2025-12", f"{R}.periods[0] ends before it starts."),
+    (
+        f"{R}.periods[1]",
+        {"sector": "transport", "first_month": "2027-03", "last_month": "2027-06"},
+        f"{R}.periods[1] overlaps another period of the same sector.",
+    ),
+    (
+        "schedules[0].reliefs[0].periods[1]",  # the same period twice
+        {"sector": None, "first_month": "2020-08", "last_month": "2021-01"},
+        "schedules[0].reliefs[0].periods[1] overlaps another period of the same sector.",
+    ),
     ("sponsors[0].public_budget", "yes", "sponsors[0].public_budget is missing or not valid."),
     ("sponsors[0].name", "APBD\u202eDKI", "sponsors[0].name is missing or not valid."),
 ]

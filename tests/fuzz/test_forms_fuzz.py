@@ -939,12 +939,16 @@ BAD_NUMBER = st.sampled_from(
 BAD_FLAG = st.sampled_from(["true", "yes", 1, 0, None, *WRONG_TYPES])
 
 
-def must_refuse(leaf: Any) -> st.SearchStrategy[Any]:
-    """What the leaf holding ``leaf`` must refuse."""
+#: Amounts that may be null: no upper end, or the declared income as the basis.
+NULLABLE_NUMBERS = ("income_to", "basis", "max_income")
+
+
+def must_refuse(leaf: Any, key: Any = None) -> st.SearchStrategy[Any]:
+    """What the leaf holding ``leaf`` (at ``key``) must refuse."""
     if isinstance(leaf, bool):
         return BAD_FLAG
     if isinstance(leaf, int):
-        return BAD_NUMBER
+        return BAD_NUMBER.filter(lambda v: v is not None or key not in NULLABLE_NUMBERS)
     if isinstance(leaf, str):
         return BAD_TEXT
     return st.one_of(BAD_TEXT, BAD_NUMBER.filter(lambda v: v is not None))
@@ -979,7 +983,7 @@ def test_schedule_documents_never_half_apply(world: World, data: st.DataObject) 
         leaf: Any = document
         for key in path:
             leaf = leaf[key]
-        value = data.draw(must_refuse(leaf), label="value")
+        value = data.draw(must_refuse(leaf, path[-1]), label="value")
         raw = json.dumps(_replace(document, path, value), ensure_ascii=False)
     pairs: list[tuple[str, Value]] = [("document", raw), ("csrf_token", world.csrf("admin"))]
     how = data.draw(st.sampled_from(["urlencoded", "multipart"]), label="how")
