@@ -192,6 +192,12 @@ class Quote:
         return self.per_month[-1].month
 
     @property
+    def fingerprint(self) -> str:
+        """The months' totals as the desk showed them ("28400,36800,36800"): confirming
+        checks nothing changed in any month since."""
+        return ",".join(str(m.total) for m in self.per_month)
+
+    @property
     def paid_until(self) -> date:
         """The last day covered."""
         return month_end(self.last_month)

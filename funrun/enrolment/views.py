@@ -107,7 +107,7 @@ def desk(slug: str) -> Response | str | tuple[str, int]:
             flash(str(refused), "error")
             return render_template("enrolment/desk.html", **context), 409
         quoted = request.form.get("quoted")
-        if action == "confirm" and quoted == str(prepared.quote.monthly_total):
+        if action == "confirm" and quoted == prepared.quote.fingerprint:
             try:
                 if registration is not None:
                     result = enrol_registered(

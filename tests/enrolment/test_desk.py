@@ -86,7 +86,7 @@ def test_review_shows_the_contribution_then_confirm_enrols(
     assert stored() == []  # nothing is written before confirming
 
     fields = hidden_inputs(html)
-    assert fields["quoted"] == "36800" and fields["jht"] == "y"
+    assert fields["quoted"] == "36800,36800,36800" and fields["jht"] == "y"
     done = client.post(url, data={**fields, "action": "confirm"})
     assert done.status_code == 302, done.get_data(as_text=True)
     [enrolment] = stored()
@@ -214,3 +214,40 @@ def test_volunteers_of_another_city_cannot_open_the_desk(
     anonymous = desk_browser(app)
     assert anonymous.get(f"/staff/events/{mine.slug}/enrol").status_code == 302
     assert db.session.scalar(select(func.count(Enrolment.id))) == 0
+
+
+def test_a_quote_changed_in_a_later_month_only_is_shown_again_not_charged(
+    app, make_event, make_staff, add_runner, monkeypatch
+):
+    """The confirm step compares every covered month, not only the first: a relief that
+    an admin extends between review and confirm changes January, not December."""
+    from datetime import UTC, datetime
+
+    from funrun.enrolment import services as enrolment_services
+    from funrun.enrolment.schedule import apply_document, dump_document
+
+    monkeypatch.setattr(
+        enrolment_services, "utcnow", lambda: datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+    )
+    event = make_event(timezone="Asia/Jakarta")
+    runner = add_runner(event)
+    client, _staff = signed_in(app, make_staff, events=(event.slug,))
+    url = f"/staff/events/{event.slug}/enrol?registration={runner.id}"
+    token = csrf_from(client.get(url).get_data(as_text=True))
+    form = {**FORM, "occupation": "trader", "csrf_token": token}
+    fields = hidden_inputs(client.post(url, data=form).get_data(as_text=True))
+    assert fields["quoted"] == "8400,16800,16800"
+    db.session.rollback()  # the test's session read the schedule before the pages did
+    document = dump_document()
+    [pp50] = [r for r in document["schedules"][0]["reliefs"] if r["code"] == "pp-50-2025"]
+    [general] = [p for p in pp50["periods"] if p["sector"] == "general"]
+    general["last_month"] = "2027-01"
+    apply_document(document)
+    response = client.post(url, data={**fields, "action": "confirm"})
+    assert response.status_code == 409
+    assert stored() == []
+    again = hidden_inputs(response.get_data(as_text=True))
+    assert again["quoted"] == "8400,8400,16800"
+    assert client.post(url, data={**again, "action": "confirm"}).status_code == 302
+    [enrolment] = stored()
+    assert enrolment.amount_due == 33_600
