@@ -295,27 +295,32 @@ class ScheduleEditForm(FlaskForm):
                     keep((*at, "periods", j, n), period.form[n])
         return reliefs
 
-    def show_problems(self, issues: list[Problem], places: Places) -> list[str]:
-        """Put each problem beside what it names; the ones naming nothing here, returned."""
+    def show_problems(self, issues: list[Problem], places: Places) -> list[tuple[str, str]]:
+        """Put each problem beside what it names; every problem as (anchor, message) for a
+        summary at the top of the page (anchor "" for one naming nothing in the form)."""
         self.row_errors: dict[str, list[str]] = {}
-        left: list[str] = []
+        summary: list[tuple[str, str]] = []
         for issue in issues:
             loc = issue.loc
             while loc and loc not in places.fields:
                 loc = loc[:-1]
             if not loc:
-                left.append(issue.text())
+                summary.append(("", issue.text()))
                 continue
             target, text = places.fields[loc], issue.text(places.labels[loc])
-            if isinstance(target, FieldList | FormField | FlaskForm):
-                key = target.id if isinstance(target, Field) else "schedule"
-                self.row_errors.setdefault(key, []).append(text)
+            if isinstance(target, FlaskForm):
+                summary.append(("", text))
+            elif isinstance(target, FieldList | FormField):
+                self.row_errors.setdefault(target.id, []).append(text)
+                anchor = f"{target.id}-error" if isinstance(target, FieldList) else target.id
+                summary.append((anchor, text))
             else:
                 target.errors = [*target.errors, text]
-        return left
+                summary.append((target.id, text))
+        return summary
 
     def errors_of(self, key: str) -> list[str]:
-        """Problems shown for a table or a row (by its id) or the schedule ("schedule")."""
+        """Problems shown for a table or a row (by its id)."""
         return getattr(self, "row_errors", {}).get(key, [])
 
 

@@ -114,9 +114,9 @@ def schedule_edit(code: str | None) -> Response | str | tuple[str, int]:
             return _preview(form, code, check_schedule(document))
         changed = save_schedule(document, new=code is None, user_id=current_user.id)
     except ScheduleDataError as refused:
-        left = form.show_problems(refused.issues, places)
+        summary = form.show_problems(refused.issues, places)
         flash(_("Some fields need correcting. See the messages below."), "error")
-        return _page(form, code, problems=left), 422
+        return _page(form, code, problems=summary), 422
     saved_code = document["schedules"][0]["code"]
     flash(_("Schedule %(code)s saved.", code=saved_code) if changed else _("Nothing changed."),
           "success")  # fmt: skip
@@ -142,7 +142,7 @@ def _preview(form: ScheduleEditForm, code: str | None, row: dict) -> str | tuple
 
 
 def _page(
-    form: ScheduleEditForm, code: str | None, *, problems: list[str] | None = None,
+    form: ScheduleEditForm, code: str | None, *, problems: list[tuple[str, str]] | None = None,
     quote: Quote | None = None,
 ) -> str:  # fmt: skip
     return render_template(

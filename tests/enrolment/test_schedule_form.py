@@ -181,7 +181,10 @@ def test_a_relief_period(admin: FlaskClient) -> None:
     # Months in the wrong order: refused on the period's row.
     response = post(admin, shipped_fields(), **{f"{at}-{GENERAL_PERIOD}-last_month": "2026-01"})
     assert response.status_code == 422
-    assert "Periode 2 berakhir sebelum dimulai." in html_of(response)
+    html = html_of(response)
+    assert "Periode 2 berakhir sebelum dimulai." in html
+    # The summary at the top links to the row.
+    assert f'<a href="#{at}-{GENERAL_PERIOD}">Periode 2 berakhir sebelum dimulai.</a>' in html
     # The general period extended to January 2027: saved.
     response = post(admin, shipped_fields(), **{f"{at}-{GENERAL_PERIOD}-last_month": "2027-01"})
     assert response.status_code == 302
@@ -397,6 +400,10 @@ def test_the_form_tables_fit_the_screen(
     page.wait_for_selector("#rates-0-amount-error")
     page.wait_for_load_state("load")
     assert page.input_value("#rates-0-amount") == "1.005"
+    if SHOTS:
+        page.screenshot(path=str(SHOTS / f"schedule-{width}-refused.png"))
+        page.goto(f"{live_server}/staff/enrolment/schedules")
+        page.screenshot(path=str(SHOTS / f"schedules-{width}.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert outside == []
     context.close()
