@@ -107,6 +107,7 @@ GET  /staff/events/<slug:slug>/disputes                          login     login
 POST /staff/events/<slug:slug>/disputes                          login     login     ok        403       login     ok        ok
 GET  /staff/enrolments/<number>                                  login     login     ok        403       login     ok        ok
 GET  /staff/enrolments/<number>/card.pdf                         login     login     ok        403       login     ok        ok
+GET  /staff/enrolments/<number>/kuitansi.pdf                     login     login     ok        403       login     ok        ok
 # the installable scan page's shell: no personal data, and the worker must load signed out
 GET  /staff/scan-sw.js                                           ok        ok        ok        ok        ok        ok        ok
 GET  /staff/events/<slug:slug>/scan/manifest.webmanifest         ok        ok        ok        ok        ok        ok        ok
@@ -714,6 +715,7 @@ CROSS_EVENT = [
     ("organiser", "GET", "/staff/events/{here}/roster/{reg}", 404),
     ("vol_here", "GET", "/staff/enrolments/{number}", 403),
     ("vol_here", "GET", "/staff/enrolments/{number}/card.pdf", 403),
+    ("vol_here", "GET", "/staff/enrolments/{number}/kuitansi.pdf", 403),
     ("vol_here", "GET", "/api/v1/enrolments/{number}/card.pdf", 403),
     ("vol_here", "POST", "/api/v1/events/{here}/enrolments", 422),
     ("vol_here", "POST", "/api/v1/events/{here}/checkins", 409),

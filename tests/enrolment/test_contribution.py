@@ -18,6 +18,7 @@ from funrun.enrolment.models import (
     IncomeBracket,
     Sponsor,
 )
+from funrun.enrolment.quotes import price as price_from_schedules
 from funrun.enrolment.schedule import (
     SHIPPED,
     ScheduleDataError,
@@ -26,7 +27,6 @@ from funrun.enrolment.schedule import (
     load_file,
     schedule_in_force,
 )
-from funrun.enrolment.quotes import price as price_from_schedules
 from funrun.extensions import db
 
 FINALE = date(2015, 12, 13)

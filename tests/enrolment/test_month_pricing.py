@@ -1,7 +1,8 @@
 """Every boundary of the month-by-month price, against tables worked out by hand (issue 17).
 
-Each table below is written out literally from ``../shared/DOMAIN.md`` (the provisional
-bracket table, PP 49/2020, PP 50/2025 by sector and contribution month, sponsors): none of
+Each table below is written out literally from the programme's rules (the provisional
+bracket table, PP 49/2020, PP 50/2025 by sector and contribution month, sponsors; see the
+README's "Months covered"): none of
 its figures comes from the code under test. Each case is priced twice: through the public
 service :func:`funrun.enrolment.quotes.price`, and end to end through
 ``POST /api/v1/events/<slug>/enrolments``, where what is checked is what was STORED (the
@@ -37,7 +38,7 @@ P50 = "pp-50-2025"
 
 # --- the bracket edges --------------------------------------------------------------------
 
-#: declared income -> (basis, JKK 1%, JHT 2%), from DOMAIN.md's provisional table.
+#: declared income -> (basis, JKK 1%, JHT 2%), from the provisional bracket table.
 BRACKET_EDGES = [
     (1_000_000, 1_000_000, 10_000, 20_000),
     (1_099_999, 1_000_000, 10_000, 20_000),
