@@ -82,9 +82,7 @@ class Contribution(Schema):
     jht: Count = Field(description="0 without JHT.")
     monthly_total: Count
     months: Months
-    amount_due: Count = Field(
-        description="The sum of the covered months (0 when a sponsor pays)."
-    )
+    amount_due: Count = Field(description="The sum of the covered months (0 when a sponsor pays).")
     basis: Count = Field(description="The income basis of the declared income's bracket.")
     per_month: list[CoveredMonth]
 
