@@ -30,7 +30,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from funrun.enrolment.choices import MONTHS, OCCUPATIONS, PROGRAMMES
+from funrun.enrolment.choices import MONTHS, OCCUPATIONS
 from funrun.enrolment.contribution import PROGRAMME_ORDER
 from funrun.enrolment.schedule_document import FORMAT, Problem
 from funrun.enrolment.schedule_values import Loc
@@ -219,13 +219,13 @@ class ScheduleEditForm(FlaskForm):
         schedule["rates"] = self._rates(keep)
         schedule["brackets"] = rows = []
         keep(("brackets",), self.brackets, _("The income basis brackets"))
-        for entry in self.brackets:
+        for i, entry in enumerate(self.brackets):
             row = entry.form
             if _blank(row.income_from.data, row.income_to.data, row.basis.data):
                 continue
             at: Loc = ("brackets", len(rows))
             rows.append({n: row[n].data for n in ("income_from", "income_to", "basis")})
-            keep(at, entry, _("Bracket %(n)d", n=len(rows)))
+            keep(at, entry, _("Bracket %(n)d", n=i + 1))  # as numbered on the page
             for n in ("income_from", "income_to", "basis"):
                 keep((*at, n), row[n])
         schedule["sectors"] = self._sectors(keep)
@@ -257,14 +257,14 @@ class ScheduleEditForm(FlaskForm):
     def _sectors(self, keep: Any) -> list[dict[str, Any]]:
         sectors = []
         keep(("sectors",), self.sectors, _("The sectors"))
-        for entry in self.sectors:
+        for i, entry in enumerate(self.sectors):
             row = entry.form
             names = ("code", "name", "name_en", "occupations")
             if _blank(*(row[n].data for n in names)):
                 continue
             at: Loc = ("sectors", len(sectors))
             sectors.append({n: row[n].data for n in names})
-            keep(at, entry, _("Sector %(n)d", n=len(sectors)))
+            keep(at, entry, _("Sector %(n)d", n=i + 1))
             for n in names:
                 keep((*at, n), row[n])
         return sectors
@@ -276,21 +276,24 @@ class ScheduleEditForm(FlaskForm):
             "code", "name", "name_en", "discount_percent", "programmes",
             "excludes_public_budget", "source",
         )  # fmt: skip
-        for entry in self.reliefs:
+        for i, entry in enumerate(self.reliefs):
             row = entry.form
-            periods = [p for p in row.periods if not _blank(*(p.form[n].data for n in PERIOD))]
+            periods = [
+                (k, p) for k, p in enumerate(row.periods)
+                if not _blank(*(p.form[n].data for n in PERIOD))
+            ]  # fmt: skip
             if not periods and _blank(*(row[n].data for n in names)):
                 continue
             at: Loc = ("reliefs", len(reliefs))
             relief = {n: row[n].data for n in names}
-            relief["periods"] = [{n: p.form[n].data for n in PERIOD} for p in periods]
+            relief["periods"] = [{n: p.form[n].data for n in PERIOD} for _k, p in periods]
             reliefs.append(relief)
-            keep(at, entry, _("Relief %(n)d", n=len(reliefs)))
+            keep(at, entry, _("Relief %(n)d", n=i + 1))
             for n in names:
                 keep((*at, n), row[n])
             keep((*at, "periods"), row.periods, _("Its periods"))
-            for j, period in enumerate(periods):
-                keep((*at, "periods", j), period, _("Period %(n)d", n=j + 1))
+            for j, (k, period) in enumerate(periods):
+                keep((*at, "periods", j), period, _("Period %(n)d", n=k + 1))
                 for n in PERIOD:
                     keep((*at, "periods", j, n), period.form[n])
         return reliefs
@@ -364,7 +367,8 @@ def form_data(schedule: dict[str, Any]) -> dict[str, Any]:
 
 
 def form_fields(schedule: dict[str, Any]) -> list[tuple[str, str]]:
-    """What a browser sends for ``schedule`` shown in the form (no blank rows, no example)."""
+    """What a browser sends for ``schedule`` shown in the form (no blank rows), with the
+    example's defaults."""
     form = ScheduleEditForm(formdata=None, data=form_data(schedule), meta={"csrf": False})
     pairs: list[tuple[str, str]] = []
 
@@ -391,8 +395,3 @@ class ScheduleImportForm(FlaskForm):
     """Every schedule and sponsor as one JSON document (bulk import)."""
 
     document = TextAreaField(_l("Schedules and sponsors (JSON)"), render_kw={"rows": 16})
-
-
-def programme_label(code: str) -> str:
-    """A programme's name, e.g. "JKK: work accident"."""
-    return str(PROGRAMMES.get(code, code))
