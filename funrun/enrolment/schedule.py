@@ -17,7 +17,9 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 
+from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
 from funrun.enrolment.models import (
     ContributionRate,
@@ -31,6 +33,9 @@ from funrun.enrolment.models import (
 from funrun.enrolment.schedule_document import FORMAT, ScheduleDataError, parse_document
 from funrun.extensions import db
 
+SAVED_MEANWHILE = _l(
+    "Another administrator saved the schedules at the same moment. Reload the page and try again."
+)
 SHIPPED = Path(__file__).parent / "data" / "schedules.json"
 
 
@@ -39,6 +44,7 @@ def apply_document(document: Any, *, user_id: int | None = None, typed: bool = F
 
     ``typed``: the admins' schedule form's document (amounts typed as text)."""
     schedules, sponsors = parse_document(document, typed=typed)
+    begin_write()  # SQLite: take the writer's lock first (two admins' saves queue up)
     try:
         for row in schedules:
             rates, brackets, reliefs = row.pop("rates"), row.pop("brackets"), row.pop("reliefs")
@@ -74,6 +80,11 @@ def apply_document(document: Any, *, user_id: int | None = None, typed: bool = F
             for key, value in row.items():
                 setattr(sponsor, key, value)
         db.session.commit()
+    except IntegrityError as exc:
+        # Another admin saved a schedule or sponsor with the same new code in the same
+        # instant: nothing of this document was stored.
+        db.session.rollback()
+        raise ScheduleDataError([str(SAVED_MEANWHILE)]) from exc
     except BaseException:
         db.session.rollback()
         raise

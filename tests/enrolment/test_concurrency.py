@@ -147,3 +147,26 @@ def test_concurrent_batches_never_repeat_or_drop_an_enrolment(conc_app):
         exported += [row["participant_number"] for row in rows]
     assert sorted(exported) == sorted(e.participant_number for e in enrolments)
     assert len(set(exported)) == len(exported)
+
+
+def test_admins_saving_the_same_new_schedule_at_once_get_an_answer_not_a_500(conc_app):
+    """Two admins (or a double-clicked Save) store one new schedule code at the same
+    moment: one is stored; any other either updates it or is told to reload."""
+    from funrun.enrolment.models import ContributionSchedule
+    from funrun.enrolment.schedule import ScheduleDataError, apply_document, dump_document
+
+    document = dump_document()
+    later = document["schedules"][0]
+    later.update(code="bpu-2031", name="Later schedule", effective_from="2031-01-01")
+    document["sponsors"] = [{**document["sponsors"][0], "code": "new-sponsor"}]
+    results = run_together(conc_app, [lambda: apply_document(document)] * THREADS)
+    refused = [value for kind, value in results if kind == "error"]
+    assert all(isinstance(error, ScheduleDataError) for error in refused), refused
+    assert len(refused) < THREADS
+    for error in refused:
+        assert "Reload the page" in str(error) or "Muat ulang" in str(error)
+    db.session.rollback()
+    [stored] = db.session.scalars(
+        select(ContributionSchedule).where(ContributionSchedule.code == "bpu-2031")
+    ).all()
+    assert len(stored.brackets) == 33 and len(stored.reliefs) == 2
