@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from flask import abort
 from flask.blueprints import BlueprintSetupState
-from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from funrun.accounts.access import DESK_STAFF, can_scan, roles_required
+from funrun.accounts.access import DESK_STAFF, roles_required
 from funrun.bibs.views import pdf_response
 from funrun.enrolment import bp, wording
-from funrun.enrolment.lookups import find_enrolment
 from funrun.enrolment.receipt import enrolment_receipt
+from funrun.enrolment.views import enrolment_for_staff
 
 
 @bp.record_once
@@ -24,11 +23,7 @@ def _template_helpers(state: BlueprintSetupState) -> None:
 @roles_required(*DESK_STAFF)
 def receipt(number: str) -> Response:
     """The cash receipt PDF (404 when the enrolment was not paid in cash at the desk)."""
-    enrolment = find_enrolment(number)
-    if enrolment is None:
-        abort(404)
-    if not can_scan(current_user, enrolment.event_id):
-        abort(403)
+    enrolment = enrolment_for_staff(number)
     if enrolment.payment_channel != "cash" or not enrolment.receipt_number:
         abort(404)
     return pdf_response(enrolment_receipt(enrolment), f"kuitansi-{enrolment.receipt_number}.pdf")

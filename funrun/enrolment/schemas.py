@@ -38,6 +38,14 @@ MAX_OCCUPATION_OTHER = 80
 MAX_INCOME = 1_000_000_000
 #: Digits with optional thousands separators as people type them: 1500000, 1.500.000.
 _TYPED_RUPIAH = re.compile(r"(?:Rp\.?\s*)?([0-9]{1,3}(?:[.,\s][0-9]{3})+|[0-9]{1,13})")
+#: What the document says of a list of programmes (the desk's and the quote's).
+PROGRAMMES_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "string", "enum": list(PROGRAMMES)},
+    "uniqueItems": True,
+    "minItems": len(MANDATORY_PROGRAMMES),
+    "maxItems": len(PROGRAMMES),
+}
 CONSENT_NEEDED = _l("The runner must agree to the enrolment notice.")
 
 
@@ -187,12 +195,7 @@ class EnrolmentFields(RequestModel):
     programs: Annotated[
         tuple[str, ...],
         checked(_programmes),
-        _schema(
-            type="array",
-            items={"type": "string", "enum": list(PROGRAMMES)},
-            uniqueItems=True,
-            minItems=2,
-        ),
+        _schema(**PROGRAMMES_SCHEMA),
     ] = Field(
         description='JKK and JKM always, JHT optional: ["JKK", "JKM"] or ["JKK", "JKM", "JHT"].'
     )

@@ -170,7 +170,8 @@ def _labels(prepared: Prepared) -> dict:
     }
 
 
-def _enrolment_for_staff(number: str) -> Enrolment:
+def enrolment_for_staff(number: str) -> Enrolment:
+    """The enrolment with this participant number, for staff of its event (else 404/403)."""
     enrolment = find_enrolment(number)
     if enrolment is None:
         abort(404)
@@ -183,7 +184,7 @@ def _enrolment_for_staff(number: str) -> Enrolment:
 @roles_required(*DESK_STAFF)
 def done(number: str) -> str:
     """The new member's participant number, what was charged, and the card to download."""
-    enrolment = _enrolment_for_staff(number)
+    enrolment = enrolment_for_staff(number)
     return render_template(
         "enrolment/done.html",
         enrolment=enrolment,
@@ -198,7 +199,7 @@ def done(number: str) -> str:
 @roles_required(*DESK_STAFF)
 def card(number: str) -> Response:
     """The membership card PDF."""
-    enrolment = _enrolment_for_staff(number)
+    enrolment = enrolment_for_staff(number)
     return pdf_response(enrolment_card(enrolment), f"kartu-peserta-{number}.pdf")
 
 

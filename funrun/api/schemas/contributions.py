@@ -34,6 +34,7 @@ from funrun.enrolment.quotes import price
 from funrun.enrolment.schedule import active_sponsors
 from funrun.enrolment.schemas import (
     MAX_INCOME,
+    PROGRAMMES_SCHEMA,
     chosen_programmes,
     declared_income,
     listed_occupation,
@@ -159,14 +160,7 @@ class QuoteQuery(RequestModel):
     programs: Annotated[
         tuple[str, ...],
         checked(_programmes),
-        _schema(
-            type="array",
-            items={"type": "string", "enum": list(PROGRAMMES)},
-            uniqueItems=True,
-            minItems=2,
-            maxItems=len(PROGRAMMES),
-            examples=[["JKK", "JKM", "JHT"]],
-        ),
+        _schema(**PROGRAMMES_SCHEMA, examples=[["JKK", "JKM", "JHT"]]),
     ] = Field(
         default=MANDATORY_PROGRAMMES,
         description="Comma-separated: JKK and JKM always, JHT optional (default JKK,JKM).",
