@@ -10,7 +10,6 @@ from werkzeug.wrappers import Response
 from funrun.accounts.access import DESK_STAFF, roles_required
 from funrun.bibs.views import pdf_response
 from funrun.enrolment import bp, wording
-from funrun.enrolment.receipt import enrolment_receipt
 from funrun.enrolment.views import enrolment_for_staff
 
 
@@ -26,4 +25,7 @@ def receipt(number: str) -> Response:
     enrolment = enrolment_for_staff(number)
     if enrolment.payment_channel != "cash" or not enrolment.receipt_number:
         abort(404)
+    # reportlab loads when a receipt is made, not in every serving process.
+    from funrun.enrolment.receipt import enrolment_receipt
+
     return pdf_response(enrolment_receipt(enrolment), f"kuitansi-{enrolment.receipt_number}.pdf")
