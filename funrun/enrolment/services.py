@@ -77,6 +77,8 @@ class Prepared:
     quote: Quote
     sponsor_id: int | None
     sponsor_name: str | None
+    #: The sponsor pays from a public budget (APBN/APBD): no relief applies.
+    sponsor_public_budget: bool
     day: date
 
 
@@ -190,6 +192,7 @@ def prepare(
         quote=priced,
         sponsor_id=sponsor.id if sponsor else None,
         sponsor_name=sponsor.name if sponsor else None,
+        sponsor_public_budget=bool(sponsor and sponsor.public_budget),
         day=day,
     )
 

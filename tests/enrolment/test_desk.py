@@ -251,3 +251,46 @@ def test_a_quote_changed_in_a_later_month_only_is_shown_again_not_charged(
     assert client.post(url, data={**again, "action": "confirm"}).status_code == 302
     [enrolment] = stored()
     assert enrolment.amount_due == 33_600
+
+
+def test_a_public_budget_sponsor_is_told_why_no_relief_applies(
+    app, make_event, make_staff, add_runner, monkeypatch
+):
+    """A PPSU street sweeper paid by APBD DKI in December 2026: the month is at the full
+    rate although PP 50/2025 covers it, and the desk says why, before and after."""
+    from datetime import UTC, datetime
+
+    from funrun.enrolment import services as enrolment_services
+
+    monkeypatch.setattr(
+        enrolment_services, "utcnow", lambda: datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+    )
+    event = make_event(timezone="Asia/Jakarta")
+    runner = add_runner(event)
+    client, _staff = signed_in(app, make_staff, events=(event.slug,))
+    url = f"/staff/events/{event.slug}/enrol?registration={runner.id}"
+    token = csrf_from(client.get(url).get_data(as_text=True))
+    sponsored = {
+        **FORM,
+        "occupation": "street_sweeper",
+        "payment_channel": "sponsor",
+        "months": "1",
+    }
+    review = client.post(url, data={**sponsored, "sponsor": "apbd-dki", "csrf_token": token})
+    html = review.get_data(as_text=True)
+    assert review.status_code == 200, html
+    assert 'id="public-budget"' in html and "APBN/APBD" in html
+    fields = hidden_inputs(html)
+    assert fields["quoted"] == "16800"  # full rate: no PP 50/2025 cut
+    done = client.post(url, data={**fields, "action": "confirm"}, follow_redirects=True)
+    page = done.get_data(as_text=True)
+    assert 'id="public-budget"' in page and "keringanan iuran tidak berlaku" in page
+    [enrolment] = stored()
+    assert (enrolment.amount_due, enrolment.sponsor_amount) == (0, 16_800)
+    # A runner who pays themselves in the same month gets the relief and no such note.
+    other = add_runner(event)
+    url = f"/staff/events/{event.slug}/enrol?registration={other.id}"
+    token = csrf_from(client.get(url).get_data(as_text=True))
+    own = client.post(url, data={**FORM, "occupation": "trader", "csrf_token": token})
+    assert 'id="public-budget"' not in own.get_data(as_text=True)
+    assert hidden_inputs(own.get_data(as_text=True))["quoted"] == "8400,16800,16800"
