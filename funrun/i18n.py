@@ -60,11 +60,13 @@ def switch_language(code: str) -> Response:
     return response
 
 
-def _format_event_date(value: date) -> str:
+def format_event_date(value: date) -> str:
+    """An event's date in full, in the page's language (the ``event_date`` filter)."""
     return format_date(value, "full")
 
 
-def _format_time(value: time) -> str:
+def format_clock(value: time) -> str:
+    """A time of day as the page's language writes it: 06.00 or 06:00 (``clock``)."""
     return value.strftime("%H.%M") if str(get_locale()) == "id" else value.strftime("%H:%M")
 
 
@@ -77,8 +79,8 @@ def _format_when(value: datetime, tz: str = "Asia/Jakarta") -> str:
 def init_app(app: Flask) -> None:
     """Register the language switch and template filters."""
     app.register_blueprint(bp)
-    app.jinja_env.filters["event_date"] = _format_event_date
-    app.jinja_env.filters["clock"] = _format_time
+    app.jinja_env.filters["event_date"] = format_event_date
+    app.jinja_env.filters["clock"] = format_clock
     app.jinja_env.filters["when"] = _format_when
 
     @app.context_processor

@@ -13,6 +13,7 @@ from funrun.people.crypto import data_cipher, mask_nik
 from funrun.ratelimit import exempt_from_public_limit, public_limit
 from funrun.registration import bp
 from funrun.registration.forms import CancelForm, ContactForm, RegistrationForm
+from funrun.registration.keep_link import keep_link
 from funrun.registration.models import Registration, RegistrationSource
 from funrun.registration.services import (
     AlreadyCancelled,
@@ -121,13 +122,15 @@ def manage(token: str) -> Response | str | tuple[str, int]:
         else:
             status = 400
     nik = data_cipher().decrypt(registration.person.nik_encrypted)
+    just_registered = request.args.get("new") == "1"
     return (
         render_template(
             "registration/manage.html",
             registration=registration,
             token=token,
             form=form,
-            just_registered=request.args.get("new") == "1",
+            just_registered=just_registered,
+            keep=keep_link(registration, token) if just_registered else None,
             position=waitlist_position(registration),
             masked_nik=mask_nik(nik),
         ),

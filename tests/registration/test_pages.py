@@ -637,8 +637,23 @@ def test_security_headers(client, make_event):
     assert response.headers["Referrer-Policy"] == "no-referrer"
 
 
+#: Links a runner may follow off the site (nothing is loaded from there): WhatsApp's
+#: "message yourself" link and the saved-link text file on the confirmation page.
+LINKS_OFF_SITE = (
+    re.compile(r"https://wa\.me/[0-9]+\?text=[^\s]*"),
+    re.compile(r"data:text/plain;"),
+)
+
+
 def _references(html: str) -> list[str]:
-    return re.findall(r'\b(?:src|href|action|srcset|poster|data)\s*=\s*["\']([^"\']*)["\']', html)
+    """What the page loads or sends to, and where its links go, less the allowed links."""
+    found = re.findall(r'\b(?:src|href|action|srcset|poster|data)\s*=\s*["\']([^"\']*)["\']', html)
+    anchors = set(re.findall(r'<a\b[^>]*\bhref\s*=\s*["\']([^"\']*)["\']', html))
+    return [
+        ref
+        for ref in found
+        if not (ref in anchors and any(rule.match(ref) for rule in LINKS_OFF_SITE))
+    ]
 
 
 def test_pages_load_nothing_from_other_hosts_and_nothing_inline(client, make_event):
