@@ -8,7 +8,6 @@ UPDATE under its row lock (never max()+1), in the same transaction as the enrolm
 
 from __future__ import annotations
 
-import calendar
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -83,13 +82,6 @@ class Prepared:
 
 
 # --- small rules ---------------------------------------------------------------------------
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day ``months`` later (the last day of a shorter month)."""
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def receipt_number(year: int) -> str:
