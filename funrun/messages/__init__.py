@@ -1,0 +1,1 @@
+"""Messages to runners: queued with the change that causes them, sent by the worker."""
