@@ -1,0 +1,1 @@
+"""Tests for messages to runners: the outbox, its channels and the sender."""
