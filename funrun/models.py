@@ -17,12 +17,14 @@ from funrun.enrolment.models import (
 )
 from funrun.events.models import Event, Tour
 from funrun.jobs.models import Job
+from funrun.messages.models import Broadcast, Message
 from funrun.people.models import Person
 from funrun.registration.models import PrivacyNotice, Registration
 
 __all__ = [
     "ApiToken",
     "AuditEntry",
+    "Broadcast",
     "CheckIn",
     "ContributionRate",
     "ContributionRelief",
@@ -35,6 +37,7 @@ __all__ = [
     "ExportBatch",
     "IncomeBracket",
     "Job",
+    "Message",
     "Person",
     "PrintJob",
     "PrivacyNotice",

@@ -48,6 +48,8 @@ from funrun.enrolment.schedule import active_sponsors, schedule_in_force
 from funrun.enrolment.validation import EnrolmentData, clean_enrolment
 from funrun.events.models import Event
 from funrun.extensions import db
+from funrun.messages.models import MessageKind
+from funrun.messages.queueing import queue_for
 from funrun.people.crypto import data_cipher
 from funrun.people.models import Person
 from funrun.registration.models import (
@@ -268,6 +270,7 @@ def _insert_enrolment(
     except BaseException:
         db.session.rollback()
         raise
+    queue_for(MessageKind.ENROLMENT_WELCOME, registration_id)
     record(
         "enrolment",
         user_id=user_id,

@@ -58,6 +58,7 @@ class Event(db.Model):
         ),
         CheckConstraint("bib_next >= bib_first AND bib_next <= bib_last + 1", name="bib_next"),
         CheckConstraint("min_age >= 0", name="min_age"),
+        CheckConstraint("reminder_days_before BETWEEN 1 AND 30", name="reminder_days_before_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -92,6 +93,10 @@ class Event(db.Model):
     registration_open: Mapped[bool] = mapped_column(default=True)
     registration_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     registration_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The race-week reminder goes this many days before race day (None: no reminder).
+    reminder_days_before: Mapped[int | None] = mapped_column(server_default="3")
+    #: When and where race packs are collected, as the reminder tells runners.
+    pickup_hours: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -101,7 +101,11 @@ class Message(db.Model):
     kind: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default=MessageStatus.QUEUED)
-    #: What the template needs beyond the registration (a broadcast's id, a position).
+    #: The organiser's broadcast this message carries, if it is one.
+    broadcast_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True
+    )
+    #: What the template needs beyond the registration (what changed, a position).
     context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int] = mapped_column(default=8)
@@ -115,3 +119,21 @@ class Message(db.Model):
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Broadcast(db.Model):
+    """An organiser's message to every confirmed runner of an event (a venue or time
+    change), written in Bahasa Indonesia and, optionally, English."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    subject_id: Mapped[str] = mapped_column(String(150))
+    body_id: Mapped[str] = mapped_column(String(2000))
+    subject_en: Mapped[str | None] = mapped_column(String(150))
+    body_en: Mapped[str | None] = mapped_column(String(2000))
+    #: How many messages it queued (one per runner and channel).
+    queued: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -16,6 +16,8 @@ from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
 from funrun.events.models import Event
 from funrun.extensions import db
+from funrun.messages.models import MessageKind
+from funrun.messages.queueing import queue_for, queue_promoted
 from funrun.registration.models import Registration, RegistrationStatus
 from funrun.registration.outcomes import AlreadyCancelled, RegistrationSnapshot
 
@@ -77,6 +79,7 @@ def promote_waitlist(event_id: int, now: datetime | None = None) -> list[Registr
             .execution_options(synchronize_session=False)
         )
         db.session.flush()
+        queue_promoted([registration.id for registration in heads])
     return heads
 
 
@@ -89,6 +92,7 @@ def cancel(registration: Registration, now: datetime | None = None) -> list[Regi
         lock_event(event_id)
         current = locked_registration(registration_id)
         promoted = release_place(current, now)
+        queue_for(MessageKind.CANCELLED, registration_id)
     except BaseException:
         db.session.rollback()
         raise

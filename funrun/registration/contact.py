@@ -7,6 +7,8 @@ from flask_babel import gettext as _
 from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
 from funrun.extensions import db
+from funrun.messages.models import MessageKind
+from funrun.messages.queueing import queue_for
 from funrun.registration.models import Registration, RegistrationStatus
 from funrun.registration.outcomes import AlreadyCancelled
 from funrun.registration.validation import ContactChange
@@ -23,5 +25,8 @@ def update_contact(registration: Registration, change: ContactChange) -> None:
     registration.occupation = change.occupation
     registration.emergency_contact = change.emergency_contact
     registration.emergency_phone = change.emergency_phone
-    registration.updated_at = utcnow()
+    registration.updated_at = now = utcnow()
+    db.session.flush()
+    # Told at the address as it is now; one message per change (the time tells them apart).
+    queue_for(MessageKind.DETAILS_CHANGED, registration.id, suffix=f":{now:%Y%m%d%H%M%S%f}")
     db.session.commit()

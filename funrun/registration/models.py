@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from funrun.dbtypes import UTCDateTime, utcnow
@@ -85,8 +94,13 @@ class Registration(db.Model):
     bib_number: Mapped[int | None]
     #: Position in the event's waitlist order when the runner joined it (kept after promotion).
     waitlist_seq: Mapped[int | None]
-    #: SHA-256 of the manage link token; the token itself is only ever shown to the runner.
+    #: SHA-256 of the manage link token: what a link is looked up by.
     manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The token itself, encrypted like the NIK (FUNRUN_DATA_KEY), so that the messages
+    #: sent to the runner can carry their link; None for registrations made before.
+    manage_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    #: The runner turned race-week reminders off (transactional messages still go).
+    reminders_off: Mapped[bool] = mapped_column(server_default=false())
     full_name: Mapped[str] = mapped_column(String(100))
     #: E.164, e.g. +6281234567890.
     phone: Mapped[str] = mapped_column(String(20))

@@ -49,6 +49,7 @@ NIK_HASH = bindparam("nik_hash", type_=_P.nik_hash.type)
 #: The registration's own fields, each a parameter of the same name.
 FIELDS = (
     "manage_token_hash",
+    "manage_token_encrypted",
     "full_name",
     "phone",
     "email",
@@ -174,4 +175,7 @@ def insert_registration(
     values = select(*columns.values())
     if source is not None:
         values = values.select_from(source)
-    return REGISTRATIONS.insert().from_select(list(columns), values).returning(_R.id)
+    # The columns not given take their server defaults (a Python default would be bound
+    # as a parameter nobody passes).
+    insert = REGISTRATIONS.insert().from_select(list(columns), values, include_defaults=False)
+    return insert.returning(_R.id)

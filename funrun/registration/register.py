@@ -21,6 +21,8 @@ from funrun import fastdb
 from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
 from funrun.extensions import db
+from funrun.messages import queueing
+from funrun.messages.models import Channel, MessageKind
 from funrun.people.crypto import data_cipher
 from funrun.registration import places
 from funrun.registration.models import RegistrationSource, RegistrationStatus
@@ -90,6 +92,8 @@ def register(
         "created_by_id": created_by_id,
     }
     kinds = _KINDS[::-1] if getattr(event, "full", False) else _KINDS
+    params["message_now"] = now
+    params["channels"] = queueing.channels()
     if submission is not None:
         try:
             return _made(event, data, now, params, kinds, manage_token_for(submission))
@@ -108,6 +112,7 @@ def _made(
 ) -> NewRegistration:
     """The registration stored with ``token`` (a fresh random one when None)."""
     token, params["manage_token_hash"] = (token, hash_token(token)) if token else new_manage_token()
+    params["manage_token_encrypted"] = data_cipher().encrypt(token)
     registration_id, status, number = _write(params, kinds)
     event_ref = (event.id, event.slug, event.bib_prefix)
     snapshot = RegistrationSnapshot.made(registration_id, event_ref, status, number, data, now)
@@ -175,7 +180,11 @@ def _in_steps(
             person_id = run(places.add_person("sqlite"), params).scalar_one()
         registration = _stepwise_insert(status)
         made = run(registration, {**params, "person_id": person_id, "number": number})
-        return made.scalar_one(), status, number
+        registration_id = made.scalar_one()
+        message = queueing.for_new_registration(_MESSAGE[status], params["channels"])
+        if message is not None:
+            run(message, {**params, "registration_id": registration_id})
+        return registration_id, status, number
     raise RuntimeError("event places kept changing; giving up")  # pragma: no cover
 
 
@@ -185,12 +194,20 @@ def _stepwise_insert(status: RegistrationStatus) -> Any:
     return places.insert_registration(status, bindparam("person_id"), bindparam("number"))
 
 
+#: The message that tells a runner which place they took.
+_MESSAGE = {
+    RegistrationStatus.CONFIRMED: MessageKind.CONFIRMED,
+    RegistrationStatus.WAITLISTED: MessageKind.WAITLISTED,
+}
+
+
 @functools.cache
-def one_statement(status: RegistrationStatus) -> Select[Any]:
+def one_statement(status: RegistrationStatus, channels: tuple[Channel, ...] = ()) -> Select[Any]:
     """The rule's statements as one PostgreSQL statement (data-modifying CTEs).
 
     Refuse a second active place in the event, take a place with the conditional UPDATE
-    of the event row, add the person if new, insert the registration. Nothing is written
+    of the event row, add the person if new, insert the registration and queue its
+    message (:mod:`funrun.messages.queueing`, on ``channels``). Nothing is written
     when no place is taken; a race on the same person ends in the unique index, which
     undoes the whole statement. Answers whether the person holds a place already, the
     new registration's id, its number, and whether the window is open.
@@ -207,12 +224,18 @@ def one_statement(status: RegistrationStatus) -> Select[Any]:
     registration = places.insert_registration(
         status, person.c.id, place.c.number, place.join(person, true())
     ).cte("reg")
-    return select(
+    answer = select(
         exists(holder.select()),
         select(registration.c.id).scalar_subquery(),
         select(place.c.number).scalar_subquery(),
         places.is_open().scalar_subquery(),
     )
+    message = queueing.for_new_registration(
+        _MESSAGE[status], channels, registration.c.id, registration
+    )
+    if message is not None:
+        answer = answer.add_cte(message.cte("message"))
+    return answer
 
 
 def _in_one_statement(
@@ -223,7 +246,7 @@ def _in_one_statement(
         for status in kinds:
             try:
                 [(holds_place, registration_id, number, is_open)] = fastdb.run_hot(
-                    one_statement(status), params
+                    one_statement(status, params["channels"]), params
                 )
             except IntegrityError as exc:
                 _refused(exc)
