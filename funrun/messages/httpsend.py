@@ -1,10 +1,11 @@
 """What the HTTP providers' transports share (WhatsApp Cloud API, the SMS gateway).
 
 One :class:`httpx.Client` per ``with`` block, so a batch reuses one connection; explicit
-connect, read, write and pool timeouts (``FUNRUN_MESSAGE_TIMEOUT``, 10 s by default), so a
-provider that hangs costs a batch at most that long per message. Nothing here sleeps: a
-``Retry-After`` is handed to the sender as :attr:`TransientFailure.retry_after` and the
-sender decides when to try again.
+connect, read, write and pool timeouts (``FUNRUN_MESSAGE_TIMEOUT``, 10 s by default, for
+each phase), so a provider that hangs holds the sender about that long, not for ever.
+``HTTPS_PROXY`` and ``NO_PROXY`` are honoured (a server whose way out is a proxy).
+Nothing here sleeps: a ``Retry-After`` is handed to the sender as
+:attr:`TransientFailure.retry_after` and the sender decides when to try again.
 
 A failure to connect means nothing was sent; a timeout or a dropped connection after the
 request went out may mean the provider sent it anyway. Both are transient: the sender
@@ -149,7 +150,6 @@ class HttpTransport:
             transport=self._transport,
             headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
             follow_redirects=False,
-            trust_env=False,
         )
 
     def __enter__(self) -> HttpTransport:
