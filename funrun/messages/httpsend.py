@@ -33,6 +33,7 @@ LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 #: What a stored reason may hold (the message table's error column holds 500).
 REASON_LENGTH = 300
 _E164 = re.compile(r"\+?[1-9][0-9]{7,14}")
+_PHONE_LIKE = re.compile(r"\+?\d{8,}")
 
 
 def timeout_from_config(config: Mapping[str, Any]) -> float:
@@ -116,8 +117,9 @@ def json_body(response: httpx.Response) -> dict[str, Any]:
 
 
 def clip(reason: str) -> str:
-    """A reason short enough to store."""
-    reason = " ".join(reason.split())
+    """A reason short enough to store, with any phone number in it masked (a provider
+    may quote the number it refused; the message table keeps only its last digits)."""
+    reason = _PHONE_LIKE.sub(lambda m: "***" + m.group()[-3:], " ".join(reason.split()))
     return reason if len(reason) <= REASON_LENGTH else reason[: REASON_LENGTH - 3] + "..."
 
 

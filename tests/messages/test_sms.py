@@ -72,6 +72,14 @@ def test_an_invalid_number_bounces(status: int, body: dict[str, object]) -> None
     assert str(status) in outcome.reason
 
 
+def test_a_reason_never_keeps_the_whole_number() -> None:
+    body = {"error": {"code": "invalid_number", "message": "+6281234567890 is not valid"}}
+    _, outcome = send_one(Reply(422, body))
+
+    assert isinstance(outcome, PermanentFailure)
+    assert "4567890" not in outcome.reason and "***890 is not valid" in outcome.reason
+
+
 def test_another_refusal_fails_for_good_without_bouncing() -> None:
     _, outcome = send_one(Reply(400, {"error": {"code": "sender_not_registered"}}))
 
