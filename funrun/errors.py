@@ -63,6 +63,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response | tuple[str, int]:
+        if error.response is not None:  # an answer made for this error (a limit's on_breach)
+            return error.response  # type: ignore[return-value]
         code = error.code or 500
         response = _respond(code)
         if code == 405 and getattr(error, "valid_methods", None):

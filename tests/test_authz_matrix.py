@@ -84,6 +84,9 @@ GET  /login                                                      ok        ok   
 POST /login                                                      401       401       ok        ok        401       ok        ok
 POST /logout                                                     ok        ok        ok        ok        ok        ok        ok
 # the runner's pages: the token in the path is the credential
+# a lost link found again: public (the same answer whoever asks; a match changes the link)
+GET  /r/recover                                                  ok        ok        ok        ok        ok        ok        ok
+POST /r/recover                                                  ok        ok        ok        ok        ok        ok        ok
 GET  /r/<token>                                                  404       ok        404       404       404       404       404
 POST /r/<token>                                                  404       ok        404       404       404       404       404
 GET  /r/<token>/cancel                                           404       ok        404       404       404       404       404
@@ -166,6 +169,7 @@ GET  /api/v1/openapi.json                                        ok        ok   
 GET  /api/v1/contributions/quote                                 ok        ok        ok        ok        ok        ok        ok
 # public, or a partner with its token; a bearer that is no API token is refused, not ignored
 POST /api/v1/events/<slug:slug>/registrations                    ok        401       ok        ok        ok        ok        ok
+POST /api/v1/registrations/recover                               ok        ok        ok        ok        ok        ok        ok
 # the runner's registration by manage token (no account needed, none suffices)
 GET  /api/v1/registrations/<token>                               404       ok        404       404       404       404       404
 POST /api/v1/registrations/<token>/cancel                        404       ok        404       404       404       404       404
@@ -478,6 +482,8 @@ def form_body(endpoint: str, world: World, identity: str) -> dict[str, Any]:
             "confirm": PASSWORD,
         },
         "privacy.person_page": {"nik": world.runner_nik},
+        # The runner's NIK with a phone nobody gave: answered, changes nothing.
+        "registration.recover_page": {"nik": world.runner_nik, "contact": "081299990000"},
         # The review step (no action=void): shows the runner holding the NIK, changes nothing.
         "registration.dispute_page": {
             **registration,
@@ -503,6 +509,7 @@ def api_body(endpoint: str, world: World, identity: str) -> dict[str, Any] | Non
         "api.create_registration": person_payload(70 + IDENTITIES.index(identity)),
         "api.create_checkin": {"code": world.runner_code, "station": "finish"},
         "api.create_enrolment": enrol_body(code=world.runner_code),
+        "api.recover_registration": {"nik": world.runner_nik, "contact": "081299990000"},
     }.get(endpoint)
 
 
@@ -598,7 +605,9 @@ REPEATABLE = frozenset(
         "registration.register_page",
         "registration.manage",
         "registration.dispute_page",
+        "registration.recover_page",
         "api.create_registration",
+        "api.recover_registration",
         "checkin.scan_page",
         "api.create_checkin",
         "enrolment.desk",

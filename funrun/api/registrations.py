@@ -73,7 +73,9 @@ def create_registration(slug: str) -> Response | tuple[Response, int]:
     except RegistrationClosed as refused:
         return problem(409, str(refused), kind="registration-closed")
     except DuplicateRegistration as refused:
-        return problem(409, str(refused), kind="duplicate-registration")
+        # Where a runner who lost their link gets a new one (no holder's data here).
+        recover = url_for("api.recover_registration")
+        return problem(409, str(refused), kind="duplicate-registration", recover_url=recover)
     response = jsonify(
         {"registration": Registration.of(new.snapshot, manage_token=new.manage_token)}
     )

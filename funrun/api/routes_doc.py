@@ -18,6 +18,7 @@ from funrun.api.schemas.checkins import Undone as UndoneAnswer
 from funrun.api.schemas.contributions import ContributionQuote, query_parameters
 from funrun.api.schemas.enrolment import EnrolmentEnvelope, EnrolmentRequest
 from funrun.api.schemas.events import Event, EventList
+from funrun.api.schemas.recovery import RecoveryAccepted, RecoveryRequest
 from funrun.api.schemas.registrations import (
     JWKSet,
     MyData,
@@ -98,6 +99,25 @@ OPERATIONS: tuple[Operation, ...] = (
         body=RegistrationRequest,
         parameters=(SLUG,),
         security="optional",
+    ),
+    Operation(
+        "post",
+        "/registrations/recover",
+        "recoverRegistration",
+        (
+            (
+                202,
+                RecoveryAccepted,
+                "Accepted: the same answer whether or not a registration matched; on a "
+                "match a new manage link goes to that phone or email and the old one stops "
+                "working",
+            ),
+            TOO_LARGE,
+            (422, Problem, "Invalid fields, or a body that is not a JSON object (see errors)"),
+            (429, Problem, "Too many attempts for this NIK or from this client"),
+        ),
+        summary="Find a lost manage link with the NIK and the phone or email given (public)",
+        body=RecoveryRequest,
     ),
     Operation(
         "get",

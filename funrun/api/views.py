@@ -165,4 +165,4 @@ def undo(checkin_id: int) -> Response:
 
 
 # The other operations register their routes when imported.
-from funrun.api import contributions, enrolments, events, registrations  # noqa: E402, F401
+from funrun.api import contributions, enrolments, events, recovery, registrations  # noqa: E402, F401

@@ -47,6 +47,7 @@ ACTIONS = {
     "privacy_export": _l("Personal data exported"),
     "privacy_delete": _l("Personal data deleted on request"),
     "registration_disputed": _l("Registration voided: the NIK's owner showed their KTP"),
+    "link_recovered": _l("A runner's lost link was replaced and sent again"),
 }
 
 

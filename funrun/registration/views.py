@@ -54,6 +54,7 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
     form = RegistrationForm().for_event(event)
     submission = form.sent_submission()
     status = 200
+    lost_link = False
     if request.method == "POST" and form.validate():
         try:
             data = clean_registration(form.raw(), event)
@@ -76,6 +77,7 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
                 return redirect(url_for("registration.manage", token=token, new=1))
             flash(str(refused), "error")
             status = 409
+            lost_link = True
         except RegistrationClosed as refused:
             flash(str(refused), "error")
             status = 409
@@ -84,7 +86,9 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
     elif request.method == "POST":
         status = 400
     return (
-        render_template("registration/form.html", form=form, summary=summary, notice=notice),
+        render_template(
+            "registration/form.html", form=form, summary=summary, notice=notice, lost_link=lost_link
+        ),
         status,
     )
 

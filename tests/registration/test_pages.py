@@ -618,6 +618,7 @@ def test_security_headers(client, make_event):
         f"/r/{token}?new=1": "no-referrer",
         f"/r/{token}/cancel": "no-referrer",
         "/r/" + "A" * 32: "no-referrer",
+        "/r/recover": "no-referrer",
     }
     for url, referrer in pages.items():
         response = client.get(url)
@@ -668,6 +669,7 @@ def test_pages_load_nothing_from_other_hosts_and_nothing_inline(client, make_eve
         f"/r/{token}/cancel",
         "/privacy",
         "/r/" + "A" * 32,
+        "/r/recover",
         "/login",
     ]
     for url in urls:
