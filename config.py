@@ -64,6 +64,20 @@ class Config:
     #: Files the worker writes (batch bib PDFs), named by row id; shared storage when
     #: several app instances serve them.
     FUNRUN_FILES_DIR = os.environ.get("FUNRUN_FILES_DIR") or str(INSTANCE_DIR / "files")
+    #: ``off`` queues no messages at all; anything else (the default) sends them.
+    FUNRUN_MESSAGES = os.environ.get("FUNRUN_MESSAGES", "on").strip().lower()
+    #: E-mail: ``smtp://user:pass@host:587`` (STARTTLS), ``smtps://...:465`` (TLS) or
+    #: ``smtp://host:25?tls=none`` (a local relay); unset: the app's outbox (development).
+    FUNRUN_SMTP_URL = os.environ.get("FUNRUN_SMTP_URL") or None
+    FUNRUN_MAIL_FROM = os.environ.get("FUNRUN_MAIL_FROM") or "Fun Run <no-reply@funrun.invalid>"
+    #: WhatsApp Business Cloud API (the sending number's node and its token), or an SMS
+    #: gateway (contract in funrun/messages/sms.py); unset: neither is used.
+    FUNRUN_WHATSAPP_URL = os.environ.get("FUNRUN_WHATSAPP_URL", "")
+    FUNRUN_WHATSAPP_TOKEN = os.environ.get("FUNRUN_WHATSAPP_TOKEN", "")
+    FUNRUN_SMS_URL = os.environ.get("FUNRUN_SMS_URL", "")
+    FUNRUN_SMS_TOKEN = os.environ.get("FUNRUN_SMS_TOKEN", "")
+    #: Seconds a message channel (SMTP, WhatsApp, SMS) gets to connect and to answer.
+    FUNRUN_MESSAGE_TIMEOUT = float(os.environ.get("FUNRUN_MESSAGE_TIMEOUT", "10"))
     BABEL_DEFAULT_LOCALE = "id"
     BABEL_DEFAULT_TIMEZONE = "Asia/Jakarta"
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
@@ -137,6 +151,17 @@ class ProductionConfig(Config):
         missing = [name for name in required if not source.get(name)]
         if missing:
             raise RuntimeError("production refuses to start without " + ", ".join(missing))
+        messages_on = str(source.get("FUNRUN_MESSAGES") or "on").lower() != "off"
+        if messages_on and not source.get("FUNRUN_SMTP_URL"):
+            raise RuntimeError(
+                "production refuses to start without FUNRUN_SMTP_URL (runners' messages "
+                "would stay in the outbox): set it, or FUNRUN_MESSAGES=off to turn them off"
+            )
+        if messages_on and not source.get("FUNRUN_PUBLIC_URL"):
+            raise RuntimeError(
+                "production refuses to start without FUNRUN_PUBLIC_URL: the links in "
+                "runners' messages need the site's address"
+            )
         limits_off = source.get("FUNRUN_RATE_LIMITS") == "off" or (
             source.get("RATELIMIT_ENABLED") is False
         )

@@ -31,7 +31,12 @@ DATA_KEY = base64.urlsafe_b64encode(b"p" * 32).decode()
 
 def production_secrets() -> dict[str, str]:
     """Valid values for every secret production may ask for."""
-    values = {"SECRET_KEY": "production-secret-key-" + "x" * 30, "FUNRUN_DATA_KEY": DATA_KEY}
+    values = {
+        "SECRET_KEY": "production-secret-key-" + "x" * 30,
+        "FUNRUN_DATA_KEY": DATA_KEY,
+        # Messages need SMTP and the public address: off unless a test says otherwise.
+        "FUNRUN_MESSAGES": "off",
+    }
     signing = getattr(TestingConfig, "FUNRUN_SIGNING_KEY", None)
     if signing:
         values["FUNRUN_SIGNING_KEY"] = signing
@@ -332,3 +337,17 @@ def test_workers_starting_together_share_one_complete_key(tmp_path):
         assert secret and data_key
         DataCipher(data_key)
         assert (instance / "secret_key").read_text().strip() == secret
+
+
+def test_production_refuses_messages_without_smtp_or_public_address(no_secrets):
+    """Runners' messages need a way out and links that work: production says which is
+    missing, and starts once messages are explicitly off or both are set."""
+    settings = {**production_secrets(), "FUNRUN_MESSAGES": "on", "FUNRUN_RATE_LIMITS": "off"}
+    with pytest.raises(RuntimeError, match="FUNRUN_SMTP_URL"):
+        ProductionConfig.check(settings)
+    settings["FUNRUN_SMTP_URL"] = "smtp://mailer:secret@smtp.example.id:587"
+    with pytest.raises(RuntimeError, match="FUNRUN_PUBLIC_URL"):
+        ProductionConfig.check(settings)
+    settings["FUNRUN_PUBLIC_URL"] = "https://lari.example.id"
+    ProductionConfig.check(settings)
+    ProductionConfig.check({**production_secrets(), "FUNRUN_RATE_LIMITS": "off"})

@@ -256,6 +256,7 @@ def _start_production(extra: dict[str, str]) -> subprocess.CompletedProcess[str]
     env.update(
         FUNRUN_ENV="production",
         DATABASE_URL="sqlite://",
+        FUNRUN_MESSAGES="off",
         SECRET_KEY="production-secret-key-" + "x" * 30,
         FUNRUN_DATA_KEY=str(TestingConfig.FUNRUN_DATA_KEY),
         FUNRUN_SIGNING_KEY=str(TestingConfig.FUNRUN_SIGNING_KEY),

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from funrun.extensions import db
 from funrun.jobs import queue
+from funrun.messages import reminders, sending
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +53,18 @@ class Worker:
         self.retry_after = retry_after
         self.name = worker_name()
         self.completed = 0
+        #: Messages claimed (sent, or given back to wait) by this worker.
+        self.messages = 0
+        self._reminders_at = 0.0
 
     def run(self, *, burst: bool = False) -> int:
-        """Run jobs until stopped (or, with ``burst``, until none is due); the count run."""
+        """Run jobs and send messages until stopped (or, with ``burst``, until nothing is
+        due); the count of jobs run."""
         queue.load_handlers()
         while True:
             with self.app.app_context():
                 try:
-                    ran = self.run_one()
+                    ran = self.run_one() or self.send_messages()
                 except (Stop, KeyboardInterrupt):
                     raise
                 except Exception:  # the database went away: a long-running worker waits
@@ -73,6 +78,16 @@ class Worker:
                 if burst:
                     return self.completed
                 time.sleep(self.poll_seconds)
+
+    def send_messages(self) -> bool:
+        """Queue the reminders that came due (every few minutes), then send one batch of
+        messages; False when none was due."""
+        if time.monotonic() >= self._reminders_at:
+            reminders.queue_due()
+            self._reminders_at = time.monotonic() + reminders.EVERY.total_seconds()
+        claimed = sending.send_due(self.name)
+        self.messages += claimed
+        return claimed > 0
 
     def run_one(self) -> bool:
         """Claim and run one job; False when none was due."""

@@ -9,6 +9,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -98,7 +99,7 @@ class Registration(db.Model):
     manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     #: The token itself, encrypted like the NIK (FUNRUN_DATA_KEY), so that the messages
     #: sent to the runner can carry their link; None for registrations made before.
-    manage_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    manage_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: The runner turned race-week reminders off (transactional messages still go).
     reminders_off: Mapped[bool] = mapped_column(server_default=false())
     full_name: Mapped[str] = mapped_column(String(100))

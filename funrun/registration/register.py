@@ -35,6 +35,7 @@ from funrun.registration.outcomes import (
 )
 from funrun.registration.terms import RegisterableEvent
 from funrun.registration.tokens import (
+    TOKEN_CONTEXT,
     TokenTaken,
     hash_token,
     manage_token_for,
@@ -112,7 +113,7 @@ def _made(
 ) -> NewRegistration:
     """The registration stored with ``token`` (a fresh random one when None)."""
     token, params["manage_token_hash"] = (token, hash_token(token)) if token else new_manage_token()
-    params["manage_token_encrypted"] = data_cipher().encrypt(token)
+    params["manage_token_encrypted"] = data_cipher().encrypt(token, context=TOKEN_CONTEXT)
     registration_id, status, number = _write(params, kinds)
     event_ref = (event.id, event.slug, event.bib_prefix)
     snapshot = RegistrationSnapshot.made(registration_id, event_ref, status, number, data, now)

@@ -26,6 +26,10 @@ class TokenTaken(Exception):
     """The form's derived manage token belongs to an earlier registration already."""
 
 
+#: What a stored manage token's ciphertext is bound to (see DataCipher.encrypt).
+TOKEN_CONTEXT = b"manage_token"
+
+
 def token_taken(exc: IntegrityError) -> bool:
     """Whether a failed insert hit the unique manage token."""
     return "manage_token_hash" in str(exc.orig)

@@ -90,7 +90,7 @@ def upgrade():
         )
 
     with op.batch_alter_table('registrations', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('manage_token_encrypted', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('manage_token_encrypted', sa.LargeBinary(), nullable=True))
         batch_op.add_column(sa.Column('reminders_off', sa.Boolean(), server_default=sa.false(), nullable=False))
 
 

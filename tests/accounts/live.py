@@ -64,6 +64,7 @@ class LiveServer:
             "FUNRUN_DATA_KEY": str(TestingConfig.FUNRUN_DATA_KEY),
             "FUNRUN_SIGNING_KEY": str(TestingConfig.FUNRUN_SIGNING_KEY),
             "FUNRUN_TRUSTED_PROXIES": "1",
+            "FUNRUN_MESSAGES": "off",
             **self.env,
         }
         self.log = self.log_path.open("w")

@@ -153,6 +153,7 @@ class Gunicorn:
             FUNRUN_ENV="production",
             FUNRUN_TRUSTED_PROXIES="1",
             FUNRUN_RATE_LIMITS="off",
+            FUNRUN_MESSAGES="off",
             DATABASE_URL=self.database_url,
             PYTHONDONTWRITEBYTECODE="1",
         )
