@@ -305,3 +305,31 @@ def test_enrolment_welcome_says_number_payment_months_and_due_date(
     text = welcome.get_body(("plain",)).get_content()
     assert number in text and "Rp" in text and "Iuran berikutnya jatuh tempo" in text
     assert messages(kind=MessageKind.ENROLMENT_WELCOME.value)[0].status == "sent"
+
+
+def test_a_change_of_details_tells_the_runner_at_the_new_address(
+    app: Flask, client: FlaskClient, make_event: Callable[..., Event], mail_to: SmtpServer
+):
+    from tests.conftest import csrf_from
+
+    event = make_event()
+    made = register(client, event, 70)
+    drain(app)  # the confirmation went to the first address
+    page = client.get(f"/r/{made['manage_token']}")
+    form = {
+        "csrf_token": csrf_from(page.get_data(as_text=True)),
+        "phone": "081234567070",
+        "email": "new-address@example.com",
+        "shirt_size": "L",
+        "occupation": "",
+        "emergency_contact": "",
+        "emergency_phone": "",
+    }
+    saved = client.post(f"/r/{made['manage_token']}", data=form)
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:500]
+    changed = messages(kind=MessageKind.DETAILS_CHANGED.value)
+    assert len(changed) == 1 and changed[0].key.startswith(f"details_changed:{made['id']}:email:")
+    drain(app)
+    [mail] = mail_to.inbox.to("new-address@example.com")
+    assert "telah diubah" in mail["Subject"]
+    assert f"/r/{made['manage_token']}" in mail.get_body(("plain",)).get_content()
