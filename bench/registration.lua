@@ -4,12 +4,15 @@
 -- person. The NIK is region(6) + DDMMYY (women: day + 40) + serial(4); the region is
 -- "31" + batch + thread so no two wrk runs or threads ever produce the same person.
 -- Any other BENCH_MODE: wrk's static request (the URL given on the command line).
+-- BENCH_EMAIL=1: every body also carries an e-mail address (so, with messages on, every
+-- registration queues its confirmation or waitlist message in the same statement).
 --
 -- Every mode counts responses by status per thread and, for 201s, the registration id,
 -- and done() prints one line "@@BENCH {json}" for the Python driver to parse.
 
 local mode = os.getenv("BENCH_MODE") or "get"
 local batch = tonumber(os.getenv("BENCH_BATCH") or "0")
+local with_email = os.getenv("BENCH_EMAIL") == "1"
 local slugs = {}
 for slug in string.gmatch(os.getenv("BENCH_EVENTS") or "", "[^,]+") do
    slugs[#slugs + 1] = slug
@@ -53,11 +56,15 @@ local function person(n)
       "%s%02d%02d%02d%04d", region, nik_day, born.month, born.year % 100, serial
    )
    local first = female and pick(FEMALE, n) or pick(MALE, n)
+   local email = ""
+   if with_email then
+      email = string.format(',"email":"runner.%s.%d@example.com"', region, n)
+   end
    return string.format(
       '{"full_name":"%s %s","nik":"%s","birth_date":"%04d-%02d-%02d","gender":"%s",'
-         .. '"phone":"0812%08d","shirt_size":"%s","member":false,"consent":true}',
+         .. '"phone":"0812%08d","shirt_size":"%s","member":false,"consent":true%s}',
       first, pick(LAST, n), nik, born.year, born.month, born.day, female and "F" or "M",
-      (n * 7919 + tid) % 100000000, pick(SIZES, n)
+      (n * 7919 + tid) % 100000000, pick(SIZES, n), email
    )
 end
 
