@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -34,6 +34,7 @@ from funrun.registration.validation import ValidationFailed
 NIK_LIMIT = "3/hour"
 CLIENT_LIMIT = "10/hour"
 _NIK = re.compile(r"[0-9]{16}")
+_HASH_KEY = "funrun.recovery_nik_hash"
 
 
 def _nik_limit() -> str:
@@ -46,12 +47,13 @@ def _client_limit() -> str:
 
 def _sent_nik_hash() -> str | None:
     """The keyed hash of the well-formed NIK this request sent, or None."""
-    if "_recovery_nik_hash" not in g:
+    cached = request.environ  # this request's own (``g`` may outlive it in tests)
+    if _HASH_KEY not in cached:
         body: Any = request.get_json(silent=True) if request.is_json else request.form
         value = body.get("nik") if hasattr(body, "get") else None
         nik = normalise_nik(value.strip()) if isinstance(value, str) else ""
-        g._recovery_nik_hash = data_cipher().lookup_hash(nik) if _NIK.fullmatch(nik) else None
-    return g._recovery_nik_hash  # type: ignore[no-any-return]
+        cached[_HASH_KEY] = data_cipher().lookup_hash(nik) if _NIK.fullmatch(nik) else None
+    return cached[_HASH_KEY]  # type: ignore[no-any-return]
 
 
 def _nik_key() -> str:
