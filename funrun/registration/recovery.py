@@ -24,7 +24,7 @@ from funrun.messages.queueing import queue_for
 from funrun.people.crypto import data_cipher
 from funrun.people.models import Person
 from funrun.registration.models import Registration, RegistrationStatus
-from funrun.registration.tokens import new_manage_token
+from funrun.registration.tokens import TOKEN_CONTEXT, new_manage_token
 
 #: The shortest a recovery takes, matched or not (the write of a match fits well inside).
 FLOOR_SECONDS = 0.15
@@ -91,7 +91,7 @@ def _new_link(registration_id: int, event_id: int, via: Via) -> None:
         .where(Registration.id == registration_id)
         .values(
             manage_token_hash=token_hash,
-            manage_token_encrypted=data_cipher().encrypt(token),
+            manage_token_encrypted=data_cipher().encrypt(token, context=TOKEN_CONTEXT),
             updated_at=utcnow(),
         )
         .execution_options(synchronize_session=False)

@@ -333,3 +333,34 @@ def test_a_change_of_details_tells_the_runner_at_the_new_address(
     [mail] = mail_to.inbox.to("new-address@example.com")
     assert "telah diubah" in mail["Subject"]
     assert f"/r/{made['manage_token']}" in mail.get_body(("plain",)).get_content()
+
+
+def test_a_recovered_link_arrives_only_where_it_was_asked_for(
+    app: Flask, client: FlaskClient, make_event: Callable[..., Event], mail_to: SmtpServer
+):
+    event = make_event(name="Fun Run Solo")
+    made = register(client, event, 80)
+    drain(app)
+    body = person_payload(80)
+    asked = client.post(
+        "/api/v1/registrations/recover", json={"nik": body["nik"], "contact": body["phone"]}
+    )
+    assert asked.status_code == 202
+    drain(app)
+    # Asked by phone: nothing by e-mail (no WhatsApp here), the old link is dead anyway.
+    assert len(mail_to.inbox.to("runner80@example.com")) == 1
+    assert client.get(f"/r/{made['manage_token']}").status_code == 404
+    [skipped] = messages(kind=MessageKind.LINK_RECOVERED.value)
+    assert skipped.status == MessageStatus.SKIPPED
+
+    asked = client.post(
+        "/api/v1/registrations/recover",
+        json={"nik": body["nik"], "contact": "RUNNER80@example.com"},
+    )
+    assert asked.status_code == 202
+    drain(app)
+    [_, recovered] = mail_to.inbox.to("runner80@example.com")
+    assert recovered["Subject"] == "Tautan pribadi baru Anda untuk Fun Run Solo"
+    text = recovered.get_body(("plain",)).get_content()
+    link = next(line for line in text.splitlines() if "/r/" in line).strip()
+    assert client.get(link[link.index("/r/") :]).status_code == 200
