@@ -30,7 +30,7 @@ from funrun.people.crypto import data_cipher
 from funrun.registration import recovery
 from funrun.registration.models import Registration
 from funrun.registration.recovery import recover_link
-from funrun.registration.tokens import hash_token
+from funrun.registration.tokens import TOKEN_CONTEXT, hash_token
 from tests.conftest import build_app, csrf_from, need, person_payload
 
 API = "/api/v1"
@@ -98,7 +98,7 @@ def current_token(registration_id: int) -> str:
     """The token the runner's message carries (what the renderer decrypts)."""
     stored = row(registration_id).manage_token_encrypted
     assert stored
-    return data_cipher().decrypt(stored)  # type: ignore[arg-type]
+    return data_cipher().decrypt(stored, context=TOKEN_CONTEXT)  # type: ignore[arg-type]
 
 
 def recovered(registration_id: int) -> list[Message]:
