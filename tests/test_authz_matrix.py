@@ -94,6 +94,7 @@ POST /r/<token>/cancel                                           404       ok   
 GET  /r/<token>/bib.pdf                                          404       ok        404       404       404       404       404
 GET  /r/<token>/qr.svg                                           404       ok        404       404       404       404       404
 GET  /r/<token>/my-data.json                                     404       ok        404       404       404       404       404
+POST /r/<token>/reminders                                        404       ok        404       404       404       404       404
 # staff home: any signed-in staff account
 GET  /staff                                                      login     login     ok        ok        login     ok        ok
 GET  /staff/password                                             login     login     ok        ok        login     ok        ok
@@ -491,6 +492,7 @@ def form_body(endpoint: str, world: World, identity: str) -> dict[str, Any]:
             "reason": "KTP menunjukkan NIK milik orang lain",
             "id_seen": "y",
         },
+        "registration.reminders_switch": {"reminders": "off"},
         "privacy.person_delete": {"confirm": "yes"},
         "privacy.person_export_file": {"id_seen": "yes"},
         "accounts.assign": {"event_id": str(world.elsewhere_id), "station": ""},
@@ -606,6 +608,7 @@ REPEATABLE = frozenset(
         "registration.manage",
         "registration.dispute_page",
         "registration.recover_page",
+        "registration.reminders_switch",
         "api.create_registration",
         "api.recover_registration",
         "checkin.scan_page",

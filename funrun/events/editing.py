@@ -34,6 +34,8 @@ PREFIX = re.compile(r"[A-Z0-9]{1,8}")
 #: Race dates and registration windows stay within these years: year 1 at the venue is
 #: before year 1 in UTC, which no datetime can hold (an OverflowError, a 500).
 FIRST_YEAR, LAST_YEAR = 2000, 2100
+#: The longest race-pack pickup text (the column's size).
+MAX_PICKUP = 300
 
 
 class EventEditError(Exception):
@@ -68,6 +70,10 @@ class EventData:
     registration_closes_at: datetime | None
     date_is_illustrative: bool = False
     slug: str | None = None
+    #: The race-week reminder goes this many days before race day (None: no reminder).
+    reminder_days_before: int | None = 3
+    #: When and where race packs are collected, as the reminder says.
+    pickup_hours: str | None = None
 
 
 def parse_sizes(raw: str) -> list[str]:
@@ -112,6 +118,10 @@ def _check(data: EventData, errors: dict[str, list[str]]) -> None:
     opens, closes = data.registration_opens_at, data.registration_closes_at
     if opens and closes and closes <= opens:
         fail("registration_closes_at", _("Registration must close after it opens."))
+    if data.reminder_days_before is not None and not 1 <= data.reminder_days_before <= 30:
+        fail("reminder_days_before", _("Enter a number of days from 1 to 30."))
+    if data.pickup_hours is not None and len(data.pickup_hours) > MAX_PICKUP:
+        fail("pickup_hours", _("At most %(max)d characters.", max=MAX_PICKUP))
     if data.slug is not None and not SLUG.fullmatch(data.slug):
         fail("slug", _("Use lower-case letters, digits and dashes, e.g. jakarta-2026."))
 
@@ -146,6 +156,8 @@ def _apply(event: Event, data: EventData) -> None:
         "max_age",
         "registration_open",
         "date_is_illustrative",
+        "reminder_days_before",
+        "pickup_hours",
     ):
         setattr(event, name, getattr(data, name))
     event.bib_colour = data.bib_colour.upper()
@@ -234,7 +246,7 @@ def update_event(event: Event, data: EventData) -> list[Registration]:
         user_id=current_user_id(),
         target=event.slug,
         event_id=event_id,
-        detail=f"quota {event.quota}",
+        detail=f"quota {event.quota} reminder {event.reminder_days_before or 'none'}",
     )
     db.session.commit()
     terms_cache.forget()  # this process registers under the new terms at once

@@ -13,6 +13,7 @@ from wtforms import (
     IntegerField,
     SelectField,
     StringField,
+    TextAreaField,
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
@@ -25,7 +26,13 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from funrun.events.editing import TIMEZONES, EventData, local_window, parse_sizes
+from funrun.events.editing import (
+    MAX_PICKUP,
+    TIMEZONES,
+    EventData,
+    local_window,
+    parse_sizes,
+)
 from funrun.events.models import DEFAULT_SHIRT_SIZES, Event
 
 TIMEZONE_LABELS = {
@@ -146,13 +153,30 @@ class EventForm(FlaskForm):
     )
     min_age = _count(_l("Minimum age on race day"), high=120)
     max_age = _count(_l("Maximum age on race day (optional)"), high=120, required=False)
+    reminder_days_before = IntegerField(
+        _l("Reminder: days before race day"),
+        description=_l("1 to 30; leave empty to send no race-week reminder."),
+        default=3,
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=30, message=_l("Enter a number of days from 1 to 30.")),
+        ],
+        invalid_value_message=NOT_NUMBER,
+        render_kw={"inputmode": "numeric"},
+    )
+    pickup_hours = TextAreaField(
+        _l("Race-pack pickup hours and place"),
+        description=_l("Told in the reminder, e.g. Sabtu 12 Des, 10.00-18.00, Lobby Mall X."),
+        validators=[Optional(), Length(max=MAX_PICKUP, message=TOO_LONG), plain_text],
+        render_kw={"maxlength": MAX_PICKUP, "rows": 2},
+    )
 
     def fill(self, event: Event) -> EventForm:
         """Show the event as it is (GET of the edit page)."""
         for name in (
             "city", "name", "date", "date_is_illustrative", "start_time", "timezone",
             "venue", "quota", "registration_open", "bib_prefix", "bib_first", "bib_last",
-            "bib_colour", "min_age", "max_age",
+            "bib_colour", "min_age", "max_age", "reminder_days_before", "pickup_hours",
         ):  # fmt: skip
             self[name].data = getattr(event, name)
         self.shirt_sizes.data = ", ".join(event.shirt_sizes)
@@ -181,6 +205,8 @@ class EventForm(FlaskForm):
             shirt_sizes=parse_sizes(self.shirt_sizes.data or ""),
             min_age=self.min_age.data,
             max_age=self.max_age.data,
+            reminder_days_before=self.reminder_days_before.data,
+            pickup_hours=(self.pickup_hours.data or "").strip() or None,
         )
 
 

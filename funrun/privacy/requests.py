@@ -19,6 +19,7 @@ from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
 from funrun.enrolment.models import Enrolment
 from funrun.extensions import db
+from funrun.messages.history import for_registration
 from funrun.people.crypto import data_cipher, mask_nik
 from funrun.people.models import Person
 from funrun.people.nik import normalise_nik
@@ -107,6 +108,8 @@ def _registration_entry(r: Registration, checkins: list[dict[str, Any]]) -> dict
         "purged_at": _iso(r.purged_at),
         "consent": {"given_at": _iso(r.consent_at), "notice": _notice(r.privacy_notice)},
         "checkins": checkins,
+        # What was sent to them: kind, channel, state, where (masked) and when.
+        "messages": [m.as_json() for m in for_registration(r.id, limit=None)],
     }
 
 

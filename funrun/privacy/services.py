@@ -7,7 +7,8 @@ purge and by a person's request alike. Every field a figure of
 ``funrun.reports.figures`` counts (status, member flag, shirt size, check-ins, the
 enrolment row and its amounts) stays, so the dashboard, the stats API and the totals
 files say the same before and after; names, contact details, the NIK (ciphertext and
-keyed hash), the birth day and month, and the enrolment's personal fields go.
+keyed hash), the birth day and month, the enrolment's personal fields, and where each of
+their messages went (the message rows stay, for the counts) go.
 
 An enrolment not yet sent to the scheme's core system is held back: the scheme must get
 it first (export the pending batch, then purge). Export batch files already made are
@@ -32,6 +33,7 @@ from funrun.enrolment.export import batch_rows, write_batch_files
 from funrun.enrolment.models import Enrolment, ExportAccess, ExportBatch
 from funrun.events.models import Event
 from funrun.extensions import db
+from funrun.messages.models import Message
 from funrun.people.crypto import data_cipher
 from funrun.people.models import Person
 from funrun.registration.models import Registration
@@ -166,6 +168,16 @@ def anonymise_scope(scope: ColumnElement[bool], now: datetime) -> PurgeCounts:
             manage_token_hash=_purged_marker(r.id),
             purged_at=now,
         )
+    )
+    # Their messages stay (for the counts) without where they went or the channel's
+    # answer (an SMTP refusal names the address).
+    _rowcount(
+        update(Message)
+        .where(
+            Message.registration_id.in_(select(r.id).where(scope, r.purged_at.is_not(None))),
+            (Message.sent_to.is_not(None) | Message.error.is_not(None)),
+        )
+        .values(sent_to=None, error=None)
     )
     by_batch: dict[int, set[str]] = {}
     for row in enrolments:

@@ -128,6 +128,17 @@ class CancelForm(FlaskForm):
     """Confirms a cancellation (the CSRF token is the point)."""
 
 
+class RemindersForm(FlaskForm):
+    """The race-week reminder switch: ``on`` or ``off`` (its own route, apart from the
+    contact form that posts to the manage page itself)."""
+
+    reminders = HiddenField()
+
+    def wanted(self) -> bool | None:
+        """True for on, False for off, None for anything else."""
+        return {"on": True, "off": False}.get(self.reminders.data or "")
+
+
 class DisputeForm(RegistrationForm):
     """The desk voids a registration holding someone else's NIK and registers its owner.
 

@@ -9,12 +9,15 @@ from werkzeug.wrappers import Response
 
 from funrun.events.services import get_event, summarise
 from funrun.extensions import limiter
+from funrun.messages.history import channel_name, for_registration, state_name
+from funrun.messages.wording import kind_name
 from funrun.people.crypto import data_cipher, mask_nik
 from funrun.ratelimit import exempt_from_public_limit, public_limit
 from funrun.registration import bp
-from funrun.registration.forms import CancelForm, ContactForm, RegistrationForm
+from funrun.registration.forms import CancelForm, ContactForm, RegistrationForm, RemindersForm
 from funrun.registration.keep_link import keep_link
-from funrun.registration.models import Registration, RegistrationSource
+from funrun.registration.models import Registration, RegistrationSource, RegistrationStatus
+from funrun.registration.reminder_switch import set_reminders
 from funrun.registration.services import (
     AlreadyCancelled,
     DuplicateRegistration,
@@ -127,6 +130,10 @@ def manage(token: str) -> Response | str | tuple[str, int]:
             status = 400
     nik = data_cipher().decrypt(registration.person.nik_encrypted)
     just_registered = request.args.get("new") == "1"
+    switch = None
+    if registration.status != RegistrationStatus.CANCELLED:
+        switch = RemindersForm()
+        switch.reminders.data = "on" if registration.reminders_off else "off"
     return (
         render_template(
             "registration/manage.html",
@@ -137,9 +144,34 @@ def manage(token: str) -> Response | str | tuple[str, int]:
             keep=keep_link(registration, token) if just_registered else None,
             position=waitlist_position(registration),
             masked_nik=mask_nik(nik),
+            switch=switch,
+            sent=for_registration(registration.id),
+            kind_name=kind_name,
+            channel_name=channel_name,
+            state_name=state_name,
         ),
         status,
     )
+
+
+@bp.route("/r/<token>/reminders", methods=["POST"])
+def reminders_switch(token: str) -> Response:
+    """Turn race-week reminders on or off; back to the manage page with a notice."""
+    registration = _registration_or_404(token)
+    form = RemindersForm()
+    wanted = form.wanted() if form.validate() else None
+    if wanted is None:
+        abort(400)
+    try:
+        set_reminders(registration, on=wanted)
+    except AlreadyCancelled as refused:
+        flash(str(refused), "error")
+    else:
+        flash(
+            _("Race-week reminders are on.") if wanted else _("Race-week reminders are off."),
+            "success",
+        )
+    return redirect(url_for("registration.manage", token=token), code=303)
 
 
 @bp.route("/r/<token>/cancel", methods=["GET", "POST"])

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from funrun.api.schemas.base import DateTime, Schema
 from funrun.bibs.signing import bib_signer
+from funrun.messages.models import Channel, MessageKind, MessageStatus
 from funrun.registration.models import RegistrationStatus
 from funrun.registration.schemas import NIK_PATTERN, RegistrationRequest
 from funrun.registration.services import RegistrationSnapshot, waitlist_position
@@ -87,8 +88,24 @@ class MyDataPerson(Schema):
     gender: Literal["M", "F"]
 
 
+class MyDataMessage(Schema):
+    """One message sent (or to be sent) to the runner about this registration."""
+
+    model_config = {"extra": "forbid"}
+
+    kind: MessageKind
+    channel: Channel
+    status: MessageStatus
+    sent_to: str | None = Field(
+        description="Where it went, masked (the last digits of a phone, the e-mail's "
+        "domain); null before it is tried and once the data is purged"
+    )
+    created_at: DateTime
+    sent_at: DateTime | None
+
+
 class MyDataRegistration(Schema):
-    """This registration with its consent and check-ins."""
+    """This registration with its consent, check-ins and the messages sent about it."""
 
     event: str
     status: RegistrationStatus
@@ -96,12 +113,13 @@ class MyDataRegistration(Schema):
     full_name: str
     consent: dict
     checkins: list[dict]
+    messages: list[MyDataMessage] = Field(description="Newest first")
 
 
 class MyData(Schema):
     """What one registration holds, for the runner holding its manage link: the person's
-    masked NIK, birth date and gender, and this registration with its consent and
-    check-ins. No other registration and no enrolment."""
+    masked NIK, birth date and gender, and this registration with its consent, check-ins
+    and messages. No other registration and no enrolment."""
 
     model_config = {"extra": "forbid"}
 
