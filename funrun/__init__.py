@@ -153,6 +153,7 @@ def register_blueprints(app: Flask) -> None:
     from funrun.events import bp as events_bp
     from funrun.events import views as _event_views  # noqa: F401
     from funrun.events import views_staff as _event_staff_views  # noqa: F401
+    from funrun.messages.views import bp as messages_bp
     from funrun.privacy import bp as privacy_bp
     from funrun.privacy import views as _privacy_views  # noqa: F401
     from funrun.registration import bp as registration_bp
@@ -172,6 +173,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(privacy_bp)
+    app.register_blueprint(messages_bp)
     init_enrolment_filters(app)
     accounts_views.init_app(app)
 

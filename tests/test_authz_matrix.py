@@ -58,6 +58,7 @@ from funrun.enrolment.schedule import dump_document, load_file
 from funrun.enrolment.schedule_forms import form_fields
 from funrun.events.models import Event, Tour
 from funrun.extensions import db
+from funrun.messages.models import Broadcast, Message
 from funrun.registration.models import Registration
 from funrun.registration.services import current_privacy_notice, register
 from funrun.registration.validation import clean_registration
@@ -138,6 +139,15 @@ GET  /staff/events/<slug:slug>/roster/<id:registration_id>       login     login
 GET  /staff/enrolment/exports                                    login     login     403       403       login     ok        ok
 POST /staff/enrolment/exports                                    login     login     403       403       login     ok        ok
 GET  /staff/enrolment/exports/<int:number>.<fmt>                 login     login     403       403       login     ok        ok
+# messages: delivery, retry, the outbox reader, template previews, broadcasts
+GET  /staff/messages                                             login     login     403       403       login     ok        ok
+GET  /staff/messages/preview                                     login     login     403       403       login     ok        ok
+GET  /staff/messages/<id:message_id>                             login     login     403       403       login     ok        ok
+POST /staff/messages/<id:message_id>/retry                       login     login     403       403       login     ok        ok
+POST /staff/events/<slug:slug>/messages/retry                    login     login     403       403       login     ok        ok
+GET  /staff/events/<slug:slug>/broadcast                         login     login     403       403       login     ok        ok
+POST /staff/events/<slug:slug>/broadcast                         login     login     403       403       login     ok        ok
+GET  /staff/broadcasts/<id:broadcast_id>                         login     login     403       403       login     ok        ok
 # admins only: schedules, people, audit
 GET  /staff/enrolment/schedules                                  login     login     403       403       login     403       ok
 POST /staff/enrolment/schedules                                  login     login     403       403       login     403       ok
@@ -258,6 +268,8 @@ class World:
     spare_assignment_id: int
     spare_token_id: int
     schedules: str
+    message_id: int
+    broadcast_id: int
 
 
 def _event(tour: Tour, slug: str, city: str, prefix: str) -> Event:
@@ -342,6 +354,18 @@ def build_world(password_hash: str) -> World:
     db.session.commit()
     pdf_path(job.id).parent.mkdir(parents=True, exist_ok=True)
     pdf_path(job.id).write_bytes(b"%PDF-1.4\n%%EOF\n")
+    broadcast = Broadcast(event_id=here.id, subject_id="Start pindah", body_id="Gerbang selatan")
+    message = Message(
+        key="world:confirmed",
+        registration_id=runner_row.id,
+        event_id=here.id,
+        kind="confirmed",
+        channel="email",
+        status="held",
+        sent_to="r***@example.com",
+    )
+    db.session.add_all([broadcast, message])
+    db.session.commit()
     world = World(
         here=here.slug,
         elsewhere=elsewhere.slug,
@@ -366,6 +390,8 @@ def build_world(password_hash: str) -> World:
         ),
         spare_token_id=db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == spare.id)),
         schedules=json.dumps(dump_document(), ensure_ascii=False),
+        message_id=message.id,
+        broadcast_id=broadcast.id,
     )
     db.session.remove()
     return world
@@ -390,6 +416,8 @@ def path_values(endpoint: str, world: World, identity: str) -> dict[str, Any]:
         "fmt": "csv",
         "code": "en",
         "filename": "css/app.css",
+        "message_id": world.message_id,
+        "broadcast_id": world.broadcast_id,
     }
     overrides: dict[str, dict[str, Any]] = {
         "enrolment.export_file": {"number": world.batch_number},
@@ -494,6 +522,8 @@ def form_body(endpoint: str, world: World, identity: str) -> dict[str, Any]:
         },
         "registration.reminders_switch": {"reminders": "off"},
         "privacy.person_delete": {"confirm": "yes"},
+        # The preview step: shows the message and the count, sends nothing.
+        "messages.broadcast": {"subject_id": "Start pindah", "body_id": "Gerbang selatan"},
         "privacy.person_export_file": {"id_seen": "yes"},
         "accounts.assign": {"event_id": str(world.elsewhere_id), "station": ""},
         "accounts.change_password": {
@@ -619,6 +649,9 @@ REPEATABLE = frozenset(
         "events.edit",
         "events.switch_registration",
         "bibs.print_bibs",
+        "messages.broadcast",
+        "messages.retry",
+        "messages.retry_event",
     }
 )
 

@@ -48,6 +48,8 @@ ACTIONS = {
     "privacy_delete": _l("Personal data deleted on request"),
     "registration_disputed": _l("Registration voided: the NIK's owner showed their KTP"),
     "link_recovered": _l("A runner's lost link was replaced and sent again"),
+    "broadcast": _l("Message sent to an event's runners"),
+    "message_retry": _l("Failed messages queued again"),
 }
 
 
