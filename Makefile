@@ -76,6 +76,7 @@ format: $(STAMP)
 # bench/results/<name>-<time>.json; 10-25 minutes in all, by the machine's speed.
 bench: setup
 	$(BIN)/python bench/registration.py
+	$(BIN)/python bench/messages.py
 	$(BIN)/python bench/checkin.py
 	$(BIN)/python bench/bibs.py
 	$(BIN)/python bench/reports.py
