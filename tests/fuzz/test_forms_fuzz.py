@@ -105,6 +105,7 @@ FORMS: tuple[FormRoute, ...] = (
     FR("registration.register_page",   "POST", None,        "runner registers",      FIELDS),
     FR("registration.manage",          "POST", None,        "runner edits contact",  FIELDS),
     FR("registration.cancel_page",     "POST", None,        "runner cancels",        BUTTON),
+    FR("registration.reminders_switch", "POST", None,       "runner's reminders",    BUTTON),
     FR("i18n.switch_language",         "GET",  None,        "language switch",       LANG),
     FR("accounts.login",               "POST", None,        "staff sign-in",         FIELDS),
     FR("accounts.logout",              "POST", "volunteer", "staff sign-out",        BUTTON),
@@ -521,6 +522,8 @@ EVENT = {
     "shirt_sizes": "S, M, L",
     "min_age": "10",
     "max_age": "80",
+    "reminder_days_before": "3",
+    "pickup_hours": "Sabtu 19 Des, 10.00-18.00, Lobby Mal Karebosi",
 }
 EVENT_FIELDS = {
     "city": TEXT,
@@ -539,6 +542,8 @@ EVENT_FIELDS = {
     "shirt_sizes": TEXT,
     "min_age": Field("int", low=0, high=80),
     "max_age": Field("int", required=False, low=10, high=120),
+    "reminder_days_before": Field("int", required=False, low=1, high=30),
+    "pickup_hours": Field("text", required=False),
 }
 
 
@@ -824,6 +829,7 @@ def test_bad_field_values_are_refused(world: World, name: str, data: st.DataObje
 
 BUTTONS: dict[str, tuple[str | None, Callable[[World], str]]] = {
     "cancel": (None, lambda w: f"/r/{w.runner_token}/cancel"),
+    "reminders": (None, lambda w: f"/r/{w.runner_token}/reminders"),
     "logout": ("volunteer", lambda w: "/logout"),
     "undo": ("organiser", lambda w: f"/staff/checkins/{w.checkin_id}/undo"),
     "exports": ("organiser", lambda w: "/staff/enrolment/exports"),

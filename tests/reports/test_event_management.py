@@ -29,6 +29,8 @@ FORM = {
     "shirt_sizes": "s, M, l, xl, M",
     "min_age": "17",
     "max_age": "",
+    "reminder_days_before": "3",
+    "pickup_hours": "Sabtu 20 Nov, 10.00-18.00, Lapangan Merdeka",
 }
 
 
@@ -57,6 +59,7 @@ def test_an_organiser_creates_an_event(organiser):
     assert event.city == "Medan" and event.quota == 1000 and event.bib_prefix == "MDN"
     assert event.shirt_sizes == ["S", "M", "L", "XL"]
     assert event.bib_colour == "#0A7A3D" and event.bib_next == 1
+    assert event.reminder_days_before == 3 and event.pickup_hours.endswith("Lapangan Merdeka")
     # The window is given in venue time (WIB) and stored in UTC.
     assert event.registration_opens_at.isoformat() == "2026-10-01T01:00:00+00:00"
     assert event.registration_closes_at.hour == 13
@@ -80,6 +83,8 @@ def test_an_organiser_creates_an_event(organiser):
         ({"max_age": "10"}, "max_age"),
         ({"date": "2026-13-40"}, "date"),
         ({"city": "x" * 81}, "city"),
+        ({"reminder_days_before": "0"}, "reminder_days_before"),
+        ({"pickup_hours": "x" * 301}, "pickup_hours"),
     ],
 )
 def test_bad_event_input_is_refused_with_a_message(organiser, changes, field):
