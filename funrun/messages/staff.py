@@ -311,11 +311,18 @@ def create_broadcast(event: Event, text: dict[str, str | None], user_id: int | N
     broadcast = Broadcast(event_id=event_id, author_id=user_id, **text)
     db.session.add(broadcast)
     db.session.flush()
-    queued = queue(
+    queue(
         MessageKind.BROADCAST,
         _audience(event_id),
         broadcast_id=broadcast.id,
         suffix=f":{broadcast.id}",
+    )
+    # Counted, not taken from queue(): its rowcount is -1 on PostgreSQL (psycopg).
+    queued = int(
+        db.session.scalar(
+            select(func.count()).select_from(Message).where(Message.broadcast_id == broadcast.id)
+        )
+        or 0
     )
     broadcast.queued = queued
     record(
