@@ -15,7 +15,7 @@ from funrun.enrolment.models import (
     IncomeBracket,
     Sponsor,
 )
-from funrun.events.models import Event, Tour
+from funrun.events.models import Event, ShirtStock, Tour
 from funrun.jobs.models import Job
 from funrun.messages.models import Broadcast, Message
 from funrun.people.models import Person
@@ -44,6 +44,7 @@ __all__ = [
     "Registration",
     "Role",
     "ScanLog",
+    "ShirtStock",
     "Sponsor",
     "Tour",
     "User",

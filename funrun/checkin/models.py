@@ -68,6 +68,8 @@ class CheckIn(db.Model):
             postgresql_where=text("undone_at IS NULL"),
         ),
         Index("ix_checkins_event_station", "event_id", "station", "checked_in_at"),
+        # How many runners a representative collected for (the limit per event).
+        Index("ix_checkins_event_proxy", "event_id", "proxy_nik_hash"),
         # A check-in belongs to its registration's event: (registration, event) together
         # must name a registration, so no statement can file a runner under another event.
         ForeignKeyConstraint(
@@ -84,6 +86,12 @@ class CheckIn(db.Model):
     checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     scanned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     device: Mapped[str | None] = mapped_column(String(64))
+    #: A race pack collected by a representative: their name and the keyed hash of the
+    #: NIK on the ID card the volunteer saw (never the NIK itself).
+    proxy_name: Mapped[str | None] = mapped_column(String(100))
+    proxy_nik_hash: Mapped[str | None] = mapped_column(String(64))
+    #: The shirt size handed out, when it differs from the one registered (a swap).
+    shirt_given: Mapped[str | None] = mapped_column(String(8))
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 

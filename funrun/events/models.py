@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from enum import StrEnum
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -37,6 +37,14 @@ class Tour(db.Model):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     organiser: Mapped[str] = mapped_column(String(120))
+    #: The social-security scheme the tour enrols runners into, named on every page.
+    scheme_name: Mapped[str | None] = mapped_column(String(120))
+    #: The tour's colours (#RRGGBB): header and buttons, and their accent.
+    colour: Mapped[str] = mapped_column(String(7), server_default="#0A7A3D")
+    accent_colour: Mapped[str] = mapped_column(String(7), server_default="#F2A900")
+    #: The organiser's logo (PNG or SVG, small), served from the app itself.
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    logo_type: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     events: Mapped[list[Event]] = relationship(
@@ -59,6 +67,8 @@ class Event(db.Model):
         CheckConstraint("bib_next >= bib_first AND bib_next <= bib_last + 1", name="bib_next"),
         CheckConstraint("min_age >= 0", name="min_age"),
         CheckConstraint("reminder_days_before BETWEEN 1 AND 30", name="reminder_days_before_range"),
+        CheckConstraint("proxy_limit BETWEEN 0 AND 50", name="proxy_limit_range"),
+        CheckConstraint("walkup_allowance >= 0", name="walkup_allowance_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -97,6 +107,11 @@ class Event(db.Model):
     reminder_days_before: Mapped[int | None] = mapped_column(server_default="3")
     #: When and where race packs are collected, as the reminder tells runners.
     pickup_hours: Mapped[str | None] = mapped_column(String(300))
+    #: How many runners one representative may collect race packs for (a signed letter
+    #: and a copy of each runner's ID); 0: no pickup by a representative.
+    proxy_limit: Mapped[int] = mapped_column(server_default="3")
+    #: Places beyond the quota kept for walk-ups registered at the desk on race day.
+    walkup_allowance: Mapped[int] = mapped_column(server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -126,3 +141,19 @@ class Event(db.Model):
     def format_bib(self, number: int) -> str:
         """A bib as printed and shown: prefix and four digits, e.g. ``JKT 0042``."""
         return f"{self.bib_prefix} {number:04d}"
+
+
+class ShirtStock(db.Model):
+    """How many shirts of one size an event has to hand out at the race-pack desk."""
+
+    __tablename__ = "shirt_stock"
+    __table_args__ = (
+        UniqueConstraint("event_id", "size"),
+        CheckConstraint("quantity >= 0", name="quantity_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    size: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

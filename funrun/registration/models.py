@@ -113,6 +113,9 @@ class Registration(db.Model):
     occupation: Mapped[str | None] = mapped_column(String(80))
     emergency_contact: Mapped[str | None] = mapped_column(String(100))
     emergency_phone: Mapped[str | None] = mapped_column(String(20))
+    #: Who the runner named to collect their race pack (with a signed letter), if anyone.
+    proxy_name: Mapped[str | None] = mapped_column(String(100))
+    proxy_phone: Mapped[str | None] = mapped_column(String(20))
     privacy_notice_id: Mapped[int] = mapped_column(ForeignKey("privacy_notices.id"))
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     source: Mapped[str] = mapped_column(String(16), default=RegistrationSource.WEB)
