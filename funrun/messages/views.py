@@ -3,6 +3,7 @@ outbox reader), template previews with a made-up runner, and broadcasts."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -40,6 +41,8 @@ FRAME_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 #: One-time broadcast form tokens kept in the session: token -> broadcast id (0: unused).
 TOKENS = "broadcast_forms"
 LANGUAGES = ("id", "en")
+#: An event slug, as the URL converter takes it.
+SLUG = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
 def _page(template: str, *, frame: bool = False, status: int = 200, **context: Any) -> Response:
@@ -170,6 +173,8 @@ def preview() -> Response:
     kind = MessageKind(_choice("kind", {k.value for k in MessageKind}) or MessageKind.CONFIRMED)
     lang = _choice("lang", set(LANGUAGES)) or "id"
     slug = request.args.get("event", "").strip()
+    if slug and not SLUG.fullmatch(slug):
+        abort(404)
     event = _event_or_404(slug) if slug else None
     return _page(
         "messages/staff_preview.html",

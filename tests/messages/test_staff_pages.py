@@ -169,6 +169,7 @@ def test_every_kind_previews_in_both_languages(app, make_staff, world, lang):  #
     assert "Fun Run Solo" in with_event.get_data(as_text=True)
     assert page.get("/staff/messages/preview?kind=nope").status_code == 400
     assert page.get("/staff/messages/preview?event=nowhere").status_code == 404
+    assert page.get("/staff/messages/preview?event=a%00b").status_code in (400, 404)
 
 
 def _form(html: str, **fields: str) -> dict[str, str]:
