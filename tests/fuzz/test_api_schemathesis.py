@@ -280,6 +280,9 @@ def with_real_values(case: Any, world: World, app: Flask) -> None:
         case.body = person_payload(index)
     elif case.operation.label.endswith("/enrolments"):
         case.body = _enrol_body(code=code) if (seed >> 12) % 2 else _walkup_body(index)
+    elif case.operation.label.endswith("/recover"):
+        person = person_payload(index)
+        case.body = {"nik": person["nik"], "contact": person["phone"]}
     elif "code" in case.body:
         case.body = {**case.body, "code": code}
 

@@ -105,6 +105,7 @@ FORMS: tuple[FormRoute, ...] = (
     FR("registration.register_page",   "POST", None,        "runner registers",      FIELDS),
     FR("registration.manage",          "POST", None,        "runner edits contact",  FIELDS),
     FR("registration.cancel_page",     "POST", None,        "runner cancels",        BUTTON),
+    FR("registration.recover_page",    "POST", None,        "runner's lost link",    FIELDS),
     FR("registration.reminders_switch", "POST", None,       "runner's reminders",    BUTTON),
     FR("i18n.switch_language",         "GET",  None,        "language switch",       LANG),
     FR("accounts.login",               "POST", None,        "staff sign-in",         FIELDS),
@@ -629,6 +630,13 @@ FIELD_FORMS: dict[str, FieldForm] = {
         lambda w: f"/r/{w.runner_token}",
         lambda w: dict(CONTACT),
         {name: replace(f, missing_ok=True) for name, f in CONTACT_FIELDS.items()},
+    ),
+    # A lost link: a spoiled NIK or contact is refused before anything is looked up.
+    "recover": FieldForm(
+        None,
+        lambda w: "/r/recover",
+        lambda w: {"nik": _person(1)["nik"], "contact": "0812 9999 0000"},
+        {"nik": TEXT, "contact": TEXT},
     ),
 
     "login": FieldForm(
