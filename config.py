@@ -51,6 +51,10 @@ class Config:
     #: How long a process reuses an event's registration terms during a rush (seconds;
     #: 0 = read them every time). The write re-checks quota and window itself.
     FUNRUN_TERMS_CACHE_SECONDS = float(os.environ.get("FUNRUN_TERMS_CACHE_SECONDS", "2"))
+    #: Asking for a lost manage link again: per NIK (counted under its keyed hash) and
+    #: per client; the page and the API share both counts.
+    FUNRUN_RECOVERY_NIK_RATE_LIMITS = os.environ.get("FUNRUN_RECOVERY_NIK_RATE_LIMITS", "3/hour")
+    FUNRUN_RECOVERY_RATE_LIMITS = os.environ.get("FUNRUN_RECOVERY_RATE_LIMITS", "10/hour")
     #: Partner API tokens register many workers at once, so they get their own limit.
     FUNRUN_PARTNER_RATE_LIMITS = os.environ.get("FUNRUN_PARTNER_RATE_LIMITS", "600/minute")
     #: How many reverse proxies in front of the app set X-Forwarded-For.
