@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
+from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select, update
 
@@ -183,9 +183,25 @@ class Shown:
     subject: str
     text: str
     html: str | None
+    #: ``html`` as the staff page's frame shows it (see :func:`framed`).
+    frame: str | None
     attachments: tuple[str, ...]
     template: str | None
     parameters: tuple[str, ...]
+
+
+STYLE = re.compile(r'\sstyle="[^"]*"')
+COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
+
+
+def framed(html: str, colour: str) -> str:
+    """The e-mail's HTML for the staff page's sandboxed frame, which takes the page's
+    strict policy: inline styles taken out, the stand-in stylesheet linked instead."""
+    link = url_for("static", filename="css/email-frame.css")
+    colour = colour if COLOUR.fullmatch(colour or "") else "#0A7A3D"
+    html = STYLE.sub("", html)
+    html = html.replace("</head>", f'<link rel="stylesheet" href="{link}"></head>', 1)
+    return html.replace("<body>", f'<body data-colour="{colour}">', 1)
 
 
 LINK = re.compile(r"(https?://[^\s\"'<>]*?/r/)([A-Za-z0-9_\-]+)")
@@ -203,10 +219,12 @@ def show(facts: Facts, channel: Channel, *, key: str = "preview", colour: str = 
         attachments: tuple[str, ...] = ()
         if facts.kind in WITH_BIB and facts.bib:
             attachments = (f"bib-{facts.bib.replace(' ', '-')}.pdf",)
+        html = email_html(wording, facts, colour)
         return Shown(
             subject=wording.subject,
             text=wording.text(),
-            html=email_html(wording, facts, colour),
+            html=html,
+            frame=framed(html, colour),
             attachments=attachments,
             template=None,
             parameters=(),
@@ -217,6 +235,7 @@ def show(facts: Facts, channel: Channel, *, key: str = "preview", colour: str = 
         subject=rendered.subject,
         text=rendered.text,
         html=None,
+        frame=None,
         attachments=(),
         template=rendered.template,
         parameters=tuple(rendered.parameters or ()),
@@ -238,6 +257,7 @@ def show_message(message: Message, *, reveal_link: bool) -> Shown | None:
         shown,
         text=hide_links(shown.text),
         html=hide_links(shown.html) if shown.html else None,
+        frame=hide_links(shown.frame) if shown.frame else None,
         parameters=tuple(hide_links(p) for p in shown.parameters),
     )
 

@@ -31,13 +31,9 @@ from funrun.messages import staff
 from funrun.messages.forms import ActionForm, BroadcastForm
 from funrun.messages.models import Broadcast, Message, MessageKind, MessageStatus
 from funrun.messages.wording import kind_name
-from funrun.security import CSP
 
 bp = Blueprint("messages", __name__)
 
-#: The e-mail's HTML is shown in a sandboxed frame (srcdoc, which takes this page's
-#: policy): its inline styles are allowed there, nothing else is.
-FRAME_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 #: One-time broadcast form tokens kept in the session: token -> broadcast id (0: unused).
 TOKENS = "broadcast_forms"
 LANGUAGES = ("id", "en")
@@ -45,7 +41,7 @@ LANGUAGES = ("id", "en")
 SLUG = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
-def _page(template: str, *, frame: bool = False, status: int = 200, **context: Any) -> Response:
+def _page(template: str, *, status: int = 200, **context: Any) -> Response:
     response = make_response(
         render_template(
             template,
@@ -57,8 +53,6 @@ def _page(template: str, *, frame: bool = False, status: int = 200, **context: A
         status,
     )
     response.headers["Cache-Control"] = "private, no-store"
-    if frame:
-        response.headers["Content-Security-Policy"] = FRAME_CSP
     return response
 
 
@@ -157,7 +151,6 @@ def message_page(message_id: int) -> Response:
     reveal = staff.may_reveal_link(message)
     return _page(
         "messages/staff_message.html",
-        frame=True,
         message=message,
         event=event,
         shown=staff.show_message(message, reveal_link=reveal),
@@ -178,7 +171,6 @@ def preview() -> Response:
     event = _event_or_404(slug) if slug else None
     return _page(
         "messages/staff_preview.html",
-        frame=True,
         kind=kind,
         lang=lang,
         event=event,
@@ -241,7 +233,6 @@ def broadcast(slug: str) -> Response:
     recipients = staff.recipients(event)
     return _page(
         "messages/staff_broadcast_preview.html",
-        frame=True,
         event=event,
         form=form,
         text=text,

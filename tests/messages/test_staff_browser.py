@@ -1,6 +1,6 @@
 """The staff message pages in Chromium, on a laptop and a phone: nothing wider than the
-screen, no Content Security Policy complaint, the e-mail's own styles applied in its
-frame, nothing loaded from another host."""
+screen, no Content Security Policy complaint, the e-mail's look (and the event's colour)
+in its sandboxed frame under the page's strict policy, nothing loaded from another host."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_messages_and_progress_fit_the_screen(
     size,
 ):
     create_user(EMAIL, "organiser", password=PASSWORD)
-    event = make_event(city="Yogyakarta", name="Fun Run Yogyakarta", quota=10)
+    event = make_event(city="Yogyakarta", name="Fun Run Yogyakarta", quota=10, bib_colour="#b42318")
     add_runners(event, 4, email="runner@example.com")
     broadcast = create_broadcast(
         event, {"subject_id": "Lokasi start pindah", "body_id": "Gerbang selatan."}, None
@@ -81,7 +81,10 @@ def test_messages_and_progress_fit_the_screen(
             if name == "message":
                 frame = page.frame_locator("iframe.msg-frame")
                 colour = frame.locator("body").evaluate("b => getComputedStyle(b).backgroundColor")
-                assert colour == "rgb(244, 244, 240)"  # the e-mail's inline style applied
+                assert colour == "rgb(244, 244, 240)"  # the e-mail's look, by the stand-in
+                header = frame.locator("body > div > div").first
+                brand = header.evaluate("d => getComputedStyle(d).backgroundColor")
+                assert brand == "rgb(180, 35, 24)"  # the event's own colour
                 if SHOTS:
                     Path(SHOTS).mkdir(parents=True, exist_ok=True)
                     page.locator("iframe.msg-frame").screenshot(
