@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from funrun.accounts.services import create_user
 from funrun.extensions import db
-from funrun.messages.models import Message
+from funrun.messages.models import Broadcast, Message
 from funrun.messages.staff import create_broadcast
 from tests.browser.conftest import browser, live_server  # noqa: F401  (fixtures reused here)
 from tests.checkin.conftest import PASSWORD, add_runners  # noqa: F401
@@ -94,6 +94,16 @@ def test_messages_and_progress_fit_the_screen(
                 Path(SHOTS).mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=f"{SHOTS}/{name}-{width}x{height}.png", full_page=True)
         assert page.locator("svg.msg-progress rect").count() == 3
+        # Written, previewed and sent in the browser: the paragraphs survive the preview.
+        page.goto(f"{live_server}/staff/events/{event.slug}/broadcast")
+        page.fill("#subject_id", "Jam start maju")
+        page.fill("#body_id", "Start pukul 05.30.\n\nDatang lebih awal.")
+        page.click("button[value=preview]")
+        page.click("button[value=send]")
+        page.wait_for_url(re.compile(r"/staff/broadcasts/\d+$"))
+        db.session.rollback()
+        sent = db.session.scalar(select(Broadcast).where(Broadcast.subject_id == "Jam start maju"))
+        assert sent is not None and sent.body_id == "Start pukul 05.30.\n\nDatang lebih awal."
     finally:
         context.close()
     assert outside == []
