@@ -176,6 +176,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(messages_bp)
     init_enrolment_filters(app)
     accounts_views.init_app(app)
+    from funrun import i18n_words, staffnav
+
+    staffnav.init_app(app)
+    i18n_words.init_app(app)
 
 
 def register_commands(app: Flask) -> None:

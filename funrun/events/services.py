@@ -46,6 +46,24 @@ def _waitlisted_counts(event_ids: list[int]) -> dict[int, int]:
     return {event_id: count for event_id, count in rows}
 
 
+def checked_in_counts(event_ids: list[int]) -> dict[int, int]:
+    """Runners who picked up their race pack (an active pickup check-in), per event."""
+    from funrun.checkin.models import CheckIn
+
+    if not event_ids:
+        return {}
+    rows = db.session.execute(
+        select(CheckIn.event_id, func.count())
+        .where(
+            CheckIn.event_id.in_(event_ids),
+            CheckIn.station == "pickup",
+            CheckIn.undone_at.is_(None),
+        )
+        .group_by(CheckIn.event_id)
+    )
+    return {event_id: count for event_id, count in rows}
+
+
 def summarise(events: list[Event], now: datetime | None = None) -> list[EventSummary]:
     """Live figures for ``events`` (one grouped query for the waitlists)."""
     now = now or utcnow()

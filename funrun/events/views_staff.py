@@ -17,7 +17,7 @@ from funrun.events.editing import (
 )
 from funrun.events.forms import EventForm, SwitchForm
 from funrun.events.models import Event
-from funrun.events.services import get_event, list_events, summarise
+from funrun.events.services import checked_in_counts, get_event, list_events, summarise
 
 
 def _event_or_404(slug: str) -> Event:
@@ -39,8 +39,12 @@ def _show_errors(form: EventForm, errors: dict[str, list[str]]) -> None:
 @roles_required(*ORGANISERS)
 def manage_index() -> str:
     """Every event with its live figures and what an organiser can do with it."""
+    events = list_events()
     return render_template(
-        "events/manage.html", summaries=summarise(list_events()), switch=SwitchForm()
+        "events/manage.html",
+        summaries=summarise(events),
+        checked_in=checked_in_counts([e.id for e in events]),
+        switch=SwitchForm(),
     )
 
 

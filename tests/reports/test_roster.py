@@ -173,7 +173,7 @@ def test_a_registrations_history(app, scenario, make_staff):
     assert number in html and volunteer in html
     # (The enrolment is dated on the 2015 finale by the on_finale_day fixture: not compared.)
     steps = [
-        "mendaftar (web)",
+        "mendaftar (situs web)",
         "terkonfirmasi dengan BIB TST 0003",
         "check-in di Pengambilan race pack",
     ]
