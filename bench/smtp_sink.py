@@ -34,15 +34,10 @@ class Counting:
         self.ids: Counter[str] = Counter()
         self.messages = 0
         self.bytes = 0
-        self.connections = 0
+        #: Client (address, port) pairs seen: one per connection.
+        self.peers: Counter[str] = Counter()
         self.first: float | None = None
         self.last: float | None = None
-
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):
-        with self.lock:
-            self.connections += 1
-        session.host_name = hostname
-        return responses
 
     async def handle_DATA(self, server, session, envelope):
         content = envelope.original_content or b""
@@ -52,6 +47,7 @@ class Counting:
         with self.lock:
             self.messages += 1
             self.bytes += len(content)
+            self.peers[f"{session.peer[0]}:{session.peer[1]}"] += 1
             self.ids[found.group(1).decode() if found else "(none)"] += 1
             self.first = self.first or now
             self.last = now
@@ -64,7 +60,8 @@ class Counting:
                 "distinct_ids": len(self.ids),
                 "repeated_ids": {k: v for k, v in self.ids.items() if v > 1},
                 "bytes": self.bytes,
-                "connections": self.connections,
+                "connections": len(self.peers),
+                "messages_per_connection": sorted(self.peers.values()),
                 "first": self.first,
                 "last": self.last,
             }
