@@ -106,6 +106,11 @@ GET  /staff/scan                                                 login     login
 GET  /staff/events/<slug:slug>/scan                              login     login     ok        403       login     ok        ok
 POST /staff/events/<slug:slug>/scan                              login     login     ok        403       login     ok        ok
 # the page's script fetches these two: signed out, it sees the redirect (response.redirected)
+POST /staff/events/<slug:slug>/scan/search                      login     login     ok        403       login     ok        ok
+GET  /staff/events/<slug:slug>/walkup                            login     login     ok        403       login     ok        ok
+POST /staff/events/<slug:slug>/walkup                            login     login     ok        403       login     ok        ok
+GET  /staff/events/<slug:slug>/walkup/<id:registration_id>       login     login     ok        403       login     ok        ok
+GET  /staff/events/<slug:slug>/registrations/<id:registration_id>/bib.pdf  login     login     ok        403       login     ok        ok
 GET  /staff/events/<slug:slug>/enrol                             login     login     ok        403       login     ok        ok
 POST /staff/events/<slug:slug>/enrol                             login     login     ok        403       login     ok        ok
 GET  /staff/events/<slug:slug>/disputes                          login     login     ok        403       login     ok        ok
@@ -483,6 +488,8 @@ def form_body(endpoint: str, world: World, identity: str) -> dict[str, Any]:
         },
         "accounts.login": {"email": login_as, "password": PASSWORD},
         "checkin.scan_page": {"code": world.bib_text},
+        "checkin.desk_search": {"q": world.bib_text},
+        "checkin.walkup": {**registration, "id_checked": "y"},
         "enrolment.desk": {
             "birth_place": "Jakarta",
             "mother_maiden_name": "Sri Wahyuni",

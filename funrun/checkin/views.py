@@ -68,7 +68,7 @@ def _form_entry(form: ScanForm) -> tuple[str, bool]:
     return (SCAN if looks_signed(code) else TYPED), form.id_checked.data == "1"
 
 
-def _station(event: Event) -> str:
+def station_of(event: Event) -> str:
     """The station in the address; else the one the volunteer was assigned; else pickup."""
     station = request.args.get("station")
     if station in STATIONS:
@@ -97,18 +97,19 @@ def choose_event() -> str:
 def scan_page(slug: str) -> Response | str | tuple[str, int] | tuple[Response, int]:
     """Scan bibs with the camera, a handheld scanner or the keyboard."""
     event = event_for_desk(slug)
-    station = _station(event)
+    station = station_of(event)
     # The page's script calls the check-in API (POST /api/v1/events/<slug>/checkins);
     # this is the form for browsers without JavaScript, over the same service.
     form = ScanForm()
     outcome: ScanOutcome | None = None
     confirm: ScanForm | None = None
-    error = None
+    error = typed = None
     if request.method == "POST":
         if not form.validate():
             abort(400)
         code = form.code.data
         method, id_checked = _form_entry(form)
+        typed = shorten_code(str(code or "").strip())
         try:
             outcome = scan(
                 event,
@@ -128,22 +129,40 @@ def scan_page(slug: str) -> Response | str | tuple[str, int] | tuple[Response, i
         form.code.data = ""
         form.id_checked.data = ""
     status = outcome.http_status if outcome else (422 if error else 200)
+    return render_scan(
+        event,
+        station,
+        status,
+        form=form,
+        confirm=confirm,
+        outcome=outcome.as_json() if outcome else None,
+        error=error,
+        typed=typed,
+    )
+
+
+def render_scan(event: Event, station: str, status: int, **context: object) -> tuple[str, int]:
+    """The scan page: the result of a scan or a desk search (``context``), and the forms."""
+    context.setdefault("form", ScanForm(formdata=None))
     return (
         render_template(
             "checkin/scan.html",
             event=event,
             station=station,
             stations=STATIONS,
-            form=form,
-            confirm=confirm,
-            outcome=outcome.as_json() if outcome else None,
-            error=error,
             counts=station_counts(event.id, station),
             shell=shell_urls(),
             shell_version=shell_version(),
+            **context,
         ),
         status,
     )
+
+
+def shorten_code(code: str) -> str:
+    """What was scanned or typed, as the page repeats it: a signed payload shortened (its
+    signature identifies the bib; the page never needs it whole)."""
+    return code[:12] + "…" if looks_signed(code) and len(code) > 12 else code[:40]
 
 
 #: What the scan page needs to load with no network (the service worker keeps these).
@@ -151,6 +170,8 @@ SHELL_FILES = (
     "css/app.css",
     "js/scan-offline.js",
     "js/scan.js",
+    "js/desk-search.js",
+    "css/desk.css",
     "vendor/qr-scanner.umd.min.js",
     "vendor/qr-scanner-worker.min.js",
     "icons/scan-192.png",
@@ -257,3 +278,8 @@ def undo_page(checkin_id: int) -> Response:
     else:
         flash(_("Check-in undone."), "success")
     return redirect(url_for("checkin.recent_checkins", slug=slug))
+
+
+# The desk's search and the walk-up flow: routes of this blueprint, in their own modules.
+from funrun.checkin import search_views as _search_views  # noqa: E402,F401
+from funrun.checkin import walkup_views as _walkup_views  # noqa: E402,F401

@@ -332,8 +332,12 @@ def enrol_walkup(
     locale: str,
     source: str = "desk",
     now: datetime | None = None,
+    walkup_place: bool = False,
 ) -> EnrolmentResult:
     """Register a walk-up (a place while the quota lasts, else the waitlist) and enrol them.
+
+    ``walkup_place`` (the race-day desk): beyond the quota, one of the event's walk-up
+    places, else refused; never the waitlist (funrun/registration/register.py).
 
     The checks that can refuse the enrolment run before registering. If the enrolment
     still fails (another desk enrolled the same NIK in that instant), the new
@@ -366,6 +370,7 @@ def enrol_walkup(
         locale=locale,
         created_by_id=user.id if user else None,
         now=now,
+        walkup_place=walkup_place,
     )
     registration = new.registration
     try:

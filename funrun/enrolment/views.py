@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from funrun.accounts.access import DESK_STAFF, ORGANISERS, can_scan, roles_required
 from funrun.bibs.views import pdf_response
 from funrun.checkin.desk import event_for_desk
+from funrun.checkin.walkup_views import check_in_walkup, pickup_checkin
 from funrun.downloads import export_response
 from funrun.enrolment import bp
 from funrun.enrolment.choices import OCCUPATIONS, PAYMENT_CHANNELS, PROGRAMMES
@@ -38,7 +39,7 @@ from funrun.enrolment.services import (
 )
 from funrun.events.models import Event
 from funrun.people.crypto import data_cipher, mask_nik
-from funrun.registration.models import Registration
+from funrun.registration.models import Registration, RegistrationSource
 from funrun.registration.services import RegistrationError, current_privacy_notice
 from funrun.registration.validation import ValidationFailed
 
@@ -114,7 +115,16 @@ def desk(slug: str) -> Response | str | tuple[str, int]:
                         event, registration, prepared, user=current_user, locale=locale
                     )
                 else:
-                    result = enrol_walkup(event, prepared, user=current_user, locale=locale)
+                    result = enrol_walkup(
+                        event, prepared, user=current_user, locale=locale, walkup_place=True
+                    )
+                    if result.bib is not None:  # the walk-up leaves checked in, with a bib
+                        check_in_walkup(
+                            event,
+                            result.bib,
+                            user=current_user,
+                            device=request.headers.get("User-Agent", "")[:64] or None,
+                        )
             except (EnrolmentError, RegistrationError) as refused:
                 flash(str(refused), "error")
                 status = 409
@@ -185,9 +195,14 @@ def enrolment_for_staff(number: str) -> Enrolment:
 def done(number: str) -> str:
     """The new member's participant number, what was charged, and the card to download."""
     enrolment = enrolment_for_staff(number)
+    registration = enrolment.registration
+    walkup = None
+    if registration is not None and registration.source == RegistrationSource.WALKUP:
+        walkup = {"registration": registration, "checkin": pickup_checkin(registration.id)}
     return render_template(
         "enrolment/done.html",
         enrolment=enrolment,
+        walkup=walkup,
         programme_labels=[PROGRAMMES[p] for p in enrolment.programme_list],
         channel_label=(
             PAYMENT_CHANNELS[enrolment.payment_channel] if enrolment.payment_channel else None

@@ -103,7 +103,7 @@ def holding(person_id: ColumnElement[Any]) -> Select[Any]:
 
 
 #: What taking each kind of place asks of the event row, changes in it, and numbers.
-_PLACES: dict[RegistrationStatus, tuple[ColumnElement[bool], dict[Any, Any], Any]] = {
+_PLACES: dict[str, tuple[ColumnElement[bool], dict[Any, Any], Any]] = {
     RegistrationStatus.CONFIRMED: (
         and_(_E.confirmed_count < _E.quota, _E.bib_next <= _E.bib_last),
         {_E.confirmed_count: _E.confirmed_count + 1, _E.bib_next: _E.bib_next + 1},
@@ -119,11 +119,35 @@ _PLACES: dict[RegistrationStatus, tuple[ColumnElement[bool], dict[Any, Any], Any
 }
 
 
-def take_place(status: RegistrationStatus, *unless: ColumnElement[bool]) -> Update:
-    """Take a confirmed place (returning its bib number) or the next waitlist number, in
-    the conditional UPDATE of the event row, while the window is open (and ``unless``
+#: A walk-up's place at the desk once the quota is taken: one of the event's
+#: ``walkup_allowance`` places beyond the quota. The place moves into the quota (quota
+#: and confirmed count one up, the allowance one down), so ``confirmed_count <= quota``
+#: holds and the place is a confirmed one with the next bib, under the same row lock.
+WALKUP_PLACE = "walkup_place"
+
+_PLACES[WALKUP_PLACE] = (
+    and_(_E.confirmed_count >= _E.quota, _E.walkup_allowance > 0, _E.bib_next <= _E.bib_last),
+    {
+        _E.confirmed_count: _E.confirmed_count + 1,
+        _E.bib_next: _E.bib_next + 1,
+        _E.quota: _E.quota + 1,
+        _E.walkup_allowance: _E.walkup_allowance - 1,
+    },
+    _E.bib_next - 1,
+)
+
+
+def status_of(kind: RegistrationStatus | str) -> RegistrationStatus:
+    """The registration status a kind of place gives (a walk-up place is confirmed)."""
+    return RegistrationStatus.CONFIRMED if kind == WALKUP_PLACE else RegistrationStatus(kind)
+
+
+def take_place(kind: RegistrationStatus | str, *unless: ColumnElement[bool]) -> Update:
+    """Take a confirmed place (returning its bib number), a walk-up's place beyond the
+    quota (:data:`WALKUP_PLACE`, also with a bib) or the next waitlist number, in the
+    conditional UPDATE of the event row, while the window is open (and ``unless``
     holds); nothing is returned when no such place is left."""
-    when, changes, number = _PLACES[status]
+    when, changes, number = _PLACES[kind]
     return (
         EVENTS.update()
         .where(_E.id == EVENT_ID, when, window_open(), *unless)

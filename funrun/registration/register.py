@@ -31,6 +31,7 @@ from funrun.registration.outcomes import (
     DuplicateRegistration,
     NewRegistration,
     RegistrationClosed,
+    RegistrationError,
     RegistrationSnapshot,
 )
 from funrun.registration.terms import RegisterableEvent
@@ -45,7 +46,14 @@ from funrun.registration.tokens import (
 from funrun.registration.validation import RegistrationData
 
 #: A place of each kind, tried in this order (the waitlist first when the event was full).
-_KINDS = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
+_KINDS: tuple[str, ...] = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
+#: A walk-up at the desk: a place in the quota, else one of the walk-up places beyond it;
+#: never the waitlist (a runner at the desk leaves with a bib, or is told there is none).
+_WALKUP_KINDS: tuple[str, ...] = (RegistrationStatus.CONFIRMED, places.WALKUP_PLACE)
+
+
+class NoWalkupPlace(RegistrationError):
+    """The event is full and has no walk-up place left (a walk-up is not waitlisted)."""
 
 
 def register(
@@ -58,6 +66,7 @@ def register(
     created_by_id: int | None = None,
     now: datetime | None = None,
     submission: str | None = None,
+    walkup_place: bool = False,
 ) -> NewRegistration:
     """Register a person for ``event``: confirmed with a bib while places last, else waitlisted.
 
@@ -66,6 +75,10 @@ def register(
     :func:`~funrun.registration.tokens.resent_registration` finds the registration again
     when the same form comes back. Where that token is taken already (the same form, sent
     again with another person's details), the registration gets a random one.
+
+    ``walkup_place``: a walk-up registered at the desk on race day takes a place in the
+    quota, else one of the event's ``walkup_allowance`` places beyond it (still confirmed,
+    with a bib), else is refused with :class:`NoWalkupPlace`; never the waitlist.
     """
     now = now or utcnow()
     if not event.accepts_registrations(now):
@@ -92,7 +105,10 @@ def register(
         "locale": locale,
         "created_by_id": created_by_id,
     }
-    kinds = _KINDS[::-1] if getattr(event, "full", False) else _KINDS
+    if walkup_place:
+        kinds = _WALKUP_KINDS
+    else:
+        kinds = _KINDS[::-1] if getattr(event, "full", False) else _KINDS
     params["message_now"] = now
     params["channels"] = queueing.channels()
     if submission is not None:
@@ -108,7 +124,7 @@ def _made(
     data: RegistrationData,
     now: datetime,
     params: dict[str, Any],
-    kinds: tuple[RegistrationStatus, ...],
+    kinds: tuple[str, ...],
     token: str | None,
 ) -> NewRegistration:
     """The registration stored with ``token`` (a fresh random one when None)."""
@@ -138,9 +154,7 @@ def _refused(exc: IntegrityError) -> None:
         raise TokenTaken from exc
 
 
-def _write(
-    params: dict[str, Any], kinds: tuple[RegistrationStatus, ...]
-) -> tuple[int, RegistrationStatus, int]:
+def _write(params: dict[str, Any], kinds: tuple[str, ...]) -> tuple[int, RegistrationStatus, int]:
     """Take a place of the first kind left and store the registration: its id, status and
     bib or waitlist number. The one place where the databases differ."""
     if fastdb.available():
@@ -160,7 +174,7 @@ def _write(
 
 
 def _in_steps(
-    params: dict[str, Any], kinds: tuple[RegistrationStatus, ...]
+    params: dict[str, Any], kinds: tuple[str, ...]
 ) -> tuple[int, RegistrationStatus, int]:
     """The rule's statements one by one, in the session's write transaction."""
     run = db.session.execute
@@ -169,14 +183,16 @@ def _in_steps(
     if person_id is not None and run(places.holding(person_id), params).first() is not None:
         raise _duplicate()
     for _attempt in range(5):
-        for status in kinds:
-            number = run(places.take_place(status), params).scalar()
+        for kind in kinds:
+            number = run(places.take_place(kind), params).scalar()
             if number is not None:
                 break
         else:
             if not run(places.is_open(), params).scalar():
                 raise RegistrationClosed(_("Registration for this event is closed."))
+            _refuse_without_waitlist(kinds)
             continue
+        status = places.status_of(kind)
         if person_id is None:
             person_id = run(places.add_person("sqlite"), params).scalar_one()
         registration = _stepwise_insert(status)
@@ -187,6 +203,14 @@ def _in_steps(
             run(message, {**params, "registration_id": registration_id})
         return registration_id, status, number
     raise RuntimeError("event places kept changing; giving up")  # pragma: no cover
+
+
+def _refuse_without_waitlist(kinds: tuple[str, ...]) -> None:
+    """No place of any kind was left: a walk-up (who never joins the waitlist) is refused."""
+    if RegistrationStatus.WAITLISTED not in kinds:
+        raise NoWalkupPlace(
+            _("This event is full and has no walk-up places left: no bib can be given.")
+        )
 
 
 @functools.cache
@@ -203,7 +227,7 @@ _MESSAGE = {
 
 
 @functools.cache
-def one_statement(status: RegistrationStatus, channels: tuple[Channel, ...] = ()) -> Select[Any]:
+def one_statement(kind: str, channels: tuple[Channel, ...] = ()) -> Select[Any]:
     """The rule's statements as one PostgreSQL statement (data-modifying CTEs).
 
     Refuse a second active place in the event, take a place with the conditional UPDATE
@@ -217,7 +241,8 @@ def one_statement(status: RegistrationStatus, channels: tuple[Channel, ...] = ()
     # A scalar subquery, not a join: the planner cannot see into a CTE, and a join walked
     # every active registration of the event.
     holder = places.holding(select(found.c.id).scalar_subquery()).cte("holder")
-    place = places.take_place(status, ~exists(holder.select())).cte("place")
+    status = places.status_of(kind)
+    place = places.take_place(kind, ~exists(holder.select())).cte("place")
     added = places.add_person("postgresql", exists(place.select()) & ~exists(found.select())).cte(
         "added"
     )
@@ -240,14 +265,14 @@ def one_statement(status: RegistrationStatus, channels: tuple[Channel, ...] = ()
 
 
 def _in_one_statement(
-    params: dict[str, Any], kinds: tuple[RegistrationStatus, ...]
+    params: dict[str, Any], kinds: tuple[str, ...]
 ) -> tuple[int, RegistrationStatus, int]:
     """The rule on PostgreSQL: one autocommit statement per kind of place tried."""
     for _attempt in range(5):
-        for status in kinds:
+        for kind in kinds:
             try:
                 [(holds_place, registration_id, number, is_open)] = fastdb.run_hot(
-                    one_statement(status, params["channels"]), params
+                    one_statement(kind, params["channels"]), params
                 )
             except IntegrityError as exc:
                 _refused(exc)
@@ -256,7 +281,9 @@ def _in_one_statement(
                 raise _duplicate()
             if registration_id is not None:
                 fastdb.after_write()
-                return registration_id, status, number
+                return registration_id, places.status_of(kind), number
             if not is_open:
                 raise RegistrationClosed(_("Registration for this event is closed."))
+        if _attempt:  # full twice over (not a place freed between two statements)
+            _refuse_without_waitlist(kinds)
     raise RuntimeError("event places kept changing; giving up")  # pragma: no cover

@@ -211,8 +211,61 @@
     detail.appendChild(holder);
   }
 
+  // --- the last answers: a handheld scanner fires several codes a second -----------------
+
+  var answersBox = document.getElementById("answers");
+  var answerItems = document.getElementById("answer-items");
+  var answering = ""; // the code being answered (scans are sent one at a time)
+  var ANSWERS_KEPT = 5;
+
+  // What was scanned or typed, as the page repeats it: a signed payload shortened.
+  function shortCode(code) {
+    code = code || "";
+    return looksSigned(code) && code.length > 12 ? code.slice(0, 12) + "\u2026" : code.slice(0, 40);
+  }
+
+  function listAnswer(state, words) {
+    if (!answerItems) return;
+    if (answersBox && answersBox.hasAttribute("data-from-server")) {
+      answersBox.removeAttribute("data-from-server");
+    }
+    var li = document.createElement("li");
+    li.className = "answer answer-" + state;
+    var when = document.createElement("time");
+    when.className = "answer-time";
+    var now = new Date();
+    when.dateTime = now.toISOString();
+    when.textContent = now.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    var what = document.createElement("span");
+    what.className = "answer-code";
+    what.textContent = shortCode(answering);
+    var said = document.createElement("span");
+    said.className = "answer-result";
+    said.textContent = words;
+    li.appendChild(when);
+    li.appendChild(document.createTextNode(" "));
+    li.appendChild(what);
+    li.appendChild(document.createTextNode(" "));
+    li.appendChild(said);
+    answerItems.insertBefore(li, answerItems.firstChild);
+    while (answerItems.children.length > ANSWERS_KEPT) answerItems.removeChild(answerItems.lastChild);
+    if (answersBox) answersBox.hidden = false;
+  }
+
+  function answerWords(body) {
+    var words = word("title-" + body.result) || body.result;
+    var reg = body.registration;
+    if (reg) words += " \u00b7 " + [reg.bib || "", reg.full_name || ""].join(" ").trim();
+    return words;
+  }
+
   function showOutcome(body, code) {
     showState(body.result, word("title-" + body.result) || body.result);
+    listAnswer(body.result, answerWords(body));
+    if (!body.registration && answering && body.result !== "checked_in") {
+      // Nobody found: show what was typed or scanned, so a slip of the finger is seen.
+      detail.appendChild(paragraph(fill(word("text-typed"), { code: shortCode(answering) }), "result-typed"));
+    }
     if (body.result === "confirm_identity") {
       showConfirm(body, code);
       signal(kindOf(body.result));
@@ -264,6 +317,10 @@
 
   function showError(message) {
     showState("error", message || word("text-error"));
+    listAnswer("error", message || word("text-error"));
+    if (answering) {
+      detail.appendChild(paragraph(fill(word("text-typed"), { code: shortCode(answering) }), "result-typed"));
+    }
     signal("bad");
   }
 
@@ -422,6 +479,7 @@
   }
 
   function send(code, method, idChecked) {
+    answering = code;
     var ref = clientRef();
     var at = new Date().toISOString();
     var body = {
@@ -657,6 +715,9 @@
 
   function refocus() {
     if (cameraHeld || cameraOn) return;
+    // The desk's search (and its cards) keep the focus while the volunteer uses them.
+    var active = document.activeElement;
+    if (active && active.closest && active.closest("[data-keep-focus]")) return;
     if (document.activeElement !== input) input.focus({ preventScroll: true });
   }
 
@@ -753,6 +814,16 @@
   }
 
   // --- start ------------------------------------------------------------------------------
+
+  // The desk's search (static/js/desk-search.js) checks a found runner in through this
+  // page's own typed check-in: the same queue, answer and list.
+  window.FunrunScan = {
+    submit: function (code, method, idChecked) {
+      audioContext();
+      return submit(code, method, idChecked);
+    },
+    refocus: refocus,
+  };
 
   setUpCamera();
   refocus();
