@@ -38,7 +38,8 @@ from tests.servers import ROOT, server_env
 pytestmark = pytest.mark.postgres
 
 MESSAGES = 300
-#: Received by the server when the first worker is killed: inside its second batch.
+#: Received by the server when the first worker is killed: past its first batch of
+#: ``sending.BATCH``, with claimed messages still unsent (the test checks that it was).
 KILL_AFTER = sending.BATCH + sending.BATCH // 2
 
 
