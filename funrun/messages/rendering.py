@@ -3,7 +3,7 @@ WhatsApp (an approved template and its parameters) or SMS (the text)."""
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import current_app
 
 from funrun.messages.facts import Facts
 from funrun.messages.models import Channel, MessageKind
@@ -28,9 +28,9 @@ def address(facts: Facts, channel: Channel) -> str | None:
 
 
 def email_html(wording: Wording, facts: Facts, colour: str = "#0A7A3D") -> str:
-    """The e-mail's HTML part (also the preview organisers see)."""
-    return render_template(
-        "messages/email.html",
+    """The e-mail's HTML part (also the preview organisers see): the template alone, with
+    none of the pages' context (no request: the worker renders it)."""
+    return current_app.jinja_env.get_template("messages/email.html").render(
         wording=wording,
         lang=facts.locale,
         event_name=facts.event_name,
