@@ -45,7 +45,8 @@ def test_scans_and_entries_are_merged_newest_first(
     assert volunteer.email in html  # the scan, from scan_log
     assert "marker-edit" in html
     assert html.index("marker-edit") < html.index(volunteer.email)  # newest first
-    assert "checked_in" in html
+    assert "Berhasil check-in · Pengambilan race pack" in html  # the scan, in words
+    assert "checked_in" not in html and "pickup" not in html
 
     only_scans = admin_page.get("/staff/audit?action=scan").get_data(as_text=True)
     assert volunteer.email in only_scans and "marker-edit" not in only_scans
