@@ -81,7 +81,7 @@ def test_who_may_open_the_pages(app, make_staff, world):  # noqa: F811
         assert volunteer.get(url).status_code == 403, url
     organiser = signed_in(app, make_staff)
     assert organiser.get("/staff/messages").status_code == 200
-    assert organiser.get("/staff").get_data(as_text=True).count("/staff/messages") == 1
+    assert "/staff/messages" in organiser.get("/staff").get_data(as_text=True)
 
 
 def test_list_filters_counts_and_masks(app, make_staff, world):  # noqa: F811
