@@ -1,6 +1,5 @@
-"""E-mail: messages built with the standard library's ``email`` package (the policy-based
-``EmailMessage``: MIME structure, header encoding, attachments) and sent with
-``smtplib`` over one connection per batch.
+"""E-mail: messages built with the standard library's ``email`` package (MIME structure,
+header encoding, attachments) and sent with ``smtplib`` over one connection per batch.
 
 ``FUNRUN_SMTP_URL``:
 
@@ -20,14 +19,22 @@ import smtplib
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formataddr, parseaddr
+from email import encoders
+from email.header import Header
+from email.message import Message
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import formatdate, parseaddr
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from funrun.messages.transport import PermanentFailure, Rendered, TransientFailure
 
 DEFAULT_SENDER = "Fun Run <no-reply@funrun.invalid>"
+#: How a message is written for SMTP: CRLF line ends (smtplib sends bytes as they are).
+_WIRE = compat32.clone(linesep="\r\n")
 
 
 @dataclass(frozen=True)
@@ -71,23 +78,37 @@ def message_id(key: str, sender: str) -> str:
     return f"<{left}@{domain}>"
 
 
-def build(message: Rendered, sender: str) -> EmailMessage:
-    """The MIME message: text, HTML alternative, attachments."""
-    mail = EmailMessage()
-    mail["From"] = sender
-    mail["To"] = formataddr(("", message.to))
-    mail["Subject"] = message.subject
-    mail["Message-ID"] = message_id(message.key, sender)
-    mail["X-Funrun-Key"] = message.key
-    mail.set_content(message.text)
+def build(message: Rendered, sender: str) -> Message:
+    """The MIME message: text and HTML alternatives, then the attachments.
+
+    Built with the package's MIME classes (the compat32 policy): what reaches the wire is
+    the same as with ``EmailMessage``, at less than half the cost (no header registry:
+    bench/README.md, "Messages"), which matters for a worker sending thousands an hour.
+    """
+    body = MIMEText(message.text, "plain", "utf-8")
     if message.html:
-        mail.add_alternative(message.html, subtype="html")
-    for attachment in message.attachments:
-        maintype, _slash, subtype = attachment.content_type.partition("/")
-        mail.add_attachment(
-            attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
-        )
-    mail["Content-Language"] = message.language  # after the content: set_content resets it
+        alternatives = MIMEMultipart("alternative")
+        alternatives.attach(body)
+        alternatives.attach(MIMEText(message.html, "html", "utf-8"))
+        body = alternatives  # type: ignore[assignment]
+    mail: Message = body
+    if message.attachments:
+        mail = MIMEMultipart("mixed")
+        mail.attach(body)
+        for attachment in message.attachments:
+            maintype, _slash, subtype = attachment.content_type.partition("/")
+            part = MIMEBase(maintype, subtype)
+            part.set_payload(attachment.data)
+            encoders.encode_base64(part)
+            part.add_header("Content-Disposition", "attachment", filename=attachment.filename)
+            mail.attach(part)
+    mail["From"] = sender
+    mail["To"] = message.to
+    mail["Subject"] = Header(message.subject, "utf-8")
+    mail["Date"] = formatdate(localtime=False)
+    mail["Message-ID"] = message_id(message.key, sender)
+    mail["Content-Language"] = message.language
+    mail["X-Funrun-Key"] = message.key
     return mail
 
 
@@ -97,6 +118,7 @@ class SmtpTransport:
     def __init__(self, settings: SmtpSettings, sender: str = DEFAULT_SENDER) -> None:
         self.settings = settings
         self.sender = sender
+        self._envelope_sender = parseaddr(sender)[1]
         self._smtp: smtplib.SMTP | None = None
 
     def __repr__(self) -> str:  # never the password
@@ -146,7 +168,7 @@ class SmtpTransport:
             self._smtp = self._connect()
         mail = build(message, self.sender)
         try:
-            self._smtp.send_message(mail)
+            self._smtp.sendmail(self._envelope_sender, [message.to], mail.as_bytes(policy=_WIRE))
         except smtplib.SMTPRecipientsRefused as exc:
             code, reason = next(iter(exc.recipients.values()))
             text = f"{code} {_text(reason)}"
