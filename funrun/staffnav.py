@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, request, url_for
+from flask import Flask, has_request_context, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
@@ -140,7 +140,9 @@ def _url(key: str, slug: str | None, desk: list[str]) -> str:
 
 def staff_nav() -> StaffNav | None:
     """The navigation of this staff page; None off ``/staff`` or for anyone not staff."""
-    if not request.path.startswith("/staff") or not current_user.is_authenticated:
+    if not has_request_context() or not request.path.startswith("/staff"):
+        return None
+    if not current_user.is_authenticated:
         return None
     role = current_user.role
     if role not in DESK_STAFF:
@@ -169,4 +171,5 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _inject_staff_nav() -> dict[str, StaffNav | None]:
-        return {"staff_nav": staff_nav()}
+        # Templates rendered without a request (the worker's e-mail) have no staff page.
+        return {"staff_nav": staff_nav() if has_request_context() else None}
