@@ -29,6 +29,7 @@ from funrun.messages.facts import facts_for
 from funrun.messages.models import Channel, Message, MessageKind, MessageStatus
 from funrun.messages.rendering import WITH_BIB, render
 from funrun.messages.transport import PermanentFailure, TransientFailure, Transport
+from funrun.registration.models import Registration
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,6 @@ def _bib_pdf(message: Message) -> bytes | None:
     if message.channel != Channel.EMAIL or MessageKind(message.kind) not in WITH_BIB:
         return None
     from funrun.bibs.services import NoBib, bib_pdf
-    from funrun.registration.models import Registration
 
     registration = db.session.get(Registration, message.registration_id)
     try:
@@ -179,7 +179,15 @@ def _bib_pdf(message: Message) -> bytes | None:
 
 def send_one(claimed: Claimed, worker: str, transport: Transport) -> str:
     """Render and send one claimed message; the state it ended in."""
-    message = db.session.get(Message, claimed.id)
+    # The message, its registration and its event in one query: what follows finds them
+    # in the session instead of asking for each.
+    row = db.session.execute(
+        select(Message, Registration, Event)
+        .outerjoin(Registration, Registration.id == Message.registration_id)
+        .join(Event, Event.id == Message.event_id)
+        .where(Message.id == claimed.id)
+    ).first()
+    message = row[0] if row is not None else None
     if message is None:  # deleted with its registration meanwhile
         return MessageStatus.SKIPPED
     facts = facts_for(message)
@@ -223,8 +231,6 @@ def send_one(claimed: Claimed, worker: str, transport: Transport) -> str:
 
 
 def _reminders_off(message: Message) -> bool:
-    from funrun.registration.models import Registration
-
     registration = db.session.get(Registration, message.registration_id)
     return bool(registration and registration.reminders_off)
 
