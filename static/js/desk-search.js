@@ -25,6 +25,7 @@
   var lastQuery = "";
 
   function csrf() {
+    if (window.FunrunScan && window.FunrunScan.csrf) return window.FunrunScan.csrf();
     var field = form.querySelector("input[name=csrf_token]");
     return (field && field.value) || (root && root.getAttribute("data-csrf")) || "";
   }
@@ -56,6 +57,7 @@
         say(body.message, false);
         // The server's own rendering of the card template (escaped by Jinja).
         results.innerHTML = body.html || "";
+        if (message.scrollIntoView) message.scrollIntoView({ block: "start", behavior: "smooth" });
       });
     }).catch(function () {
       say(box.getAttribute("data-text-error"), true);

@@ -823,6 +823,8 @@
       return submit(code, method, idChecked);
     },
     refocus: refocus,
+    // The current CSRF token (the roster's refresh hands the page a new one).
+    csrf: function () { return csrf; },
   };
 
   setUpCamera();

@@ -144,7 +144,7 @@ def test_on_a_full_event_without_allowance_the_walk_up_is_refused(desk, add_runn
 
 
 def test_a_registered_nik_is_sent_to_the_search(desk, add_runners):
-    client, event, _volunteer = desk(quota=5)
+    client, _event, _volunteer = desk(quota=5)
     form = person()
     token = csrf_from(client.get(URL).get_data(as_text=True))
     assert client.post(URL, data={**form, "csrf_token": token}).status_code == 302
@@ -218,7 +218,8 @@ def test_the_dashboard_counts_a_walk_up_as_checked_in_not_a_no_show(desk, add_ru
 # --- the walk-up place under concurrency, on both databases --------------------------------
 
 
-def test_walk_up_places_are_never_oversold(conc_app, setup):
+@pytest.mark.usefixtures("setup")
+def test_walk_up_places_are_never_oversold(conc_app):  # noqa: F811
     event_id = conc_event(quota=2, walkup_allowance=3)
     people = payloads(event_id, range(9000, 9010))
     notice_id = current_privacy_notice("id").id
