@@ -158,16 +158,11 @@ def queue(
         .from_select(_COLUMNS, rows)
         .on_conflict_do_nothing(index_elements=[MESSAGES.c.key])
     )
-    if context is not None:
-        statement = statement.returning(MESSAGES.c.id)
-        ids = list(db.session.scalars(statement, {"message_now": utcnow()}))
-        if ids:
-            db.session.execute(
-                MESSAGES.update().where(MESSAGES.c.id.in_(ids)).values(context=context)
-            )
-        return len(ids)
-    result = db.session.execute(statement, {"message_now": utcnow()})
-    return result.rowcount  # type: ignore[attr-defined,no-any-return]
+    # Counted from RETURNING: psycopg's rowcount for INSERT ... SELECT ... ON CONFLICT is -1.
+    ids = list(db.session.scalars(statement.returning(MESSAGES.c.id), {"message_now": utcnow()}))
+    if ids and context is not None:
+        db.session.execute(MESSAGES.update().where(MESSAGES.c.id.in_(ids)).values(context=context))
+    return len(ids)
 
 
 def queue_for(kind: MessageKind, registration_id: int, **options: Any) -> int:
