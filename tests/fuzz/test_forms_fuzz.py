@@ -112,12 +112,17 @@ FORMS: tuple[FormRoute, ...] = (
     FR("accounts.logout",              "POST", "volunteer", "staff sign-out",        BUTTON),
     FR("checkin.scan_page",            "POST", "volunteer", "no-JS scan form",       FIELDS),
     FR("checkin.undo_page",            "POST", "organiser", "undo a check-in",       BUTTON),
+    FR("checkin.desk_search",          "POST", "volunteer", "desk: find a runner",   FIELDS),
+    FR("checkin.walkup",               "POST", "volunteer", "walk-up, no enrolment", FIELDS),
     FR("registration.dispute_page",    "POST", "volunteer", "void a squatted NIK",   FIELDS),
     FR("enrolment.desk",               "POST", "volunteer", "desk: scanned runner",  FIELDS),
     FR("enrolment.desk",               "POST", "volunteer", "desk: walk-up",         FIELDS),
     FR("enrolment.exports",            "POST", "organiser", "make an export batch",  BUTTON),
     FR("enrolment.schedules",          "POST", "admin",     "schedules (JSON)",      SCHEDULES),
     FR("enrolment.schedule_edit",      "POST", "admin",     "a schedule's form",     FIELDS),
+    FR("messages.broadcast",           "POST", "organiser", "write to runners",      FIELDS),
+    FR("messages.retry",               "POST", "organiser", "retry a message",       BUTTON),
+    FR("messages.retry_event",         "POST", "organiser", "retry failed messages", BUTTON),
     FR("events.create",                "POST", "organiser", "create an event",       FIELDS),
     FR("events.edit",                  "POST", "organiser", "edit an event",         FIELDS),
     FR("events.switch_registration",   "POST", "organiser", "open/close register",  BUTTON),
@@ -639,6 +644,19 @@ FIELD_FORMS: dict[str, FieldForm] = {
         {"nik": TEXT, "contact": TEXT},
     ),
 
+    # An organiser's broadcast, previewed: a spoiled subject or body is refused, nothing sent.
+    "broadcast": FieldForm(
+        "organiser",
+        lambda w: f"/staff/events/{w.event_slug}/broadcast",
+        lambda w: {
+            "subject_id": "Perubahan lokasi start",
+            "body_id": "Start dipindah ke gerbang selatan.",
+            "subject_en": "",
+            "body_en": "",
+            "action": "preview",
+        },
+        {"subject_id": TEXT, "body_id": TEXT},
+    ),
     "login": FieldForm(
         None,
         lambda w: "/login",
@@ -689,6 +707,32 @@ FIELD_FORMS: dict[str, FieldForm] = {
             "shirt_size": Field("choice", ok=SIZES),
         },
         desk=True,
+    ),
+    # What is typed may be a NIK: posted, and never a write.
+    "desk_search": FieldForm(
+        "volunteer",
+        lambda w: f"/staff/events/{w.event_slug}/scan/search",
+        lambda w: {"q": "Budi"},
+        {"q": TEXT},
+    ),
+    "walkup_member": FieldForm(
+        "volunteer",
+        lambda w: f"/staff/events/{w.event_slug}/walkup",
+        lambda w: {
+            **_person(4), "shirt_size": "M", "email": "", "member": "", "kpj_number": "",
+            "id_checked": "y", "consent": "y",
+        },
+        {
+            "full_name": TEXT,
+            "nik": TEXT,
+            "birth_date": Field("date"),
+            "gender": Field("choice", ok=("M", "F")),
+            "phone": TEXT,
+            "email": OPTIONAL_TEXT,
+            "shirt_size": Field("choice", ok=SIZES),
+            "id_checked": Field("flag"),
+            "consent": Field("flag"),
+        },
     ),
     "event_create": FieldForm(
         "organiser",
@@ -856,6 +900,8 @@ BUTTONS: dict[str, tuple[str | None, Callable[[World], str]]] = {
     "deactivate": ("admin", lambda w: f"/staff/people/{w.target.id}/deactivate"),
     "end_sessions": ("admin", lambda w: f"/staff/people/{w.target.id}/sessions/end"),
     "person_export": ("admin", lambda w: f"/staff/privacy/{w.person_id}/export"),
+    "retry": ("organiser", lambda w: "/staff/messages/1/retry"),
+    "retry_event": ("organiser", lambda w: f"/staff/events/{w.event_slug}/messages/retry"),
 }
 
 
