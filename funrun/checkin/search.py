@@ -97,10 +97,16 @@ class Found:
     more: bool
 
 
+def _unreadable(char: str) -> bool:
+    """A control character or a lone surrogate: nothing a keyboard at the desk types."""
+    code = ord(char)
+    return code < 32 or code == 127 or 0xD800 <= code <= 0xDFFF
+
+
 def read_query(text: object) -> Query:
     """What ``text`` asks for; :class:`SearchRefused` when it is empty, too short or long."""
     query = " ".join(text.split()) if isinstance(text, str) else ""
-    if not query:
+    if not query or any(_unreadable(c) for c in query):
         raise SearchRefused(str(_l("Type a name, a mobile number, a bib or a NIK.")))
     if len(query) > MAX_QUERY:
         raise SearchRefused(
