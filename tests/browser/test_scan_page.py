@@ -280,7 +280,11 @@ def test_camera_shows_a_forged_bib_as_forged(camera_page, live_server, scan_even
     page.click("#camera-start")
     _wait_result(page, "invalid")
     assert page.inner_text("#result-title").strip() == "Kode palsu atau tidak terbaca"
-    assert page.inner_text("#result-detail").strip() == ""
+    # Only what was scanned, shortened (issue 19): no runner.
+    forged = _forged(scan_event["payloads"][0])
+    assert (
+        page.inner_text("#result-detail").strip() == f"Yang diketik atau dipindai: {forged[:12]}…"
+    )
     _shot(page, "12-scan-camera-forged")
     assert _checkins(scan_event["runners"][0][0]) == []
     db.session.rollback()
@@ -372,7 +376,8 @@ def test_camera_with_a_plain_qr_checks_nobody_in(camera_page, live_server, scan_
     _login(page, live_server, scan_event["slug"])
     page.click("#camera-start")
     _wait_result(page, "invalid")
-    assert page.inner_text("#result-detail").strip() == ""  # not even the name
+    # Not even the name: only what the QR held (issue 19).
+    assert page.inner_text("#result-detail").strip() == f"Yang diketik atau dipindai: {bib}"
     _shot(page, "14-scan-camera-plain-qr")
     page.wait_for_timeout(500)
     assert _checkins(reg_id) == []
