@@ -41,7 +41,7 @@ setup: $(STAMP) translations vendor
 
 run: setup
 	$(FLASK) db upgrade
-	$(FLASK) seed-demo --if-empty
+	$(FLASK) seed-demo --if-empty --runners 2000
 	@echo ""
 	@echo "  funrun is at http://$(HOST):$(PORT)/  (staff sign-in: http://$(HOST):$(PORT)/login)"
 	@echo ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from config import BASE_DIR
 from funrun.accounts.models import ApiToken, EventAssignment, User
 from funrun.accounts.services import check_login, user_for_token
+from funrun.dbtypes import utcnow
 from funrun.events.models import Event, Tour
 from funrun.extensions import db
 from funrun.people.crypto import data_cipher
@@ -23,7 +24,8 @@ from funrun.registration.models import Registration
 from funrun.registration.validation import age_on, normalise_mobile
 from tests.conftest import person_payload
 
-TOUR_START, TOUR_END = date(2015, 11, 14), date(2015, 12, 13)
+#: seed-demo --today: the first city races that day, the Jakarta finale five weeks on.
+TOUR_START, TOUR_END = date(2026, 3, 1), date(2026, 4, 5)
 
 
 def fresh() -> None:
@@ -59,7 +61,7 @@ def test_db_upgrade_is_idempotent(runner, make_event):
 
 
 def test_seed_demo_creates_the_2015_tour(runner):
-    result = runner.invoke(args=["seed-demo"])
+    result = runner.invoke(args=["seed-demo", "--today", "2026-03-01"])
     assert result.exit_code == 0, result.output
     assert "funrun-2015" in result.output
     fresh()
@@ -91,7 +93,28 @@ def test_seed_demo_creates_the_2015_tour(runner):
         .join(User, User.id == EventAssignment.user_id)
         .where(User.email == volunteer)
     ).all()
-    assert scoped == ["jakarta-2015"]
+    assert scoped == ["batam-2015"]  # the city racing "today"
+    assert "first city: Batam (batam-2015) on 2026-03-01" in result.output
+
+
+def test_seed_demo_races_from_the_machines_date(runner):
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    fresh()
+    events = list(db.session.scalars(select(Event).order_by(Event.date)))
+    today = date.today()
+    assert [e.city for e in events if e.date == today] == ["Batam"]
+    assert all(today <= e.date <= today + timedelta(days=35) for e in events)
+    assert events[-1].city == "Jakarta"
+    assert all(e.date_is_illustrative and e.registration_open for e in events)
+    assert all(e.accepts_registrations(utcnow()) for e in events)
+
+
+def test_seed_demo_refuses_a_bad_today(runner):
+    result = runner.invoke(args=["seed-demo", "--today", "2026-13-01"])
+    assert result.exit_code != 0
+    fresh()
+    assert db.session.scalar(select(func.count(Tour.id))) == 0
 
 
 def test_seed_demo_twice_keeps_one_tour(runner):

@@ -1,8 +1,9 @@
-"""``flask seed-demo``: the 2015 tour, demo log-ins, and optional synthetic runners."""
+"""``flask seed-demo``: the demo tour from today on, demo log-ins, optional synthetic runners."""
 
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import click
 from flask import current_app
@@ -19,14 +20,24 @@ from funrun.enrolment.schedule import load_shipped_if_empty
     help="Also add N synthetic registrations spread over the cities.",
 )
 @click.option("--if-empty", is_flag=True, help="Do nothing if the tour already exists.")
-def seed_demo(runners: int, if_empty: bool) -> None:
-    """Seed the 2015 tour (11 cities) and, with --runners, N synthetic registrations."""
-    tour, created = seed_tour()
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The day the first city races (YYYY-MM-DD; default: the machine's date).",
+)
+def seed_demo(runners: int, if_empty: bool, today: datetime | None) -> None:
+    """Seed the demo tour (11 cities, the first racing today, the others over the coming
+    weeks) and, with --runners, N synthetic registrations."""
+    tour, created = seed_tour(today.date() if today else None)
     if load_shipped_if_empty():
         click.echo("loaded the shipped contribution schedules")
     click.echo(
         f"{'created' if created else 'kept'} tour {tour.slug} with {len(tour.events)} events"
     )
+    if tour.events:
+        first = tour.events[0]
+        click.echo(f"first city: {first.city} ({first.slug}) on {first.date:%Y-%m-%d}")
     if current_app.config["ENV_NAME"] in ("development", "testing"):
         for email, role, password in seed_users():
             click.echo(f"demo log-in  {role:10} {email}  password: {password}")

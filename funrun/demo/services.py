@@ -14,7 +14,7 @@ from sqlalchemy import Table, func, insert, select, update
 from funrun.accounts.services import create_user, find_user
 from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
-from funrun.demo.tour2015 import COLOURS, DEMO_USERS, EVENTS, START_TIME, TOUR
+from funrun.demo.tour2015 import COLOURS, DEMO_OFFSETS, DEMO_USERS, EVENTS, START_TIME, TOUR
 from funrun.events.models import DEFAULT_SHIRT_SIZES, Event, Tour
 from funrun.extensions import db
 from funrun.people.crypto import data_cipher
@@ -93,23 +93,29 @@ PROVINCES = [
 ]
 
 
-def seed_tour() -> tuple[Tour, bool]:
-    """Create the 2015 tour and its 11 events unless they exist; True if created."""
+def seed_tour(today: date | None = None) -> tuple[Tour, bool]:
+    """Create the demo tour and its 11 events unless they exist; True if created.
+
+    The cities race from ``today`` (the machine's date unless given) on: the first city
+    today, the others over the coming five weeks (:data:`DEMO_OFFSETS`), every date
+    marked illustrative.
+    """
     tour = db.session.scalar(select(Tour).where(Tour.slug == TOUR["slug"]))
     if tour is not None:
         return tour, False
+    today = today or date.today()
     tour = Tour(**TOUR)
     db.session.add(tour)
     db.session.flush()
-    for index, (slug, city, day, tz, venue, quota, prefix, illustrative) in enumerate(EVENTS):
+    for index, (slug, city, _day, tz, venue, quota, prefix, _published) in enumerate(EVENTS):
         db.session.add(
             Event(
                 tour_id=tour.id,
                 slug=slug,
                 city=city,
                 name=f"Fun Run 5K {city}",
-                date=day,
-                date_is_illustrative=illustrative,
+                date=today + timedelta(days=DEMO_OFFSETS[index]),
+                date_is_illustrative=True,
                 start_time=START_TIME,
                 timezone=tz,
                 venue=venue,

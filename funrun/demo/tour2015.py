@@ -1,8 +1,10 @@
-"""The 2015 Fun Run tour as data.
+"""The 2015 Fun Run tour as data (the demo moves its dates to start today).
 
 Jakarta's finale (Sunday 13 Dec 2015, Plaza Selatan, Gelora Bung Karno, quota 5,000)
 is published; the other ten cities' dates and venues are not, so the dates below are
 illustrative, chosen in the tour window (14 Nov - 13 Dec 2015), and marked as such.
+``seed-demo`` keeps the cities, venues and quotas but races them from today on
+(:data:`DEMO_OFFSETS`), every date marked illustrative.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ TOUR = {
     "slug": "funrun-2015",
     "name": "Fun Run 5K 2015",
     "organiser": "BPJS Ketenagakerjaan",
+    "scheme_name": "BPJS Ketenagakerjaan",
+    "colour": "#0A7A3D",
+    "accent_colour": "#F2A900",
 }
+
+#: Days after the demo's "today" on which each city races, in the order of EVENTS: the
+#: first city races today (so the scan page and the desk can be tried at once), the others
+#: on the coming weekends, the Jakarta finale last.
+DEMO_OFFSETS = (0, 6, 7, 13, 14, 20, 21, 27, 28, 34, 35)
 
 #: (slug, city, date, timezone, venue, quota, bib prefix, illustrative date?)
 EVENTS: list[tuple[str, str, date, str, str, int, str, bool]] = [
@@ -139,5 +149,6 @@ COLOURS = ["#0A7A3D", "#1D4E89", "#B42318", "#6941C6", "#B54708", "#0E7090",
 DEMO_USERS = [
     ("admin@funrun.test", "admin", "admin-demo-pass", ()),
     ("organiser@funrun.test", "organiser", "organiser-demo-pass", ()),
-    ("volunteer.jakarta@funrun.test", "volunteer", "volunteer-demo-pass", ("jakarta-2015",)),
+    # Assigned to the city racing today (the first of EVENTS), so it can scan at once.
+    ("volunteer@funrun.test", "volunteer", "volunteer-demo-pass", ("batam-2015",)),
 ]
