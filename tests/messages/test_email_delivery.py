@@ -80,7 +80,7 @@ def test_a_confirmation_reaches_the_runner_with_bib_link_and_pdf(
 
     assert drain(app) == 1
     [mail] = mail_to.inbox.to("runner1@example.com")
-    assert mail["Subject"] == f"Tempat Anda di Fun Run Solo: nomor dada {made['bib']}"
+    assert mail["Subject"] == f"Tempat Anda di Fun Run Solo: nomor BIB {made['bib']}"
     assert mail["Content-Language"] == "id"
     assert mail["Message-ID"].startswith(f"<confirmed.{made['id']}.email@")
     text = mail.get_body(("plain",)).get_content()

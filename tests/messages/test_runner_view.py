@@ -133,7 +133,7 @@ def test_the_page_lists_what_was_sent_in_both_languages_with_the_address_masked(
     assert (sent.status, sent.sent_to) == (MessageStatus.HELD, "s***@example.com")
     with app.test_request_context("/"), force_locale("id"):
         local = sent.sent_at.astimezone(ZoneInfo("Asia/Jayapura"))
-        when_id = f"{format_event_date(local.date())} · {format_clock(local.time())}"
+        when_id = f"{format_event_date(local.date())}, {format_clock(local.time())}"
     html = client.get(f"/r/{token}").get_data(as_text=True)
     assert "siti.rahayu@example.com" not in html.split(t(app, "Messages sent to you"))[1]
     for text in ("Messages sent to you", "Place confirmed", "kept in the outbox (test server)"):
