@@ -226,9 +226,6 @@
 
   function listAnswer(state, words) {
     if (!answerItems) return;
-    if (answersBox && answersBox.hasAttribute("data-from-server")) {
-      answersBox.removeAttribute("data-from-server");
-    }
     var li = document.createElement("li");
     li.className = "answer answer-" + state;
     var when = document.createElement("time");
