@@ -106,7 +106,7 @@ def ticket_page(look: EventLook, face: BibFace, runs: Runs) -> Page:
     lines = [
         f"{_date_text(look.date)} - Start {look.start_time:%H.%M} - Kaus {face.shirt_size}",
         look.venue[:60],
-        "Bawa e-ticket ini dan KTP asli untuk mengambil race pack.",
+        "Bawa e-tiket ini dan KTP asli untuk mengambil race pack.",
         "Bring this e-ticket and your ID card (KTP) to collect your race pack.",
     ]
     for i, line in enumerate(lines):

@@ -49,10 +49,13 @@ class ContactForm(FlaskForm):
         render_kw={"maxlength": MAX_OCCUPATION},
     )
     emergency_contact = StringField(
-        _l("Emergency contact name (optional)"), render_kw={"maxlength": MAX_CONTACT}
+        _l("Emergency contact (name)"),
+        description=_l("Optional: someone we can call if something happens to you."),
+        render_kw={"maxlength": MAX_CONTACT, "autocomplete": "off"},
     )
     emergency_phone = StringField(
-        _l("Emergency contact mobile (optional)"),
+        _l("Emergency contact phone"),
+        description=_l("Optional: their mobile number."),
         render_kw={"type": "tel", "inputmode": "tel", "maxlength": MAX_PHONE_TYPED},
     )
 
@@ -81,7 +84,8 @@ class RegistrationForm(ContactForm):
     )
     birth_date = StringField(
         _l("Birth date"),
-        description=_l("Year-month-day, e.g. 1990-08-17"),
+        # The control shows the date in the phone's own order; the hint names no format.
+        description=_l("As on your KTP: day, month and year."),
         render_kw={"type": "date", "autocomplete": "bday"},
     )
     gender = RadioField(

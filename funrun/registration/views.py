@@ -70,8 +70,7 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
                 submission=submission,
             )
         except ValidationFailed as failed:
-            _attach_errors(form, failed.errors)
-            flash(_("Some fields need correcting. See the messages below."), "error")
+            _attach_errors(form, failed.errors)  # listed and linked at the top of the form
             status = 422
         except DuplicateRegistration as refused:
             # The same form again: its first sending registered; the answer was lost.
@@ -187,7 +186,9 @@ def cancel_page(token: str) -> Response | str | tuple[str, int]:
             return redirect(url_for("registration.manage", token=token))
         flash(_("Your registration is cancelled."), "success")
         return redirect(url_for("registration.manage", token=token))
-    return render_template("registration/cancel.html", registration=registration, form=form)
+    return render_template(
+        "registration/cancel.html", registration=registration, form=form, token=token
+    )
 
 
 @bp.route("/privacy")

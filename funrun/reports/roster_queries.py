@@ -44,6 +44,11 @@ class RosterEntry:
     registration_id: int
     bib: str | None
     full_name: str
+    phone: str
+    email: str | None
+    emergency_contact: str | None
+    emergency_phone: str | None
+    shirt_size: str
     status: str
     member: bool
     nik: str
@@ -99,6 +104,11 @@ def roster_page(
             Registration.id,
             Registration.bib_number,
             Registration.full_name,
+            Registration.phone,
+            Registration.email,
+            Registration.emergency_contact,
+            Registration.emergency_phone,
+            Registration.shirt_size,
             Registration.status,
             Registration.is_member,
             Registration.created_at,
@@ -139,6 +149,11 @@ def roster_page(
                 registration_id=row.id,
                 bib=None if row.bib_number is None else event.format_bib(row.bib_number),
                 full_name=row.full_name,
+                phone=row.phone,
+                email=row.email,
+                emergency_contact=row.emergency_contact,
+                emergency_phone=row.emergency_phone,
+                shirt_size=row.shirt_size,
                 status=row.status,
                 member=row.is_member,
                 nik=nik if full_nik else mask_nik(nik),

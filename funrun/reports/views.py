@@ -29,7 +29,13 @@ from funrun.reports import bp
 from funrun.reports.dashboard import FIELDS, WIB, dashboard
 from funrun.reports.exports import FORMATS, XLSX_MIMETYPE, totals_csv, totals_xlsx
 from funrun.reports.figures import tour_figures
-from funrun.reports.roster_files import RosterEvent, roster_csv, roster_events, roster_xlsx
+from funrun.reports.roster_files import (
+    RosterEvent,
+    RosterWords,
+    roster_csv,
+    roster_events,
+    roster_xlsx,
+)
 from funrun.reports.roster_queries import (
     MAX_PAGE,
     MAX_QUERY,
@@ -190,12 +196,14 @@ def _roster_download(
     events: list[RosterEvent], fmt: str, name: str, title: str, event_id: int | None = None
 ) -> Response:
     """The CSV streams from a connection of its own as it is read; the XLSX is written
-    now on this request's connection, then sent from its temporary file."""
+    now on this request's connection, then sent from its temporary file. Both in the
+    request's language (statuses, yes/no, the XLSX's header)."""
+    words = RosterWords.now()
     if fmt == "csv":
-        return _download(roster_csv(db.engine, events), "text/csv", name, event_id)
+        return _download(roster_csv(db.engine, events, words), "text/csv", name, event_id)
     connection = db.session.connection()
     return _file_download(
-        lambda target: roster_xlsx(connection, events, target, title=title),
+        lambda target: roster_xlsx(connection, events, target, title=title, words=words),
         XLSX_MIMETYPE,
         name,
         event_id,

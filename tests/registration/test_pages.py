@@ -170,7 +170,8 @@ def test_form_has_every_field_and_the_privacy_notice(app, client, make_event):
         "Birth date",
         "Mobile number",
         "Shirt size",
-        "Emergency contact name (optional)",
+        "Emergency contact (name)",
+        "Emergency contact phone",
     ):
         assert t(app, label) in html, label
     notice = current_privacy_notice("id")
@@ -270,7 +271,7 @@ def test_invalid_data_shows_messages_by_the_fields_and_keeps_values(app, client,
     assert errors_of(html, "consent") == [
         t(app, "You must agree to the privacy notice to register.")
     ]
-    assert t(app, "Some fields need correcting. See the messages below.") in html
+    assert t(app, "Some fields need correcting:") in html  # the summary at the top
     # Indonesian by default: where the catalogue translates a message, the English is absent.
     for english in ("NIK must be exactly 16 digits.", "Enter a valid email address."):
         if t(app, english) != english:
@@ -694,3 +695,72 @@ def test_pages_load_nothing_from_other_hosts_and_nothing_inline(client, make_eve
     css.close()
     assert "http://" not in text and "https://" not in text
     assert "@import" not in text
+
+
+# --- the form helps (issue 19, point 9) ---------------------------------------------------
+
+
+def _summary(html: str) -> str:
+    match = re.search(r'<div class="error-summary"[^>]*>.*?</div>', html, re.S)
+    assert match, "no error summary"
+    return match.group(0)
+
+
+def test_an_error_summary_links_each_field_in_error_and_takes_the_focus(app, client, make_event):
+    event = make_event()
+    assert 'class="error-summary"' not in open_form(client, event)[0]
+    response = submit(client, event, 1, nik="123", phone="12345", gender="", consent="")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    summary = _summary(html)
+    opening = summary.split(">", 1)[0]
+    assert 'tabindex="-1"' in opening and re.search(r"\sautofocus\b", opening)
+    assert html.index('class="error-summary"') < html.index("<form")
+    links = re.findall(r'<a href="#([^"]+)">', summary)
+    assert links == ["nik", "gender-0", "phone", "consent"]
+    for anchor in links:  # each link lands on a field of the form
+        assert re.search(rf'<input[^>]*\bid="{anchor}"', html), anchor
+    assert t(app, "NIK must be exactly 16 digits.") in summary
+    assert t(app, "Some fields need correcting:") in summary
+    # The summary replaces the general notice; the privacy notice stays folded.
+    assert t(app, "Some fields need correcting. See the messages below.") not in html
+    assert re.search(r'<details class="notice">', html)
+    assert not re.search(r"<details[^>]*\bopen\b", html)
+
+
+def test_the_birth_date_hint_matches_the_date_control(app, client, make_event):
+    html, _token = open_form(client, event := make_event())
+    control = re.search(r'<input[^>]*\bid="birth_date"[^>]*>', html).group(0)
+    assert 'type="date"' in control
+    hint = re.search(r'<p class="hint" id="birth_date-hint">(.*?)</p>', html).group(1)
+    assert hint == t(app, "As on your KTP: day, month and year.")
+    for english in (True, False):
+        page = client.get(form_url(event) + ("?lang=en" if english else "")).get_data(as_text=True)
+        shown = re.search(r'id="birth_date-hint">(.*?)</p>', page).group(1)
+        assert not re.search(r"DD|MM|YYYY|/", shown), shown
+        assert "1990-08-17" not in shown
+
+
+def test_the_cancel_page_offers_to_keep_the_place(app, client, make_event):
+    event = make_event()
+    token = registered(client, event, 1)
+    html = client.get(f"/r/{token}/cancel").get_data(as_text=True)
+    keep = re.search(r'<a href="([^"]+)" class="button" id="keep-place">(.*?)</a>', html)
+    assert keep and keep.group(1) == f"/r/{token}"
+    assert keep.group(2) == t(app, "No, keep my place")
+    assert html.index('id="keep-place"') < html.index(t(app, "Yes, cancel it"))
+    assert row(token).status == "confirmed"
+
+
+def test_one_spelling_of_e_tiket():
+    """Indonesian says e-tiket, every time; the English catalogue says e-ticket."""
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    with open("translations/id/LC_MESSAGES/messages.po", "rb") as po:
+        text = " ".join(str(m.string) for m in read_po(po, locale="id") if m.id)
+    assert "e-tiket" in text
+    assert not re.search(r"e-?ticket|eticket|e-tiket", text.replace("e-tiket", "ok"), re.I)
+    templates = " ".join(p.read_text() for p in Path("templates").rglob("*.html"))
+    assert not re.search(r"e-tiket|eticket|E-Tiket", templates)  # through the catalogue only

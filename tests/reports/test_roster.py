@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import UTC, date, datetime
 
+from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
 from funrun.enrolment.models import Enrolment
@@ -93,7 +94,7 @@ def test_roster_pages(app, make_event, make_staff, add_runners, monkeypatch):
 
 def test_roster_csv_and_xlsx_hold_every_runner_and_no_nik(app, scenario, make_staff):
     client = _signed_in(app, make_staff, "admin")
-    response = client.get("/staff/events/past/roster.csv")
+    response = client.get("/staff/events/past/roster.csv?lang=en")
     assert response.status_code == 200
     assert response.is_streamed
     assert response.headers["Cache-Control"] == "private, no-store"
@@ -114,16 +115,16 @@ def test_roster_csv_and_xlsx_hold_every_runner_and_no_nik(app, scenario, make_st
     checked = [r for r in rows if r["checked_in_at"]]
     assert len(checked) == 2
     assert sum(1 for r in rows if r["participant_number"]) == 1
-    assert sum(1 for r in rows if r["member"] == "1") == 1
+    assert sum(1 for r in rows if r["member"] == "yes") == 1
     datetime.fromisoformat(checked[0]["checked_in_at"])
-    xlsx = client.get("/staff/events/past/roster.xlsx")
+    xlsx = client.get("/staff/events/past/roster.xlsx?lang=en")
     assert xlsx.status_code == 200
     sheet, xml = read_xlsx(xlsx.data)
     assert len(sheet) == 6  # header and five runners
     assert [row[2] for row in sheet[1:4]] == ["TST 0001", "TST 0002", "TST 0003"]
     assert {row[0] for row in sheet[1:]} == {"past"} and sheet[1][1] == "Batam"
     # Dates are real dates (numbers with a date format), not text.
-    assert isinstance(sheet[1][7], float)
+    assert isinstance(sheet[1][11], float)
     assert xml.find(".//{*}pane").get("state") == "frozen"
     for reg in regs.values():
         nik = _nik(reg)
@@ -220,3 +221,57 @@ def test_a_second_scan_shows_in_the_history(app, client, scenario, make_staff):
     html = page.get_data(as_text=True)
     assert html.count("check-in di Pengambilan race pack") == 1
     assert "dipindai lagi di Pengambilan race pack (sudah check-in)" in html
+
+
+def test_roster_files_hold_what_organisers_act_on_in_their_language_and_venue_time(
+    app, make_event, make_staff, add_runners
+):
+    """Phone, email, emergency contact, shirt and member status; statuses in the file's
+    language; times in the venue's zone (Makassar: UTC+8); phones as text cells."""
+    event = make_event(slug="mks", city="Makassar", timezone="Asia/Makassar", quota=1)
+    [first, second] = add_runners(event, 2, shirt_size="XL")
+    reg = db.session.get_one(Registration, first)
+    reg.email = "siti@example.com"
+    reg.emergency_contact = "Budi Santoso"
+    reg.emergency_phone = "+6281298765432"
+    reg.created_at = datetime(2030, 1, 2, 23, 30, tzinfo=UTC)  # 07:30 on the 3rd in WITA
+    db.session.commit()
+    phone = reg.phone
+    client = _signed_in(app, make_staff, "organiser")
+    for lang, confirmed, waitlisted, yes_no in (
+        ("en", "confirmed", "waitlisted", {"yes", "no"}),
+        ("id", "terkonfirmasi", "daftar tunggu", {"ya", "tidak"}),
+    ):
+        text = client.get(f"/staff/events/mks/roster.csv?lang={lang}").get_data(as_text=True)
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert [r["status"] for r in rows] == [confirmed, waitlisted], lang
+        assert {r["member"] for r in rows} <= yes_no, lang
+        row = rows[0]
+        assert (row["phone"], row["email"]) == (phone, "siti@example.com")
+        assert (row["emergency_contact"], row["emergency_phone"]) == (
+            "Budi Santoso",
+            "+6281298765432",
+        )
+        assert row["shirt_size"] == "XL"
+        assert row["registered_at"] == "2030-01-03 07:30"
+        assert row["timezone"] == "Asia/Makassar"
+        assert "confirmed" not in text.split("\r\n", 1)[1] or lang == "en"
+        sheet, _xml = read_xlsx(client.get(f"/staff/events/mks/roster.xlsx?lang={lang}").data)
+        header = sheet[0]
+        assert sheet[1][header.index(str(_word(app, "Status", lang)))] == confirmed
+        phone_cell = sheet[1][header.index(str(_word(app, "Phone", lang)))]
+        assert phone_cell == phone  # text, with its plus
+        contact = header.index(str(_word(app, "Emergency contact phone", lang)))
+        assert sheet[1][contact] == "+6281298765432"
+        registered = sheet[1][header.index(str(_word(app, "Registered at", lang)))]
+        # 2030-01-03 07:30 as a spreadsheet serial date (days since 1899-12-30).
+        assert abs(registered - ((date(2030, 1, 3) - date(1899, 12, 30)).days + 7.5 / 24)) < 1e-6
+    page = client.get("/staff/events/mks/roster?lang=en").get_data(as_text=True)
+    for shown in ("siti@example.com", "Budi Santoso", "+6281298765432", phone, "XL"):
+        assert shown in page, shown
+    assert second
+
+
+def _word(app, message, lang):
+    with app.test_request_context("/"), force_locale(lang):
+        return gettext(message)
