@@ -184,7 +184,12 @@ OPERATIONS: tuple[Operation, ...] = (
                 (CheckInOutcome, Problem),
                 "unknown bib (CheckInOutcome), or no such event (problem details)",
             ),
-            (409, CheckInOutcome, "wrong_event (other_event names its city) or not_confirmed"),
+            (
+                409,
+                CheckInOutcome,
+                "wrong_event (other_event names its city), not_confirmed, or proxy_limit "
+                "(the representative collected for as many runners as the event allows)",
+            ),
             (
                 422,
                 (CheckInOutcome, Problem),

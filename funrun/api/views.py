@@ -57,17 +57,22 @@ def create_checkin(slug: str) -> Response | tuple[Response, int]:
     req, refused = _scan_request(body)
     token = bearer_token()
     outcome = None
-    if by_session():  # the scan page: the signed-in volunteer, CSRF-checked
-        try:
-            desk = session_desk(slug, caller())
-        except CSRFError:
-            return csrf_refused()
-        if req is not None and desk.may_scan and desk.user is not None:
-            outcome = scan_request(desk.event, req, user=desk.user)  # type: ignore[arg-type]
-    elif req is not None:
-        desk, outcome = scan_by_token(slug, token, req)
-    else:
-        desk = read_desk(slug, token)
+    try:
+        if by_session():  # the scan page: the signed-in volunteer, CSRF-checked
+            try:
+                desk = session_desk(slug, caller())
+            except CSRFError:
+                return csrf_refused()
+            if req is not None and desk.may_scan and desk.user is not None:
+                outcome = scan_request(desk.event, req, user=desk.user)  # type: ignore[arg-type]
+        elif req is not None:
+            desk, outcome = scan_by_token(slug, token, req)
+        else:
+            desk = read_desk(slug, token)
+    except ValidationFailed as failed:  # a pickup's shirt size the event does not have
+        return problem(
+            422, _("Some fields need correcting."), kind="validation", errors=failed.errors
+        )
     user, event = desk.user, desk.event
     if user is None:
         return token_required()
@@ -100,6 +105,8 @@ def _scan_request(body: object) -> tuple[ScanRequest | None, Response | None]:
             offline_answer=body.get("offline_answer"),
             method=body.get("method"),
             id_checked=body.get("id_checked"),
+            proxy=body.get("proxy"),
+            shirt_given=body.get("shirt_given"),
         ), None
     except ValidationFailed as failed:
         errors = failed.errors

@@ -41,15 +41,18 @@ from funrun.checkin.desk import Desk, DeskEvent, DeskUser, read_desk, token_hash
 from funrun.checkin.entry import city_of_event
 from funrun.checkin.models import ScanResult
 from funrun.checkin.outcomes import CheckInView, RunnerView, ScanOutcome
+from funrun.checkin.pickup import check_shirt, pickup_view, proxy_refused
 from funrun.checkin.replay import replay
 from funrun.checkin.scanrequest import ScanRequest
 from funrun.checkin.statements import (
     CHECKIN_COLUMNS,
     CHECKINS,
+    EXTRA_COLUMNS,
     LOG_COLUMNS,
     SCAN_LOG,
     checkin_row,
     desk_query,
+    extra_values,
     log_row,
     may_insert,
     outcome_rule,
@@ -64,8 +67,10 @@ from funrun.extensions import db
 # --- PostgreSQL: the whole scan in one statement ------------------------------------------
 
 
-def _one_statement(desk: Select[Any]) -> Select[Any]:
-    """The scan as one statement of data-modifying CTEs, for the given desk row."""
+def _one_statement(desk: Select[Any], pickup: bool = False) -> Select[Any]:
+    """The scan as one statement of data-modifying CTEs, for the given desk row; with
+    ``pickup``, one that records a pickup's details and refuses a representative over the
+    limit (``proxy_refused``, counted first under the event's row lock: pickup.py)."""
     d = desk.cte("desk")
     go = select(d.c.user_id, d.c.event_id, d.c.bib_prefix).where(d.c.allowed).cte("go")
     result = param("result", String)
@@ -90,14 +95,18 @@ def _one_statement(desk: Select[Any]) -> Select[Any]:
     )
     prior = prior_query(select(reg.c.id).scalar_subquery(), bindparam("station")).cte("prior")
     may = param("may_check_in", Boolean)
+    refused = param("proxy_refused", Boolean) if pickup else None
+    columns, values = CHECKIN_COLUMNS, checkin_row(go.c.event_id, reg.c.id, go.c.user_id)
+    if pickup:
+        columns, values = columns + EXTRA_COLUMNS, values + extra_values(reg.c.shirt_size)
     made = (
         postgresql.insert(CHECKINS)
         .from_select(
-            CHECKIN_COLUMNS,
-            select(*checkin_row(go.c.event_id, reg.c.id, go.c.user_id))
+            columns,
+            select(*values)
             .select_from(reg)
             .join(go, true())
-            .where(may_insert(reg.c.status, exists().select_from(prior), may)),
+            .where(may_insert(reg.c.status, exists().select_from(prior), may, refused)),
         )
         .on_conflict_do_nothing()
         .returning(CHECKINS.c.id)
@@ -112,6 +121,7 @@ def _one_statement(desk: Select[Any]) -> Select[Any]:
                 exists().select_from(made),
                 may,
                 exists().select_from(prior),
+                refused,
             ).label("result"),
             func.coalesce(
                 select(made.c.id).scalar_subquery(), select(prior.c.id).scalar_subquery()
@@ -160,17 +170,18 @@ def _one_statement(desk: Select[Any]) -> Select[Any]:
 
 #: The check-in API by token: who, where and the scan in one round trip.
 SCAN_BY_TOKEN = _one_statement(desk_query(param("token_hash", String), param("slug", String)))
-#: A desk known already (the signed-in page's account and event).
-SCAN_AT_DESK = _one_statement(
-    select(
-        param("user_id", Integer).label("user_id"),
-        param("email", String).label("email"),
-        cast(null(), String).label("role"),
-        param("event_id", Integer).label("event_id"),
-        param("prefix", String).label("bib_prefix"),
-        true().label("allowed"),
-    )
+_KNOWN_DESK = select(
+    param("user_id", Integer).label("user_id"),
+    param("email", String).label("email"),
+    cast(null(), String).label("role"),
+    param("event_id", Integer).label("event_id"),
+    param("prefix", String).label("bib_prefix"),
+    true().label("allowed"),
 )
+#: A desk known already (the signed-in page's account and event).
+SCAN_AT_DESK = _one_statement(_KNOWN_DESK)
+#: A pickup with details at a known desk (rare: the hot statements above stay short).
+SCAN_WITH_PICKUP = _one_statement(_KNOWN_DESK, pickup=True)
 
 
 # --- SQLite: the same pieces, one after another ---------------------------------------------
@@ -196,16 +207,27 @@ def _in_steps(desk: Desk, params: dict[str, Any]) -> tuple[Any, ...]:
     if runner is not None:
         prior = db.session.execute(prior_query(runner.id, params["station"])).first()
     made = None
+    pickup = "proxy_refused" in params
+    refused = param("proxy_refused", Boolean) if pickup else None
+    if pickup:
+        params["proxy_refused"], params["proxy_limit"] = proxy_refused(
+            event_id, params["proxy_nik_hash"]
+        )
     if runner is not None:
+        columns = CHECKIN_COLUMNS + (EXTRA_COLUMNS if pickup else ())
+        values = checkin_row(literal(event_id), literal(runner.id), literal(user_id))
+        if pickup:
+            values += extra_values(literal(runner.shirt_size))
         made = db.session.scalar(
             sqlite.insert(CHECKINS)
             .from_select(
-                CHECKIN_COLUMNS,
-                select(*checkin_row(literal(event_id), literal(runner.id), literal(user_id))).where(
+                columns,
+                select(*values).where(
                     may_insert(
                         literal(runner.status),
                         literal(prior is not None),
                         param("may_check_in", Boolean),
+                        refused,
                     )
                 ),
             )
@@ -222,6 +244,7 @@ def _in_steps(desk: Desk, params: dict[str, Any]) -> tuple[Any, ...]:
             literal(made is not None),
             param("may_check_in", Boolean),
             literal(prior is not None),
+            refused,
         ).label("result")
     ).subquery("outcome")
     reg_id = literal(runner.id if runner else None, Integer)
@@ -250,12 +273,30 @@ def _in_steps(desk: Desk, params: dict[str, Any]) -> tuple[Any, ...]:
 def _write(desk: Desk | None, params: dict[str, Any]) -> tuple[Any, ...]:
     """Run the scan's write; the one row both databases answer. (The only difference
     between them: one statement on PostgreSQL, several in a transaction on SQLite.)"""
+    if fastdb.available() and "proxy_refused" in params:
+        return _pickup_on_postgresql(params)
     if fastdb.available():
         statement = SCAN_BY_TOKEN if desk is None else SCAN_AT_DESK
         return tuple(fastdb.run_hot(statement, params)[0])
     assert desk is not None  # SQLite reads the desk first (read_desk)
     try:
         row = _in_steps(desk, params)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return row
+
+
+def _pickup_on_postgresql(params: dict[str, Any]) -> tuple[Any, ...]:
+    """A pickup with details on PostgreSQL: the event's row locked and the representative's
+    pickups counted (pickup.py), then the scan's statement, in one transaction (READ
+    COMMITTED: the statement after the lock sees what the lock waited for)."""
+    try:
+        params["proxy_refused"], params["proxy_limit"] = proxy_refused(
+            params["event_id"], params["proxy_nik_hash"]
+        )
+        row = tuple(db.session.execute(SCAN_WITH_PICKUP, params).one())
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -282,8 +323,8 @@ def run_scan(
     Returns the desk and, when it may scan there, the outcome; when it may not, nothing
     was written.
     """
-    if desk is None and not fastdb.available():
-        desk = read_desk(slug, token)  # SQLite reads who and where first
+    if desk is None and (req.pickup is not None or not fastdb.available()):
+        desk = read_desk(slug, token)  # SQLite (and a pickup's details) read who and where first
     if desk is None:
         # PostgreSQL by token: the statement reads who and where itself.
         params, city = code_params(req, None)
@@ -293,6 +334,9 @@ def run_scan(
             return desk, None
         params, city = code_params(req, desk.event)
         params.update(desk_params(desk))
+        if req.pickup is not None:
+            check_shirt(desk.event.id, req.pickup)
+            params.update(req.pickup.params(), proxy_refused=False)
     try:
         row = _write(desk, params)
     except IntegrityError:
@@ -358,7 +402,12 @@ def _outcome(
         else:
             first = CheckInView(checkin_id, req.station, first_at, first_by, first_device)
     return desk, ScanOutcome(
-        result, runner, first, offline_answer=req.offline_answer, other_city=other_city
+        result,
+        runner,
+        first,
+        offline_answer=req.offline_answer,
+        other_city=other_city,
+        pickup=pickup_view(req.pickup, result, reg_id, params.get("proxy_limit")),
     )
 
 

@@ -50,6 +50,8 @@ class ScanResult(StrEnum):
     NOT_CONFIRMED = "not_confirmed"
     #: A typed bib that would check the runner in: compare the ID card, then send again.
     CONFIRM_IDENTITY = "confirm_identity"
+    #: A representative who collected for as many runners as the event allows.
+    PROXY_LIMIT = "proxy_limit"
     UNDONE = "undone"  # a supervisor took a check-in back
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 
@@ -12,6 +12,9 @@ from funrun.checkin.models import ScanResult
 from funrun.enrolment.models import Enrolment
 from funrun.extensions import db
 from funrun.registration.models import Registration
+
+if TYPE_CHECKING:
+    from funrun.checkin.pickup import PickupView
 
 HTTP_STATUS = {
     ScanResult.CHECKED_IN: 201,
@@ -21,6 +24,7 @@ HTTP_STATUS = {
     ScanResult.WRONG_EVENT: 409,
     ScanResult.NOT_CONFIRMED: 409,
     ScanResult.CONFIRM_IDENTITY: 200,
+    ScanResult.PROXY_LIMIT: 409,
     ScanResult.UNDONE: 200,
 }
 _ENROLMENTS = Enrolment.__table__
@@ -80,6 +84,8 @@ class ScanOutcome:
     offline_answer: str | None = None
     #: For "wrong_event": the city of the event the bib belongs to, when known.
     other_city: str | None = None
+    #: A pickup's details (a representative, a shirt size swapped): checkin/pickup.py.
+    pickup: PickupView | None = None
 
     @property
     def conflict(self) -> bool:
@@ -122,6 +128,8 @@ class ScanOutcome:
                 body["first_at"] = self.checkin.checked_in_at.isoformat()
                 body["first_by"] = self.checkin.scanned_by
                 body["first_device"] = self.checkin.device
+        if self.pickup is not None:
+            body.update(self.pickup.as_json())
         return body
 
 

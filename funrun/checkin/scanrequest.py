@@ -15,6 +15,7 @@ from funrun.checkin.entry import (
     read_entry,
 )
 from funrun.checkin.models import STATIONS, ScanResult
+from funrun.checkin.pickup import Pickup, read_pickup
 from funrun.dbtypes import utcnow
 from funrun.registration.validation import ValidationFailed
 
@@ -27,7 +28,9 @@ _CLIENT_REF = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 #: What a device may say it answered offline (it never undoes, and queues a typed bib
 #: only once the ID card was checked).
 OFFLINE_ANSWERS = frozenset(
-    str(r) for r in ScanResult if r not in (ScanResult.UNDONE, ScanResult.CONFIRM_IDENTITY)
+    str(r)
+    for r in ScanResult
+    if r not in (ScanResult.UNDONE, ScanResult.CONFIRM_IDENTITY, ScanResult.PROXY_LIMIT)
 )
 
 
@@ -97,6 +100,8 @@ class ScanRequest:
     offline_answer: str | None = None
     #: How the code was entered, and so what it may prove (entry.py).
     entry: Entry = field(default_factory=lambda: Entry(SCAN, "qr", False))
+    #: A representative collecting, or another shirt size handed out (pickup.py).
+    pickup: Pickup | None = None
 
 
 def read_scan(
@@ -109,15 +114,24 @@ def read_scan(
     offline_answer: object = None,
     method: object = None,
     id_checked: object = None,
+    proxy: object = None,
+    shirt_given: object = None,
 ) -> ScanRequest:
     """Check a scan's fields (raises :class:`ValidationFailed` with field errors).
 
     ``method`` is "scan" (the default: a camera or a handheld scanner) or "typed";
     ``id_checked`` says the volunteer compared the ID card (entry.py has the rule).
+    ``proxy`` ({name, nik}) and ``shirt_given`` are a pickup's details (pickup.py).
     """
-    code, station, client_ref = _check_input(
-        code, station, client_ref, offline_answer, method, id_checked
-    )
+    pickup, pickup_errors = read_pickup(proxy, shirt_given, station=station, id_checked=id_checked)
+    try:
+        code, station, client_ref = _check_input(
+            code, station, client_ref, offline_answer, method, id_checked
+        )
+    except ValidationFailed as failed:
+        raise ValidationFailed({**pickup_errors, **failed.errors}) from None
+    if pickup_errors:
+        raise ValidationFailed(pickup_errors)
     now = utcnow()
     # Offline devices send scans late, never from the future or from last month.
     if scanned_at is not None and not (
@@ -129,5 +143,5 @@ def read_scan(
     answered = offline_answer if isinstance(offline_answer, str) else None
     entry = read_entry(method, code, id_checked)  # type: ignore[arg-type]
     return ScanRequest(
-        code, station, client_ref, scanned_at, clean_device(device), now, answered, entry
+        code, station, client_ref, scanned_at, clean_device(device), now, answered, entry, pickup
     )

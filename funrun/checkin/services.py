@@ -89,6 +89,8 @@ def scan(
     offline_answer: object = None,
     method: object = None,
     id_checked: object = None,
+    proxy: object = None,
+    shirt_given: object = None,
 ) -> ScanOutcome:
     """Answer one scan at ``event`` by ``user`` and record it; idempotent per runner and
     station (the desk is known: a signed-in page, or the API by session).
@@ -97,7 +99,9 @@ def scan(
     scan): "checked_in" there and "already_checked_in" here is a conflict. ``method``
     ("scan" by default, or "typed") and ``id_checked`` decide what the code may prove
     (entry.py): a typed bib checks in only with ``id_checked``, else the answer is
-    "confirm_identity" and no check-in is made.
+    "confirm_identity" and no check-in is made. ``proxy`` ({name, nik}: a representative
+    collecting) and ``shirt_given`` (another size handed out) are a pickup's details
+    (pickup.py).
     """
     req = read_scan(
         code,
@@ -108,6 +112,8 @@ def scan(
         offline_answer=offline_answer,
         method=method,
         id_checked=id_checked,
+        proxy=proxy,
+        shirt_given=shirt_given,
     )
     return scan_request(event, req, user=user)
 

@@ -121,10 +121,14 @@ def prior_query(registration_id: Any, station: Any) -> Select[Any]:
     )
 
 
-def may_insert(status: Any, prior_found: Any, may_check_in: Any) -> ColumnElement[bool]:
+def may_insert(
+    status: Any, prior_found: Any, may_check_in: Any, proxy_refused: Any = None
+) -> ColumnElement[bool]:
     """When a scan makes a check-in: a confirmed runner, none active yet, and a code that
-    may check in by itself (a signed bib, or a typed one with the ID card checked)."""
-    return and_(status == str(RegistrationStatus.CONFIRMED), not_(prior_found), may_check_in)
+    may check in by itself (a signed bib, or a typed one with the ID card checked); for a
+    pickup by a representative, one still within the event's limit (pickup.py)."""
+    rule = and_(status == str(RegistrationStatus.CONFIRMED), not_(prior_found), may_check_in)
+    return rule if proxy_refused is None else and_(rule, not_(proxy_refused))
 
 
 def outcome_rule(
@@ -134,21 +138,25 @@ def outcome_rule(
     inserted: Any,
     may_check_in: Any,
     prior_found: Any,
+    proxy_refused: Any = None,
 ) -> ColumnElement[str]:
     """The answer to a scan, from what the code named and what the database holds.
 
     ``verdict`` is the answer already known from the code alone (invalid, wrong event),
     else NULL. A typed bib before the ID card was checked is ``confirm_identity`` unless
-    the runner is in already (entry.py).
+    the runner is in already (entry.py). ``proxy_refused`` (a pickup with a representative
+    only, pickup.py) answers ``proxy_limit`` for a runner not in yet.
     """
-    return case(
+    whens = [
         (verdict.is_not(None), verdict),
         (not_(runner_found), str(ScanResult.UNKNOWN)),
         (status != str(RegistrationStatus.CONFIRMED), str(ScanResult.NOT_CONFIRMED)),
         (inserted, str(ScanResult.CHECKED_IN)),
-        (and_(not_(may_check_in), not_(prior_found)), str(ScanResult.CONFIRM_IDENTITY)),
-        else_=str(ScanResult.ALREADY),
-    )
+    ]
+    if proxy_refused is not None:
+        whens.append((and_(proxy_refused, not_(prior_found)), str(ScanResult.PROXY_LIMIT)))
+    whens.append((and_(not_(may_check_in), not_(prior_found)), str(ScanResult.CONFIRM_IDENTITY)))
+    return case(*whens, else_=str(ScanResult.ALREADY))
 
 
 #: The scan log's columns in the order :func:`log_row` gives their values.
@@ -223,3 +231,20 @@ CHECKIN_COLUMNS = (
     "scanned_by_id",
     "device",
 )
+
+
+#: What a pickup with details adds to a check-in: the representative who collected (their
+#: name and the keyed hash of their NIK) and the shirt size handed out when it differs.
+EXTRA_COLUMNS = ("proxy_name", "proxy_nik_hash", "shirt_given")
+
+
+def extra_values(registered_size: Any) -> list[Any]:
+    """The values of :data:`EXTRA_COLUMNS` (a size equal to the registered one is no swap:
+    NULL)."""
+    col = CHECKINS.c
+    given = bindparam("shirt_given", type_=col.shirt_given.type)
+    return [
+        bindparam("proxy_name", type_=col.proxy_name.type),
+        bindparam("proxy_nik_hash", type_=col.proxy_nik_hash.type),
+        case((given == registered_size, None), else_=given),
+    ]

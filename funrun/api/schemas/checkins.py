@@ -12,13 +12,16 @@ from pydantic import Field
 from funrun.api.schemas.base import Count, DateTime, Schema
 from funrun.api.schemas.registrations import JWK as JWKRef
 from funrun.checkin.models import STATIONS, ScanResult
+from funrun.checkin.pickup import ProxyRequest, ShirtGiven
 from funrun.checkin.scanrequest import MAX_CODE
 from funrun.registration.models import RegistrationStatus
 
 #: The answers a scan can give (``undone`` is only ever a log entry).
 SCAN_ANSWERS = tuple(str(r) for r in ScanResult if r != ScanResult.UNDONE)
 #: What a device may have answered offline (it cannot ask for the ID card offline).
-OFFLINE_ANSWERS = tuple(a for a in SCAN_ANSWERS if a != ScanResult.CONFIRM_IDENTITY)
+OFFLINE_ANSWERS = tuple(
+    a for a in SCAN_ANSWERS if a not in (ScanResult.CONFIRM_IDENTITY, ScanResult.PROXY_LIMIT)
+)
 
 Station = Literal[STATIONS]  # type: ignore[valid-type]
 ScanAnswer = Literal[SCAN_ANSWERS]  # type: ignore[valid-type]
@@ -61,6 +64,18 @@ class CheckInRequest(Schema):
         "here and already_checked_in from the server is a conflict (another device checked "
         "the runner in first): the answer says so, and the roster lists it for both devices.",
     )
+    proxy: ProxyRequest | None = Field(
+        default=None,
+        description="A representative collects the race pack (at station pickup, with "
+        "id_checked true: the volunteer saw their ID card and the runner's signed letter). "
+        "Each may collect for at most the event's proxy_limit runners; beyond it the answer "
+        "is proxy_limit (409) and nobody is checked in.",
+    )
+    shirt_given: ShirtGiven = Field(
+        default=None,
+        description="At station pickup: the shirt size handed out, one of the event's "
+        "shirt_sizes, when it differs from the registered one (a swap).",
+    )
 
 
 class ScannedRunner(Schema):
@@ -78,6 +93,17 @@ class ScannedRunner(Schema):
         description="Enrolled at a venue already (any city).",
     )
     offer_enrolment: bool = None  # type: ignore[assignment]
+
+
+class ProxyCollected(Schema):
+    """The representative who collected (never their NIK)."""
+
+    name: str
+    named: str | None = Field(description="The representative the runner named, if any.")
+    is_named: bool = Field(
+        description="false: someone else than the named representative (or none was "
+        "named); they need the runner's signed letter."
+    )
 
 
 class OtherEvent(Schema):
@@ -112,6 +138,19 @@ class CheckInOutcome(Schema):
     first_at: DateTime = None  # type: ignore[assignment]
     first_by: str | None = None
     first_device: str | None = None
+    proxy: ProxyCollected = None  # type: ignore[assignment]
+    shirt_given: str = Field(
+        default=None,  # type: ignore[assignment]
+        description="The shirt size handed out instead of the registered one.",
+    )
+    proxy_limit: int = Field(
+        default=None,  # type: ignore[assignment]
+        description="With proxy_limit: the most runners one representative may collect for.",
+    )
+    message: str = Field(
+        default=None,  # type: ignore[assignment]
+        description="With proxy_limit: why, in the caller's language.",
+    )
 
 
 class ScanMark(Schema):
