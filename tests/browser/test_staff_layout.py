@@ -295,3 +295,34 @@ def test_the_navigation_is_a_menu_on_a_phone_without_javascript(browser, live_se
         page.wait_for_url(re.compile(r"/staff/events$"))
     finally:
         context.close()
+
+
+OTHER_PAGES = (
+    ("home", "/staff"),
+    ("new-event", "/staff/events/new"),
+    ("edit-event", "/staff/events/jakarta/edit"),
+    ("registration", "/staff/events/jakarta/roster/{registration_id}"),
+    ("privacy", "/staff/privacy"),
+    ("schedules", "/staff/enrolment/schedules"),
+    ("messages", "/staff/messages"),
+    ("bibs", "/staff/events/jakarta/bibs"),
+    ("choose", "/staff/scan"),
+    ("scan", "/staff/events/jakarta/scan"),
+)
+
+
+@pytest.mark.parametrize("size", ["laptop", "phone"])
+def test_every_other_staff_page_fits_the_screen(browser, live_server, office, size):
+    context = _context(browser, size)
+    page = context.new_page()
+    try:
+        _login(page, live_server, ADMIN)
+        for name, path in OTHER_PAGES:
+            lang = "en" if name in ("home", "registration", "scan") else "id"
+            page.goto(f"{live_server}{path.format(**office)}?lang={lang}")
+            page.screenshot(path=str(SHOTS / f"staff-{name}-{size}-{lang}.png"), full_page=True)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= SIZES[size][0] + 1, f"{name} ({size}): the page scrolls"
+            assert page.locator("nav.staff-nav").count() == 1
+    finally:
+        context.close()
