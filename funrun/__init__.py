@@ -151,6 +151,7 @@ def register_blueprints(app: Flask) -> None:
     from funrun.enrolment import views as _enrolment_views  # noqa: F401
     from funrun.enrolment.filters import init_app as init_enrolment_filters
     from funrun.events import bp as events_bp
+    from funrun.events import identity_views as _identity_views  # noqa: F401
     from funrun.events import views as _event_views  # noqa: F401
     from funrun.events import views_staff as _event_staff_views  # noqa: F401
     from funrun.messages.views import bp as messages_bp

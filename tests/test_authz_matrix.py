@@ -43,6 +43,7 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 from werkzeug.test import TestResponse
 
+from config import BASE_DIR
 from funrun.accounts import staff_sessions
 from funrun.accounts.models import ApiToken, EventAssignment, Role, User
 from funrun.accounts.services import create_api_token
@@ -78,6 +79,9 @@ GET  /privacy                                                    ok        ok   
 GET  /events/<slug:slug>                                         ok        ok        ok        ok        ok        ok        ok
 GET  /events/<slug:slug>/privacy                                 ok        ok        ok        ok        ok        ok        ok
 GET  /events/<slug:slug>/register                                ok        ok        ok        ok        ok        ok        ok
+# the tour's logo and colours, on every page (the slug is the tour's)
+GET  /tours/<slug:slug>/logo                                     ok        ok        ok        ok        ok        ok        ok
+GET  /tours/<slug:slug>/theme.css                                ok        ok        ok        ok        ok        ok        ok
 GET  /events/<slug:slug>/iuran                                   ok        ok        ok        ok        ok        ok        ok
 POST /events/<slug:slug>/register                                ok        ok        ok        ok        ok        ok        ok
 GET  /login                                                      ok        ok        ok        ok        ok        ok        ok
@@ -127,6 +131,8 @@ POST /staff/checkins/<id:checkin_id>/undo                        login     login
 GET  /staff/events                                               login     login     403       403       login     ok        ok
 GET  /staff/events/new                                           login     login     403       403       login     ok        ok
 POST /staff/events/new                                           login     login     403       403       login     ok        ok
+GET  /staff/tours/<slug:slug>/identity                           login     login     403       403       login     ok        ok
+POST /staff/tours/<slug:slug>/identity                           login     login     403       403       login     ok        ok
 GET  /staff/events/<slug:slug>/edit                              login     login     403       403       login     ok        ok
 POST /staff/events/<slug:slug>/edit                              login     login     403       403       login     ok        ok
 POST /staff/events/<slug:slug>/registration/<any(open, close):action>  login     login     403       403       login     ok        ok
@@ -302,10 +308,14 @@ def _user(email: str, role: Role, password_hash: str | None) -> User:
     return user
 
 
+#: The tour's logo (the favicon will do: a real PNG).
+TOUR_LOGO = (BASE_DIR / "static" / "favicon.png").read_bytes()
+
+
 def build_world(password_hash: str) -> World:
     """Two events, every kind of account, and one of each row a route can name."""
     load_file()  # the shipped contribution schedules (enrolment prices with them)
-    tour = Tour(slug="tour", name="Tour", organiser="Test")
+    tour = Tour(slug="tour", name="Tour", organiser="Test", logo=TOUR_LOGO, logo_type="image/png")
     db.session.add(tour)
     db.session.flush()
     here = _event(tour, "jakarta", "Jakarta", "JKT")
@@ -428,6 +438,9 @@ def path_values(endpoint: str, world: World, identity: str) -> dict[str, Any]:
         "enrolment.export_file": {"number": world.batch_number},
         "enrolment.schedule_edit": {"code": "bpu-2015"},
         "events.switch_registration": {"action": "close"},
+        "events.tour_identity": {"slug": "tour"},
+        "events.tour_logo": {"slug": "tour"},
+        "events.tour_theme": {"slug": "tour"},
         "accounts.set_active": {"action": "deactivate"},
     }
     values.update(overrides.get(endpoint, {}))
@@ -503,6 +516,11 @@ def form_body(endpoint: str, world: World, identity: str) -> dict[str, Any]:
         },
         "events.create": {**event, "slug": "bogor", "city": "Bogor", "bib_prefix": "BGR"},
         "events.edit": event,
+        "events.tour_identity": {
+            "organiser": "Test",
+            "colour": "#0A7A3D",
+            "accent_colour": "#F2A900",
+        },
         "enrolment.schedules": {"document": world.schedules},
         # The preview: prices an example with the stored schedule as its form sends it.
         "enrolment.schedule_edit": {
@@ -654,6 +672,7 @@ REPEATABLE = frozenset(
         "enrolment.exports",
         "enrolment.schedules",
         "events.edit",
+        "events.tour_identity",
         "events.switch_registration",
         "bibs.print_bibs",
         "messages.broadcast",

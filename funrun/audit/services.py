@@ -50,6 +50,7 @@ ACTIONS = {
     "link_recovered": _l("A runner's lost link was replaced and sent again"),
     "broadcast": _l("Message sent to an event's runners"),
     "message_retry": _l("Failed messages queued again"),
+    "tour_edit": _l("Tour's name, colours or logo changed"),
 }
 
 

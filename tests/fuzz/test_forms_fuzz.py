@@ -126,6 +126,7 @@ FORMS: tuple[FormRoute, ...] = (
     FR("events.create",                "POST", "organiser", "create an event",       FIELDS),
     FR("events.edit",                  "POST", "organiser", "edit an event",         FIELDS),
     FR("events.switch_registration",   "POST", "organiser", "open/close register",  BUTTON),
+    FR("events.tour_identity",         "POST", "organiser", "tour names, colours",   FIELDS),
     FR("bibs.print_bibs",              "POST", "organiser", "start a bib print job", BUTTON),
     FR("accounts.create_account",      "POST", "admin",     "create an account",     FIELDS),
     FR("accounts.assign",              "POST", "admin",     "assign to an event",    FIELDS),
@@ -743,6 +744,13 @@ FIELD_FORMS: dict[str, FieldForm] = {
     "event_edit": FieldForm(
         "organiser", lambda w: f"/staff/events/{w.event_slug}/edit", lambda w: dict(EVENT),
         EVENT_FIELDS,
+    ),
+    "tour_identity": FieldForm(
+        "organiser",
+        lambda w: "/staff/tours/test-tour/identity",
+        lambda w: {"organiser": "BPJS Ketenagakerjaan", "scheme_name": "BPJS Ketenagakerjaan",
+                   "colour": "#1D4E89", "accent_colour": "#F2A900"},
+        {"organiser": TEXT, "scheme_name": OPTIONAL_TEXT, "colour": TEXT, "accent_colour": TEXT},
     ),
     "account": FieldForm(
         "admin",
