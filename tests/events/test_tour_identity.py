@@ -257,3 +257,9 @@ def test_numbers_follow_the_page_language(app, organiser, add_runners):
         for url in ("/", f"/events/{event.slug}", f"/events/{event.slug}/register"):
             html = client.get(f"{url}?lang={lang}").get_data(as_text=True)
             assert left in html and quota in html, (url, lang)
+
+
+def test_the_events_page_links_the_identity_form(organiser):
+    client, _event = organiser
+    html = client.get("/staff/events?lang=en").get_data(as_text=True)
+    assert f'href="{URL}"' in html
