@@ -160,6 +160,7 @@ def register_blueprints(app: Flask) -> None:
     from funrun.registration import bp as registration_bp
     from funrun.registration import dispute_views as _dispute_views  # noqa: F401
     from funrun.registration import recovery_views as _recovery_views  # noqa: F401
+    from funrun.registration import representative as _representative  # noqa: F401
     from funrun.registration import views as _registration_views  # noqa: F401
     from funrun.reports import bp as reports_bp
     from funrun.reports import views as _report_views  # noqa: F401

@@ -30,6 +30,7 @@ SCAN_RESULTS = {
     "wrong_event": _l("Bib of another event"),
     "not_confirmed": _l("Not confirmed"),
     "confirm_identity": _l("ID card asked for"),
+    "proxy_limit": _l("Representative over the limit"),
     "undone": _l("Check-in undone"),
 }
 REGISTRATION_STATUSES = {

@@ -100,6 +100,7 @@ GET  /r/<token>/bib.pdf                                          404       ok   
 GET  /r/<token>/qr.svg                                           404       ok        404       404       404       404       404
 GET  /r/<token>/my-data.json                                     404       ok        404       404       404       404       404
 POST /r/<token>/reminders                                        404       ok        404       404       404       404       404
+POST /r/<token>/representative                                   404       ok        404       404       404       404       404
 # staff home: any signed-in staff account
 GET  /staff                                                      login     login     ok        ok        login     ok        ok
 GET  /staff/password                                             login     login     ok        ok        login     ok        ok
@@ -135,6 +136,8 @@ GET  /staff/tours/<slug:slug>/identity                           login     login
 POST /staff/tours/<slug:slug>/identity                           login     login     403       403       login     ok        ok
 GET  /staff/events/<slug:slug>/edit                              login     login     403       403       login     ok        ok
 POST /staff/events/<slug:slug>/edit                              login     login     403       403       login     ok        ok
+GET  /staff/events/<slug:slug>/shirt-stock                       login     login     403       403       login     ok        ok
+POST /staff/events/<slug:slug>/shirt-stock                       login     login     403       403       login     ok        ok
 POST /staff/events/<slug:slug>/registration/<any(open, close):action>  login     login     403       403       login     ok        ok
 GET  /staff/events/<slug:slug>/bibs                              login     login     403       403       login     ok        ok
 POST /staff/events/<slug:slug>/bibs                              login     login     403       403       login     ok        ok
@@ -546,6 +549,11 @@ def form_body(endpoint: str, world: World, identity: str) -> dict[str, Any]:
             "id_seen": "y",
         },
         "registration.reminders_switch": {"reminders": "off"},
+        "registration.representative": {
+            "proxy_name": "Agus Wijaya",
+            "proxy_phone": "0812 1111 2222",
+        },
+        "events.shirt_stock": {"size-M": "10"},
         "privacy.person_delete": {"confirm": "yes"},
         # The preview step: shows the message and the count, sends nothing.
         "messages.broadcast": {"subject_id": "Start pindah", "body_id": "Gerbang selatan"},
@@ -664,6 +672,8 @@ REPEATABLE = frozenset(
         "registration.dispute_page",
         "registration.recover_page",
         "registration.reminders_switch",
+        "registration.representative",
+        "events.shirt_stock",
         "api.create_registration",
         "api.recover_registration",
         "checkin.scan_page",

@@ -37,6 +37,7 @@ from funrun.checkin.services import (
 )
 from funrun.events.models import Event
 from funrun.events.services import get_event
+from funrun.events.stock import shirts_left
 from funrun.registration.validation import ValidationFailed
 
 # --- check-in ---------------------------------------------------------------------------
@@ -140,7 +141,11 @@ def checkin_counts(slug: str) -> Response:
             kind="validation",
             errors={"station": [_("Unknown station.")]},
         )
-    return jsonify({"station": station, **station_counts(event.id, station)})
+    body = {"station": station, **station_counts(event.id, station)}
+    left = shirts_left(event) if station == "pickup" else []
+    if left:
+        body["shirts"] = [row.as_json() for row in left]
+    return jsonify(body)
 
 
 @bp.get("/events/<slug:slug>/roster")

@@ -60,12 +60,27 @@ class ScanForm(FlaskForm):
 
     code = StringField()
     id_checked = HiddenField()
+    #: A pickup's details from a desk card (templates/checkin/_pickup_extras.html).
+    proxy_name = StringField()
+    proxy_nik = StringField()
+    shirt_given = StringField()
 
 
 def _form_entry(form: ScanForm) -> tuple[str, bool]:
     """The method and id_checked of a no-JavaScript scan (see :class:`ScanForm`)."""
     code = (form.code.data or "").strip()
     return (SCAN if looks_signed(code) else TYPED), form.id_checked.data == "1"
+
+
+def form_pickup(form: ScanForm) -> dict[str, object]:
+    """A desk card's pickup details as the check-in takes them (none when left empty)."""
+    name, nik = (form.proxy_name.data or "").strip(), (form.proxy_nik.data or "").strip()
+    details: dict[str, object] = {}
+    if name or nik:
+        details["proxy"] = {"name": name, "nik": nik}
+    if (form.shirt_given.data or "").strip():
+        details["shirt_given"] = form.shirt_given.data
+    return details
 
 
 def station_of(event: Event) -> str:
@@ -119,6 +134,7 @@ def scan_page(slug: str) -> Response | str | tuple[str, int] | tuple[Response, i
                 device=request.headers.get("User-Agent", "")[:64] or None,
                 method=method,
                 id_checked=id_checked,
+                **form_pickup(form),
             )
         except ValidationFailed as failed:
             error = " ".join(m for messages in failed.errors.values() for m in messages)
@@ -126,8 +142,8 @@ def scan_page(slug: str) -> Response | str | tuple[str, int] | tuple[Response, i
             if outcome.result == ScanResult.CONFIRM_IDENTITY:
                 # The confirm step sends the same code again, with the ID card checked.
                 confirm = ScanForm(formdata=None, code=str(code).strip(), id_checked="1")
-        form.code.data = ""
-        form.id_checked.data = ""
+        form.code.data = form.id_checked.data = ""
+        form.proxy_name.data = form.proxy_nik.data = form.shirt_given.data = ""
     status = outcome.http_status if outcome else (422 if error else 200)
     return render_scan(
         event,
@@ -281,5 +297,6 @@ def undo_page(checkin_id: int) -> Response:
 
 
 # The desk's search and the walk-up flow: routes of this blueprint, in their own modules.
+from funrun.checkin import pickup_views as _pickup_views  # noqa: E402,F401
 from funrun.checkin import search_views as _search_views  # noqa: E402,F401
 from funrun.checkin import walkup_views as _walkup_views  # noqa: E402,F401

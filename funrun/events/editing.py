@@ -74,6 +74,8 @@ class EventData:
     reminder_days_before: int | None = 3
     #: When and where race packs are collected, as the reminder says.
     pickup_hours: str | None = None
+    #: Runners one representative may collect race packs for (0: nobody for another).
+    proxy_limit: int = 3
 
 
 def parse_sizes(raw: str) -> list[str]:
@@ -122,6 +124,8 @@ def _check(data: EventData, errors: dict[str, list[str]]) -> None:
         fail("reminder_days_before", _("Enter a number of days from 1 to 30."))
     if data.pickup_hours is not None and len(data.pickup_hours) > MAX_PICKUP:
         fail("pickup_hours", _("At most %(max)d characters.", max=MAX_PICKUP))
+    if not 0 <= data.proxy_limit <= 50:
+        fail("proxy_limit", _("Enter a number from 0 to 50."))
     if data.slug is not None and not SLUG.fullmatch(data.slug):
         fail("slug", _("Use lower-case letters, digits and dashes, e.g. jakarta-2026."))
 
@@ -158,6 +162,7 @@ def _apply(event: Event, data: EventData) -> None:
         "date_is_illustrative",
         "reminder_days_before",
         "pickup_hours",
+        "proxy_limit",
     ):
         setattr(event, name, getattr(data, name))
     event.bib_colour = data.bib_colour.upper()

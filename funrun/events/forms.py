@@ -164,6 +164,14 @@ class EventForm(FlaskForm):
         invalid_value_message=NOT_NUMBER,
         render_kw={"inputmode": "numeric"},
     )
+    proxy_limit = IntegerField(
+        _l("Runners one representative may collect race packs for"),
+        description=_l("0 to 50; empty: 3."),
+        default=3,
+        validators=[Optional(), NumberRange(min=0, max=50, message=IN_RANGE)],
+        invalid_value_message=NOT_NUMBER,
+        render_kw={"inputmode": "numeric"},
+    )
     pickup_hours = TextAreaField(
         _l("Race-pack pickup hours and place"),
         description=_l("Told in the reminder, e.g. Sabtu 12 Des, 10.00-18.00, Lobby Mall X."),
@@ -177,6 +185,7 @@ class EventForm(FlaskForm):
             "city", "name", "date", "date_is_illustrative", "start_time", "timezone",
             "venue", "quota", "registration_open", "bib_prefix", "bib_first", "bib_last",
             "bib_colour", "min_age", "max_age", "reminder_days_before", "pickup_hours",
+            "proxy_limit",
         ):  # fmt: skip
             self[name].data = getattr(event, name)
         self.shirt_sizes.data = ", ".join(event.shirt_sizes)
@@ -207,6 +216,7 @@ class EventForm(FlaskForm):
             max_age=self.max_age.data,
             reminder_days_before=self.reminder_days_before.data,
             pickup_hours=(self.pickup_hours.data or "").strip() or None,
+            proxy_limit=3 if self.proxy_limit.data is None else self.proxy_limit.data,
         )
 
 

@@ -104,3 +104,7 @@ def switch_registration(slug: str, action: str) -> Response:
     message = _("Registration opened.") if action == "open" else _("Registration closed.")
     flash(message, "success")
     return redirect(url_for("events.manage_index"))
+
+
+# The shirt stock form (issue 19, point 6): routes of this blueprint, in their own module.
+from funrun.events import stock_views as _stock_views  # noqa: E402,F401

@@ -185,7 +185,7 @@ def test_limit_zero_means_no_proxy_pickup(client, make_event, make_staff, add_ru
     assert response.status_code == 409
     body = response.get_json()
     assert (body["result"], body["proxy_limit"]) == ("proxy_limit", 0)
-    assert "nobody" in body["message"]
+    assert "tidak ada yang boleh" in body["message"]  # the default language
     assert active_checkins(runner) == []
     # The runner themselves still collects.
     plain = client.post(
@@ -302,3 +302,159 @@ def test_two_desks_at_once_respect_the_limit(any_db):  # noqa: F811 (the fixture
     db.session.rollback()
     stored = db.session.scalars(select(CheckIn).where(CheckIn.proxy_nik_hash.is_not(None)))
     assert len(list(stored)) == 3
+
+
+# --- the desk's pages ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def desk_page(app, make_event, make_staff, add_runners):
+    """A signed-in volunteer at Bandung's pickup; two runners, the first naming Agus."""
+    from tests.checkin.conftest import PASSWORD, browser, login
+    from tests.conftest import csrf_from
+
+    event = make_event(slug="bandung", city="Bandung", bib_prefix="BDG", quota=10)
+    runners = add_runners(event, 2, full_name="Dewi Lestari")
+    first = reg(runners[0])
+    first.proxy_name, first.proxy_phone = "Agus Wijaya", "+6281211112222"
+    db.session.commit()
+    volunteer = make_staff("volunteer", events=(event.slug,), password=PASSWORD)
+    client = browser(app)
+    assert login(client, volunteer.email).status_code == 302
+    token = csrf_from(client.get("/staff/events/bandung/scan").get_data(as_text=True))
+    return client, runners, token
+
+
+def test_card_shows_the_named_representative_and_the_pickup_form(desk_page):
+    client, _runners, token = desk_page
+    page = client.post(
+        "/staff/events/bandung/scan/search?station=pickup&lang=en",
+        data={"q": "BDG 0001", "csrf_token": token},
+    ).get_data(as_text=True)
+    assert "Named representative: Agus Wijaya" in page
+    assert "0812-1111-2222" in page
+    assert 'class="desk-pickup-form"' in page and 'name="proxy_nik"' in page
+    # At the start line there is no pickup form.
+    start = client.post(
+        "/staff/events/bandung/scan/search?station=start&lang=en",
+        data={"q": "BDG 0001", "csrf_token": token},
+    ).get_data(as_text=True)
+    assert "desk-pickup-form" not in start
+
+
+def test_desk_form_records_a_pickup_by_someone_else(desk_page, caplog):
+    caplog.set_level(logging.DEBUG)
+    client, runners, token = desk_page
+    response = client.post(
+        "/staff/events/bandung/scan?station=pickup&lang=en",
+        data={
+            "csrf_token": token,
+            "code": "BDG 0001",
+            "id_checked": "1",
+            "proxy_name": "Dewi Sartika",
+            "proxy_nik": OTHER_NIK,
+            "shirt_given": "L",
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 201, page
+    assert "Collected by Dewi Sartika (representative)" in page
+    assert "Not the representative the runner named (Agus Wijaya)" in page
+    assert "Shirt size handed out: L" in page
+    assert OTHER_NIK not in page and OTHER_NIK not in caplog.text
+    [checkin] = active_checkins(runners[0])
+    assert (checkin.proxy_name, checkin.shirt_given) == ("Dewi Sartika", "L")
+
+    # The supervisor's list says who collected.
+    from tests.checkin.conftest import PASSWORD, browser, login
+
+    organiser = browser(client.application)
+    from funrun.accounts.services import create_user
+
+    create_user("boss@example.org", "organiser", password=PASSWORD)
+    assert login(organiser, "boss@example.org").status_code == 302
+    listed = organiser.get("/staff/events/bandung/checkins?lang=en").get_data(as_text=True)
+    assert "Collected by Dewi Sartika (representative)" in listed
+    assert OTHER_NIK not in listed
+
+
+def test_desk_form_refuses_without_the_tick_or_with_a_bad_nik(desk_page):
+    client, runners, token = desk_page
+    for fields, words in (
+        ({"proxy_nik": REP_NIK}, "Tick that you have seen the representative"),
+        ({"proxy_nik": "1234", "id_checked": "1"}, "16"),
+    ):
+        response = client.post(
+            "/staff/events/bandung/scan?station=pickup&lang=en",
+            data={"csrf_token": token, "code": "BDG 0001", "proxy_name": "Agus Wijaya", **fields},
+        )
+        page = response.get_data(as_text=True)
+        assert response.status_code == 422 and words in page
+        assert REP_NIK not in page and "1234" not in page.split("<main", 1)[-1]
+    assert active_checkins(runners[0]) == []
+
+
+# --- the manage page ------------------------------------------------------------------------
+
+
+def test_runner_names_and_clears_a_representative(client, event, add_runners):
+    from funrun.registration.tokens import new_manage_token
+    from tests.conftest import csrf_from
+
+    [runner] = add_runners(event, 1)
+    registration = reg(runner)
+    tok, registration.manage_token_hash = new_manage_token()
+    db.session.commit()
+    page = client.get(f"/r/{tok}?lang=en").get_data(as_text=True)
+    assert "Someone else collects my race pack" in page
+    token = csrf_from(page)
+
+    saved = client.post(
+        f"/r/{tok}/representative",
+        data={"csrf_token": token, "proxy_name": " agus  wijaya ", "proxy_phone": "0812-1111 2222"},
+    )
+    assert saved.status_code == 303
+    assert (reg(runner).proxy_name, reg(runner).proxy_phone) == ("agus wijaya", "+6281211112222")
+    assert "agus wijaya" in client.get(f"/r/{tok}").get_data(as_text=True)
+
+    bad = client.post(
+        f"/r/{tok}/representative?lang=en",
+        data={"csrf_token": token, "proxy_name": "R2D2", "proxy_phone": "12345"},
+    )
+    text_ = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    assert "Write their full name as on their ID card, letters only." in text_
+    assert "Enter an Indonesian mobile number" in text_
+    assert reg(runner).proxy_name == "agus wijaya"
+    no_phone = client.post(
+        f"/r/{tok}/representative",
+        data={"csrf_token": token, "proxy_name": "Agus", "proxy_phone": ""},
+    )
+    assert no_phone.status_code == 422
+
+    cleared = client.post(f"/r/{tok}/representative", data={"csrf_token": token, "action": "clear"})
+    assert cleared.status_code == 303
+    assert (reg(runner).proxy_name, reg(runner).proxy_phone) == (None, None)
+    assert (
+        client.post(f"/r/{tok}/representative", data={"proxy_name": "Agus Wijaya"}).status_code
+        == 400
+    )  # no CSRF token
+
+
+def test_proxy_limit_on_the_event_form(app, make_event, make_staff):
+    from funrun.events.editing import EventEditError, update_event
+    from funrun.events.forms import EventForm
+
+    event = make_event(slug="solo", city="Solo", bib_prefix="SOC", quota=10)
+    assert event.proxy_limit == 3
+    with app.test_request_context(method="POST"):
+        form = EventForm(meta={"csrf": False})
+        form.fill(event)
+        data = form.data_for_service(with_slug=False)
+    data.proxy_limit = 0
+    update_event(event, data)
+    assert db.session.get(Event, event.id).proxy_limit == 0
+    data.proxy_limit = 51
+    with pytest.raises(EventEditError) as refused:
+        update_event(event, data)
+    assert "proxy_limit" in refused.value.errors

@@ -107,6 +107,7 @@ FORMS: tuple[FormRoute, ...] = (
     FR("registration.cancel_page",     "POST", None,        "runner cancels",        BUTTON),
     FR("registration.recover_page",    "POST", None,        "runner's lost link",    FIELDS),
     FR("registration.reminders_switch", "POST", None,       "runner's reminders",    BUTTON),
+    FR("registration.representative",  "POST", None,        "runner names collector", FIELDS),
     FR("i18n.switch_language",         "GET",  None,        "language switch",       LANG),
     FR("accounts.login",               "POST", None,        "staff sign-in",         FIELDS),
     FR("accounts.logout",              "POST", "volunteer", "staff sign-out",        BUTTON),
@@ -125,6 +126,7 @@ FORMS: tuple[FormRoute, ...] = (
     FR("messages.retry_event",         "POST", "organiser", "retry failed messages", BUTTON),
     FR("events.create",                "POST", "organiser", "create an event",       FIELDS),
     FR("events.edit",                  "POST", "organiser", "edit an event",         FIELDS),
+    FR("events.shirt_stock",           "POST", "organiser", "shirt stock per size",  FIELDS),
     FR("events.switch_registration",   "POST", "organiser", "open/close register",  BUTTON),
     FR("events.tour_identity",         "POST", "organiser", "tour names, colours",   FIELDS),
     FR("bibs.print_bibs",              "POST", "organiser", "start a bib print job", BUTTON),
@@ -531,6 +533,7 @@ EVENT = {
     "max_age": "80",
     "reminder_days_before": "3",
     "pickup_hours": "Sabtu 19 Des, 10.00-18.00, Lobby Mal Karebosi",
+    "proxy_limit": "3",
 }
 EVENT_FIELDS = {
     "city": TEXT,
@@ -551,6 +554,7 @@ EVENT_FIELDS = {
     "max_age": Field("int", required=False, low=10, high=120),
     "reminder_days_before": Field("int", required=False, low=1, high=30),
     "pickup_hours": Field("text", required=False),
+    "proxy_limit": Field("int", required=False, low=0, high=50),
 }
 
 
@@ -685,6 +689,32 @@ FIELD_FORMS: dict[str, FieldForm] = {
         lambda w: {"code": "TST9999", "id_checked": "1"},
         {"code": Field("code"), "id_checked": Field("text", required=False)},
         _scan_intended,
+    ),
+    # A desk card's pickup by a representative (a bib nobody has): the representative's
+    # name, NIK and the shirt size spoiled are refused (422) before anything is logged.
+    "scan_pickup": FieldForm(
+        "volunteer",
+        lambda w: f"/staff/events/{w.event_slug}/scan?station=pickup",
+        lambda w: {
+            "code": "TST9999", "id_checked": "1", "proxy_name": "Agus Wijaya",
+            "proxy_nik": _person(7)["nik"], "shirt_given": "M",
+        },
+        {"proxy_name": OPTIONAL_TEXT, "proxy_nik": OPTIONAL_TEXT, "shirt_given": OPTIONAL_TEXT},
+        _scan_intended,
+    ),
+    # Who collects the race pack: a spoiled name or phone is refused, nothing saved.
+    "representative": FieldForm(
+        None,
+        lambda w: f"/r/{w.runner_token}/representative",
+        lambda w: {"proxy_name": "Agus Wijaya", "proxy_phone": "0812 1111 2222"},
+        {"proxy_name": TEXT, "proxy_phone": TEXT},
+    ),
+    # Shirts per size: a quantity that is no whole number from 0 to 99999 is refused.
+    "shirt_stock": FieldForm(
+        "organiser",
+        lambda w: f"/staff/events/{w.event_slug}/shirt-stock",
+        lambda w: {"size-S": "10", "size-M": "20"},
+        {"size-S": Field("int", required=False), "size-M": Field("int", required=False)},
     ),
     "desk": FieldForm(
         "volunteer",

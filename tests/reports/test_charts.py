@@ -82,13 +82,21 @@ def test_no_data_draws_a_note_not_an_empty_chart(app, make_staff):
     assert html.count('class="hint chart-empty"') == 4
 
 
+def scenario_cities(html: str) -> list[str]:
+    """The cities of the shirt stock section (one chart each)."""
+    return re.findall(r'<div class="shirt-stock-city">', html)
+
+
 def test_the_dashboard_draws_four_svg_charts_and_fetches_nothing_else(app, scenario, make_staff):
     staff = make_staff("organiser", password="correct horse battery")
     client = browser(app)
     login(client, staff.email)
     response = client.get("/staff/dashboard")
     html = response.get_data(as_text=True)
-    assert html.count("<svg") == 4
+    # Four charts, then one per city in the shirt stock section (not refreshed live).
+    charts, shirts = html.split('id="shirt-stock-board"')
+    assert charts.count("<svg") == 4
+    assert shirts.count("<svg") == len(scenario_cities(html))
     assert "http://" not in html and "https://" not in html.replace("http://www.w3.org", "")
     assert "<script>" not in html  # the CSP allows script files from this host only
     assert '<script src="/static/js/dashboard.js">' in html

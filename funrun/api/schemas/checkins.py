@@ -231,12 +231,26 @@ class Roster(Schema):
     conflicts: list[Conflict]
 
 
+class ShirtLeft(Schema):
+    """One shirt size at the race-pack pickup: the stock set, handed out and left."""
+
+    size: str
+    quantity: int
+    handed_out: int = Field(description="Pickups not undone, a swap counted as the size given.")
+    left: int = Field(description="quantity - handed_out (below 0: more given than stocked).")
+    low: bool = Field(description="At most 5 left.")
+
+
 class StationCounts(Schema):
     """The live counter of a station."""
 
     station: str
     checked_in: Count
     confirmed: Count
+    shirts: list[ShirtLeft] = Field(
+        default=None,  # type: ignore[assignment]
+        description="At pickup, for an event with shirt stock set: what is left per size.",
+    )
 
 
 class Undone(Schema):
