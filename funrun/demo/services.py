@@ -248,6 +248,11 @@ def seed_runners(
             event = rng.choices(events, weights)[0]
             confirmed, bib_next, seq, quota, bib_last = state[event.id]
             member = rng.random() < 0.6
+            contact = (
+                f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+                if rng.random() < 0.7
+                else None
+            )
             row: dict[str, Any] = {
                 "id": reg_ids[offset],
                 "event_id": event.id,
@@ -263,8 +268,11 @@ def seed_runners(
                 "is_member": member,
                 "kpj_number": f"{rng.randrange(10**10, 10**11)}" if member else None,
                 "occupation": rng.choice(OCCUPATIONS),
-                "emergency_contact": None,
-                "emergency_phone": None,
+                # Most runners name someone to call, as the form asks.
+                "emergency_contact": contact,
+                "emergency_phone": synthetic_mobile(rng.randrange(10**9, 10**10))
+                if contact
+                else None,
                 "privacy_notice_id": notice_id,
                 "consent_at": now,
                 "source": str(RegistrationSource.DEMO),
