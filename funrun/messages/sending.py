@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import and_, func, or_, select, update
 
 from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
@@ -33,7 +33,7 @@ from funrun.registration.models import Registration
 
 log = logging.getLogger(__name__)
 
-_NO_FSYNC = text("SET LOCAL synchronous_commit = off")
+_NO_FSYNC = func.set_config("synchronous_commit", "off", True)
 
 #: How long a claimed message is this worker's before another may take it.
 LEASE = timedelta(minutes=2)
@@ -116,17 +116,17 @@ def claim(worker: str, limit: int = BATCH) -> list[Claimed]:
 
 
 def _record(claimed: Claimed, holder: str, **values: Any) -> bool:
-    """Record an outcome if the message is still this worker's; committed.
+    """Record an outcome if the message is still this worker's; committed, in the
+    transaction that read the message (one transaction a message).
 
-    On PostgreSQL the commit does not wait for the WAL to reach the disk (``SET LOCAL
-    synchronous_commit = off``, this transaction only): a crash of the database server
-    itself, not of the worker, could lose the last outcomes recorded, and those few
-    messages would go again, with the same Message-ID. It halves a message's cost.
+    On PostgreSQL the commit does not wait for the WAL to reach the disk
+    (``set_config('synchronous_commit', 'off', true)`` in the UPDATE itself: this
+    transaction only, no extra round trip): a crash of the database server itself, not
+    of the worker, could lose the last outcomes recorded, and those few messages would
+    go again, with the same Message-ID.
     """
     begin_write()
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(_NO_FSYNC)
-    result = db.session.execute(
+    statement = (
         update(Message)
         .where(
             Message.id == claimed.id,
@@ -137,8 +137,13 @@ def _record(claimed: Claimed, holder: str, **values: Any) -> bool:
         .values(lease_until=None, **values)
         .execution_options(synchronize_session=False)
     )
+    if db.session.get_bind().dialect.name == "postgresql":
+        statement = statement.returning(_NO_FSYNC)
+    else:
+        statement = statement.returning(Message.id)
+    recorded = db.session.execute(statement).first() is not None
     db.session.commit()
-    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    return recorded
 
 
 def _retry_or_fail(claimed: Claimed, worker: str, reason: str, asked: float | None) -> None:
@@ -202,7 +207,8 @@ def send_one(claimed: Claimed, worker: str, transport: Transport) -> str:
     rendered = render(
         message.key, facts, Channel(message.channel), bib_pdf=_bib_pdf(message), colour=colour
     )
-    db.session.rollback()  # end the read transaction before waiting on the network
+    # The read transaction stays open while the channel answers (it holds no lock) and
+    # the outcome commits it: one transaction a message.
     if rendered is None:
         _record(claimed, worker, status=MessageStatus.SKIPPED, error="no address on this channel")
         return MessageStatus.SKIPPED
