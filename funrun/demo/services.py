@@ -104,7 +104,7 @@ def seed_tour(today: date | None = None) -> tuple[Tour, bool]:
     if tour is not None:
         return tour, False
     today = today or date.today()
-    tour = Tour(**TOUR)
+    tour = Tour(**{**TOUR, "name": f"Fun Run 5K {today.year}"})
     db.session.add(tour)
     db.session.flush()
     for index, (slug, city, _day, tz, venue, quota, prefix, _published) in enumerate(EVENTS):

@@ -84,8 +84,8 @@ class RegistrationForm(ContactForm):
     )
     birth_date = StringField(
         _l("Birth date"),
-        # The control shows the date in the phone's own order; the hint names no format.
-        description=_l("As on your KTP: day, month and year."),
+        # The control shows the date in the phone's own order: the hint names no order.
+        description=_l("Pick the date, as on your KTP."),
         render_kw={"type": "date", "autocomplete": "bday"},
     )
     gender = RadioField(
