@@ -187,6 +187,7 @@ SHELL_FILES = (
     "js/scan-offline.js",
     "js/scan.js",
     "js/desk-search.js",
+    "js/shirt-stock.js",
     "css/desk.css",
     "vendor/qr-scanner.umd.min.js",
     "vendor/qr-scanner-worker.min.js",

@@ -65,17 +65,18 @@ def shirt_stock(slug: str) -> Response | tuple[str, int]:
 @bp.app_template_global()
 def shirt_stock_boards() -> list[tuple[EventStock, HChart]]:
     """Every event's shirts: stock against demand per size, as a table and as bars (the
-    dashboard). The bar is the demand; behind it, the stock (none: demand only)."""
+    dashboard). The bar is the stock, the grey behind it the demand: grey showing past the
+    bar is a shortfall. An event without stock set: the bar is the demand."""
     boards = []
     for board in stock_against_demand(list_events()):
-        peak = board.peak
+        peak, unset = board.peak, not board.has_stock
         bars = [
             HBar(
                 label=row.size,
                 y=index * BAR_ROW,
-                width=round(PLOT * row.demand / peak, 1),
-                back_width=round(PLOT * (row.quantity or 0) / peak, 1),
-                value=str(row.demand) if row.quantity is None else f"{row.demand}/{row.quantity}",
+                width=round(PLOT * (row.demand if unset else row.quantity or 0) / peak, 1),
+                back_width=0.0 if unset else round(PLOT * row.demand / peak, 1),
+                value=str(row.demand) if row.quantity is None else f"{row.quantity}/{row.demand}",
             )
             for index, row in enumerate(board.rows)
         ]

@@ -222,5 +222,5 @@ def test_dashboard_shows_stock_against_demand(app, make_event, event, organiser,
     page = page_client.get("/staff/dashboard?lang=en").get_data(as_text=True)
     assert "Shirt stock against demand" in page
     assert "no stock set: demand only" in page
-    assert "3/2" in page  # M: needed 3 against 2 in stock, drawn
+    assert "2/3" in page  # M: 2 in stock against 3 needed, drawn
     assert 'class="is-short"' in page
