@@ -80,6 +80,8 @@ class Config:
     FUNRUN_WHATSAPP_TOKEN = os.environ.get("FUNRUN_WHATSAPP_TOKEN", "")
     FUNRUN_SMS_URL = os.environ.get("FUNRUN_SMS_URL", "")
     FUNRUN_SMS_TOKEN = os.environ.get("FUNRUN_SMS_TOKEN", "")
+    #: Threads of one worker that send messages at once (PostgreSQL; SQLite: one).
+    FUNRUN_MESSAGE_SENDERS = int(os.environ.get("FUNRUN_MESSAGE_SENDERS", "4"))
     #: Seconds a message channel (SMTP, WhatsApp, SMS) gets to connect and to answer.
     FUNRUN_MESSAGE_TIMEOUT = float(os.environ.get("FUNRUN_MESSAGE_TIMEOUT", "10"))
     BABEL_DEFAULT_LOCALE = "id"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -249,24 +250,57 @@ def send_due(
 ) -> int:
     """Claim and send one batch of due messages; how many were claimed.
 
-    A channel that fails in a way that will fail the rest (its server is down) gives the
-    rest of its batch back at once, each with the same wait."""
+    On PostgreSQL the batch is shared out among ``FUNRUN_MESSAGE_SENDERS`` threads, each
+    with its own connection to the channel and to the database: a message spends most of
+    its time waiting on the channel's server, and the threads wait at once (SQLite has
+    one writer: one thread). A channel that fails in a way that will fail the rest (its
+    server is down) gives the rest of that thread's share back at once."""
     batch = claim(worker, limit)
     if not batch:
         return 0
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    senders = 1
+    if db.session.get_bind().dialect.name == "postgresql":
+        senders = max(1, int(app.config.get("FUNRUN_MESSAGE_SENDERS") or 1))
     by_channel: dict[str, list[Claimed]] = {}
     for claimed in batch:
         by_channel.setdefault(claimed.channel, []).append(claimed)
-    available = found(current_app.config)
-    for channel, claims in by_channel.items():
-        transport = available.get(Channel(channel))
-        if transport is None:
-            for claimed in claims:
-                _retry_or_fail(claimed, worker, f"channel {channel} is not configured", None)
-            continue
-        with transport:
-            _send_all(claims, worker, transport)
+    shares = [
+        (channel, claims[n::senders])
+        for channel, claims in by_channel.items()
+        for n in range(min(senders, len(claims)))
+    ]
+    if len(shares) == 1:
+        _send_share(*shares[0], worker, found, app.config)
+        return len(batch)
+    db.session.remove()  # each thread works in an app context (and session) of its own
+
+    def run(share: tuple[str, list[Claimed]]) -> None:
+        with app.app_context():
+            try:
+                _send_share(*share, worker, found, app.config)
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(len(shares), thread_name_prefix="funrun-send") as pool:
+        list(pool.map(run, shares))
     return len(batch)
+
+
+def _send_share(
+    channel: str,
+    claims: list[Claimed],
+    worker: str,
+    found: Callable[[Mapping[str, Any]], dict[Channel, Transport]],
+    config: Mapping[str, Any],
+) -> None:
+    transport = found(config).get(Channel(channel))
+    if transport is None:
+        for claimed in claims:
+            _retry_or_fail(claimed, worker, f"channel {channel} is not configured", None)
+        return
+    with transport:
+        _send_all(claims, worker, transport)
 
 
 def _send_all(claims: list[Claimed], worker: str, transport: Transport) -> None:
