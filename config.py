@@ -81,7 +81,7 @@ class Config:
     FUNRUN_SMS_URL = os.environ.get("FUNRUN_SMS_URL", "")
     FUNRUN_SMS_TOKEN = os.environ.get("FUNRUN_SMS_TOKEN", "")
     #: Threads of one worker that send messages at once (PostgreSQL; SQLite: one).
-    FUNRUN_MESSAGE_SENDERS = int(os.environ.get("FUNRUN_MESSAGE_SENDERS", "4"))
+    FUNRUN_MESSAGE_SENDERS = int(os.environ.get("FUNRUN_MESSAGE_SENDERS", "2"))
     #: Seconds a message channel (SMTP, WhatsApp, SMS) gets to connect and to answer.
     FUNRUN_MESSAGE_TIMEOUT = float(os.environ.get("FUNRUN_MESSAGE_TIMEOUT", "10"))
     BABEL_DEFAULT_LOCALE = "id"
