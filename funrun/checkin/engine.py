@@ -41,7 +41,7 @@ from funrun.checkin.desk import Desk, DeskEvent, DeskUser, read_desk, token_hash
 from funrun.checkin.entry import city_of_event
 from funrun.checkin.models import ScanResult
 from funrun.checkin.outcomes import CheckInView, RunnerView, ScanOutcome
-from funrun.checkin.pickup import check_shirt, pickup_view, proxy_refused
+from funrun.checkin.pickup import check_shirt, pickup_view, proxy_refused, write_pickup
 from funrun.checkin.replay import replay
 from funrun.checkin.scanrequest import ScanRequest
 from funrun.checkin.statements import (
@@ -274,29 +274,13 @@ def _write(desk: Desk | None, params: dict[str, Any]) -> tuple[Any, ...]:
     """Run the scan's write; the one row both databases answer. (The only difference
     between them: one statement on PostgreSQL, several in a transaction on SQLite.)"""
     if fastdb.available() and "proxy_refused" in params:
-        return _pickup_on_postgresql(params)
+        return write_pickup(SCAN_WITH_PICKUP, params)
     if fastdb.available():
         statement = SCAN_BY_TOKEN if desk is None else SCAN_AT_DESK
         return tuple(fastdb.run_hot(statement, params)[0])
     assert desk is not None  # SQLite reads the desk first (read_desk)
     try:
         row = _in_steps(desk, params)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    return row
-
-
-def _pickup_on_postgresql(params: dict[str, Any]) -> tuple[Any, ...]:
-    """A pickup with details on PostgreSQL: the event's row locked and the representative's
-    pickups counted (pickup.py), then the scan's statement, in one transaction (READ
-    COMMITTED: the statement after the lock sees what the lock waited for)."""
-    try:
-        params["proxy_refused"], params["proxy_limit"] = proxy_refused(
-            params["event_id"], params["proxy_nik_hash"]
-        )
-        row = tuple(db.session.execute(SCAN_WITH_PICKUP, params).one())
         db.session.commit()
     except BaseException:
         db.session.rollback()

@@ -238,3 +238,20 @@ def pickup_view(
         shirt_given=pickup.shirt_given,
         limit=limit if refused else None,
     )
+
+
+def write_pickup(statement: Any, params: dict[str, Any]) -> tuple[Any, ...]:
+    """A pickup with details on PostgreSQL: the event's row locked and the representative's
+    pickups counted (:func:`proxy_refused`), then the scan's ``statement``
+    (engine.SCAN_WITH_PICKUP), in one transaction. READ COMMITTED: the statement after the
+    lock sees what the lock waited for."""
+    try:
+        params["proxy_refused"], params["proxy_limit"] = proxy_refused(
+            params["event_id"], params["proxy_nik_hash"]
+        )
+        row = tuple(db.session.execute(statement, params).one())
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return row

@@ -59,6 +59,8 @@ class RosterEntry:
     checked_in_at: datetime | None
     participant_number: str | None
     enrolled_at: datetime | None
+    #: The representative who collected the race pack (issue 19, point 5), if any.
+    collected_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ def roster_page(
             Registration.waitlist_seq,
             Person.nik_encrypted,
             CheckIn.checked_in_at,
+            CheckIn.proxy_name,
             Enrolment.participant_number,
             Enrolment.created_at.label("enrolled_at"),
         )
@@ -164,6 +167,7 @@ def roster_page(
                 checked_in_at=row.checked_in_at,
                 participant_number=row.participant_number,
                 enrolled_at=row.enrolled_at,
+                collected_by=row.proxy_name,
             )
         )
     return RosterPage(entries=entries, page=page, pages=pages, total=total, query=query)

@@ -458,3 +458,20 @@ def test_proxy_limit_on_the_event_form(app, make_event, make_staff):
     with pytest.raises(EventEditError) as refused:
         update_event(event, data)
     assert "proxy_limit" in refused.value.errors
+
+
+def test_roster_says_who_collected(app, client, event, volunteer, add_runners, make_staff):
+    from tests.checkin.conftest import PASSWORD, browser, login
+
+    add_runners(event, 1)
+    assert pickup(client, volunteer, event.slug, 1).status_code == 201
+    boss = make_staff("organiser", password=PASSWORD)
+    office = browser(app)
+    assert login(office, boss.email).status_code == 302
+    roster = office.get(f"/staff/events/{event.slug}/roster?lang=en").get_data(as_text=True)
+    assert "Collected by Agus Wijaya (representative)" in roster
+    assert REP_NIK not in roster
+    for fmt in ("csv", "xlsx"):
+        exported = office.get(f"/staff/events/{event.slug}/roster.{fmt}")
+        assert exported.status_code == 200
+        assert REP_NIK.encode() not in exported.get_data()
