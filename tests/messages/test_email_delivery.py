@@ -29,8 +29,8 @@ from tests.messages.smtp_server import SmtpServer, smtp_server  # noqa: F401
 @pytest.fixture
 def mail_to(
     app: Flask,
-    smtp_server: SmtpServer,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    smtp_server: SmtpServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[SmtpServer]:
     """The app sends e-mail to the loopback server for the length of a test."""
     monkeypatch.setitem(app.config, "FUNRUN_SMTP_URL", smtp_server.url)
