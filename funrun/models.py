@@ -16,10 +16,13 @@ from funrun.enrolment.models import (
     Sponsor,
 )
 from funrun.events.models import Event, ShirtStock, Tour
+from funrun.groups.models import GroupImport, GroupImportRefusal
 from funrun.jobs.models import Job
 from funrun.messages.models import Broadcast, Message
+from funrun.payments.models import Payment, PaymentFile, PaymentRefusal
 from funrun.people.models import Person
 from funrun.registration.models import PrivacyNotice, Registration
+from funrun.sponsors.models import SponsorEligible
 
 __all__ = [
     "ApiToken",
@@ -35,9 +38,14 @@ __all__ = [
     "EventAssignment",
     "ExportAccess",
     "ExportBatch",
+    "GroupImport",
+    "GroupImportRefusal",
     "IncomeBracket",
     "Job",
     "Message",
+    "Payment",
+    "PaymentFile",
+    "PaymentRefusal",
     "Person",
     "PrintJob",
     "PrivacyNotice",
@@ -46,6 +54,7 @@ __all__ = [
     "ScanLog",
     "ShirtStock",
     "Sponsor",
+    "SponsorEligible",
     "Tour",
     "User",
 ]

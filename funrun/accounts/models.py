@@ -37,6 +37,8 @@ class User(UserMixin, db.Model):
     #: Werkzeug (scrypt) hash; None for API-only partner accounts.
     password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
+    #: A partner's organisation (the aggregator's name), as organisers and reports show it.
+    organisation: Mapped[str | None] = mapped_column(String(160))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from funrun.dbtypes import UTCDateTime, utcnow
@@ -174,6 +182,12 @@ class Sponsor(db.Model):
     """Someone who pays members' contributions, e.g. a provincial budget (APBD DKI)."""
 
     __tablename__ = "sponsors"
+    __table_args__ = (
+        CheckConstraint(
+            "budget_member_months IS NULL OR budget_member_months >= 0", name="budget_months"
+        ),
+        CheckConstraint("budget_rupiah IS NULL OR budget_rupiah >= 0", name="budget_rupiah"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -181,6 +195,11 @@ class Sponsor(db.Model):
     #: APBN/APBD money: some relief rules do not apply to it.
     public_budget: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+    #: The budget: member-months it pays for, or rupiah; None for no limit of that kind.
+    budget_member_months: Mapped[int | None]
+    budget_rupiah: Mapped[int | None] = mapped_column(BigInteger)
+    #: A partner (aggregator) that is also this sponsor, if any.
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Counter(db.Model):

@@ -69,6 +69,7 @@ class Event(db.Model):
         CheckConstraint("reminder_days_before BETWEEN 1 AND 30", name="reminder_days_before_range"),
         CheckConstraint("proxy_limit BETWEEN 0 AND 50", name="proxy_limit_range"),
         CheckConstraint("walkup_allowance >= 0", name="walkup_allowance_positive"),
+        CheckConstraint("group_hold_days BETWEEN 1 AND 60", name="group_hold_days_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -112,6 +113,8 @@ class Event(db.Model):
     proxy_limit: Mapped[int] = mapped_column(server_default="3")
     #: Places beyond the quota kept for walk-ups registered at the desk on race day.
     walkup_allowance: Mapped[int] = mapped_column(server_default="0")
+    #: Days a partner's group member has to confirm a held place before it goes back.
+    group_hold_days: Mapped[int] = mapped_column(server_default="7")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

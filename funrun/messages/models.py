@@ -31,6 +31,12 @@ class MessageKind(StrEnum):
     ENROLMENT_WELCOME = "enrolment_welcome"
     LINK_RECOVERED = "link_recovered"
     BROADCAST = "broadcast"
+    #: A partner's group member: confirm your held place (and consent) by this link.
+    GROUP_INVITE = "group_invite"
+    #: A held place was not confirmed in time and went back.
+    HOLD_EXPIRED = "hold_expired"
+    #: An enrolled member's next month is due (after the race, from the payment files).
+    PAYMENT_DUE = "payment_due"
 
 
 #: Messages a runner may turn off; every other kind is part of a change they made or

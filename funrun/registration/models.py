@@ -79,7 +79,16 @@ class Registration(db.Model):
         # What a check-in's composite foreign key points at (its registration and event).
         UniqueConstraint("id", "event_id"),
         Index("ix_registrations_event_status_seq", "event_id", "status", "waitlist_seq"),
-        CheckConstraint("status IN ('confirmed', 'waitlisted', 'cancelled')", name="status_known"),
+        CheckConstraint(
+            "status IN ('confirmed', 'waitlisted', 'cancelled', 'held')", name="status_known"
+        ),
+        # A held place (a partner's group) has a bib and a deadline; it is confirmed by
+        # the member alone, who consents then (consent is theirs, not the partner's).
+        CheckConstraint("status <> 'held' OR bib_number IS NOT NULL", name="held_bib"),
+        CheckConstraint("status <> 'held' OR hold_expires_at IS NOT NULL", name="held_until"),
+        CheckConstraint(
+            "consent_at IS NOT NULL OR group_import_id IS NOT NULL", name="consent_given"
+        ),
         CheckConstraint("status <> 'confirmed' OR bib_number IS NOT NULL", name="confirmed_bib"),
         CheckConstraint("disputed_at IS NULL OR status = 'cancelled'", name="disputed_cancelled"),
         CheckConstraint(
@@ -116,13 +125,21 @@ class Registration(db.Model):
     #: Who the runner named to collect their race pack (with a signed letter), if anyone.
     proxy_name: Mapped[str | None] = mapped_column(String(100))
     proxy_phone: Mapped[str | None] = mapped_column(String(20))
-    privacy_notice_id: Mapped[int] = mapped_column(ForeignKey("privacy_notices.id"))
-    consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The notice the runner consented to, and when; None only for a group member's
+    #: held place until they confirm it themselves.
+    privacy_notice_id: Mapped[int | None] = mapped_column(ForeignKey("privacy_notices.id"))
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     source: Mapped[str] = mapped_column(String(16), default=RegistrationSource.WEB)
     #: The language the runner used, for any message we send later.
     locale: Mapped[str] = mapped_column(String(8), default="id")
     #: The partner or staff account that registered this person, if any.
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: The partner (aggregator) who brought this runner: by the API or a group import.
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    #: The group import that took this place, if any (its member confirms by link).
+    group_import_id: Mapped[int | None] = mapped_column(ForeignKey("group_imports.id"), index=True)
+    #: A held place goes back (to the waitlist's first) if not confirmed by then.
+    hold_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,1 @@
+"""Group registrations: a partner (aggregator) brings its members; each confirms alone."""

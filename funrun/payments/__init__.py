@@ -1,0 +1,1 @@
+"""The scheme's payment files: which enrolled members paid which month."""

@@ -1,0 +1,1 @@
+"""Sponsors who pay members' contributions: their lists of eligible people and budgets."""
