@@ -161,7 +161,13 @@ def child(variant: str, out_dir: Path) -> dict[str, Any]:
     from funrun.reports.exports import totals_csv
     from funrun.reports.exports import totals_xlsx as write_totals_xlsx
     from funrun.reports.figures import tour_figures
-    from funrun.reports.roster_files import roster_csv, roster_events, roster_query, roster_xlsx
+    from funrun.reports.roster_files import (
+        RosterWords,
+        roster_csv,
+        roster_events,
+        roster_query,
+        roster_xlsx,
+    )
 
     app = create_app()
     result: dict[str, Any] = {"variant": variant}
@@ -196,7 +202,7 @@ def child(variant: str, out_dir: Path) -> dict[str, Any]:
             warm_up(roster_csv)
             started = time.perf_counter()
             with (out_dir / "roster.csv").open("w", encoding="utf-8", newline="") as target:
-                for chunk in roster_csv(db.engine, roster_events()):
+                for chunk in roster_csv(db.engine, roster_events(), RosterWords.now()):
                     target.write(chunk)
             with (out_dir / "roster.csv").open(encoding="utf-8") as written:
                 result["rows"] = sum(1 for _ in written) - 1
@@ -231,10 +237,10 @@ def warm_up(roster_csv: Any) -> None:
     statements compiled and cached, mappers configured (about a second, once)."""
     from funrun.events.models import Event
     from funrun.extensions import db
-    from funrun.reports.roster_files import roster_events
+    from funrun.reports.roster_files import RosterWords, roster_events
 
     smallest = db.session.scalars(select(Event.id).order_by(Event.quota, Event.id).limit(1)).one()
-    for _chunk in roster_csv(db.engine, roster_events(smallest)):
+    for _chunk in roster_csv(db.engine, roster_events(smallest), RosterWords.now()):
         pass
     db.session.rollback()
 
