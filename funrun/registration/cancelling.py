@@ -115,7 +115,8 @@ def release_place(current: Registration, now: datetime) -> list[Registration]:
     head of the waitlist (returned). The one rule behind a cancel and a disputed void."""
     if current.status == RegistrationStatus.CANCELLED:
         raise AlreadyCancelled(_("This registration was already cancelled."))
-    was_confirmed = current.status == RegistrationStatus.CONFIRMED
+    # A held place (a partner's group member not yet confirmed) is counted in the quota too.
+    was_confirmed = current.status in (RegistrationStatus.CONFIRMED, RegistrationStatus.HELD)
     current.status = RegistrationStatus.CANCELLED
     current.cancelled_at = now
     current.updated_at = now

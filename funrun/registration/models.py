@@ -30,6 +30,9 @@ class RegistrationStatus(StrEnum):
     CONFIRMED = "confirmed"
     WAITLISTED = "waitlisted"
     CANCELLED = "cancelled"
+    #: A partner's group member's place (a bib, counted in the quota) until they confirm
+    #: it themselves by their link, or it goes back at ``hold_expires_at``.
+    HELD = "held"
 
 
 class RegistrationSource(StrEnum):
