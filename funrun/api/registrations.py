@@ -55,9 +55,8 @@ def create_registration(slug: str) -> Response | tuple[Response, int]:
     body = json_object()
     if isinstance(body, Response):
         return body
-    source = (
-        RegistrationSource.PARTNER if user and user.role == Role.PARTNER else RegistrationSource.API
-    )
+    partner = user is not None and user.role == Role.PARTNER
+    source = RegistrationSource.PARTNER if partner else RegistrationSource.API
     try:
         data = RegistrationData.of(validate_registration(body, event))
         new = register(
@@ -67,6 +66,7 @@ def create_registration(slug: str) -> Response | tuple[Response, int]:
             source=source,
             locale=locale,
             created_by_id=user.id if user else None,
+            partner_id=user.id if partner and user else None,
         )
     except ValidationFailed as failed:
         return invalid(failed.errors)

@@ -63,6 +63,7 @@ FIELDS = (
     "source",
     "locale",
     "created_by_id",
+    "partner_id",
 )
 #: The person's fields (``nik_hash`` included), each a parameter of the same name.
 PERSON_FIELDS = ("nik_encrypted", "birth_date", "gender")

@@ -64,6 +64,7 @@ def register(
     source: RegistrationSource = RegistrationSource.WEB,
     locale: str = "id",
     created_by_id: int | None = None,
+    partner_id: int | None = None,
     now: datetime | None = None,
     submission: str | None = None,
     walkup_place: bool = False,
@@ -104,6 +105,7 @@ def register(
         "source": str(source),
         "locale": locale,
         "created_by_id": created_by_id,
+        "partner_id": partner_id,
     }
     if walkup_place:
         kinds = _WALKUP_KINDS

@@ -1,7 +1,8 @@
 """A registration's request models: what the form and the API may send, checked once.
 
 :class:`RegistrationRequest` is the body of ``POST /api/v1/events/{slug}/registrations``
-and what the registration, dispute and walk-up forms submit; :class:`ContactRequest` the
+and what the registration, dispute and walk-up forms submit (:class:`MemberRequest`, the
+same without consent, a group member's row in a partner's import); :class:`ContactRequest` the
 manage page's corrections. Each field runs one rule of :mod:`funrun.people.rules` and
 declares the JSON schema the OpenAPI document shows. Validate with the event in the
 context: ``validate(RegistrationRequest, raw, event=event)``.
@@ -104,10 +105,9 @@ class ContactRequest(RequestModel):
 CONSENT_NEEDED = _l("You must agree to the privacy notice to register.")
 
 
-class RegistrationRequest(ContactRequest):
-    """A new registration: the runner's answers (POST /events/{slug}/registrations)."""
-
-    MISSING = {"consent": CONSENT_NEEDED}
+class MemberRequest(ContactRequest):
+    """A runner's details without their consent: a group member a partner sends (the
+    member consents on their own, when confirming the held place)."""
 
     full_name: Annotated[str, checked(_full_name), _schema(type="string", maxLength=MAX_NAME)] = (
         Field(description="Full name as on the ID card (KTP), letters only.")
@@ -128,6 +128,13 @@ class RegistrationRequest(ContactRequest):
     kpj_number: Annotated[
         str | None, checked(_kpj_number), _schema(type=_OPTIONAL, pattern=KPJ_PATTERN)
     ] = Field(default=None, validate_default=True, description="Required when member is true.")
+
+
+class RegistrationRequest(MemberRequest):
+    """A new registration: the runner's answers (POST /events/{slug}/registrations)."""
+
+    MISSING = {"consent": CONSENT_NEEDED}
+
     consent: Annotated[
         bool,
         checked(lambda v, _i: rules.consented(v, CONSENT_NEEDED)),
@@ -138,6 +145,11 @@ class RegistrationRequest(ContactRequest):
 def validate_registration(raw: Any, event: Any) -> RegistrationRequest:
     """``raw`` (a JSON object or a form's values) checked for ``event``."""
     return contracts.validate(RegistrationRequest, raw, event=event)
+
+
+def validate_member(raw: Any, event: Any) -> MemberRequest:
+    """A group member's details (no consent: theirs to give later) checked for ``event``."""
+    return contracts.validate(MemberRequest, raw, event=event)
 
 
 def validate_contact(raw: Any, event: Any) -> ContactRequest:

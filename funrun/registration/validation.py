@@ -24,7 +24,7 @@ from funrun.registration.schemas import (
     MAX_NAME,
     MAX_OCCUPATION,
     ContactRequest,
-    RegistrationRequest,
+    MemberRequest,
     validate_contact,
     validate_registration,
 )
@@ -64,7 +64,7 @@ class RegistrationData:
     emergency_phone: str | None
 
     @classmethod
-    def of(cls, body: RegistrationRequest) -> RegistrationData:
+    def of(cls, body: MemberRequest) -> RegistrationData:
         """The checked request as the services take it."""
         return cls(
             full_name=body.full_name,
