@@ -191,6 +191,7 @@ def register_commands(app: Flask) -> None:
     from funrun.demo.cli import seed_demo
     from funrun.enrolment.cli import enrolment_cli
     from funrun.jobs.cli import worker_command
+    from funrun.payments.cli import payments_cli
     from funrun.privacy.cli import privacy_cli
 
     app.cli.add_command(users_cli)
@@ -200,3 +201,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(enrolment_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(privacy_cli)
+    app.cli.add_command(payments_cli)
