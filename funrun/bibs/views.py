@@ -16,6 +16,7 @@ from funrun.bibs.qr import svg
 from funrun.bibs.services import NoBib, bib_pdf, count_confirmed, payload_for
 from funrun.events.services import get_event
 from funrun.extensions import db
+from funrun.registration.models import RegistrationStatus
 from funrun.registration.services import find_by_token
 
 
@@ -34,6 +35,8 @@ def runner_bib_pdf(token: str) -> Response:
     registration = find_by_token(token)
     if registration is None:
         abort(404)
+    if registration.status == RegistrationStatus.HELD:  # a group member confirms first
+        return make_response(render_template("registration/held_no_bib.html", token=token), 409)
     try:
         data = bib_pdf(registration)
     except NoBib:

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -60,6 +61,10 @@ class Facts:
     body: str | None = None
     #: A link recovery goes only where the runner asked ("email" or "phone").
     via: str | None = None
+    #: A group member's place: the partner (organisation) who registered them, and until
+    #: when the place is held (venue time).
+    partner: str | None = None
+    hold_until: datetime | None = None
 
 
 def public_url() -> str:
@@ -137,6 +142,8 @@ def facts_for(message: Message) -> Facts | None:
         facts = replace(facts, waitlist_position=_waitlist_position(registration))
     if kind == MessageKind.ENROLMENT_WELCOME:
         facts = replace(facts, enrolment=_enrolment(registration.id))
+    if kind in (MessageKind.GROUP_INVITE, MessageKind.HOLD_EXPIRED):
+        facts = replace(facts, **_hold_facts(registration, event))
     if kind == MessageKind.BROADCAST and message.broadcast_id:
         broadcast = db.session.get(Broadcast, message.broadcast_id)
         if broadcast is not None:
@@ -147,6 +154,21 @@ def facts_for(message: Message) -> Facts | None:
                 body=broadcast.body_en if english else broadcast.body_id,
             )
     return facts
+
+
+def _hold_facts(registration: Registration, event: Event) -> dict[str, Any]:
+    """A group member's place: who registered them, until when it is held, its bib."""
+    from zoneinfo import ZoneInfo
+
+    from funrun.accounts.models import User
+
+    partner = db.session.get(User, registration.partner_id) if registration.partner_id else None
+    until = registration.hold_expires_at
+    return {
+        "partner": (partner.organisation or partner.email) if partner is not None else None,
+        "hold_until": until.astimezone(ZoneInfo(event.timezone)) if until else None,
+        "bib": registration.bib,
+    }
 
 
 def _today(event: Event) -> date:
@@ -184,6 +206,14 @@ def sample_facts(kind: MessageKind, locale: str, event: Event | None = None) -> 
         facts = replace(facts, waitlist_position=12)
     if kind == MessageKind.CANCELLED:
         facts = replace(facts, status=RegistrationStatus.CANCELLED.value)
+    if kind in (MessageKind.GROUP_INVITE, MessageKind.HOLD_EXPIRED):
+        held = RegistrationStatus.HELD if kind == MessageKind.GROUP_INVITE else None
+        facts = replace(
+            facts,
+            status=(held or RegistrationStatus.CANCELLED).value,
+            partner="Koperasi Ojek Sejahtera",
+            hold_until=datetime.combine(date.today() + timedelta(days=7), time(23, 59)),
+        )
     if kind == MessageKind.ENROLMENT_WELCOME:
         first = month_start(day)
         facts = replace(

@@ -141,6 +141,56 @@ def _recovered(facts: Facts) -> tuple[str, list[str], list[tuple[str, str]]]:
     return subject, paragraphs, _event_rows(facts)
 
 
+def _deadline(facts: Facts) -> str:
+    """Until when a group member's place is held, in venue time: "13 Desember 2026, 23.59"."""
+    if facts.hold_until is None:
+        return "-"
+    return f"{format_event_date(facts.hold_until.date())}, {format_clock(facts.hold_until.time())}"
+
+
+def _group_invite(facts: Facts) -> tuple[str, list[str], list[tuple[str, str]]]:
+    partner = facts.partner or _("Your organisation")
+    subject = _(
+        "%(partner)s registered you for %(event)s: confirm your place",
+        partner=partner,
+        event=facts.event_name,
+    )
+    paragraphs = [
+        _(
+            "%(partner)s registered you for %(event)s in %(city)s on %(day)s.",
+            partner=partner,
+            event=facts.event_name,
+            city=facts.city,
+            day=format_event_date(facts.day),
+        ),
+        _(
+            "Your place (bib %(bib)s) is held until %(deadline)s: confirm it yourself and "
+            "give your consent with your private link below, or let it go.",
+            bib=facts.bib or "-",
+            deadline=_deadline(facts),
+        ),
+        _("A place not confirmed by then goes to the next runner on the waitlist."),
+    ]
+    rows = [
+        (_("Bib number"), facts.bib or "-"),
+        *_event_rows(facts),
+        (_("Confirm by"), _deadline(facts)),
+    ]
+    return subject, paragraphs, rows
+
+
+def _hold_expired(facts: Facts) -> tuple[str, list[str], list[tuple[str, str]]]:
+    subject = _("Your held place for %(event)s went back", event=facts.event_name)
+    paragraphs = [
+        _(
+            "Your held place went back because it was not confirmed by %(deadline)s.",
+            deadline=_deadline(facts),
+        ),
+        _("It goes to the next runner on the waitlist. You can still register yourself."),
+    ]
+    return subject, paragraphs, _event_rows(facts)
+
+
 def _broadcast(facts: Facts) -> tuple[str, list[str], list[tuple[str, str]]]:
     subject = facts.subject or facts.event_name
     paragraphs = [p.strip() for p in (facts.body or "").split("\n\n") if p.strip()]
@@ -157,6 +207,8 @@ _KINDS = {
     MessageKind.ENROLMENT_WELCOME: _welcome,
     MessageKind.LINK_RECOVERED: _recovered,
     MessageKind.BROADCAST: _broadcast,
+    MessageKind.GROUP_INVITE: _group_invite,
+    MessageKind.HOLD_EXPIRED: _hold_expired,
 }
 
 
@@ -172,8 +224,16 @@ def kind_name(kind: str) -> str:
         MessageKind.ENROLMENT_WELCOME: _("Welcome to the scheme"),
         MessageKind.LINK_RECOVERED: _("New private link"),
         MessageKind.BROADCAST: _("Message from the organiser"),
+        MessageKind.GROUP_INVITE: _("Place held by your organisation"),
+        MessageKind.HOLD_EXPIRED: _("Held place went back"),
     }
     return names.get(kind, kind)  # type: ignore[call-overload,no-any-return]
+
+
+def _link_label(facts: Facts) -> str:
+    if facts.kind == MessageKind.GROUP_INVITE:
+        return _("Confirm your place (or let it go)")
+    return _("Your private link (see, change or cancel)")
 
 
 def word(facts: Facts) -> Wording:
@@ -191,7 +251,7 @@ def word(facts: Facts) -> Wording:
             greeting=_("Hello %(name)s,", name=facts.name),
             paragraphs=tuple(paragraphs),
             rows=tuple(rows),
-            link_label=_("Your private link (see, change or cancel)") if facts.link else None,
+            link_label=_link_label(facts) if facts.link else None,
             link=facts.link,
             footer=footer,
         )

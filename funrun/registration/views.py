@@ -9,6 +9,8 @@ from werkzeug.wrappers import Response
 
 from funrun.events.services import get_event, summarise
 from funrun.extensions import limiter
+from funrun.groups import confirming
+from funrun.groups.held import CONFIRM, CONSENT_MISSING, HoldForm, held_page
 from funrun.messages.history import channel_name, for_registration, state_name
 from funrun.messages.wording import kind_name
 from funrun.people.crypto import data_cipher, mask_nik
@@ -106,6 +108,11 @@ def _registration_or_404(token: str) -> Registration:
 def manage(token: str) -> Response | str | tuple[str, int]:
     """The runner's own page: status, bib or waitlist place, corrections."""
     registration = _registration_or_404(token)
+    if registration.status == RegistrationStatus.HELD:  # a group member confirms first
+        if request.method == "POST":
+            flash(_("Confirm your place first; then you can correct your details."), "error")
+            return held_page(registration, token, status=409)
+        return held_page(registration, token)
     form = ContactForm(obj=registration).for_event(registration.event)
     if request.method == "GET":
         form.phone.data = national_format(registration.phone)
@@ -148,9 +155,39 @@ def manage(token: str) -> Response | str | tuple[str, int]:
             kind_name=kind_name,
             channel_name=channel_name,
             state_name=state_name,
+            went_back=confirming.went_back(registration),
         ),
         status,
     )
+
+
+@bp.route("/r/<token>/confirm", methods=["POST"])
+def confirm_hold(token: str) -> Response | tuple[str, int]:
+    """A group member confirms the held place (with their consent) or lets it go."""
+    registration = _registration_or_404(token)
+    form = HoldForm()
+    pressed = form.chosen(request.form.get("action"))
+    if not form.validate() or pressed is None:
+        abort(400)
+    held = registration.status == RegistrationStatus.HELD
+    if pressed == CONFIRM:
+        notice = form.shown_notice()
+        if held and not form.consent.data:
+            form.consent.errors = [str(CONSENT_MISSING)]
+            return held_page(registration, token, form, status=422)
+        if held and notice is None:  # the notice changed since the page was shown
+            flash(_("The privacy notice has changed: please read it again."), "error")
+            return held_page(registration, token, status=409)
+        answer = confirming.confirm(registration.id, notice.id if notice else 0)
+    else:
+        answer = confirming.decline(registration)
+    good = answer in (
+        confirming.Answer.CONFIRMED,
+        confirming.Answer.ALREADY_CONFIRMED,
+        confirming.Answer.DECLINED,
+    )
+    flash(confirming.message(answer), "success" if good else "error")
+    return redirect(url_for("registration.manage", token=token), code=303)
 
 
 @bp.route("/r/<token>/reminders", methods=["POST"])
