@@ -43,7 +43,12 @@ class RequestModel(BaseModel):
 
 
 def checked(rule: Callable[[Any, ValidationInfo], Any]) -> PlainValidator:
-    """A pydantic validator that runs ``rule(value, info)`` and reports its messages."""
+    """A pydantic validator that runs ``rule(value, info)`` and reports its messages.
+
+    A rule about a nested object (or about several fields at once) raises
+    :class:`ValidationFailed` with every field's messages, named as they are reported
+    (e.g. ``proxy.nik``).
+    """
 
     def run(value: Any, info: ValidationInfo) -> Any:
         try:
@@ -53,6 +58,10 @@ def checked(rule: Callable[[Any, ValidationInfo], Any]) -> PlainValidator:
                 RULE_ERROR,
                 "{summary}",
                 {"summary": str(broken), "messages": broken.messages, "field": broken.field},
+            ) from None
+        except ValidationFailed as failed:
+            raise PydanticCustomError(
+                RULE_ERROR, "{summary}", {"summary": "invalid", "fields": failed.errors}
             ) from None
 
     return PlainValidator(run)
@@ -64,6 +73,10 @@ def field_errors(failure: ValidationError, model: type[BaseModel]) -> dict[str, 
     missing = getattr(model, "MISSING", {})
     for error in failure.errors(include_url=False):
         name = str(error["loc"][0]) if error["loc"] else "body"
+        if error["type"] == RULE_ERROR and "fields" in error["ctx"]:
+            for field, messages in error["ctx"]["fields"].items():
+                errors.setdefault(field, []).extend(messages)
+            continue
         if error["type"] == RULE_ERROR:
             name = error["ctx"]["field"] or name
             messages = list(error["ctx"]["messages"])

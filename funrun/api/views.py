@@ -26,7 +26,6 @@ from funrun.checkin.services import (
     ScanRequest,
     UndoError,
     can_scan,
-    parse_scanned_at,
     read_desk,
     read_scan,
     scan_by_token,
@@ -91,24 +90,14 @@ def create_checkin(slug: str) -> Response | tuple[Response, int]:
 
 
 def _scan_request(body: object) -> tuple[ScanRequest | None, Response | None]:
-    """The check-in body, checked; or the 400/422 answer it deserves (given once the caller
-    is known to be allowed)."""
+    """The check-in body checked by its declared schema; or the 400/422 answer it deserves
+    (given once the caller is known to be allowed)."""
     if not isinstance(body, dict):
         return None, problem(400, _("The body must be a JSON object."), kind="bad-request")
-    device = body.get("device") if isinstance(body.get("device"), str) else None
+    if not isinstance(body.get("device"), str) or not body["device"]:
+        body = {**body, "device": request.headers.get("User-Agent", "")}
     try:
-        return read_scan(
-            body.get("code"),
-            station=body.get("station", "pickup"),
-            client_ref=body.get("client_ref"),
-            scanned_at=parse_scanned_at(body.get("scanned_at")),
-            device=(device or request.headers.get("User-Agent", ""))[:64] or None,
-            offline_answer=body.get("offline_answer"),
-            method=body.get("method"),
-            id_checked=body.get("id_checked"),
-            proxy=body.get("proxy"),
-            shirt_given=body.get("shirt_given"),
-        ), None
+        return read_scan(body), None
     except ValidationFailed as failed:
         errors = failed.errors
     return None, problem(422, _("Some fields need correcting."), kind="validation", errors=errors)

@@ -22,7 +22,6 @@ from flask_babel import lazy_gettext as _l
 from pydantic import Field, ValidationInfo, WithJsonSchema
 from sqlalchemy import func, select
 
-from funrun import contracts
 from funrun.checkin.statements import CHECKINS, EVENTS, REGISTRATIONS
 from funrun.contracts import RequestModel, ValidationFailed, checked
 from funrun.extensions import db
@@ -40,7 +39,9 @@ def _proxy_name(value: Any, _info: ValidationInfo) -> str:
     return rules.person_name(value, max_length=MAX_PROXY_NAME, message=NAME_MESSAGE)
 
 
-def _size(value: Any, _info: ValidationInfo) -> str | None:
+def clean_size(value: Any) -> str | None:
+    """A shirt size as sent (upper case), None when none was; the event's sizes are
+    checked when the scan runs (:func:`check_shirt`)."""
     size = rules.single_line(value, max_length=MAX_SIZE, required=False)
     return size.upper() if size else None
 
@@ -63,20 +64,6 @@ class ProxyRequest(RequestModel):
     )
 
 
-#: ``shirt_given`` as the check-in request declares it.
-ShirtGiven = Annotated[
-    str | None,
-    checked(_size),
-    WithJsonSchema({"type": ["string", "null"], "maxLength": MAX_SIZE}),
-]
-
-
-class PickupRequest(RequestModel):
-    """The optional pickup details of a check-in (checked apart from the scan's fields)."""
-
-    shirt_given: ShirtGiven = None
-
-
 @dataclass(frozen=True)
 class Pickup:
     """A pickup's details, checked: the representative (no NIK: its hash) and the size."""
@@ -94,43 +81,14 @@ class Pickup:
         }
 
 
-def read_pickup(
-    proxy: object, shirt_given: object, *, station: object, id_checked: object
-) -> tuple[Pickup | None, dict[str, list[str]]]:
-    """The pickup details sent with a check-in (None when there are none), and the field
-    errors (``proxy.name``, ``proxy.nik``, ``shirt_given``, ``id_checked``, ``station``)."""
+def pickup_from(proxy: ProxyRequest | None, shirt_given: str | None) -> Pickup | None:
+    """A checked scan's pickup details (None when there are none): the representative's
+    NIK becomes its keyed hash here, and goes no further."""
     if proxy is None and shirt_given is None:
-        return None, {}
-    errors: dict[str, list[str]] = {}
-    name = nik_hash = size = None
-    if proxy is not None:
-        if not isinstance(proxy, dict):
-            errors["proxy"] = [str(_l("Give the representative's name and NIK."))]
-        else:
-            try:
-                checked_proxy = contracts.validate(ProxyRequest, proxy)
-            except ValidationFailed as failed:
-                for key, messages in failed.errors.items():
-                    errors[f"proxy.{key}"] = messages
-            else:
-                name = checked_proxy.name
-                nik_hash = data_cipher().lookup_hash(checked_proxy.nik)
-        if id_checked is not True:
-            errors["id_checked"] = [
-                str(_l("Tick that you have seen the representative's ID card (KTP)."))
-            ]
-    if shirt_given is not None:
-        try:
-            size = contracts.validate(PickupRequest, {"shirt_given": shirt_given}).shirt_given
-        except ValidationFailed as failed:
-            errors.update(failed.errors)
-    if station != PICKUP_STATION:
-        errors["station"] = [
-            str(_l("A representative or a shirt size is recorded at the race-pack pickup."))
-        ]
-    if errors:
-        return None, errors
-    return Pickup(name, nik_hash, size), {}
+        return None
+    if proxy is None:
+        return Pickup(None, None, shirt_given)
+    return Pickup(proxy.name, data_cipher().lookup_hash(proxy.nik), shirt_given)
 
 
 def check_shirt(event_id: int, pickup: Pickup) -> None:

@@ -39,7 +39,6 @@ from funrun.checkin.scanrequest import (
     MAX_CODE,
     ScanRequest,
     clean_device,
-    parse_scanned_at,
     read_scan,
 )
 from funrun.checkin.statements import CHECKINS, SCAN_LOG
@@ -64,7 +63,6 @@ __all__ = [
     "UndoError",
     "assigned_stations",
     "can_scan",
-    "parse_scanned_at",
     "read_desk",
     "read_scan",
     "recent",
@@ -103,18 +101,19 @@ def scan(
     collecting) and ``shirt_given`` (another size handed out) are a pickup's details
     (pickup.py).
     """
-    req = read_scan(
-        code,
-        station=station,
-        client_ref=client_ref,
-        scanned_at=scanned_at,
-        device=device,
-        offline_answer=offline_answer,
-        method=method,
-        id_checked=id_checked,
-        proxy=proxy,
-        shirt_given=shirt_given,
-    )
+    body = {
+        "code": code,
+        "station": station,
+        "client_ref": client_ref,
+        "scanned_at": scanned_at,
+        "device": device,
+        "offline_answer": offline_answer,
+        "method": method,
+        "id_checked": id_checked,
+        "proxy": proxy,
+        "shirt_given": shirt_given,
+    }
+    req = read_scan(body)
     return scan_request(event, req, user=user)
 
 

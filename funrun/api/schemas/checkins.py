@@ -5,77 +5,21 @@ The result codes and stations come from :mod:`funrun.checkin.models`, not re-lis
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from funrun.api.schemas.base import Count, DateTime, Schema
 from funrun.api.schemas.registrations import JWK as JWKRef
-from funrun.checkin.models import STATIONS, ScanResult
-from funrun.checkin.pickup import ProxyRequest, ShirtGiven
-from funrun.checkin.scanrequest import MAX_CODE
+from funrun.checkin.models import STATIONS
+from funrun.checkin.scanrequest import SCAN_ANSWERS, CheckInRequest
 from funrun.registration.models import RegistrationStatus
 
-#: The answers a scan can give (``undone`` is only ever a log entry).
-SCAN_ANSWERS = tuple(str(r) for r in ScanResult if r != ScanResult.UNDONE)
-#: What a device may have answered offline (it cannot ask for the ID card offline).
-OFFLINE_ANSWERS = tuple(
-    a for a in SCAN_ANSWERS if a not in (ScanResult.CONFIRM_IDENTITY, ScanResult.PROXY_LIMIT)
-)
+#: ``POST /events/{slug}/checkins`` is declared once, beside the rules that check it.
+__all__ = ["CheckInRequest"]
 
 Station = Literal[STATIONS]  # type: ignore[valid-type]
 ScanAnswer = Literal[SCAN_ANSWERS]  # type: ignore[valid-type]
-OfflineAnswer = Literal[OFFLINE_ANSWERS]  # type: ignore[valid-type]
-CLIENT_REF_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
-
-
-class CheckInRequest(Schema):
-    """``POST /events/{slug}/checkins``."""
-
-    code: str = Field(
-        max_length=MAX_CODE,
-        description="The QR payload, or a typed bib: 42, 0042, JKT0042, jkt-0042.",
-    )
-    method: Literal["scan", "typed"] = Field(
-        default="scan",
-        description="How the code was entered. scan: a camera or a handheld scanner read "
-        "it; it must be a signed bib, and any other text (a plain QR holding a bib number) "
-        "is invalid and checks nobody in. typed: a person typed a bib number; it checks in "
-        "only with id_checked true, else the answer is confirm_identity.",
-    )
-    id_checked: bool = Field(
-        default=False,
-        description="The volunteer compared the runner's ID card (KTP) with the name a "
-        "confirm_identity answer gave. Recorded in the scan log.",
-    )
-    station: Station = "pickup"
-    client_ref: Annotated[str, Field(pattern=CLIENT_REF_PATTERN)] | None = Field(
-        default=None,
-        description="Unique per scan from the device; a replay returns the first outcome "
-        "and changes nothing.",
-    )
-    scanned_at: DateTime | None = Field(
-        default=None, description="When a queued scan was made (at most 7 days ago)."
-    )
-    device: Annotated[str, Field(max_length=64)] | None = None
-    offline_answer: OfflineAnswer | None = Field(
-        default=None,
-        description="What the device answered while offline, for a queued scan. checked_in "
-        "here and already_checked_in from the server is a conflict (another device checked "
-        "the runner in first): the answer says so, and the roster lists it for both devices.",
-    )
-    proxy: ProxyRequest | None = Field(
-        default=None,
-        description="A representative collects the race pack (at station pickup, with "
-        "id_checked true: the volunteer saw their ID card and the runner's signed letter). "
-        "Each may collect for at most the event's proxy_limit runners; beyond it the answer "
-        "is proxy_limit (409) and nobody is checked in.",
-    )
-    shirt_given: ShirtGiven = Field(
-        default=None,
-        description="At station pickup: the shirt size handed out, one of the event's "
-        "shirt_sizes, when it differs from the registered one (a swap).",
-    )
 
 
 class ScannedRunner(Schema):
