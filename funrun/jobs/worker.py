@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 
 from funrun.extensions import db
+from funrun.groups import expiry
 from funrun.jobs import queue
 from funrun.messages import reminders, sending
 
@@ -80,10 +81,11 @@ class Worker:
                 time.sleep(self.poll_seconds)
 
     def send_messages(self) -> bool:
-        """Queue the reminders that came due (every few minutes), then send one batch of
-        messages; False when none was due."""
+        """Queue the reminders that came due and release held places past their deadline
+        (every few minutes), then send one batch of messages; False when none was due."""
         if time.monotonic() >= self._reminders_at:
             reminders.queue_due()
+            expiry.release_due()  # held group places past their deadline go back
             self._reminders_at = time.monotonic() + reminders.EVERY.total_seconds()
         claimed = sending.send_due(self.name)
         self.messages += claimed
