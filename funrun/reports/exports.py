@@ -28,6 +28,7 @@ TOTALS_LABELS = {
     "quota": _l("Quota"),
     "confirmed": _l("Confirmed"),
     "waitlisted": _l("Waitlisted"),
+    "held": _l("Held for a group"),
     "cancelled": _l("Cancelled"),
     "checked_in": _l("Checked in"),
     "no_shows": _l("No-shows"),
@@ -35,6 +36,9 @@ TOTALS_LABELS = {
     "non_members": _l("Non-members"),
     "non_members_checked_in": _l("Non-members checked in"),
     "enrolled": _l("New enrolments"),
+    "paid_month_1": _l("Paid month 1"),
+    "paid_month_2": _l("Paid month 2"),
+    "paid_month_3": _l("Paid month 3"),
     "conversion_rate": _l("Conversion rate"),
 }
 

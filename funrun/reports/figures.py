@@ -1,15 +1,15 @@
 """The tour's figures per city and in total: one source for the dashboard, API and exports.
 
 Two grouped queries over the registrations (one with the pickup check-ins and the
-enrolments joined, one for shirt sizes) give every figure, and one over the enrolments
-says who pays what; nothing is counted in Python row by row, so 100,000 registrations
-cost two aggregate scans.
+enrolments joined, one for shirt sizes) give every figure, one over the enrolments says
+who pays what and one over their payments which months the new members paid; nothing is
+counted in Python row by row, so 100,000 registrations cost two aggregate scans.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, case, func, select
@@ -19,6 +19,7 @@ from funrun.dbtypes import utcnow
 from funrun.enrolment.models import Enrolment, Sponsor
 from funrun.events.models import Event
 from funrun.extensions import db
+from funrun.payments.models import Payment
 from funrun.registration.models import Registration, RegistrationStatus
 
 #: The station where a runner collects the race pack: "checked in" means checked in here.
@@ -29,13 +30,19 @@ COUNTS = (
     "quota",
     "confirmed",
     "waitlisted",
+    "held",
     "cancelled",
     "checked_in",
     "no_shows",
     "members",
     "non_members",
     "enrolled",
+    "paid_month_1",
+    "paid_month_2",
+    "paid_month_3",
 )
+#: Months after enrolment the tour follows its new members to (paid_month_1 .. _3).
+PAID_MONTHS = 3
 
 
 #: The payer of enrolments no sponsor pays (as in the enrolment export batches).
@@ -70,6 +77,8 @@ class CityFigures:
     quota: int = 0
     confirmed: int = 0
     waitlisted: int = 0
+    #: A partner group's places awaiting their member's confirmation.
+    held: int = 0
     cancelled: int = 0
     checked_in: int = 0
     no_shows: int = 0
@@ -78,6 +87,11 @@ class CityFigures:
     #: Non-members checked in: the denominator of the conversion rate.
     non_members_checked_in: int = 0
     enrolled: int = 0
+    #: New members with a payment for their first, second and third covered month (the
+    #: first covered month is the month of enrolment), from the scheme's payment files.
+    paid_month_1: int = 0
+    paid_month_2: int = 0
+    paid_month_3: int = 0
     #: Shirts for the confirmed runners, by size.
     shirt_sizes: dict[str, int] = field(default_factory=dict)
     #: Who pays for the new enrolments: ``member`` first, then each sponsor by code.
@@ -161,6 +175,7 @@ def _counts_by_event() -> dict[int, dict[str, int]]:
             Registration.event_id,
             total(confirmed).label("confirmed"),
             total(status == RegistrationStatus.WAITLISTED).label("waitlisted"),
+            total(status == RegistrationStatus.HELD).label("held"),
             total(status == RegistrationStatus.CANCELLED).label("cancelled"),
             total(checked).label("checked_in"),
             total(and_(confirmed, Registration.is_member)).label("members"),
@@ -178,6 +193,33 @@ def _counts_by_event() -> dict[int, dict[str, int]]:
         )
         .outerjoin(Enrolment, Enrolment.registration_id == Registration.id)
         .group_by(Registration.event_id)
+    )
+    return {row.event_id: dict(row._mapping) for row in db.session.execute(query)}
+
+
+def month_index(column: ColumnElement[date]) -> ColumnElement[int]:
+    """Months since year 0 of a date (its year times 12 plus its month), on both databases."""
+    return func.extract("year", column) * 12 + func.extract("month", column)
+
+
+def paid_month_columns(
+    enrolment_valid_from: ColumnElement[date], payment_month: ColumnElement[date]
+) -> list[ColumnElement[int]]:
+    """``paid_month_1`` .. ``_3`` summed over enrolments joined with their payments: a
+    payment counts for month n when it is the n-th covered month (one payment per month)."""
+    offset = month_index(payment_month) - month_index(enrolment_valid_from)
+    return [
+        func.coalesce(func.sum(case((offset == n - 1, 1), else_=0)), 0).label(f"paid_month_{n}")
+        for n in range(1, PAID_MONTHS + 1)
+    ]
+
+
+def _paid_by_event() -> dict[int, dict[str, int]]:
+    """Per event: new members who paid their first, second and third month (one query)."""
+    query = (
+        select(Enrolment.event_id, *paid_month_columns(Enrolment.valid_from, Payment.month))
+        .join(Payment, Payment.enrolment_id == Enrolment.id)
+        .group_by(Enrolment.event_id)
     )
     return {row.event_id: dict(row._mapping) for row in db.session.execute(query)}
 
@@ -235,12 +277,13 @@ def _ordered_sizes(event: Event, counted: dict[str, int]) -> dict[str, int]:
 
 
 def tour_figures(now: datetime | None = None) -> TourFigures:
-    """Every event's figures, soonest first, and the tour total (four queries)."""
+    """Every event's figures, soonest first, and the tour total (five queries)."""
     now = now or utcnow()
     events = list(db.session.scalars(select(Event).order_by(Event.date, Event.city)))
     counts = _counts_by_event()
     shirts = _shirts_by_event()
     payers = _payers_by_event()
+    paid = _paid_by_event()
     rows: list[CityFigures] = []
     totals = CityFigures(slug="", city="")
     for event in events:
@@ -251,6 +294,7 @@ def tour_figures(now: datetime | None = None) -> TourFigures:
             quota=event.quota,
             confirmed=int(found.get("confirmed", 0)),
             waitlisted=int(found.get("waitlisted", 0)),
+            held=int(found.get("held", 0)),
             cancelled=int(found.get("cancelled", 0)),
             checked_in=int(found.get("checked_in", 0)),
             members=int(found.get("members", 0)),
@@ -260,6 +304,9 @@ def tour_figures(now: datetime | None = None) -> TourFigures:
             shirt_sizes=_ordered_sizes(event, shirts.get(event.id, {})),
             payers=payers.get(event.id, {}),
         )
+        for name, value in paid.get(event.id, {}).items():
+            if name.startswith("paid_month_"):
+                setattr(row, name, int(value))
         if race_started(event, now):
             row.no_shows = row.confirmed - row.checked_in
         rows.append(row)

@@ -15,8 +15,10 @@ from sqlalchemy import select
 
 from funrun.bibs.services import payload_for
 from funrun.checkin.models import CheckIn
+from funrun.enrolment.models import Enrolment
 from funrun.events.models import Event
 from funrun.extensions import db
+from funrun.payments.models import Payment, PaymentFile
 from funrun.registration.models import Registration
 from tests.checkin.conftest import (  # noqa: F401  (fixtures reused here)
     API,
@@ -44,6 +46,10 @@ EXPECTED = {
         "non_members": 2,
         "non_members_checked_in": 1,
         "enrolled": 1,
+        "held": 0,
+        "paid_month_1": 1,
+        "paid_month_2": 0,
+        "paid_month_3": 1,
         "conversion_rate": 1.0,
     },
     "future": {
@@ -57,6 +63,10 @@ EXPECTED = {
         "non_members": 2,
         "non_members_checked_in": 2,
         "enrolled": 0,
+        "held": 0,
+        "paid_month_1": 0,
+        "paid_month_2": 0,
+        "paid_month_3": 0,
         "conversion_rate": 0.0,
     },
 }
@@ -71,6 +81,10 @@ EXPECTED_TOTALS = {
     "non_members": 4,
     "non_members_checked_in": 3,
     "enrolled": 1,
+    "held": 0,
+    "paid_month_1": 1,
+    "paid_month_2": 0,
+    "paid_month_3": 1,
     "conversion_rate": 0.3333,
 }
 
@@ -91,7 +105,8 @@ def scenario(client, make_event, make_staff, add_runners, on_finale_day) -> Scen
     """Two cities: one whose race is over (2015), one still to come, every figure known.
 
     Past (quota 3): a member and two non-members confirmed, one waitlisted, one cancelled;
-    the member and one non-member checked in at pickup, that non-member enrolled.
+    the member and one non-member checked in at pickup, that non-member enrolled, who
+    then paid their first and third covered month (a payment file).
     Future (quota 5): two non-members, both checked in, neither enrolled.
     """
     past = make_event(slug="past", city="Batam", date=date(2015, 11, 14), quota=3)
@@ -144,6 +159,19 @@ def scenario(client, make_event, make_staff, add_runners, on_finale_day) -> Scen
     )
     assert reply.status_code == 201, reply.get_data(as_text=True)
     db.session.rollback()
+    # The scheme's payment file: the new member paid their first and third covered month
+    # (December 2015, the month of enrolment, and February 2016), not the second.
+    paid_file = PaymentFile(filename="scenario.csv", sha256="0" * 64, status="done")
+    db.session.add(paid_file)
+    db.session.flush()
+    member_id = db.session.scalar(
+        select(Enrolment.id).where(Enrolment.registration_id == regs["enrolled"].id)
+    )
+    for month in (date(2015, 12, 1), date(2016, 2, 1)):
+        db.session.add(
+            Payment(enrolment_id=member_id, month=month, amount=16800, file_id=paid_file.id)
+        )
+    db.session.commit()
     return Scenario(past, future, organiser, volunteer, regs)
 
 

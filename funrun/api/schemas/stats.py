@@ -35,7 +35,10 @@ class CityFigures(Figures):  # type: ignore[misc, valid-type]
     """One event's figures. members and non_members count confirmed runners; no_shows
     counts confirmed runners without a pickup check-in once the race has started (0
     before); conversion_rate is enrolled / non_members_checked_in (null while no
-    non-member is checked in)."""
+    non-member is checked in); held counts a partner group's places awaiting their
+    member's confirmation; paid_month_1, paid_month_2 and paid_month_3 count new members
+    with a payment recorded (the scheme's payment files) for their first, second and
+    third covered month (the first is the month of enrolment)."""
 
     slug: str
     city: str
