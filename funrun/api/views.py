@@ -166,4 +166,11 @@ def undo(checkin_id: int) -> Response:
 
 
 # The other operations register their routes when imported.
-from funrun.api import contributions, enrolments, events, recovery, registrations  # noqa: E402, F401
+from funrun.api import (  # noqa: E402, F401
+    contributions,
+    enrolments,
+    events,
+    groups,
+    recovery,
+    registrations,
+)

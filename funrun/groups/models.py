@@ -12,7 +12,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from funrun.dbtypes import UTCDateTime, utcnow
@@ -74,3 +82,6 @@ class GroupImportRefusal(db.Model):
     #: 1 for the first member (the CSV's first line after its header).
     row: Mapped[int]
     errors: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # --- groups-import: a row taken onto the waitlist (the event was full) is noted here
+    # too, with its message, though it was accepted: the report names it.
+    waitlisted: Mapped[bool] = mapped_column(server_default=false())

@@ -43,6 +43,8 @@ class RegistrationSource(StrEnum):
     PARTNER = "partner"
     WALKUP = "walkup"
     DEMO = "demo"
+    #: A partner's group import (funrun.groups).
+    GROUP = "group"
 
 
 class PrivacyNotice(db.Model):

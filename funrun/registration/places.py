@@ -103,20 +103,27 @@ def holding(person_id: ColumnElement[Any]) -> Select[Any]:
     )
 
 
-#: What taking each kind of place asks of the event row, changes in it, and numbers.
-_PLACES: dict[str, tuple[ColumnElement[bool], dict[Any, Any], Any]] = {
-    RegistrationStatus.CONFIRMED: (
-        and_(_E.confirmed_count < _E.quota, _E.bib_next <= _E.bib_last),
-        {_E.confirmed_count: _E.confirmed_count + 1, _E.bib_next: _E.bib_next + 1},
-        _E.bib_next - 1,
-    ),
+def _places(kind: str, n: Any) -> tuple[ColumnElement[bool], dict[Any, Any], Any]:
+    """What taking ``n`` places of a kind asks of the event row, changes in it, and the
+    first number it gives (the places numbered on from there)."""
+    if kind == RegistrationStatus.CONFIRMED:
+        return (
+            and_(_E.confirmed_count + n <= _E.quota, _E.bib_next + n - 1 <= _E.bib_last),
+            {_E.confirmed_count: _E.confirmed_count + n, _E.bib_next: _E.bib_next + n},
+            _E.bib_next - n,
+        )
     # Only join the waitlist while the event is still full: a place freed in between
     # must be taken, never left empty behind a waitlist.
-    RegistrationStatus.WAITLISTED: (
+    return (
         or_(_E.confirmed_count >= _E.quota, _E.bib_next > _E.bib_last),
-        {_E.waitlist_seq: _E.waitlist_seq + 1},
-        _E.waitlist_seq,
-    ),
+        {_E.waitlist_seq: _E.waitlist_seq + n},
+        _E.waitlist_seq - n + 1,
+    )
+
+
+#: What taking each kind of place asks of the event row, changes in it, and numbers.
+_PLACES: dict[str, tuple[ColumnElement[bool], dict[Any, Any], Any]] = {
+    kind: _places(kind, 1) for kind in (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
 }
 
 
@@ -148,7 +155,20 @@ def take_place(kind: RegistrationStatus | str, *unless: ColumnElement[bool]) -> 
     quota (:data:`WALKUP_PLACE`, also with a bib) or the next waitlist number, in the
     conditional UPDATE of the event row, while the window is open (and ``unless``
     holds); nothing is returned when no such place is left."""
-    when, changes, number = _PLACES[kind]
+    return _taken(_PLACES[kind], unless)
+
+
+def take_places(kind: RegistrationStatus | str) -> Update:
+    """Take ``places`` (a parameter) confirmed places or waitlist numbers at once, by the
+    same rule: all or none; returns the first bib or waitlist number of the block (a
+    partner's group, funrun.groups)."""
+    return _taken(_places(kind, bindparam("places", type_=Integer)), ())
+
+
+def _taken(
+    place: tuple[ColumnElement[bool], dict[Any, Any], Any], unless: tuple[ColumnElement[bool], ...]
+) -> Update:
+    when, changes, number = place
     return (
         EVENTS.update()
         .where(_E.id == EVENT_ID, when, window_open(), *unless)

@@ -166,9 +166,19 @@ def upgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('organisation', sa.String(length=160), nullable=True))
 
+    # --- groups-import: a waitlisted row of an import is noted beside its refusals.
+    with op.batch_alter_table('group_import_refusals', schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column('waitlisted', sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
+
 
 
 def downgrade():
+    # --- groups-import
+    with op.batch_alter_table('group_import_refusals', schema=None) as batch_op:
+        batch_op.drop_column('waitlisted')
+
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('organisation')
 
