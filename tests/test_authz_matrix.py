@@ -9,9 +9,11 @@ exactly as in ``app.url_map``), one column per identity:
   on other API routes the runner tries it as a bearer token, which must not work).
 - ``vol_here``: a volunteer assigned to the event ``here``; ``vol_else``: a volunteer
   assigned only to another event (``elsewhere``). Every path names ``here``'s data.
-- ``partner``: a partner account (API only). On pages it sends its API token and even a
-  session cookie naming its account, which it could never get from /login: pages must
-  still treat it as signed out.
+- ``partner``: a partner account (an aggregator) with a password (issue 20): it signs in
+  on /login like staff and opens its own pages under /partner/ (its imports and members,
+  scoped to its account), while every staff page refuses it (403, as for any wrong role).
+  On pages it also sends its API token, which opens nothing there; the API reads its
+  token only, never its cookie.
 - ``organiser``, ``admin``.
 
 Pages are called with a signed-in cookie session (Flask-Login's session keys, for real
@@ -59,6 +61,7 @@ from funrun.enrolment.schedule import dump_document, load_file
 from funrun.enrolment.schedule_forms import form_fields
 from funrun.events.models import Event, Tour
 from funrun.extensions import db
+from funrun.groups.models import GroupImport
 from funrun.messages.models import Broadcast, Message
 from funrun.registration.models import Registration
 from funrun.registration.services import current_privacy_notice, register
@@ -85,8 +88,8 @@ GET  /tours/<slug:slug>/theme.css                                ok        ok   
 GET  /events/<slug:slug>/iuran                                   ok        ok        ok        ok        ok        ok        ok
 POST /events/<slug:slug>/register                                ok        ok        ok        ok        ok        ok        ok
 GET  /login                                                      ok        ok        ok        ok        ok        ok        ok
-# each identity posts its own email and password: partners are API only
-POST /login                                                      401       401       ok        ok        401       ok        ok
+# each identity posts its own email and password: a partner given a password signs in too
+POST /login                                                      401       401       ok        ok        ok        ok        ok
 POST /logout                                                     ok        ok        ok        ok        ok        ok        ok
 # the runner's pages: the token in the path is the credential
 # a lost link found again: public (the same answer whoever asks; a match changes the link)
@@ -101,91 +104,98 @@ GET  /r/<token>/qr.svg                                           404       ok   
 GET  /r/<token>/my-data.json                                     404       ok        404       404       404       404       404
 POST /r/<token>/reminders                                        404       ok        404       404       404       404       404
 POST /r/<token>/representative                                   404       ok        404       404       404       404       404
-# staff home: any signed-in staff account
-GET  /staff                                                      login     login     ok        ok        login     ok        ok
-GET  /staff/password                                             login     login     ok        ok        login     ok        ok
-POST /staff/password                                             login     login     ok        ok        login     ok        ok
+# a group member confirms (or lets go) the place a partner holds: the token is the credential
+POST /r/<token>/confirm                                          404       ok        404       404       404       404       404
+# a partner's own pages (its imports and members); staff are refused, as partners are on theirs
+GET  /partner/                                                   login     login     403       403       ok        403       403
+GET  /partner/members                                            login     login     403       403       ok        403       403
+GET  /partner/imports/<id:import_id>                             login     login     403       403       ok        403       403
+# staff home: any signed-in staff account (a signed-in partner is refused every staff page)
+GET  /staff                                                      login     login     ok        ok        403       ok        ok
+GET  /staff/password                                             login     login     ok        ok        403       ok        ok
+POST /staff/password                                             login     login     ok        ok        403       ok        ok
 # scanning and the desk: admins and organisers anywhere, volunteers at their events
 # (each volunteer's list of events to scan shows its own events only: see the last test)
-GET  /staff/scan                                                 login     login     ok        ok        login     ok        ok
-GET  /staff/events/<slug:slug>/scan                              login     login     ok        403       login     ok        ok
-POST /staff/events/<slug:slug>/scan                              login     login     ok        403       login     ok        ok
+GET  /staff/scan                                                 login     login     ok        ok        403       ok        ok
+GET  /staff/events/<slug:slug>/scan                              login     login     ok        403       403       ok        ok
+POST /staff/events/<slug:slug>/scan                              login     login     ok        403       403       ok        ok
 # the page's script fetches these two: signed out, it sees the redirect (response.redirected)
-POST /staff/events/<slug:slug>/scan/search                      login     login     ok        403       login     ok        ok
-GET  /staff/events/<slug:slug>/walkup                            login     login     ok        403       login     ok        ok
-POST /staff/events/<slug:slug>/walkup                            login     login     ok        403       login     ok        ok
-GET  /staff/events/<slug:slug>/walkup/<id:registration_id>       login     login     ok        403       login     ok        ok
-GET  /staff/events/<slug:slug>/registrations/<id:registration_id>/bib.pdf  login     login     ok        403       login     ok        ok
-GET  /staff/events/<slug:slug>/enrol                             login     login     ok        403       login     ok        ok
-POST /staff/events/<slug:slug>/enrol                             login     login     ok        403       login     ok        ok
-GET  /staff/events/<slug:slug>/disputes                          login     login     ok        403       login     ok        ok
-POST /staff/events/<slug:slug>/disputes                          login     login     ok        403       login     ok        ok
-GET  /staff/enrolments/<number>                                  login     login     ok        403       login     ok        ok
-GET  /staff/enrolments/<number>/card.pdf                         login     login     ok        403       login     ok        ok
-GET  /staff/enrolments/<number>/kuitansi.pdf                     login     login     ok        403       login     ok        ok
+POST /staff/events/<slug:slug>/scan/search                      login     login     ok        403       403       ok        ok
+GET  /staff/events/<slug:slug>/walkup                            login     login     ok        403       403       ok        ok
+POST /staff/events/<slug:slug>/walkup                            login     login     ok        403       403       ok        ok
+GET  /staff/events/<slug:slug>/walkup/<id:registration_id>       login     login     ok        403       403       ok        ok
+GET  /staff/events/<slug:slug>/registrations/<id:registration_id>/bib.pdf  login     login     ok        403       403       ok        ok
+GET  /staff/events/<slug:slug>/enrol                             login     login     ok        403       403       ok        ok
+POST /staff/events/<slug:slug>/enrol                             login     login     ok        403       403       ok        ok
+GET  /staff/events/<slug:slug>/disputes                          login     login     ok        403       403       ok        ok
+POST /staff/events/<slug:slug>/disputes                          login     login     ok        403       403       ok        ok
+GET  /staff/enrolments/<number>                                  login     login     ok        403       403       ok        ok
+GET  /staff/enrolments/<number>/card.pdf                         login     login     ok        403       403       ok        ok
+GET  /staff/enrolments/<number>/kuitansi.pdf                     login     login     ok        403       403       ok        ok
 # the installable scan page's shell: no personal data, and the worker must load signed out
 GET  /staff/scan-sw.js                                           ok        ok        ok        ok        ok        ok        ok
 GET  /staff/events/<slug:slug>/scan/manifest.webmanifest         ok        ok        ok        ok        ok        ok        ok
 # supervisors: check-in list and undo, events, bibs, reports, exports
-GET  /staff/events/<slug:slug>/checkins                          login     login     403       403       login     ok        ok
-POST /staff/checkins/<id:checkin_id>/undo                        login     login     403       403       login     ok        ok
-GET  /staff/events                                               login     login     403       403       login     ok        ok
-GET  /staff/events/new                                           login     login     403       403       login     ok        ok
-POST /staff/events/new                                           login     login     403       403       login     ok        ok
-GET  /staff/tours/<slug:slug>/identity                           login     login     403       403       login     ok        ok
-POST /staff/tours/<slug:slug>/identity                           login     login     403       403       login     ok        ok
-GET  /staff/events/<slug:slug>/edit                              login     login     403       403       login     ok        ok
-POST /staff/events/<slug:slug>/edit                              login     login     403       403       login     ok        ok
-GET  /staff/events/<slug:slug>/shirt-stock                       login     login     403       403       login     ok        ok
-POST /staff/events/<slug:slug>/shirt-stock                       login     login     403       403       login     ok        ok
-POST /staff/events/<slug:slug>/registration/<any(open, close):action>  login     login     403       403       login     ok        ok
-GET  /staff/events/<slug:slug>/bibs                              login     login     403       403       login     ok        ok
-POST /staff/events/<slug:slug>/bibs                              login     login     403       403       login     ok        ok
-GET  /staff/print-jobs/<id:job_id>                               login     login     403       403       login     ok        ok
-GET  /staff/print-jobs/<id:job_id>.pdf                           login     login     403       403       login     ok        ok
-GET  /staff/dashboard                                            login     login     403       403       login     ok        ok
-GET  /staff/dashboard.json                                       login     login     403       403       login     ok        ok
-GET  /staff/totals.<fmt>                                         login     login     403       403       login     ok        ok
-GET  /staff/roster.<fmt>                                         login     login     403       403       login     ok        ok
-GET  /staff/events/<slug:slug>/roster                            login     login     403       403       login     ok        ok
-GET  /staff/events/<slug:slug>/roster.<fmt>                      login     login     403       403       login     ok        ok
-GET  /staff/events/<slug:slug>/roster/<id:registration_id>       login     login     403       403       login     ok        ok
-GET  /staff/enrolment/exports                                    login     login     403       403       login     ok        ok
-POST /staff/enrolment/exports                                    login     login     403       403       login     ok        ok
-GET  /staff/enrolment/exports/<int:number>.<fmt>                 login     login     403       403       login     ok        ok
+GET  /staff/events/<slug:slug>/checkins                          login     login     403       403       403       ok        ok
+POST /staff/checkins/<id:checkin_id>/undo                        login     login     403       403       403       ok        ok
+GET  /staff/events                                               login     login     403       403       403       ok        ok
+GET  /staff/events/new                                           login     login     403       403       403       ok        ok
+POST /staff/events/new                                           login     login     403       403       403       ok        ok
+GET  /staff/tours/<slug:slug>/identity                           login     login     403       403       403       ok        ok
+POST /staff/tours/<slug:slug>/identity                           login     login     403       403       403       ok        ok
+GET  /staff/events/<slug:slug>/edit                              login     login     403       403       403       ok        ok
+POST /staff/events/<slug:slug>/edit                              login     login     403       403       403       ok        ok
+GET  /staff/events/<slug:slug>/shirt-stock                       login     login     403       403       403       ok        ok
+POST /staff/events/<slug:slug>/shirt-stock                       login     login     403       403       403       ok        ok
+POST /staff/events/<slug:slug>/registration/<any(open, close):action>  login     login     403       403       403       ok        ok
+GET  /staff/events/<slug:slug>/bibs                              login     login     403       403       403       ok        ok
+POST /staff/events/<slug:slug>/bibs                              login     login     403       403       403       ok        ok
+GET  /staff/print-jobs/<id:job_id>                               login     login     403       403       403       ok        ok
+GET  /staff/print-jobs/<id:job_id>.pdf                           login     login     403       403       403       ok        ok
+GET  /staff/dashboard                                            login     login     403       403       403       ok        ok
+GET  /staff/dashboard.json                                       login     login     403       403       403       ok        ok
+GET  /staff/totals.<fmt>                                         login     login     403       403       403       ok        ok
+GET  /staff/funnel/<by>.<fmt>                                    login     login     403       403       403       ok        ok
+GET  /staff/roster.<fmt>                                         login     login     403       403       403       ok        ok
+GET  /staff/events/<slug:slug>/roster                            login     login     403       403       403       ok        ok
+GET  /staff/events/<slug:slug>/roster.<fmt>                      login     login     403       403       403       ok        ok
+GET  /staff/events/<slug:slug>/roster/<id:registration_id>       login     login     403       403       403       ok        ok
+GET  /staff/enrolment/exports                                    login     login     403       403       403       ok        ok
+POST /staff/enrolment/exports                                    login     login     403       403       403       ok        ok
+GET  /staff/enrolment/exports/<int:number>.<fmt>                 login     login     403       403       403       ok        ok
 # messages: delivery, retry, the outbox reader, template previews, broadcasts
-GET  /staff/messages                                             login     login     403       403       login     ok        ok
-GET  /staff/messages/preview                                     login     login     403       403       login     ok        ok
-GET  /staff/messages/<id:message_id>                             login     login     403       403       login     ok        ok
-POST /staff/messages/<id:message_id>/retry                       login     login     403       403       login     ok        ok
-POST /staff/events/<slug:slug>/messages/retry                    login     login     403       403       login     ok        ok
-GET  /staff/events/<slug:slug>/broadcast                         login     login     403       403       login     ok        ok
-POST /staff/events/<slug:slug>/broadcast                         login     login     403       403       login     ok        ok
-GET  /staff/broadcasts/<id:broadcast_id>                         login     login     403       403       login     ok        ok
+GET  /staff/messages                                             login     login     403       403       403       ok        ok
+GET  /staff/messages/preview                                     login     login     403       403       403       ok        ok
+GET  /staff/messages/<id:message_id>                             login     login     403       403       403       ok        ok
+POST /staff/messages/<id:message_id>/retry                       login     login     403       403       403       ok        ok
+POST /staff/events/<slug:slug>/messages/retry                    login     login     403       403       403       ok        ok
+GET  /staff/events/<slug:slug>/broadcast                         login     login     403       403       403       ok        ok
+POST /staff/events/<slug:slug>/broadcast                         login     login     403       403       403       ok        ok
+GET  /staff/broadcasts/<id:broadcast_id>                         login     login     403       403       403       ok        ok
 # admins only: schedules, people, audit
-GET  /staff/enrolment/schedules                                  login     login     403       403       login     403       ok
-POST /staff/enrolment/schedules                                  login     login     403       403       login     403       ok
-GET  /staff/enrolment/schedules.json                             login     login     403       403       login     403       ok
-GET  /staff/enrolment/schedules/new                              login     login     403       403       login     403       ok
-POST /staff/enrolment/schedules/new                              login     login     403       403       login     403       ok
-GET  /staff/enrolment/schedules/<code>/edit                      login     login     403       403       login     403       ok
-POST /staff/enrolment/schedules/<code>/edit                      login     login     403       403       login     403       ok
-GET  /staff/audit                                                login     login     403       403       login     403       ok
-GET  /staff/privacy                                              login     login     403       403       login     403       ok
-POST /staff/privacy                                              login     login     403       403       login     403       ok
-GET  /staff/privacy/<id:person_id>                               login     login     403       403       login     403       ok
-POST /staff/privacy/<id:person_id>/export                        login     login     403       403       login     403       ok
-POST /staff/privacy/<id:person_id>/delete                        login     login     403       403       login     403       ok
-GET  /staff/people                                               login     login     403       403       login     403       ok
-GET  /staff/people/new                                           login     login     403       403       login     403       ok
-POST /staff/people/new                                           login     login     403       403       login     403       ok
-GET  /staff/people/<id:user_id>                                  login     login     403       403       login     403       ok
-POST /staff/people/<id:user_id>/assignments                      login     login     403       403       login     403       ok
-POST /staff/people/<id:user_id>/assignments/<id:assignment_id>/remove  login     login     403       403       login     403       ok
-POST /staff/people/<id:user_id>/tokens                           login     login     403       403       login     403       ok
-POST /staff/people/<id:user_id>/tokens/<id:token_id>/revoke      login     login     403       403       login     403       ok
-POST /staff/people/<id:user_id>/<any(deactivate, reactivate):action>  login     login     403       403       login     403       ok
-POST /staff/people/<id:user_id>/sessions/end                     login     login     403       403       login     403       ok
+GET  /staff/enrolment/schedules                                  login     login     403       403       403       403       ok
+POST /staff/enrolment/schedules                                  login     login     403       403       403       403       ok
+GET  /staff/enrolment/schedules.json                             login     login     403       403       403       403       ok
+GET  /staff/enrolment/schedules/new                              login     login     403       403       403       403       ok
+POST /staff/enrolment/schedules/new                              login     login     403       403       403       403       ok
+GET  /staff/enrolment/schedules/<code>/edit                      login     login     403       403       403       403       ok
+POST /staff/enrolment/schedules/<code>/edit                      login     login     403       403       403       403       ok
+GET  /staff/audit                                                login     login     403       403       403       403       ok
+GET  /staff/privacy                                              login     login     403       403       403       403       ok
+POST /staff/privacy                                              login     login     403       403       403       403       ok
+GET  /staff/privacy/<id:person_id>                               login     login     403       403       403       403       ok
+POST /staff/privacy/<id:person_id>/export                        login     login     403       403       403       403       ok
+POST /staff/privacy/<id:person_id>/delete                        login     login     403       403       403       403       ok
+GET  /staff/people                                               login     login     403       403       403       403       ok
+GET  /staff/people/new                                           login     login     403       403       403       403       ok
+POST /staff/people/new                                           login     login     403       403       403       403       ok
+GET  /staff/people/<id:user_id>                                  login     login     403       403       403       403       ok
+POST /staff/people/<id:user_id>/assignments                      login     login     403       403       403       403       ok
+POST /staff/people/<id:user_id>/assignments/<id:assignment_id>/remove  login     login     403       403       403       403       ok
+POST /staff/people/<id:user_id>/tokens                           login     login     403       403       403       403       ok
+POST /staff/people/<id:user_id>/tokens/<id:token_id>/revoke      login     login     403       403       403       403       ok
+POST /staff/people/<id:user_id>/<any(deactivate, reactivate):action>  login     login     403       403       403       403       ok
+POST /staff/people/<id:user_id>/sessions/end                     login     login     403       403       403       403       ok
 # the API: public reads
 GET  /api/v1/events                                              ok        ok        ok        ok        ok        ok        ok
 GET  /api/v1/events/<slug:slug>                                  ok        ok        ok        ok        ok        ok        ok
@@ -209,6 +219,10 @@ GET  /api/v1/enrolments/<number>/card.pdf                        401       401  
 # supervisors
 POST /api/v1/checkins/<id:checkin_id>/undo                       401       401       403       403       403       ok        ok
 GET  /api/v1/stats                                               401       401       403       403       403       ok        ok
+# a partner's group import (its members' held places): the partner that made it only
+POST /api/v1/events/<slug:slug>/group-registrations              401       401       403       403       ok        403       403
+GET  /api/v1/imports/<id:import_id>                              401       401       403       403       ok        403       403
+GET  /api/v1/imports/<id:import_id>/report.csv                   401       401       403       403       ok        403       403
 """  # noqa: E501 (a table reads better on one line per route)
 # fmt: on
 
@@ -284,6 +298,8 @@ class World:
     schedules: str
     message_id: int
     broadcast_id: int
+    #: The partner's group import (its pages show it).
+    group_import_id: int = 0
 
 
 def _event(tour: Tour, slug: str, city: str, prefix: str) -> Event:
@@ -329,7 +345,7 @@ def build_world(password_hash: str) -> World:
         "organiser": _user("organiser@example.org", Role.ORGANISER, password_hash),
         "vol_here": _user("here@example.org", Role.VOLUNTEER, password_hash),
         "vol_else": _user("else@example.org", Role.VOLUNTEER, password_hash),
-        # Partners normally have no password: this one has, so /login's refusal is by role.
+        # Partners may have a password (their own pages): this one has.
         "partner": _user("partner@example.org", Role.PARTNER, password_hash),
     }
     spare = _user("spare@example.org", Role.VOLUNTEER, password_hash)
@@ -383,6 +399,18 @@ def build_world(password_hash: str) -> World:
         sent_to="r***@example.com",
     )
     db.session.add_all([broadcast, message])
+    group_import = GroupImport(
+        event_id=here.id,
+        partner_id=users["partner"].id,
+        import_key="world",
+        status="done",
+        body_format="csv",
+        body_sha256="0" * 64,
+        total_rows=1,
+        processed_rows=1,
+        accepted=1,
+    )
+    db.session.add(group_import)
     db.session.commit()
     world = World(
         here=here.slug,
@@ -410,6 +438,7 @@ def build_world(password_hash: str) -> World:
         schedules=json.dumps(dump_document(), ensure_ascii=False),
         message_id=message.id,
         broadcast_id=broadcast.id,
+        group_import_id=group_import.id,
     )
     db.session.remove()
     return world
@@ -436,6 +465,7 @@ def path_values(endpoint: str, world: World, identity: str) -> dict[str, Any]:
         "filename": "css/app.css",
         "message_id": world.message_id,
         "broadcast_id": world.broadcast_id,
+        "import_id": world.group_import_id,
     }
     overrides: dict[str, dict[str, Any]] = {
         "enrolment.export_file": {"number": world.batch_number},
@@ -445,6 +475,7 @@ def path_values(endpoint: str, world: World, identity: str) -> dict[str, Any]:
         "events.tour_logo": {"slug": "tour"},
         "events.tour_theme": {"slug": "tour"},
         "accounts.set_active": {"action": "deactivate"},
+        "reports.funnel_file": {"by": "city"},
     }
     values.update(overrides.get(endpoint, {}))
     return values
@@ -549,6 +580,8 @@ def form_body(endpoint: str, world: World, identity: str) -> dict[str, Any]:
             "id_seen": "y",
         },
         "registration.reminders_switch": {"reminders": "off"},
+        # "Confirm" on a confirmed place: answered with its page, changes nothing.
+        "registration.confirm_hold": {"action": "confirm", "consent": "y", "notice": "1"},
         "registration.representative": {
             "proxy_name": "Agus Wijaya",
             "proxy_phone": "0812 1111 2222",
@@ -575,7 +608,16 @@ def api_body(endpoint: str, world: World, identity: str) -> dict[str, Any] | Non
         "api.create_checkin": {"code": world.runner_code, "station": "finish"},
         "api.create_enrolment": enrol_body(code=world.runner_code),
         "api.recover_registration": {"nik": world.runner_nik, "contact": "081299990000"},
+        "api.create_group_import": {
+            "import_key": f"authz-{identity}",
+            "members": [_without_consent(person_payload(90 + IDENTITIES.index(identity)))],
+        },
     }.get(endpoint)
+
+
+def _without_consent(body: dict[str, Any]) -> dict[str, Any]:
+    """A group member's body: a registration's without consent (the member's own)."""
+    return {name: value for name, value in body.items() if name != "consent"}
 
 
 def query_string(endpoint: str, world: World) -> dict[str, Any]:
@@ -590,7 +632,7 @@ def query_string(endpoint: str, world: World) -> dict[str, Any]:
 
 
 def signed_in_client(app: Flask, world: World, identity: str) -> FlaskClient:
-    """A browser as ``identity``: staff (and the partner, see the docstring) signed in."""
+    """A browser as ``identity``: staff and the partner signed in (see the docstring)."""
     client = browser(app)
     if identity in world.users:
         # A server-side session row, as /login makes (staff_sessions.start).
@@ -673,6 +715,7 @@ REPEATABLE = frozenset(
         "registration.recover_page",
         "registration.reminders_switch",
         "registration.representative",
+        "registration.confirm_hold",
         "events.shirt_stock",
         "api.create_registration",
         "api.recover_registration",

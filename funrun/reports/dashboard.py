@@ -126,6 +126,11 @@ def dashboard() -> Dashboard:
 
 
 def register_filters(state: object) -> None:
-    """Template filters for the report pages (``count``: a formatted count)."""
+    """Template filters for the report pages (``count``: a formatted count; ``percent``: a
+    share as a percentage) and ``funnel_total`` for the funnel's macros."""
+    from funrun.payments.funnel import funnel_total
+
     app = state.app  # type: ignore[attr-defined]
     app.jinja_env.filters["count"] = number
+    app.jinja_env.filters["percent"] = rate
+    app.jinja_env.globals["funnel_total"] = funnel_total

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from funrun.reports.figures import COUNTS, MEMBER, CityFigures, PayerTotal, TourFigures
 from funrun.spreadsheet import csv_cell, csv_writer, workbook, xlsx_text
+
+if TYPE_CHECKING:
+    from funrun.payments.funnel import FunnelRow
 
 FORMATS = ("csv", "xlsx")
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -143,4 +146,64 @@ def totals_xlsx(figures: TourFigures, target: IO[bytes]) -> None:
         for offset, value in enumerate(_payer_values(row, figures)):
             column = len(TOTALS_KEYS) + len(sizes) + offset
             sheet.write_number(index, column, value, total_row if last else None)
+    book.close()
+
+
+# --- the funnel ---------------------------------------------------------------------------
+
+
+def _funnel_header(by: str) -> list[tuple[str, str]]:
+    from funrun.payments.funnel import STEPS
+
+    names = {"city": _("City"), "aggregator": _("Aggregator"), "sponsor": _("Sponsor")}
+    return [(by, names[by]), *((name, str(label)) for name, label, _short in STEPS)]
+
+
+def funnel_csv(by: str, rows: list[FunnelRow]) -> str:
+    """The funnel per city, aggregator or sponsor, with a total row; the header is the
+    steps' field names, then each step's share of the step before (empty after a 0)."""
+    from funrun.payments.funnel import funnel_total
+
+    header = _funnel_header(by)
+    out = io.StringIO()
+    writer = csv_writer(out)
+    steps = [name for name, _label in header[1:]]
+    writer.writerow([by, *steps, *(f"{name}_of_previous" for name in steps[1:])])
+    for row in [*rows, funnel_total(rows)]:
+        shares = [s.of_previous for s in row.steps()[1:]]
+        writer.writerow(
+            [
+                csv_cell(row.label),
+                *(getattr(row, name) for name in steps),
+                *("" if share is None else f"{share:.4f}" for share in shares),
+            ]
+        )
+    return out.getvalue()
+
+
+def funnel_xlsx(by: str, rows: list[FunnelRow], target: IO[bytes]) -> None:
+    """The funnel as a worksheet: counts as numbers, then the shares as percentages."""
+    from funrun.payments.funnel import funnel_total
+
+    header = _funnel_header(by)
+    book = workbook(target)
+    sheet = book.add_worksheet(_("Funnel")[:31])
+    bold = book.add_format({"bold": True})
+    percent = book.add_format({"num_format": "0.0%"})
+    labels = [label for _name, label in header]
+    labels += [_("%(step)s, of the step before", step=label) for label in labels[2:]]
+    sheet.write_row(0, 0, labels, bold)
+    sheet.freeze_panes(1, 1)
+    sheet.set_column(0, 0, 24)
+    sheet.set_column(1, len(labels) - 1, 13)
+    for index, row in enumerate([*rows, funnel_total(rows)], start=1):
+        xlsx_text(sheet, index, 0, row.label, bold if index > len(rows) else None)
+        steps = row.steps()
+        for col, step in enumerate(steps, start=1):
+            sheet.write_number(index, col, step.count)
+        for col, step in enumerate(steps[1:], start=len(steps) + 1):
+            if step.of_previous is None:
+                sheet.write_blank(index, col, None)
+            else:
+                sheet.write_number(index, col, step.of_previous, percent)
     book.close()

@@ -24,10 +24,19 @@ from funrun.downloads import export_response, file_chunks, spooled
 from funrun.events.models import Event
 from funrun.events.services import get_event
 from funrun.extensions import db
+from funrun.payments.funnel import VIEWS as FUNNEL_VIEWS
+from funrun.payments.funnel import funnel_rows
 from funrun.people.crypto import data_cipher, mask_nik
 from funrun.reports import bp
 from funrun.reports.dashboard import FIELDS, WIB, dashboard
-from funrun.reports.exports import FORMATS, XLSX_MIMETYPE, totals_csv, totals_xlsx
+from funrun.reports.exports import (
+    FORMATS,
+    XLSX_MIMETYPE,
+    funnel_csv,
+    funnel_xlsx,
+    totals_csv,
+    totals_xlsx,
+)
 from funrun.reports.figures import tour_figures
 from funrun.reports.roster_files import (
     RosterEvent,
@@ -87,11 +96,17 @@ def _event_or_404(slug: str) -> Event:
 @bp.route("/staff/dashboard")
 @roles_required(*ORGANISERS)
 def dashboard_page() -> str:
-    """Per-city and tour figures with charts; a small script refreshes them in place."""
+    """Per-city and tour figures with charts; a small script refreshes them in place.
+    ``?funnel=city|aggregator|sponsor`` chooses the funnel's rows (plain links)."""
+    by = request.args.get("funnel", "city")
+    if by not in FUNNEL_VIEWS:
+        abort(400)
     board = dashboard()
     return render_template(
         "reports/dashboard.html",
         board=board,
+        funnel_by=by,
+        funnel=funnel_rows(by),
         fields=FIELDS,
         poll_seconds=current_app.config.get("FUNRUN_DASHBOARD_POLL_SECONDS", POLL_SECONDS),
         updated=format_datetime(board.figures.generated_at.astimezone(WIB), "HH:mm:ss"),
@@ -145,6 +160,19 @@ def totals_file(fmt: str) -> Response:
     if fmt == "csv":
         return _download([totals_csv(figures).encode()], "text/csv", name)
     return _file_download(lambda target: totals_xlsx(figures, target), XLSX_MIMETYPE, name)
+
+
+@bp.route("/staff/funnel/<by>.<fmt>")
+@roles_required(*ORGANISERS)
+def funnel_file(by: str, fmt: str) -> Response:
+    """The funnel per city, aggregator or sponsor, as CSV or XLSX."""
+    if fmt not in FORMATS or by not in FUNNEL_VIEWS:
+        abort(404)
+    rows = funnel_rows(by)
+    name = f"funrun-funnel-{by}-{utcnow().astimezone(WIB):%Y%m%d-%H%M}.{fmt}"
+    if fmt == "csv":
+        return _download([funnel_csv(by, rows).encode()], "text/csv", name)
+    return _file_download(lambda target: funnel_xlsx(by, rows, target), XLSX_MIMETYPE, name)
 
 
 @bp.route("/staff/events/<slug:slug>/roster")
