@@ -164,6 +164,8 @@ def register_blueprints(app: Flask) -> None:
     from funrun.registration import views as _registration_views  # noqa: F401
     from funrun.reports import bp as reports_bp
     from funrun.reports import views as _report_views  # noqa: F401
+    from funrun.sponsors import bp as sponsors_bp
+    from funrun.sponsors import views as _sponsor_views  # noqa: F401
 
     i18n.init_app(app)
     app.register_blueprint(events_bp)
@@ -176,6 +178,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(privacy_bp)
     app.register_blueprint(messages_bp)
+    app.register_blueprint(sponsors_bp)
     init_enrolment_filters(app)
     accounts_views.init_app(app)
     from funrun import i18n_words, staffnav

@@ -21,7 +21,11 @@ URLENCODED = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 #: The one form that takes a file (the tour's logo): its endpoint, the file field, and the
 #: body it may send (a 100 KB PNG and the form's fields; other pages keep Config's 64 KB).
-FILE_FORMS = {"events.tour_identity": ("logo", 116 * 1024)}
+FILE_FORMS = {
+    "events.tour_identity": ("logo", 116 * 1024),
+    # A sponsor's list of NIKs: 100,000 lines and a few columns more (sponsors/views.py).
+    "sponsors.upload_list": ("file", 8 * 1024 * 1024 + 16 * 1024),
+}
 
 
 def broken_form() -> bool:

@@ -49,6 +49,7 @@ LINKS: tuple[tuple[str, object, tuple[Role, ...], tuple[str, ...]], ...] = (
     ),
     ("privacy", _l("Personal data"), ADMINS, ("privacy.person_page", "privacy.person_view")),
     ("exports", _l("Exports"), ORGANISERS, ("enrolment.exports",)),
+    ("sponsors", _l("Sponsors"), ORGANISERS, ("sponsors.",)),
     ("messages", _l("Messages"), ORGANISERS, ("messages.",)),
     ("audit", _l("Audit log"), ADMINS, ("audit.audit_page",)),
     (
@@ -131,6 +132,7 @@ def _url(key: str, slug: str | None, desk: list[str]) -> str:
         "dashboard": "reports.dashboard_page",
         "privacy": "privacy.person_page",
         "exports": "enrolment.exports",
+        "sponsors": "sponsors.sponsor_index",
         "messages": "messages.message_list",
         "audit": "audit.audit_page",
         "accounts": "accounts.people",

@@ -29,6 +29,7 @@ from funrun.enrolment.services import enrolment_card as enrolment_card_pdf
 from funrun.events.services import get_event
 from funrun.registration.services import RegistrationError
 from funrun.registration.validation import ValidationFailed
+from funrun.sponsors.budget import SponsorRefused
 
 
 @bp.post("/events/<slug:slug>/enrolments")
@@ -49,7 +50,7 @@ def create_enrolment(slug: str) -> Response | tuple[Response, int]:
         registration = None
         if "code" in body:
             registration = registration_for_code(event, body.get("code"))
-        prepared = prepare(event, body, walkup=registration is None)
+        prepared = prepare(event, body, walkup=registration is None, registration=registration)
         if registration is not None:
             result = enrol_registered(
                 event, registration, prepared, user=user, locale=locale, source="api"
@@ -62,6 +63,8 @@ def create_enrolment(slug: str) -> Response | tuple[Response, int]:
         return problem(404, str(missing), kind="not-found")
     except (AlreadyMember, AlreadyEnrolled) as refused:
         return problem(409, str(refused), kind="already-enrolled")
+    except SponsorRefused as refused:  # over budget: the runner may enrol paying themselves
+        return problem(409, str(refused), kind="sponsor-refused")
     except (EnrolmentError, RegistrationError) as refused:
         return problem(409, str(refused), kind="enrolment-refused")
     response = jsonify({"enrolment": Enrolment.of(result)})

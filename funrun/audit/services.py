@@ -51,6 +51,8 @@ ACTIONS = {
     "broadcast": _l("Message sent to an event's runners"),
     "message_retry": _l("Failed messages queued again"),
     "tour_edit": _l("Tour's name, colours or logo changed"),
+    "sponsor_edit": _l("Sponsor created or changed"),
+    "sponsor_list": _l("Sponsor's list of eligible NIKs uploaded"),
 }
 
 

@@ -67,6 +67,8 @@ from funrun.registration.validation import (
     ValidationFailed,
     clean_registration,
 )
+from funrun.sponsors.budget import charge, precheck
+from funrun.sponsors.eligibility import nik_hash_of, with_eligible_sponsor
 
 
 @dataclass(frozen=True)
@@ -142,10 +144,12 @@ def prepare(
     walkup: bool,
     typed: bool = False,
     now: datetime | None = None,
+    registration: Registration | None = None,
 ) -> Prepared:
     """Check an enrolment (and a walk-up's registration fields) and price it.
 
     ``typed``: the desk's form, whose numbers arrive as text (the API sends JSON numbers).
+    ``registration``: the scanned runner's (a sponsor's list may name their NIK).
     """
     day = local_day(event, now or utcnow())
     schedule: ContributionSchedule | None = schedule_in_force(day)
@@ -161,6 +165,8 @@ def prepare(
         except ValidationFailed as failed:
             _merge(errors, failed.errors)
     data = None
+    nik_hash = nik_hash_of(person, registration)
+    raw = with_eligible_sponsor(raw, nik_hash)  # no payer named: the eligible sponsor
     try:
         data = clean_enrolment(raw, schedule, sponsors, typed=typed)
     except ValidationFailed as failed:
@@ -176,6 +182,7 @@ def prepare(
         occupation=data.occupation,
         sponsor=sponsor,
     )
+    precheck(sponsor.id if sponsor else None, nik_hash, priced)  # again under the lock
     if person is not None:
         with force_locale("id"):
             label = str(OCCUPATIONS[data.occupation])
@@ -238,6 +245,7 @@ def _insert_enrolment(
     )
     begin_write()
     try:
+        charge(prepared.sponsor_id, person_id, priced)  # the sponsor's row locked first
         refuse_if_enrolled_or_member(person_id)
         number = participant_number(next_counter("participant"))
         if data.payment_channel == "cash":

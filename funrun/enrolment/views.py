@@ -42,6 +42,7 @@ from funrun.people.crypto import data_cipher, mask_nik
 from funrun.registration.models import Registration, RegistrationSource
 from funrun.registration.services import RegistrationError, current_privacy_notice
 from funrun.registration.validation import ValidationFailed
+from funrun.sponsors.eligibility import desk_offers, preselect
 
 
 def _registration_arg(event: Event) -> Registration | None:
@@ -81,9 +82,12 @@ def desk(slug: str) -> Response | str | tuple[str, int]:
     runner = _runner_view(registration)
     if runner and runner["blocked"]:
         return render_template("enrolment/desk.html", event=event, runner=runner, form=None), 409
+    offers = desk_offers(registration)  # the sponsors that list this runner, with budget left
     if request.method == "GET":
         form.months.data = form.months.data or "1"
+        preselect(form, offers)
     context = {
+        "sponsor_offers": offers,
         "event": event,
         "runner": runner,
         "form": form,
@@ -99,7 +103,14 @@ def desk(slug: str) -> Response | str | tuple[str, int]:
         if action == "edit":
             return render_template("enrolment/desk.html", **context)
         try:
-            prepared = prepare(event, form.raw(), walkup=registration is None, typed=True)
+            prepared = prepare(
+                event,
+                form.raw(),
+                walkup=registration is None,
+                typed=True,
+                registration=registration,
+            )
+            context["sponsor_offers"] = offers or desk_offers(None, prepared.person)
         except ValidationFailed as failed:
             _attach_errors(form, failed.errors)
             flash(_("Some fields need correcting. See the messages below."), "error")
