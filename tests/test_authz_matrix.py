@@ -32,6 +32,7 @@ data: only the runner knows it, everyone else calls with a well-formed token nob
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -163,6 +164,14 @@ GET  /staff/events/<slug:slug>/roster/<id:registration_id>       login     login
 GET  /staff/enrolment/exports                                    login     login     403       403       403       ok        ok
 POST /staff/enrolment/exports                                    login     login     403       403       403       ok        ok
 GET  /staff/enrolment/exports/<int:number>.<fmt>                 login     login     403       403       403       ok        ok
+# sponsors: lists of eligible NIKs, budgets, statements (organisers and admins)
+GET  /staff/sponsors                                             login     login     403       403       403       ok        ok
+GET  /staff/sponsors/new                                         login     login     403       403       403       ok        ok
+POST /staff/sponsors/new                                         login     login     403       403       403       ok        ok
+GET  /staff/sponsors/<code>                                      login     login     403       403       403       ok        ok
+POST /staff/sponsors/<code>                                      login     login     403       403       403       ok        ok
+POST /staff/sponsors/<code>/list                                 login     login     403       403       403       ok        ok
+GET  /staff/sponsors/<code>/statement.<fmt>                      login     login     403       403       403       ok        ok
 # messages: delivery, retry, the outbox reader, template previews, broadcasts
 GET  /staff/messages                                             login     login     403       403       403       ok        ok
 GET  /staff/messages/preview                                     login     login     403       403       403       ok        ok
@@ -470,6 +479,9 @@ def path_values(endpoint: str, world: World, identity: str) -> dict[str, Any]:
     overrides: dict[str, dict[str, Any]] = {
         "enrolment.export_file": {"number": world.batch_number},
         "enrolment.schedule_edit": {"code": "bpu-2015"},
+        "sponsors.sponsor_page": {"code": "apbd-dki"},
+        "sponsors.upload_list": {"code": "apbd-dki"},
+        "sponsors.statement_file": {"code": "apbd-dki", "fmt": "pdf"},
         "events.switch_registration": {"action": "close"},
         "events.tour_identity": {"slug": "tour"},
         "events.tour_logo": {"slug": "tour"},
@@ -587,6 +599,13 @@ def form_body(endpoint: str, world: World, identity: str) -> dict[str, Any]:
             "proxy_phone": "0812 1111 2222",
         },
         "events.shirt_stock": {"size-M": "10"},
+        "sponsors.sponsor_new": {"code": "csr-baru", "name": "CSR Baru", "active": "y"},
+        "sponsors.sponsor_page": {"name": "APBD DKI", "public_budget": "y", "active": "y"},
+        # A list of one NIK, added again by each identity: the same list.
+        "sponsors.upload_list": {
+            "mode": "add",
+            "file": (io.BytesIO(person_payload(5)["nik"].encode()), "list.txt"),
+        },
         "privacy.person_delete": {"confirm": "yes"},
         # The preview step: shows the message and the count, sends nothing.
         "messages.broadcast": {"subject_id": "Start pindah", "body_id": "Gerbang selatan"},
@@ -717,6 +736,8 @@ REPEATABLE = frozenset(
         "registration.representative",
         "registration.confirm_hold",
         "events.shirt_stock",
+        "sponsors.sponsor_page",
+        "sponsors.upload_list",
         "api.create_registration",
         "api.recover_registration",
         "checkin.scan_page",

@@ -141,6 +141,9 @@ FORMS: tuple[FormRoute, ...] = (
     FR("privacy.person_page",          "POST", "admin",     "find a person by NIK",  FIELDS),
     FR("privacy.person_export_file",   "POST", "admin",     "export person data",    BUTTON),
     FR("privacy.person_delete",        "POST", "admin",     "delete person data",    FIELDS),
+    FR("sponsors.sponsor_new",         "POST", "organiser", "create a sponsor",      FIELDS),
+    FR("sponsors.sponsor_page",        "POST", "organiser", "edit a sponsor",        FIELDS),
+    FR("sponsors.upload_list",         "POST", "organiser", "sponsor's NIK list",    FIELDS),
     FR("reports.roster",               "GET",  "organiser", "roster search",         SEARCH),
     FR("audit.audit_page",             "GET",  "admin",     "audit log filters",     SEARCH),
 )
@@ -824,6 +827,43 @@ FIELD_FORMS: dict[str, FieldForm] = {
         lambda w: "/staff/privacy",
         lambda w: {"nik": person_payload(1)["nik"]},
         {"nik": TEXT},
+    ),
+    # A sponsor: a spoiled code, name or budget is refused (422), nothing saved.
+    "sponsor_new": FieldForm(
+        "organiser",
+        lambda w: "/staff/sponsors/new",
+        lambda w: {
+            "code": "csr-fuzz", "name": "CSR Fuzz", "budget_member_months": "120",
+            "budget_rupiah": "2.000.000", "partner_id": "", "active": "y",
+        },
+        {
+            "code": TEXT,
+            "name": TEXT,
+            "budget_member_months": Field("int", required=False, low=0, high=10**9),
+            "budget_rupiah": Field("int", required=False, low=0, high=10**15),
+            "partner_id": Field("choice", required=False, ok=("",)),
+        },
+    ),
+    "sponsor_edit": FieldForm(
+        "organiser",
+        lambda w: "/staff/sponsors/apbd-dki",
+        lambda w: {
+            "name": "APBD DKI", "budget_member_months": "", "budget_rupiah": "",
+            "partner_id": "", "public_budget": "y", "active": "y",
+        },
+        {
+            "name": TEXT,
+            "budget_member_months": Field("int", required=False, low=0, high=10**9),
+            "budget_rupiah": Field("int", required=False, low=0, high=10**15),
+            "partner_id": Field("choice", required=False, ok=("",)),
+        },
+    ),
+    # A sponsor's list with a spoiled choice (add or replace): nothing is listed.
+    "sponsor_list": FieldForm(
+        "organiser",
+        lambda w: "/staff/sponsors/apbd-dki/list",
+        lambda w: {"mode": "add", "file": AsFile(f"nik\n{_person(8)['nik']}\n".encode())},  # type: ignore[dict-item]
+        {"mode": Field("choice", ok=("add", "replace"))},
     ),
     "privacy_delete": FieldForm(
         "admin",
