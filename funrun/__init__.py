@@ -154,6 +154,7 @@ def register_blueprints(app: Flask) -> None:
     from funrun.events import identity_views as _identity_views  # noqa: F401
     from funrun.events import views as _event_views  # noqa: F401
     from funrun.events import views_staff as _event_staff_views  # noqa: F401
+    from funrun.groups.partner_views import bp as partner_bp
     from funrun.messages.views import bp as messages_bp
     from funrun.privacy import bp as privacy_bp
     from funrun.privacy import views as _privacy_views  # noqa: F401
@@ -178,6 +179,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(privacy_bp)
     app.register_blueprint(messages_bp)
+    app.register_blueprint(partner_bp)
     app.register_blueprint(sponsors_bp)
     init_enrolment_filters(app)
     accounts_views.init_app(app)

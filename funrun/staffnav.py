@@ -1,8 +1,9 @@
 """The staff navigation: the pages an account may open, the current one marked.
 
-Every page under ``/staff`` shown to a signed-in staff member gets ``staff_nav`` in its
-template context (see ``templates/base.html``): the links its role may follow (the rules
-of :mod:`funrun.accounts.access`), and whether the page takes the wide office layout.
+Every page under ``/staff`` shown to a signed-in staff member (and under ``/partner`` to a
+signed-in partner) gets ``staff_nav`` in its template context (see ``templates/base.html``):
+the links its role may follow (the rules of :mod:`funrun.accounts.access`; a partner's are
+its own pages only), and whether the page takes the wide office layout.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
-from funrun.accounts.access import DESK_STAFF, ORGANISERS
+from funrun.accounts.access import DESK_STAFF, ORGANISERS, PARTNERS
 from funrun.accounts.models import EventAssignment, Role
 from funrun.events.models import Event
 from funrun.extensions import db
@@ -52,6 +53,8 @@ LINKS: tuple[tuple[str, object, tuple[Role, ...], tuple[str, ...]], ...] = (
     ("sponsors", _l("Sponsors"), ORGANISERS, ("sponsors.",)),
     ("messages", _l("Messages"), ORGANISERS, ("messages.",)),
     ("audit", _l("Audit log"), ADMINS, ("audit.audit_page",)),
+    # A partner's own pages (its imports and members); it sees no staff link.
+    ("partner", _l("Imports and members"), PARTNERS, ("partner.",)),
     (
         "accounts",
         _l("Accounts"),
@@ -135,19 +138,21 @@ def _url(key: str, slug: str | None, desk: list[str]) -> str:
         "sponsors": "sponsors.sponsor_index",
         "messages": "messages.message_list",
         "audit": "audit.audit_page",
+        "partner": "partner.home",
         "accounts": "accounts.people",
     }[key]
     return url_for(endpoint)
 
 
 def staff_nav() -> StaffNav | None:
-    """The navigation of this staff page; None off ``/staff`` or for anyone not staff."""
-    if not has_request_context() or not request.path.startswith("/staff"):
+    """The navigation of this staff (or partner) page; None off ``/staff`` and
+    ``/partner``, or for anyone not signed in."""
+    if not has_request_context() or not request.path.startswith(("/staff", "/partner")):
         return None
     if not current_user.is_authenticated:
         return None
     role = current_user.role
-    if role not in DESK_STAFF:
+    if role not in DESK_STAFF and role not in PARTNERS:
         return None
     endpoint = request.endpoint or ""
     args = request.view_args or {}
@@ -164,7 +169,7 @@ def staff_nav() -> StaffNav | None:
         links=links,
         wide=endpoint not in NARROW,
         email=current_user.email,
-        home=url_for("accounts.home"),
+        home=url_for("partner.home" if role in PARTNERS else "accounts.home"),
     )
 
 

@@ -23,6 +23,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 ORGANISERS = (Role.ADMIN, Role.ORGANISER)
 #: The race-day desks (scan, enrol, disputes): organisers, and volunteers of the event.
 DESK_STAFF = (Role.ADMIN, Role.ORGANISER, Role.VOLUNTEER)
+#: Every staff page's floor (the staff home, a password change): staff, never a partner.
+STAFF = DESK_STAFF
+#: A partner (aggregator) signs in for its own pages only (/partner/), never a staff page.
+PARTNERS = (Role.PARTNER,)
 
 
 def sees_full_nik(user: Any) -> bool:

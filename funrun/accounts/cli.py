@@ -27,7 +27,7 @@ def create_user_command(
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     elif role == Role.PARTNER:
-        password = None  # partners use API tokens only
+        password = None  # API tokens only, until given a password (its pages: /partner/)
     else:
         password = generated = secrets.token_urlsafe(12)
     try:

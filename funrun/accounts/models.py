@@ -19,7 +19,7 @@ class Role(StrEnum):
     ADMIN = "admin"
     ORGANISER = "organiser"
     VOLUNTEER = "volunteer"  # scoped to the events it is assigned
-    PARTNER = "partner"  # API only: registers its workers
+    PARTNER = "partner"  # registers its workers: the API, and its own pages (/partner/)
 
 
 class User(UserMixin, db.Model):
@@ -34,7 +34,8 @@ class User(UserMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
-    #: Werkzeug (scrypt) hash; None for API-only partner accounts.
+    #: Werkzeug (scrypt) hash; None for API-only partner accounts (a partner given a
+    #: password signs in to its own pages, /partner/).
     password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     #: A partner's organisation (the aggregator's name), as organisers and reports show it.

@@ -86,11 +86,12 @@ def find_user(email: str) -> User | None:
 
 
 def check_login(email: str, password: str) -> User | None:
-    """The active staff account these credentials open for the pages, or None.
+    """The active account (staff, or a partner with a password: its own pages only)
+    these credentials open for the pages, or None.
 
     It costs the same for every email: with no stored hash to check (an unknown email,
-    a partner's account) the typed password is hashed with the method and cost accounts
-    are made with, which is the work a check does; a deactivated account or a partner is
+    a partner's API-only account) the typed password is hashed with the method and cost
+    accounts are made with, which is the work a check does; a deactivated account is
     refused only after its hash is checked. Timing tells nobody which emails are staff.
     """
     user = find_user(email)
@@ -99,7 +100,7 @@ def check_login(email: str, password: str) -> User | None:
         return None
     if not check_password_hash(user.password_hash, password):
         return None
-    if not user.active or user.role == Role.PARTNER:
+    if not user.active:
         return None
     return user
 

@@ -2,9 +2,9 @@
 
 Two things an attacker must not learn or get from the sign-in form:
 
-- *which emails are staff*: an unknown email, a partner's (no password) or a deactivated
-  account spend the same password-hashing work as a real check, so the answer takes as
-  long as for a staff email with a wrong password;
+- *which emails are staff*: an unknown email, an API-only partner's (no password) or a
+  deactivated account spend the same password-hashing work as a real check, so the
+  answer takes as long as for a staff email with a wrong password;
 - *unlimited guesses at one account*: failures are counted in the database per typed
   email (``sign_in_failures``), whichever workers, instances and client addresses they
   come from. After ``FUNRUN_SIGNIN_MAX_FAILURES`` within ``FUNRUN_SIGNIN_FAILURE_WINDOW``
@@ -142,7 +142,8 @@ def attempt(email: str, password: str) -> SignIn:
     """Check a sign-in, count a failure or clear the count, and audit; commits.
 
     The password is checked (or the same work spent) before anything else, so a locked,
-    unknown, deactivated or partner email answers in the time a wrong password takes.
+    unknown, deactivated or API-only partner email answers in the time a wrong password
+    takes.
     """
     typed = email.strip()
     key = email_key(typed)

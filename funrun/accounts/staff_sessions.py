@@ -20,7 +20,7 @@ from flask import Flask, Response, current_app, g, request, session
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from funrun.accounts.models import Role, StaffSession, User
+from funrun.accounts.models import StaffSession, User
 from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
 from funrun.extensions import db
@@ -132,8 +132,9 @@ def load_user(user_id: str) -> User | None:
 
     One query (the session row by primary key, joined to its user). A cookie without a
     session id (older than this scheme, or forged), an ended or expired row, another
-    account's row, a deactivated account or a partner: nobody is signed in, and the
-    cookie forgets its staff keys.
+    account's row or a deactivated account: nobody is signed in, and the cookie forgets
+    its staff keys. A partner signs in like staff; its pages are /partner/ only (every
+    staff page names the staff roles it admits: funrun.accounts.access).
     """
     sid = session.get(SESSION_KEY)
     if not isinstance(sid, str) or not user_id.isdigit() or len(user_id) > 10:
@@ -154,7 +155,7 @@ def load_user(user_id: str) -> User | None:
         forget_cookie()
         return None
     user, last_seen_at = row
-    if not user.active or user.role == Role.PARTNER:
+    if not user.active:
         forget_cookie()
         return None
     if now - last_seen_at >= TOUCH_EVERY:

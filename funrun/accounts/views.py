@@ -16,15 +16,17 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from funrun.accounts import signin, staff_sessions
+from funrun.accounts.access import STAFF, roles_required
 from funrun.accounts.admin_services import set_password
 from funrun.accounts.forms import ChangePasswordForm
+from funrun.accounts.models import Role
 from funrun.audit.services import current_user_id, record
 from funrun.dbtypes import utcnow
 from funrun.extensions import db, limiter, login_manager
@@ -78,7 +80,8 @@ def _login_limit() -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def login() -> Response | str | tuple[str, int]:
-    """Sign in with email and password; partners have API tokens only.
+    """Sign in with email and password: staff land on the staff home, a partner on its
+    own pages (/partner/; API-only partners have no password).
 
     Each client has its own limit on attempts (FUNRUN_LOGIN_RATE_LIMITS), and each email
     its own on failures, whichever clients they come from (see funrun.accounts.signin).
@@ -97,6 +100,8 @@ def login() -> Response | str | tuple[str, int]:
         user.last_login_at = utcnow()
         record("login", user_id=user.id, target=user.email)
         db.session.commit()
+        if user.role == Role.PARTNER:
+            return redirect(url_for("partner.home"))
         return redirect(url_for("accounts.home"))
     status = 400 if request.method == "POST" else 200
     return render_template("accounts/login.html", form=form), status
@@ -116,14 +121,14 @@ def logout() -> Response:
 
 
 @bp.route("/staff")
-@login_required
+@roles_required(*STAFF)
 def home() -> str:
     """Where staff land after signing in."""
     return render_template("accounts/home.html", user=current_user)
 
 
 @bp.route("/staff/password", methods=["GET", "POST"])
-@login_required
+@roles_required(*STAFF)
 def change_password() -> Response | str | tuple[str, int]:
     """A new password, the current one first; every other session of the account ends.
 

@@ -61,14 +61,24 @@ def test_anonymous_visitors_are_sent_to_sign_in(app, target):
     assert rows() == before
 
 
-def test_partners_cannot_sign_in_and_their_token_opens_no_page(app, make_staff, target):
-    volunteer, _other = target
+def test_a_partner_signs_in_to_its_own_pages_and_no_staff_page(app, make_staff, target):
+    """A partner with a password signs in (issue 20) and lands on /partner/; the people
+    pages, like every staff page, refuse it (403), and its API token opens no page."""
+    volunteer, other = target
     partner = make_staff("partner", password=PASSWORD)
-    client = browser(app)
-    assert login(client, partner.email).status_code == 401
     for page in gets(volunteer.id):
-        response = client.get(page, headers=partner.headers)
+        response = browser(app).get(page, headers=partner.headers)
         assert response.status_code == 302 and "/login" in response.headers["Location"], page
+    client = browser(app)
+    signed_in = login(client, partner.email)
+    assert signed_in.status_code == 302 and signed_in.headers["Location"].endswith("/partner/")
+    token = csrf_from(client.get("/partner/").get_data(as_text=True))
+    before = rows()
+    for page in (*gets(volunteer.id), "/staff", "/staff/password"):
+        assert client.get(page).status_code == 403, page
+    for page, data in posts(volunteer.id, other.id):
+        assert client.post(page, data={**data, "csrf_token": token}).status_code == 403, page
+    assert rows() == before
 
 
 def test_admins_get_every_page_and_a_link_from_staff_home(admin, target):

@@ -108,6 +108,8 @@ FORMS: tuple[FormRoute, ...] = (
     FR("registration.recover_page",    "POST", None,        "runner's lost link",    FIELDS),
     FR("registration.reminders_switch", "POST", None,       "runner's reminders",    BUTTON),
     FR("registration.representative",  "POST", None,        "runner names collector", FIELDS),
+    # A group member's held place: confirm (consent) or let go; fields in tests/groups.
+    FR("registration.confirm_hold",    "POST", None,        "member confirms hold",  BUTTON),
     FR("i18n.switch_language",         "GET",  None,        "language switch",       LANG),
     FR("accounts.login",               "POST", None,        "staff sign-in",         FIELDS),
     FR("accounts.logout",              "POST", "volunteer", "staff sign-out",        BUTTON),
@@ -960,6 +962,7 @@ def test_bad_field_values_are_refused(world: World, name: str, data: st.DataObje
 BUTTONS: dict[str, tuple[str | None, Callable[[World], str]]] = {
     "cancel": (None, lambda w: f"/r/{w.runner_token}/cancel"),
     "reminders": (None, lambda w: f"/r/{w.runner_token}/reminders"),
+    "confirm_hold": (None, lambda w: f"/r/{w.runner_token}/confirm"),
     "logout": ("volunteer", lambda w: "/logout"),
     "undo": ("organiser", lambda w: f"/staff/checkins/{w.checkin_id}/undo"),
     "exports": ("organiser", lambda w: "/staff/enrolment/exports"),
