@@ -24,7 +24,7 @@ from funrun.events.models import Event
 from funrun.events.services import get_event
 from funrun.extensions import db, limiter
 from funrun.groups import bodies
-from funrun.groups.importing import ImportRefused, receive, start_import
+from funrun.groups.importing import ImportRefused, check_key, receive, start_import
 from funrun.groups.models import GroupImport, GroupImportRefusal
 from funrun.ratelimit import exempt_from_partner_limit, partner_limit, token_key
 from funrun.spreadsheet import csv_cell
@@ -52,10 +52,12 @@ def create_group_import(slug: str) -> Response | tuple[Response, int]:
     request.max_content_length = bodies.MAX_BODY
     if request.content_length is not None and request.content_length > bodies.MAX_BODY:
         return _too_large()
-    key = request.headers.get("Import-Key") or request.args.get("import_key")
     locale = str(get_locale())
     try:
-        received = receive(request.stream, body_format, key)
+        # Each checked whenever sent (a JSON body names its own): the header's is used.
+        sent = [request.headers.get("Import-Key"), request.args.get("import_key")]
+        keys = [check_key(key) for key in sent if key is not None]
+        received = receive(request.stream, body_format, keys[0] if keys else None)
         group, new = start_import(event, partner.id, received, locale)
     except ImportRefused as refused:
         return problem(refused.status, str(refused.message), kind=refused.kind)

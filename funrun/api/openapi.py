@@ -47,6 +47,8 @@ def _response(answer: Any, description: str) -> dict[str, Any]:
     out: dict[str, Any] = {"description": description}
     if answer == "pdf":
         out["content"] = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+    elif answer == "csv":
+        out["content"] = {"text/csv": {"schema": {"type": "string"}}}
     elif isinstance(answer, tuple):
         out["content"] = {k: v for model in answer for k, v in _content(model).items()}
     elif answer is not None:
@@ -65,7 +67,7 @@ def _operation(op: Operation) -> dict[str, Any]:
     if op.body is not None:
         out["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": _ref(op.body)}},
+            "content": {"application/json": {"schema": _ref(op.body)}, **op.extra_bodies},
         }
     out["responses"] = {
         str(status): _response(answer, text) for status, answer, text in op.responses

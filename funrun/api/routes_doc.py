@@ -18,6 +18,7 @@ from funrun.api.schemas.checkins import Undone as UndoneAnswer
 from funrun.api.schemas.contributions import ContributionQuote, query_parameters
 from funrun.api.schemas.enrolment import EnrolmentEnvelope, EnrolmentRequest
 from funrun.api.schemas.events import Event, EventList
+from funrun.api.schemas.groups import GroupImportEnvelope, GroupImportRequest
 from funrun.api.schemas.recovery import RecoveryAccepted, RecoveryRequest
 from funrun.api.schemas.registrations import (
     JWKSet,
@@ -27,6 +28,7 @@ from funrun.api.schemas.registrations import (
 )
 from funrun.api.schemas.stats import Stats
 from funrun.checkin.models import STATIONS
+from funrun.groups.bodies import COLUMNS, MAX_BODY, MAX_ROWS
 
 #: An answer: a model (JSON), Problem (problem+json), "pdf", None (no body), or a tuple
 #: of a model and Problem (either, by content type).
@@ -42,6 +44,7 @@ TOO_LARGE = (413, Problem, "The body is larger than 64 KiB")
 NOT_JSON = (415, Problem, "The body is not JSON")
 INVALID = (422, Problem, "Invalid fields (see errors)")
 NO_REGISTRATION = (404, Problem, "No registration for this token")
+IMPORT_ID = {"name": "import_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class Operation:
     #: None: public; "bearer": a token is required; "optional": public or a token.
     security: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Other content types the body may come as: ``{media type: {"schema": ...}}``.
+    extra_bodies: dict[str, Any] = field(default_factory=dict)
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -333,6 +338,92 @@ OPERATIONS: tuple[Operation, ...] = (
         summary="What membership would cost, computed without enrolling anyone (public; "
         "no personal data)",
         parameters=query_parameters(),
+    ),
+    Operation(
+        "post",
+        "/events/{slug}/group-registrations",
+        "createGroupImport",
+        (
+            (
+                202,
+                GroupImportEnvelope,
+                "Accepted: the import, queued for the worker (Location: /imports/{id})",
+            ),
+            (
+                200,
+                GroupImportEnvelope,
+                "This import key was used already with this body: that import, unchanged",
+            ),
+            (400, Problem, "Not valid JSON or CSV, not UTF-8, or a member or line too long"),
+            NO_TOKEN,
+            (403, Problem, "Not a partner"),
+            NO_EVENT,
+            (409, Problem, "Registration closed, or this import key was used for another body"),
+            (413, Problem, f"More than {MAX_ROWS:,} members, or a body over {MAX_BODY >> 20} MiB"),
+            (415, Problem, "Neither JSON nor CSV"),
+            (
+                422,
+                Problem,
+                "No import key or one too long, no members, members not objects, "
+                "or CSV columns unknown or missing",
+            ),
+            (429, Problem, "Too many requests with this token"),
+        ),
+        summary="A partner's members for an event, held for each to confirm (partners). "
+        "JSON, or CSV (text/csv) whose header names the members' fields ("
+        + ", ".join(COLUMNS)
+        + ") with the key in the Import-Key header or ?import_key=",
+        body=GroupImportRequest,
+        extra_bodies={"text/csv": {"schema": {"type": "string"}}},
+        parameters=(
+            SLUG,
+            {
+                "name": "Import-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 100},
+            },
+            {
+                "name": "import_key",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 100},
+            },
+        ),
+        security="bearer",
+    ),
+    Operation(
+        "get",
+        "/imports/{import_id}",
+        "getGroupImport",
+        (
+            (200, GroupImportEnvelope, "The import and its progress"),
+            NO_TOKEN,
+            (403, Problem, "Not a partner"),
+            (404, Problem, "No such import of this partner"),
+        ),
+        summary="A partner's import: progress, counts and the first refused rows (partners)",
+        parameters=(IMPORT_ID,),
+        security="bearer",
+    ),
+    Operation(
+        "get",
+        "/imports/{import_id}/report.csv",
+        "getGroupImportReport",
+        (
+            (
+                200,
+                "csv",
+                "row, field, message: each refused or waitlisted row's messages, "
+                "in the language of the upload",
+            ),
+            NO_TOKEN,
+            (403, Problem, "Not a partner"),
+            (404, Problem, "No such import of this partner"),
+        ),
+        summary="An import's refused rows as CSV (partners)",
+        parameters=(IMPORT_ID,),
+        security="bearer",
     ),
     Operation("get", "/openapi.json", "getOpenApi", ((200, None, "This document"),)),
 )
