@@ -19,6 +19,7 @@ from funrun.extensions import db
 from funrun.groups import expiry
 from funrun.jobs import queue
 from funrun.messages import reminders, sending
+from funrun.payments import due
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class Worker:
         if time.monotonic() >= self._reminders_at:
             reminders.queue_due()
             expiry.release_due()  # held group places past their deadline go back
+            due.queue_due()  # members' next month due (funrun/payments/due.py)
             self._reminders_at = time.monotonic() + reminders.EVERY.total_seconds()
         claimed = sending.send_due(self.name)
         self.messages += claimed

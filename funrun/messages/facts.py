@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -18,6 +18,9 @@ from funrun.messages.models import Broadcast, Message, MessageKind
 from funrun.people.crypto import data_cipher
 from funrun.registration.models import Registration, RegistrationStatus
 from funrun.registration.tokens import TOKEN_CONTEXT
+
+if TYPE_CHECKING:
+    from funrun.payments.due import PaymentDueFacts
 
 #: Where links point when FUNRUN_PUBLIC_URL is not set (development, ``make run``).
 DEVELOPMENT_URL = "http://127.0.0.1:5000"
@@ -65,6 +68,8 @@ class Facts:
     #: when the place is held (venue time).
     partner: str | None = None
     hold_until: datetime | None = None
+    #: A payment reminder: the member's participant number, the month due, the amount.
+    payment_due: PaymentDueFacts | None = None
 
 
 def public_url() -> str:
@@ -144,6 +149,10 @@ def facts_for(message: Message) -> Facts | None:
         facts = replace(facts, enrolment=_enrolment(registration.id))
     if kind in (MessageKind.GROUP_INVITE, MessageKind.HOLD_EXPIRED):
         facts = replace(facts, **_hold_facts(registration, event))
+    if kind == MessageKind.PAYMENT_DUE:
+        from funrun.payments.due import due_facts
+
+        facts = replace(facts, payment_due=due_facts(registration.id, message.context))
     if kind == MessageKind.BROADCAST and message.broadcast_id:
         broadcast = db.session.get(Broadcast, message.broadcast_id)
         if broadcast is not None:
@@ -228,4 +237,8 @@ def sample_facts(kind: MessageKind, locale: str, event: Event | None = None) -> 
                 next_due=month_start(first, 3).replace(day=DUE_DAY),
             ),
         )
+    if kind == MessageKind.PAYMENT_DUE:
+        from funrun.payments.due import sample_due_facts
+
+        facts = replace(facts, payment_due=sample_due_facts(day))
     return facts

@@ -191,6 +191,33 @@ def _hold_expired(facts: Facts) -> tuple[str, list[str], list[tuple[str, str]]]:
     return subject, paragraphs, _event_rows(facts)
 
 
+def _payment_due(facts: Facts) -> tuple[str, list[str], list[tuple[str, str]]]:
+    due = facts.payment_due
+    if due is None:  # no enrolment any more: a plain note
+        return _("Your monthly contribution"), [], []
+    months = _month(due.month)
+    if due.first_unpaid < due.month:
+        months = f"{_month(due.first_unpaid)} - {_month(due.month)}"
+    subject = _("Time to pay your contribution for %(month)s", month=_month(due.month))
+    paragraphs = [
+        _(
+            "Pay by %(day)s to stay covered by the workers' social security scheme.",
+            day=format_event_date(due.due_by),
+        ),
+        _(
+            "How to pay: at any BPJS Ketenagakerjaan office or partner bank, or with an "
+            "e-payment app, giving your participant number."
+        ),
+    ]
+    rows = [
+        (_("Participant number"), due.participant_number),
+        (_("Month due"), months),
+        (_("Due by"), format_event_date(due.due_by)),
+        (_("Monthly contribution"), rupiah(due.monthly_amount)),
+    ]
+    return subject, paragraphs, rows
+
+
 def _broadcast(facts: Facts) -> tuple[str, list[str], list[tuple[str, str]]]:
     subject = facts.subject or facts.event_name
     paragraphs = [p.strip() for p in (facts.body or "").split("\n\n") if p.strip()]
@@ -209,6 +236,7 @@ _KINDS = {
     MessageKind.BROADCAST: _broadcast,
     MessageKind.GROUP_INVITE: _group_invite,
     MessageKind.HOLD_EXPIRED: _hold_expired,
+    MessageKind.PAYMENT_DUE: _payment_due,
 }
 
 
@@ -226,6 +254,7 @@ def kind_name(kind: str) -> str:
         MessageKind.BROADCAST: _("Message from the organiser"),
         MessageKind.GROUP_INVITE: _("Place held by your organisation"),
         MessageKind.HOLD_EXPIRED: _("Held place went back"),
+        MessageKind.PAYMENT_DUE: _("Contribution due"),
     }
     return names.get(kind, kind)  # type: ignore[call-overload,no-any-return]
 
