@@ -7,7 +7,8 @@
    ``flask seed-demo --runners 100000`` (the 2015 tour, bulk synthetic registrations:
    quotas fill, the rest waitlisted), then in SQL gives it race-day shape: 80% of the
    confirmed runners checked in at pickup (spread over 05:00-07:00 at each venue), 3% of
-   the registrations cancelled, and a third of the checked-in non-members enrolled;
+   the registrations cancelled, a third of the checked-in non-members enrolled, and a
+   payment file paying 80%, 60% and 45% of them their first three months;
 2. measures, each variant in a fresh child process (so every peak RSS is its own), for
    3 rounds with the variants' order rotated:
    - ``dashboard figures``: ``tour_figures()``, what ``GET /api/v1/stats`` answers
@@ -18,6 +19,8 @@
      generator the download streams, to a file; ``roster XLSX`` likewise;
    - ``roster CSV, all rows at once``: the reference, the same query read with
      ``.all()`` before writing (what streaming avoids);
+   - ``funnel``: ``funnel_rows`` per city, aggregator and sponsor (median of 9 calls
+     each after one warm-up; the variant's time is the slowest of the three);
 3. checks the outputs agree: the roster CSV has one line per registration, and the
    totals CSV's tour row equals the figures (exits 1 otherwise);
 4. writes ``bench/results/reports-<timestamp>.json`` and prints a table against the
@@ -63,6 +66,7 @@ VARIANTS = (
     "roster_csv",
     "roster_xlsx",
     "roster_csv_all_at_once",
+    "funnel",
 )
 GOAL_DASHBOARD_MS = 200.0
 GOAL_ROSTER_S = 3.0
@@ -104,6 +108,16 @@ SHAPE_SQL = [
        JOIN events e ON e.id = r.event_id
        JOIN checkins c ON c.registration_id = r.id
        WHERE NOT r.is_member AND random() < 0.34""",
+    # The scheme's payment file: 80% of the new members pay their first month, 60% the
+    # second, 45% the third (the funnel's last steps).
+    """INSERT INTO payment_files (filename, sha256, status, rows, accepted, refused,
+         created_at)
+       VALUES ('bench.csv', repeat('0', 64), 'done', 0, 0, 0, now())""",
+    """INSERT INTO payments (enrolment_id, month, amount, file_id)
+       SELECT en.id, (date_trunc('month', en.valid_from) + make_interval(months => m.n))::date,
+              16800, (SELECT min(id) FROM payment_files)
+       FROM enrolments en CROSS JOIN (VALUES (0, 0.8), (1, 0.6), (2, 0.45)) AS m(n, share)
+       WHERE random() < m.share""",
     "ANALYZE",
 ]
 
@@ -188,6 +202,19 @@ def child(variant: str, out_dir: Path) -> dict[str, Any]:
             result["max_ms"] = round(max(times), 1)
             figures = tour_figures()
             result["totals"] = figures.as_json()["totals"]
+        elif variant == "funnel":
+            from funrun.payments.funnel import VIEWS, funnel_rows
+
+            for view in VIEWS:
+                funnel_rows(view)  # warm-up
+                times = []
+                for _ in range(9):
+                    t0 = time.perf_counter()
+                    funnel_rows(view)
+                    times.append((time.perf_counter() - t0) * 1000)
+                result[f"{view}_ms"] = round(statistics.median(times), 1)
+            result["median_ms"] = max(result[f"{view}_ms"] for view in VIEWS)
+            result["funnel_rows"] = {view: len(funnel_rows(view)) for view in VIEWS}
         elif variant == "totals_export":
             figures = tour_figures()
             t0 = time.perf_counter()
@@ -283,6 +310,7 @@ def print_table(summary: dict[str, dict[str, Any]], counts: dict[str, int]) -> N
     goals = {
         "dashboard_figures": f"< {GOAL_DASHBOARD_MS:.0f} ms",
         "roster_csv": f"< {GOAL_ROSTER_S:.0f} s and < {GOAL_ROSTER_MB:.0f} MB",
+        "funnel": "slowest of city, aggregator, sponsor",
     }
     for variant in summary:
         s = summary[variant]
