@@ -25,6 +25,9 @@ FILE_FORMS = {
     "events.tour_identity": ("logo", 116 * 1024),
     # A sponsor's list of NIKs: 100,000 lines and a few columns more (sponsors/views.py).
     "sponsors.upload_list": ("file", 8 * 1024 * 1024 + 16 * 1024),
+    # A partner's group as CSV (funrun/groups/partner_views.py): the API's body limit
+    # (funrun.groups.bodies.MAX_BODY, 48 MiB) and the form's fields.
+    "partner.upload_group": ("file", 48 * 1024 * 1024 + 16 * 1024),
 }
 
 

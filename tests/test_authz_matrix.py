@@ -111,6 +111,8 @@ POST /r/<token>/confirm                                          404       ok   
 GET  /partner/                                                   login     login     403       403       ok        403       403
 GET  /partner/members                                            login     login     403       403       ok        403       403
 GET  /partner/imports/<id:import_id>                             login     login     403       403       ok        403       403
+GET  /partner/imports/<id:import_id>/report.csv                  login     login     403       403       ok        403       403
+POST /partner/events/<slug:slug>/imports                         login     login     403       403       ok        403       403
 # staff home: any signed-in staff account (a signed-in partner is refused every staff page)
 GET  /staff                                                      login     login     ok        ok        403       ok        ok
 GET  /staff/password                                             login     login     ok        ok        403       ok        ok
@@ -592,6 +594,17 @@ def form_body(endpoint: str, world: World, identity: str) -> dict[str, Any]:
             "id_seen": "y",
         },
         "registration.reminders_switch": {"reminders": "off"},
+        # A group of one member as a CSV file (the same key again: the same import).
+        "partner.upload_group": {
+            "import_key": "matrix",
+            "file": (
+                io.BytesIO(
+                    b"full_name,nik,birth_date,gender,phone,shirt_size,member\r\n"
+                    b"Agus Salim,3174010101900001,1990-01-01,M,081200000001,M,n\r\n"
+                ),
+                "members.csv",
+            ),
+        },
         # "Confirm" on a confirmed place: answered with its page, changes nothing.
         "registration.confirm_hold": {"action": "confirm", "consent": "y", "notice": "1"},
         "registration.representative": {
@@ -735,6 +748,7 @@ REPEATABLE = frozenset(
         "registration.reminders_switch",
         "registration.representative",
         "registration.confirm_hold",
+        "partner.upload_group",
         "events.shirt_stock",
         "sponsors.sponsor_page",
         "sponsors.upload_list",

@@ -110,6 +110,8 @@ FORMS: tuple[FormRoute, ...] = (
     FR("registration.representative",  "POST", None,        "runner names collector", FIELDS),
     # A group member's held place: confirm (consent) or let go; fields in tests/groups.
     FR("registration.confirm_hold",    "POST", None,        "member confirms hold",  BUTTON),
+    # A partner's group as a CSV file; bad files and keys in tests/groups/test_partner_pages.py.
+    FR("partner.upload_group",         "POST", "partner",   "partner sends a group", BUTTON),
     FR("i18n.switch_language",         "GET",  None,        "language switch",       LANG),
     FR("accounts.login",               "POST", None,        "staff sign-in",         FIELDS),
     FR("accounts.logout",              "POST", "volunteer", "staff sign-out",        BUTTON),
@@ -220,6 +222,7 @@ class World:
     def csrf(self, role: str | None) -> str:
         """A valid CSRF token for ``role``'s session."""
         page = "/login" if role is None else "/staff/people/new" if role == "admin" else "/staff"
+        page = "/partner/" if role == "partner" else page
         return csrf_from(self.clients[role].get(page).get_data(as_text=True))
 
 
@@ -242,6 +245,7 @@ def world(
     organiser = make_staff("organiser", password=PASSWORD)
     admin = make_staff("admin", password=PASSWORD)
     target = make_staff("volunteer", events=(event.slug,))
+    partner = make_staff("partner", password=PASSWORD)
     outcome = scan(
         event,
         f"TST{new.snapshot.bib_number:04d}",
@@ -265,7 +269,8 @@ def world(
         token_id=db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == target.id)),
     )
     world.clients[None] = browser(app)
-    for role, staff in (("volunteer", volunteer), ("organiser", organiser), ("admin", admin)):
+    signed_in = (("volunteer", volunteer), ("organiser", organiser), ("admin", admin))
+    for role, staff in (*signed_in, ("partner", partner)):
         client = browser(app)
         assert login(client, staff.email).status_code == 302
         world.clients[role] = client
@@ -963,6 +968,7 @@ BUTTONS: dict[str, tuple[str | None, Callable[[World], str]]] = {
     "cancel": (None, lambda w: f"/r/{w.runner_token}/cancel"),
     "reminders": (None, lambda w: f"/r/{w.runner_token}/reminders"),
     "confirm_hold": (None, lambda w: f"/r/{w.runner_token}/confirm"),
+    "group_upload": ("partner", lambda w: f"/partner/events/{w.event_slug}/imports"),
     "logout": ("volunteer", lambda w: "/logout"),
     "undo": ("organiser", lambda w: f"/staff/checkins/{w.checkin_id}/undo"),
     "exports": ("organiser", lambda w: "/staff/enrolment/exports"),

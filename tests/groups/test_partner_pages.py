@@ -8,6 +8,7 @@ Runs on the suite's database (SQLite, or PostgreSQL with TEST_DATABASE_URL).
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -17,7 +18,7 @@ import pytest
 from flask import Flask
 from flask_babel import force_locale, gettext
 from markupsafe import escape
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from funrun.accounts.models import User
@@ -26,7 +27,9 @@ from funrun.dbtypes import utcnow
 from funrun.events.models import Event
 from funrun.extensions import db
 from funrun.groups import expiry
-from funrun.groups.models import ImportStatus
+from funrun.groups.models import GroupImport, ImportStatus
+from funrun.jobs.worker import Worker
+from funrun.registration.models import Registration
 from funrun.registration.services import current_privacy_notice, register
 from funrun.registration.validation import clean_registration
 from tests.checkin.conftest import browser, login
@@ -115,7 +118,7 @@ def test_the_partner_sees_its_imports_counts_and_members_only(app, world):
     assert login(client, "hr@ojek.example").status_code == 302
     home = client.get("/partner/").get_data(as_text=True)
     assert "Koperasi Ojek Sejahtera" in home and "ojek-1" in home
-    assert f"/api/v1/imports/{world['batch'].id}/report.csv" in home
+    assert f"/partner/imports/{world['batch'].id}/report.csv" in home
     assert "pasar-1" not in home and "Paguyuban" not in home
     assert '<progress class="job" value="4" max="4">' in home
     counts = re.search(r'<table class="list partner-counts">.*?</table>', home, re.S)
@@ -138,8 +141,12 @@ def test_the_partner_sees_its_imports_counts_and_members_only(app, world):
 def test_another_partners_import_is_not_found(app, world):
     client = browser(app)
     login(client, "hr@ojek.example")
-    assert client.get(f"/partner/imports/{world['batch'].id}").status_code == 200
+    page = client.get(f"/partner/imports/{world['batch'].id}")
+    assert page.status_code == 200
+    assert f"/api/v1/imports/{world['batch'].id}/report.csv" in page.get_data(as_text=True)
     assert client.get(f"/partner/imports/{world['other_batch'].id}").status_code == 404
+    other_report = f"/partner/imports/{world['other_batch'].id}/report.csv"
+    assert client.get(other_report).status_code == 404
 
 
 def test_a_running_import_page_refreshes_itself_and_a_finished_one_does_not(app, world):
@@ -196,11 +203,124 @@ def test_staff_and_strangers_do_not_open_partner_pages(app, world):
         assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
 
 
-def test_the_page_works_without_the_funnel_and_shows_it_when_there(app, world, monkeypatch):
+def test_the_partners_own_funnel_is_on_its_page(app, world):
+    """The payments feature's funnel for this partner only (funnel_rows(by="aggregator",
+    partner_id=...)), with its table and chart macros."""
+    client = browser(app)
+    login(client, "hr@ojek.example")
+    page = client.get("/partner/").get_data(as_text=True)
+    assert t(app, "From registration to paid months") in page
+    funnel = page.split('<div class="partner-funnel">')[1].split("</form>")[0]
+    assert "funnel-table" in funnel and "funnel-chart" in funnel
+    assert "Koperasi Ojek Sejahtera" in funnel and "Paguyuban" not in funnel
+
+
+def test_the_page_works_without_the_funnel(app, world, monkeypatch):
+    """Guarded: without the payments feature's funnel the page still answers."""
     from funrun.groups import partner_views
 
     client = browser(app)
     login(client, "hr@ojek.example")
     monkeypatch.setattr(partner_views, "funnel", lambda partner_id: None)
+    page = client.get("/partner/")
+    assert page.status_code == 200
+    assert t(app, "From registration to paid months") not in page.get_data(as_text=True)
+
+
+# --- sending a group from the page --------------------------------------------------------
+
+
+def member_csv(indexes: list[int], bad: bool = False) -> bytes:
+    """The API's CSV columns, one member a line; ``bad`` adds a row with a wrong NIK."""
+    lines = ["full_name,nik,birth_date,gender,phone,shirt_size,member,email"]
+    for index in indexes:
+        p = person_payload(index)
+        lines.append(
+            f"{p['full_name']},{p['nik']},{p['birth_date']},{p['gender']},{p['phone']},M,n,"
+            f"m{index}@example.com"
+        )
+    if bad:
+        lines.append("Agus Salim,1234,1990-01-01,M,081200000001,M,n,")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def upload(client: Any, slug: str, body: bytes | None, key: str = "web-1") -> Any:
     page = client.get("/partner/").get_data(as_text=True)
-    assert t(app, "From registration to paid months") not in page
+    data: dict[str, Any] = {"csrf_token": csrf_from(page), "import_key": key}
+    if body is not None:
+        data["file"] = (io.BytesIO(body), "members.csv", "text/csv")
+    return client.post(
+        f"/partner/events/{slug}/imports", data=data, content_type="multipart/form-data"
+    )
+
+
+def test_a_group_sent_from_the_page_is_imported_and_reported(app, make_event):
+    hashed = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
+    event = make_event(
+        quota=10, name="Fun Run Solo", city="Solo", date=utcnow().date() + timedelta(days=30)
+    )
+    make_partner("hr@ojek.example", "Koperasi Ojek Sejahtera", password_hash=hashed)
+    client = browser(app)
+    login(client, "hr@ojek.example")
+    home = client.get("/partner/").get_data(as_text=True)
+    assert f'action="/partner/events/{event.slug}/imports"' in home
+    assert 'enctype="multipart/form-data"' in home
+
+    sent = upload(client, event.slug, member_csv([11, 12], bad=True))
+    assert sent.status_code == 303, sent.get_data(as_text=True)
+    location = sent.headers["Location"]
+    import_id = int(location.rstrip("/").split("/")[-1])
+    running = client.get(location).get_data(as_text=True)
+    assert '<meta http-equiv="refresh"' in running  # queued: the page follows it
+    db.session.rollback()
+    Worker(app).run(burst=True)
+    db.session.rollback()
+    group = db.session.get_one(GroupImport, import_id)
+    assert (group.status, group.accepted, group.refused) == ("done", 2, 1)
+    held = list(
+        db.session.scalars(select(Registration).where(Registration.group_import_id == import_id))
+    )
+    assert {r.status for r in held} == {"held"} and len(held) == 2
+    done = client.get(location).get_data(as_text=True)
+    assert '<meta http-equiv="refresh"' not in done
+    report = client.get(f"/partner/imports/{import_id}/report.csv")
+    assert report.status_code == 200 and report.mimetype == "text/csv"
+    lines = report.get_data(as_text=True).splitlines()
+    assert lines[0] == "row,field,message" and lines[1].startswith("3,nik,")
+
+    # The same key and file again (a double tap): the same import, nothing new.
+    again = upload(client, event.slug, member_csv([11, 12], bad=True))
+    assert again.status_code == 303 and again.headers["Location"] == location
+    assert db.session.scalar(select(func.count(GroupImport.id))) == 1
+
+
+def test_a_bad_upload_is_refused_with_a_message_and_nothing_made(app, make_event):
+    hashed = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
+    event = make_event(name="Fun Run Solo", date=utcnow().date() + timedelta(days=30))
+    closed = make_event(registration_open=False, date=utcnow().date() + timedelta(days=30))
+    make_partner("hr@ojek.example", "Koperasi Ojek Sejahtera", password_hash=hashed)
+    client = browser(app)
+    login(client, "hr@ojek.example")
+    missing = upload(client, event.slug, None)
+    assert missing.status_code == 422
+    assert t(app, "Choose the CSV file of your members.") in missing.get_data(as_text=True)
+    empty = upload(
+        client, event.slug, b"full_name,nik,birth_date,gender,phone,shirt_size,member\r\n"
+    )
+    assert empty.status_code == 422
+    assert upload(client, event.slug, b"\xff\xfe not utf-8").status_code == 400
+    assert upload(client, event.slug, member_csv([1]), key="").status_code == 422
+    assert upload(client, closed.slug, member_csv([1])).status_code == 409
+    assert upload(client, "no-such-city", member_csv([1])).status_code == 404
+    forged = client.post(
+        f"/partner/events/{event.slug}/imports",
+        data={
+            "csrf_token": "forged",
+            "import_key": "k",
+            "file": (io.BytesIO(member_csv([1])), "m.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert forged.status_code == 400
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(GroupImport.id))) == 0
