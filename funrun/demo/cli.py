@@ -48,3 +48,7 @@ def seed_demo(runners: int, if_empty: bool, today: datetime | None) -> None:
         with click.progressbar(length=runners, label="synthetic runners") as bar:
             seed_runners(runners, progress=bar.update)
         click.echo(f"added {runners} registrations in {time.perf_counter() - started:.1f} s")
+        from funrun.payments.demo import seed_payments  # the funnel's later steps
+
+        enrolled, paid = seed_payments()
+        click.echo(f"enrolled {enrolled} runners of the first city, {paid} months paid")
