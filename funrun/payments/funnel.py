@@ -34,8 +34,8 @@ VIEWS = ("city", "aggregator", "sponsor")
 #: The steps, in order: (FunnelRow attribute, words, the chart's shorter words).
 STEPS = (
     ("registered_non_members", _l("Registered non-members"), _l("Signed up")),
-    ("checked_in", _l("Checked in"), _l("Checked in")),
-    ("enrolled", _l("Became members"), _l("Became members")),
+    ("checked_in", _l("Checked in"), _l("Check-in")),
+    ("enrolled", _l("Became members"), _l("Joined")),
     ("paid_month_1", _l("Paid month 1"), _l("Paid month 1")),
     ("paid_month_2", _l("Paid month 2"), _l("Paid month 2")),
     ("paid_month_3", _l("Paid month 3"), _l("Paid month 3")),
