@@ -211,7 +211,10 @@ class EnrolmentFields(RequestModel):
             default=None,
             validate_default=True,
             description="Code of a sponsor from the loaded schedule data (e.g. apbd-dki): the "
-            "sponsor pays, and the amount due from the runner is 0.",
+            "sponsor pays, and the amount due from the runner is 0. A sponsor with a list of "
+            "eligible NIKs pays only for people on it, within its budget (else a 422 on this "
+            "field, or a 409 sponsor-refused). Neither this nor payment_channel sent: an active "
+            "sponsor listing the runner's NIK with budget left is chosen.",
         )
     )
     consent: Annotated[
