@@ -76,8 +76,13 @@ def is_past(registration: Registration, now: datetime) -> bool:
 
 
 def release_due(now: datetime | None = None) -> int:
-    """Release every held place past its deadline (one transaction each); how many."""
+    """Release every held place past its deadline (one transaction each, ``BATCH`` ids
+    read at a time); how many this call released (another worker's are not counted)."""
     now = now or utcnow()
-    ids = due(now)
-    db.session.rollback()  # end the read: each release is a write transaction of its own
-    return sum(expire_one(registration_id, now) for registration_id in ids)
+    released = 0
+    while True:
+        ids = due(now)
+        db.session.rollback()  # end the read: each release is a write transaction of its own
+        released += sum(expire_one(registration_id, now) for registration_id in ids)
+        if len(ids) < BATCH:
+            return released

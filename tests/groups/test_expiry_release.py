@@ -100,6 +100,21 @@ def test_the_worker_releases_expired_holds_once_and_promotes_the_waitlist(
     assert event.confirmed_count == 3
 
 
+def test_more_holds_than_a_batch_are_all_released_in_one_round(
+    app: Flask, make_event: Callable[..., Event], monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(expiry, "BATCH", 2)
+    event = make_event(quota=5)
+    partner = make_partner()
+    batch = make_import(event, partner)
+    past = utcnow() - timedelta(minutes=1)
+    for index in range(5):
+        make_held(event.id, batch.id, partner.id, index, expires_at=past)
+    assert expiry.release_due() == 5
+    db.session.refresh(event)
+    assert event.confirmed_count == 0
+
+
 def test_the_deadline_is_the_moment_it_passes(app: Flask, make_event: Callable[..., Event]):
     event = make_event(quota=2)
     partner = make_partner()
