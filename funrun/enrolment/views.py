@@ -111,6 +111,7 @@ def desk(slug: str) -> Response | str | tuple[str, int]:
                 registration=registration,
             )
             context["sponsor_offers"] = offers or desk_offers(None, prepared.person)
+            preselect(form, context["sponsor_offers"])  # the payer prepare chose, carried on
         except ValidationFailed as failed:
             _attach_errors(form, failed.errors)
             flash(_("Some fields need correcting. See the messages below."), "error")

@@ -195,3 +195,71 @@ def test_the_desk_recognises_an_eligible_runner_and_preselects_the_sponsor(
     assert "Berhak atas sponsor" not in other_page.get_data(as_text=True)
     english = client.get(f"/staff/events/{event.slug}/enrol?registration={eligible.id}&lang=en")
     assert "Eligible for sponsor APBD" in english.get_data(as_text=True)
+
+
+WALKUP = {
+    "birth_place": "Jakarta",
+    "mother_maiden_name": "Siti Aminah",
+    "address": "Jl. Kebon Kacang 3, Jakarta Pusat",
+    "occupation": "street_sweeper",
+    "declared_income": "1.000.000",
+    "months": "3",
+    "consent": "y",
+    "shirt_size": "M",
+}
+
+
+def hidden_inputs(html: str) -> dict[str, str]:
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
+    fields["csrf_token"] = csrf_from(html)
+    return {k: v.replace("&amp;", "&").replace("&#39;", "'") for k, v in fields.items()}
+
+
+def test_a_listed_walkup_is_recognised_on_review_and_charged_to_the_sponsor(
+    app, make_event, make_staff, set_sponsor, on_finale_day
+):
+    from funrun.enrolment.models import Enrolment
+
+    event = make_event(quota=5)
+    set_sponsor(budget_member_months=3)
+    person = person_payload(next_index())
+    list_niks(APBD, [person["nik"]])
+    client, _staff = signed_in(app, make_staff, role="volunteer", events=(event.slug,))
+    url = f"/staff/events/{event.slug}/enrol"
+    form = {
+        **WALKUP,
+        **{k: person[k] for k in ("full_name", "nik", "birth_date", "gender", "phone")},
+        "csrf_token": csrf_from(client.get(url).get_data(as_text=True)),
+    }
+    review = client.post(url, data=form)  # no payment channel chosen
+    html = review.get_data(as_text=True)
+    assert review.status_code == 200, html
+    assert "Berhak atas sponsor APBD Provinsi DKI Jakarta (PPSU)" in html
+    assert person["nik"] not in html.replace(f'value="{person["nik"]}"', "")  # only in the form
+    fields = hidden_inputs(html)
+    assert (fields["payment_channel"], fields["sponsor"]) == ("sponsor", APBD)
+    done = client.post(url, data={**fields, "action": "confirm"})
+    assert done.status_code == 302, done.get_data(as_text=True)
+    db.session.rollback()
+    [enrolment] = db.session.scalars(select(Enrolment)).all()
+    assert (enrolment.sponsor.code, enrolment.amount_due, enrolment.sponsor_amount) == (
+        APBD, 0, 3 * 16_800,
+    )  # fmt: skip
+
+    # The budget is spent: the next listed walk-up is told so and may pay themselves.
+    second = person_payload(next_index())
+    list_niks(APBD, [second["nik"]])
+    form = {
+        **WALKUP,
+        **{k: second[k] for k in ("full_name", "nik", "birth_date", "gender", "phone")},
+        "payment_channel": "sponsor",
+        "sponsor": APBD,
+        "csrf_token": csrf_from(client.get(url).get_data(as_text=True)),
+    }
+    refused = client.post(url, data=form)
+    assert refused.status_code == 409
+    assert "Anggaran APBD Provinsi DKI Jakarta (PPSU) tidak cukup" in refused.get_data(as_text=True)
+    paying = client.post(url, data={**form, "payment_channel": "cash", "sponsor": ""})
+    assert paying.status_code == 200 and "Rp 50.400" in paying.get_data(as_text=True)
+    db.session.rollback()
+    assert len(db.session.scalars(select(Enrolment)).all()) == 1
