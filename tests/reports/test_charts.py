@@ -93,9 +93,12 @@ def test_the_dashboard_draws_four_svg_charts_and_fetches_nothing_else(app, scena
     login(client, staff.email)
     response = client.get("/staff/dashboard")
     html = response.get_data(as_text=True)
-    # Four charts, then one per city in the shirt stock section (not refreshed live).
+    # Four charts, then the funnel's (one per city), then one per city in the shirt
+    # stock section (neither refreshed live).
     charts, shirts = html.split('id="shirt-stock-board"')
+    charts, funnel = charts.split('id="funnel"')
     assert charts.count("<svg") == 4
+    assert funnel.count("<svg") == len(scenario_cities(html))
     assert shirts.count("<svg") == len(scenario_cities(html))
     assert "http://" not in html and "https://" not in html.replace("http://www.w3.org", "")
     assert "<script>" not in html  # the CSP allows script files from this host only
