@@ -74,7 +74,7 @@ def statement_pdf(doc: Statement, generated: str, target: IO[bytes]) -> None:
     if not doc.members:
         rows.append([_("No enrolment is charged to this sponsor yet.")] + [""] * 9)
     widths = [24, 46, 27, 27, 22, 17, 17, 12, 40, 22]
-    members = Table(rows, colWidths=[w * mm for w in widths], repeatRows=1)
+    members = Table(rows, colWidths=[w * mm for w in widths], repeatRows=1, hAlign="LEFT")
     members.setStyle(_STYLE)
     members.setStyle(TableStyle([("ALIGN", (7, 1), (-1, -1), "RIGHT")]))
     month_rows: list[list[object]] = [[Paragraph(str(label), _HEAD) for label in MONTH_LABELS]]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import format_datetime
+from flask_babel import format_datetime, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -76,6 +76,16 @@ def sponsor_new() -> Response | str | tuple[str, int]:
     return render_template("sponsors/new.html", form=form)
 
 
+def _stored_form(sponsor: Sponsor) -> SponsorForm:
+    """The sponsor's form filled from the sponsor as stored (never from a request)."""
+    form = SponsorForm(formdata=None, obj=sponsor).with_partners(partners())
+    form.partner_id.data = str(sponsor.partner_id or "")
+    for name in ("budget_member_months", "budget_rupiah"):
+        value = getattr(sponsor, name)
+        form[name].data = "" if value is None else format_decimal(value)
+    return form
+
+
 def _page(
     sponsor: Sponsor,
     form: SponsorForm,
@@ -97,21 +107,16 @@ def _page(
 def sponsor_page(code: str) -> Response | tuple[str, int]:
     """A sponsor: its fields (edited here), its list, its budget and its statement."""
     sponsor = _sponsor_or_404(code)
-    form = SponsorForm(obj=None if request.method == "POST" else sponsor)
-    form.with_partners(partners())
     if request.method == "GET":
-        form.partner_id.data = str(sponsor.partner_id or "")
-        for name in ("budget_member_months", "budget_rupiah"):
-            value = getattr(sponsor, name)
-            form[name].data = "" if value is None else str(value)
-        return _page(sponsor, form, ListUploadForm())
+        return _page(sponsor, _stored_form(sponsor), ListUploadForm())
+    form = SponsorForm().with_partners(partners())
     if not form.validate():
         abort(400)
     try:
         update(sponsor.code, form.raw(new=False), user_id=int(current_user.id))
     except ValidationFailed as failed:
         _attach(form, failed.errors)
-        return _page(sponsor, form, ListUploadForm(), status=422)
+        return _page(sponsor, form, ListUploadForm(formdata=None), status=422)
     flash(_("The sponsor is saved."), "success")
     return redirect(url_for("sponsors.sponsor_page", code=sponsor.code), code=303)
 
@@ -122,7 +127,7 @@ def upload_list(code: str) -> tuple[str, int]:
     """Add or replace the sponsor's list of eligible NIKs from an uploaded file."""
     sponsor = _sponsor_or_404(code)
     upload = ListUploadForm()
-    form = SponsorForm(obj=sponsor).with_partners(partners())
+    form = _stored_form(sponsor)
     if not upload.validate():
         abort(400)
     errors: dict[str, list[str]] = {}

@@ -150,6 +150,10 @@ def test_plain_text_adds_then_replace_swaps_the_whole_list(app, make_staff):
     assert len(hashes()) == 4
     added = upload(client, ("\ufeff" + "\r\n".join(second) + "\r\n").encode(), name="b.txt")
     assert "Daftar kini berisi 6 orang" in added.get_data(as_text=True)
+    # The sponsor's own form on the answer is the stored sponsor's (not the upload's fields).
+    assert '<input checked id="active" name="active" type="checkbox" value="y">' in (
+        added.get_data(as_text=True)
+    )
     replaced = upload(client, "\n".join(second).encode(), mode="replace")
     html = replaced.get_data(as_text=True)
     assert "Daftar sebelumnya yang berisi 6 orang telah diganti" in html

@@ -21,6 +21,7 @@ from funrun.extensions import db
 from funrun.people.crypto import data_cipher
 from tests.reports.conftest import read_xlsx
 from tests.sponsors.conftest import APBD, enrol_body, sponsored
+from tests.sponsors.test_browser import SHOTS
 from tests.sponsors.test_pages import signed_in
 
 
@@ -70,6 +71,8 @@ def test_the_statement_as_csv_xlsx_and_pdf(app, make_event, make_staff, add_runn
 
     pdf = client.get(f"/staff/sponsors/{APBD}/statement.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "statement.pdf").write_bytes(pdf.get_data())  # to look at
     words = subprocess.run(
         ["pdftotext", "-layout", "-", "-"], input=pdf.get_data(), capture_output=True, check=True
     ).stdout.decode()
