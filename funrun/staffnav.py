@@ -73,6 +73,7 @@ NARROW = frozenset(
         "enrolment.desk",
         "enrolment.done",
         "accounts.change_password",
+        "partner.change_password",
     }
 )
 

@@ -110,6 +110,8 @@ POST /r/<token>/confirm                                          404       ok   
 # a partner's own pages (its imports and members); staff are refused, as partners are on theirs
 GET  /partner/                                                   login     login     403       403       ok        403       403
 GET  /partner/members                                            login     login     403       403       ok        403       403
+GET  /partner/password                                           login     login     403       403       ok        403       403
+POST /partner/password                                           login     login     403       403       ok        403       403
 GET  /partner/imports/<id:import_id>                             login     login     403       403       ok        403       403
 GET  /partner/imports/<id:import_id>/report.csv                  login     login     403       403       ok        403       403
 POST /partner/events/<slug:slug>/imports                         login     login     403       403       ok        403       403
@@ -624,6 +626,11 @@ def form_body(endpoint: str, world: World, identity: str) -> dict[str, Any]:
         "messages.broadcast": {"subject_id": "Start pindah", "body_id": "Gerbang selatan"},
         "privacy.person_export_file": {"id_seen": "yes"},
         "accounts.assign": {"event_id": str(world.elsewhere_id), "station": ""},
+        "partner.change_password": {
+            "current": PASSWORD,
+            "password": "a brand new passphrase",
+            "confirm": "a brand new passphrase",
+        },
         "accounts.change_password": {
             "current": PASSWORD,
             "password": "a brand new passphrase",

@@ -167,8 +167,6 @@ def set_password(user: User, password: str, *, keep_current: bool = False) -> in
         raise AccountError(
             f"the password must have at least {MIN_PASSWORD} characters", reason="password_short"
         )
-    if user.role == Role.PARTNER:
-        raise AccountError("partners sign in with API tokens only", reason="bad_role")
     user.password_hash = services.generate_password_hash(password)
     ended = staff_sessions.end_all(user.id, keep_current=keep_current)
     record(

@@ -62,7 +62,8 @@ class CreateAccountForm(FlaskForm):
     password = PasswordField(
         _l("Password"),
         description=_l(
-            "At least %(n)d characters. Partners use API tokens only: leave it empty.",
+            "At least %(n)d characters. Optional for a partner: without one it uses its API "
+            "tokens only; with one it also signs in to its own pages.",
             n=MIN_PASSWORD,
         ),
         # Checked in validate_password: Optional() would skip it for an empty password.
@@ -81,9 +82,7 @@ class CreateAccountForm(FlaskForm):
             raise ValidationError(_l("An account with this email already exists."))
 
     def validate_password(self, field: PasswordField) -> None:
-        """Staff sign in with a password; partners never do."""
-        if self.role.data == Role.PARTNER and field.data:
-            raise ValidationError(_l("Partners use API tokens only: leave the password empty."))
+        """Staff sign in with a password; a partner may (its own pages only)."""
         if self.role.data != Role.PARTNER and not field.data:
             raise ValidationError(_l("Staff accounts need a password."))
         if field.data and len(field.data) < MIN_PASSWORD:

@@ -57,7 +57,9 @@ class LoginForm(FlaskForm):
 login_manager.user_loader(staff_sessions.load_user)
 
 
-def _locked_page(template: str, form: FlaskForm, outcome: signin.SignIn) -> Response:
+def _locked_page(
+    template: str, form: FlaskForm, outcome: signin.SignIn, **context: str
+) -> Response:
     """429: this email is locked for a while (the same answer for every email)."""
     minutes = max(1, (outcome.retry_after + 59) // 60)
     flash(
@@ -68,7 +70,7 @@ def _locked_page(template: str, form: FlaskForm, outcome: signin.SignIn) -> Resp
         ),
         "error",
     )
-    page = make_response(render_template(template, form=form), 429)
+    page = make_response(render_template(template, form=form, **context), 429)
     page.headers["Retry-After"] = str(outcome.retry_after)
     return page
 
@@ -130,7 +132,13 @@ def home() -> str:
 @bp.route("/staff/password", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def change_password() -> Response | str | tuple[str, int]:
+    """A staff member's new password (see :func:`password_page`)."""
+    return password_page("accounts.home")
+
+
+def password_page(home: str) -> Response | str | tuple[str, int]:
     """A new password, the current one first; every other session of the account ends.
+    Staff and partners (``/partner/password``) alike; ``home`` is where it leads back.
 
     The current password is checked like a sign-in (counted, locked after repeated
     failures), so a borrowed browser cannot guess it freely.
@@ -140,15 +148,15 @@ def change_password() -> Response | str | tuple[str, int]:
         email = current_user.email
         outcome = signin.attempt(email, form.current.data or "")
         if outcome.locked_until is not None:
-            return _locked_page("accounts/password.html", form, outcome)
+            return _locked_page("accounts/password.html", form, outcome, home=home)
         if outcome.user is None:
             form.current.errors = [*form.current.errors, _("The current password is wrong.")]
-            return render_template("accounts/password.html", form=form), 422
+            return render_template("accounts/password.html", form=form, home=home), 422
         set_password(outcome.user, form.password.data or "", keep_current=True)
         flash(_("Password changed. Every other browser signed in as you is signed out."), "success")
-        return redirect(url_for("accounts.home"))
+        return redirect(url_for(home))
     status = 422 if form.is_submitted() else 200
-    return render_template("accounts/password.html", form=form), status
+    return render_template("accounts/password.html", form=form, home=home), status
 
 
 def init_app(app: Flask) -> None:

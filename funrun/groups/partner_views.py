@@ -128,6 +128,16 @@ def upload_group(slug: str) -> Response | tuple[str, int]:
     return redirect(url_for("partner.import_page", import_id=group.id), code=303)
 
 
+@bp.route("/password", methods=["GET", "POST"])
+@roles_required(*PARTNERS)
+def change_password() -> Response | str | tuple[str, int]:
+    """The partner's own password change (the staff page's rule: the current one first,
+    counted like a sign-in; every other session ends)."""
+    from funrun.accounts.views import password_page
+
+    return password_page("partner.home")
+
+
 @bp.route("/members")
 @roles_required(*PARTNERS)
 def members() -> str:

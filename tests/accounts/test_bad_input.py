@@ -25,7 +25,6 @@ BAD_ACCOUNTS = [
     ({"password": "short", "confirm": "short"}, "password"),
     ({"password": "x" * 201, "confirm": "x" * 201}, "password"),
     ({"confirm": PASSWORD + "!"}, "confirm"),
-    ({"role": "partner"}, "password"),  # partners have no password
 ]
 
 

@@ -65,6 +65,25 @@ def test_create_a_partner_without_password(admin):
     assert user.role == "partner" and user.password_hash is None
 
 
+def test_create_a_partner_with_a_password_that_signs_in_to_its_pages(app, admin):
+    """Issue 20: a partner given a password signs in, to its own pages only."""
+    client, _staff = admin
+    response = client.post(
+        f"{PEOPLE}/new",
+        data={
+            "email": "hr2@partner.example",
+            "role": "partner",
+            "password": PASSWORD,
+            "confirm": PASSWORD,
+            "csrf_token": form_token(client),
+        },
+    )
+    assert response.status_code == 302
+    partner = browser(app)
+    signed_in = login(partner, "hr2@partner.example")
+    assert signed_in.status_code == 302 and signed_in.headers["Location"].endswith("/partner/")
+
+
 def test_assign_and_unassign_a_volunteer(admin, make_event, make_staff):
     client, _staff = admin
     solo = make_event(slug="solo", city="Solo")

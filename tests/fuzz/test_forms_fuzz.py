@@ -112,6 +112,7 @@ FORMS: tuple[FormRoute, ...] = (
     FR("registration.confirm_hold",    "POST", None,        "member confirms hold",  BUTTON),
     # A partner's group as a CSV file; bad files and keys in tests/groups/test_partner_pages.py.
     FR("partner.upload_group",         "POST", "partner",   "partner sends a group", BUTTON),
+    FR("partner.change_password",      "POST", "partner",   "partner's own password", FIELDS),
     FR("i18n.switch_language",         "GET",  None,        "language switch",       LANG),
     FR("accounts.login",               "POST", None,        "staff sign-in",         FIELDS),
     FR("accounts.logout",              "POST", "volunteer", "staff sign-out",        BUTTON),
@@ -683,6 +684,18 @@ FIELD_FORMS: dict[str, FieldForm] = {
     "password_change": FieldForm(
         "volunteer",
         lambda w: "/staff/password",
+        # A wrong current password: no example may change it, whatever it repeats.
+        lambda w: {
+            "current": "wrong " + PASSWORD,
+            "password": "a brand new passphrase",
+            "confirm": "a brand new passphrase",
+        },
+        {"current": Field("password"), "password": Field("password"), "confirm": Field("confirm")},
+        _password_intended,
+    ),
+    "partner_password": FieldForm(
+        "partner",
+        lambda w: "/partner/password",
         # A wrong current password: no example may change it, whatever it repeats.
         lambda w: {
             "current": "wrong " + PASSWORD,

@@ -324,3 +324,33 @@ def test_a_bad_upload_is_refused_with_a_message_and_nothing_made(app, make_event
     assert forged.status_code == 400
     db.session.rollback()
     assert db.session.scalar(select(func.count(GroupImport.id))) == 0
+
+
+def test_a_partner_changes_its_own_password(app, world):
+    client = browser(app)
+    login(client, "hr@ojek.example")
+    page = client.get("/partner/password")
+    assert page.status_code == 200
+    wrong = client.post(
+        "/partner/password",
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "current": "not the password",
+            "password": "a brand new passphrase",
+            "confirm": "a brand new passphrase",
+        },
+    )
+    assert wrong.status_code == 422
+    changed = client.post(
+        "/partner/password",
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "current": PASSWORD,
+            "password": "a brand new passphrase",
+            "confirm": "a brand new passphrase",
+        },
+    )
+    assert changed.status_code == 302 and changed.headers["Location"].endswith("/partner/")
+    assert client.get("/partner/").status_code == 200  # this browser stays signed in
+    assert login(browser(app), "hr@ojek.example").status_code == 401
+    assert login(browser(app), "hr@ojek.example", "a brand new passphrase").status_code == 302
