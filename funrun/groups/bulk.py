@@ -65,24 +65,34 @@ class ChunkResult:
 
     held: int = 0
     waitlisted: int = 0
+    #: The first bib of the places held (numbered on from there).
+    first_bib: int = 0
     refusals: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _upsert_people(members: list[Member], now: datetime) -> dict[str, int]:
     """Add the members' people (or find them by the NIK's keyed hash): ``{hash: id}``.
 
-    In the order of the hashes, so two imports sharing people lock them in one order."""
+    Called under the event lock, as a registration adds its person after taking its
+    place: a runner registering alone meanwhile waits for the event row before adding
+    theirs, never holding a person this chunk waits for (the other order deadlocked).
+    Run with many parameter sets and no RETURNING (the ids are read after), so psycopg
+    sends one prepared statement per row in a pipeline instead of a multi-row statement
+    of 6,000 placeholders it would parse every time."""
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(places.PEOPLE)
     statement = statement.on_conflict_do_update(
         index_elements=[_P.nik_hash], set_={"nik_hash": statement.excluded.nik_hash}
-    ).returning(_P.id, _P.nik_hash)
+    )
+    hashes = sorted(m.nik_hash for m in members)
     rows = [
         {"nik_hash": m.nik_hash, "created_at": now, **m.person}
         for m in sorted(members, key=lambda m: m.nik_hash)
     ]
-    return {found.nik_hash: found.id for found in db.session.execute(statement, rows)}
+    db.session.execute(statement, rows)
+    found = db.session.execute(select(_P.id, _P.nik_hash).where(_P.nik_hash.in_(hashes)))
+    return {row.nik_hash: row.id for row in found}
 
 
 def _holders(event_id: int, person_ids: list[int]) -> dict[int, int | None]:
@@ -121,23 +131,22 @@ def hold_chunk(
     begin_write()
     try:
         if members:
+            event = _lock_event(group.event_id, now)
             people = _upsert_people(members, now)
-            accepted = _place_members(group, members, people, result, now)
+            accepted = _place_members(group, event, members, people, result, now)
             if accepted:
-                ids = db.session.scalars(
-                    places.REGISTRATIONS.insert().returning(_R.id, sort_by_parameter_order=True),
-                    accepted,
-                ).all()
-                held = [
-                    i
-                    for i, row in zip(ids, accepted, strict=True)
-                    if row["status"] == RegistrationStatus.HELD.value
-                ]
-                if held:
-                    queueing.queue(
-                        MessageKind.GROUP_INVITE,
-                        _R.id.in_(held) & (_R.status == RegistrationStatus.HELD.value),
-                    )
+                # Many parameter sets, no RETURNING: one prepared statement a row in a
+                # pipeline on PostgreSQL (see _upsert_people).
+                db.session.execute(places.REGISTRATIONS.insert(), accepted)
+            if result.held:
+                first = result.first_bib
+                queueing.queue(
+                    MessageKind.GROUP_INVITE,
+                    (_R.event_id == group.event_id)
+                    & _R.bib_number.between(first, first + result.held - 1)
+                    & (_R.group_import_id == group.id)
+                    & (_R.status == RegistrationStatus.HELD.value),
+                )
         if result.refusals:
             db.session.execute(
                 REFUSALS.insert(),
@@ -164,16 +173,9 @@ def hold_chunk(
     return result
 
 
-def _place_members(
-    group: ImportRef,
-    members: list[Member],
-    people: dict[str, int],
-    result: ChunkResult,
-    now: datetime,
-) -> list[dict[str, Any]]:
-    """Under the event lock: the registrations to insert (held first, then waitlisted);
-    members already holding a place, or with the window closed, go to the refusals."""
-    event = db.session.execute(
+def _lock_event(event_id: int, now: datetime) -> Any:
+    """Take the event row's lock for the chunk; what placing members reads of it."""
+    return db.session.execute(
         select(
             _E.quota,
             _E.confirmed_count,
@@ -182,11 +184,24 @@ def _place_members(
             _E.group_hold_days,
             places.window_open().label("open"),
         )
-        .where(_E.id == group.event_id)
+        .where(_E.id == event_id)
         .with_for_update(of=places.EVENTS),
-        {"now": now},
+        {"event_id": event_id, "now": now},
     ).one()
+
+
+def _place_members(
+    group: ImportRef,
+    event: Any,
+    members: list[Member],
+    people: dict[str, int],
+    result: ChunkResult,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Under the event lock: the registrations to insert (held first, then waitlisted);
+    members already holding a place, or with the window closed, go to the refusals."""
     holders = _holders(group.event_id, list(people.values()))
+
     fresh: list[Member] = []
     for member in members:
         holder = holders.get(people[member.nik_hash], 0)
@@ -251,4 +266,5 @@ def _place_members(
         )
         result.refusals.append({"row": member.row, "errors": {"place": [full]}, "waitlisted": True})
     result.held, result.waitlisted = len(held), len(waiting)
+    result.first_bib = first_bib or 0
     return rows
