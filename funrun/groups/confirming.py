@@ -39,13 +39,9 @@ class Answer(StrEnum):
     CANCELLED = "cancelled"
 
 
-def is_group_place(registration: Registration) -> bool:
-    """Whether the registration was made by a partner's group import."""
-    return registration.group_import_id is not None
-
-
 def went_back(registration: Registration) -> bool:
-    """A group place that went back unconfirmed (its deadline passed)."""
+    """A group place that went back unconfirmed (its deadline passed); the partner
+    pages count them with the same rule in SQL (``partner_queries.WENT_BACK``)."""
     return (
         registration.status == RegistrationStatus.CANCELLED
         and registration.group_import_id is not None

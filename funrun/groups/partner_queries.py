@@ -15,6 +15,7 @@ from sqlalchemy import and_, case, func, select
 from funrun.dbtypes import utcnow
 from funrun.events.models import Event
 from funrun.extensions import db
+from funrun.groups.confirming import went_back
 from funrun.groups.models import GroupImport
 from funrun.people.crypto import data_cipher, mask_nik
 from funrun.people.models import Person
@@ -24,9 +25,11 @@ from funrun.registration.models import Registration, RegistrationStatus
 PAGE_SIZE = 50
 
 _R = Registration
-#: A group place that went back unconfirmed: cancelled at or after its deadline, no consent.
+#: A group place that went back unconfirmed: cancelled at or after its deadline, no consent
+#: (the query's form of :func:`funrun.groups.confirming.went_back`).
 WENT_BACK = and_(
     _R.status == RegistrationStatus.CANCELLED,
+    _R.group_import_id.is_not(None),
     _R.consent_at.is_(None),
     _R.hold_expires_at.is_not(None),
     _R.cancelled_at >= _R.hold_expires_at,
@@ -119,14 +122,8 @@ def one_import(partner_id: int, import_id: int) -> tuple[GroupImport, Event] | N
 
 
 def _state(registration: Registration) -> str:
-    if registration.status == RegistrationStatus.CANCELLED:
-        went_back = (
-            registration.consent_at is None
-            and registration.hold_expires_at is not None
-            and registration.cancelled_at is not None
-            and registration.cancelled_at >= registration.hold_expires_at
-        )
-        return "went_back" if went_back else "cancelled"
+    if went_back(registration):
+        return "went_back"
     return str(registration.status)
 
 
