@@ -229,3 +229,90 @@ def test_two_workers_at_once_release_each_hold_exactly_once(own_app: Flask):
         assert None not in bibs and len(set(bibs)) == WAITING
         assert min(bibs) > QUOTA  # new bibs: the released holds' numbers stay retired
         db.session.remove()
+
+
+def test_a_confirmation_racing_the_expiry_ends_one_way_only(own_app: Flask):
+    """The member confirms just before the deadline while a worker, just after it,
+    releases the place: per hold exactly one of them wins (row locks), never both."""
+    from funrun.groups.confirming import Answer, confirm
+
+    with own_app.app_context():
+        tour = Tour(slug="t", name="T", organiser="T")
+        db.session.add(tour)
+        db.session.flush()
+        event = Event(
+            tour_id=tour.id,
+            slug="solo",
+            city="Solo",
+            name="Fun Run Solo",
+            date=date(2030, 12, 13),
+            start_time=time(6, 0),
+            venue="Stadion",
+            quota=20,
+            bib_prefix="SLO",
+            bib_first=1,
+            bib_last=9999,
+            bib_next=1,
+        )
+        db.session.add(event)
+        db.session.commit()
+        partner = make_partner()
+        batch = make_import(event, partner)
+        deadline = utcnow() + timedelta(hours=1)
+        holds = [
+            make_held(event.id, batch.id, partner.id, i, expires_at=deadline) for i in range(20)
+        ]
+        notice_id = current_privacy_notice("id").id
+        event_id = event.id
+        db.session.remove()
+
+    confirmed: list[int] = []
+    released: list[int] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def member() -> None:
+        try:
+            with own_app.app_context():
+                barrier.wait()
+                for held in holds:
+                    answer = confirm(held.id, notice_id, deadline - timedelta(microseconds=1))
+                    if answer == Answer.CONFIRMED:
+                        confirmed.append(held.id)
+                db.session.remove()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    def worker() -> None:
+        try:
+            with own_app.app_context():
+                barrier.wait()
+                for held in reversed(holds):
+                    if expiry.expire_one(held.id, deadline):
+                        released.append(held.id)
+                db.session.remove()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=member), threading.Thread(target=worker)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert not set(confirmed) & set(released)
+    assert set(confirmed) | set(released) == {h.id for h in holds}
+    with own_app.app_context():
+        rows = {
+            r.id: r
+            for r in db.session.scalars(
+                select(Registration).where(Registration.event_id == event_id)
+            )
+        }
+        assert {i for i, r in rows.items() if r.status == CONFIRMED} == set(confirmed)
+        assert {i for i, r in rows.items() if r.status == CANCELLED} == set(released)
+        assert all(rows[i].consent_at is not None for i in confirmed)
+        assert all(rows[i].consent_at is None for i in released)
+        event = db.session.get_one(Event, event_id)
+        assert event.confirmed_count == len(confirmed)
+        db.session.remove()
