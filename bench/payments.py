@@ -53,7 +53,7 @@ INSERT INTO enrolments (participant_number, person_id, registration_id, event_id
   declared_income, income_basis, programmes, months, payment_channel, schedule_id,
   reliefs, jkk, jkm, jht, monthly_total, amount_due, sponsor_amount, valid_from,
   paid_until, enrolment_notice_id, consent_at, source, created_at)
-SELECT lpad(r.id::text, 11, '0'), r.person_id, r.id, r.event_id, r.full_name,
+SELECT '9' || lpad(r.id::text, 10, '0'), r.person_id, r.id, r.event_id, r.full_name,
        'Jakarta', 'Sri Wahyuni', 'Jl. Bench No. 1', r.phone, 'ojek_driver',
        1000000, 1000000, 'JKK,JKM', 1, 'cash',
        (SELECT min(id) FROM contribution_schedules), '', 10000, 6800, 0, 16800,
@@ -92,7 +92,7 @@ def write_file(path: Path, members: list[tuple[str, date]], rows: int, seed: int
                 paid = month_add(first, month)
                 roll = rng.random()
                 if roll < 0.002:
-                    line = f"{rng.randrange(10**9, 10**10) * 10 + 9},{paid:%Y-%m},16800"
+                    line = f"8{rng.randrange(10**9, 10**10)},{paid:%Y-%m},16800"
                 elif roll < 0.004:
                     line = f"{number},{month_add(first, -1):%Y-%m},16800"
                 elif roll < 0.006:

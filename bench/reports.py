@@ -91,14 +91,15 @@ SHAPE_SQL = [
               (e.date + time '05:00') AT TIME ZONE e.timezone
                 + make_interval(secs => floor(random() * 7200))
        FROM registrations r JOIN events e ON e.id = r.event_id
-       WHERE r.status = 'confirmed' AND random() < 0.8""",
+       WHERE r.status = 'confirmed' AND random() < 0.8
+         AND NOT EXISTS (SELECT 1 FROM checkins x WHERE x.registration_id = r.id)""",
     # A third of the checked-in non-members enrol at the venue.
     """INSERT INTO enrolments (participant_number, person_id, registration_id, event_id,
          full_name, birth_place, mother_maiden_name, address, phone, occupation,
          declared_income, income_basis, programmes, months, payment_channel, schedule_id,
          reliefs, jkk, jkm, jht, monthly_total, amount_due, sponsor_amount, valid_from,
          paid_until, enrolment_notice_id, consent_at, source, created_at)
-       SELECT lpad(r.id::text, 11, '0'), r.person_id, r.id, r.event_id, r.full_name,
+       SELECT '9' || lpad(r.id::text, 10, '0'), r.person_id, r.id, r.event_id, r.full_name,
               'Jakarta', 'Sri Wahyuni', 'Jl. Bench No. 1', r.phone, 'ojek_driver',
               1000000, 1000000, 'JKK,JKM', 1, 'cash',
               (SELECT min(id) FROM contribution_schedules), '', 10000, 6800, 0, 16800,
@@ -107,9 +108,11 @@ SHAPE_SQL = [
        FROM registrations r
        JOIN events e ON e.id = r.event_id
        JOIN checkins c ON c.registration_id = r.id
-       WHERE NOT r.is_member AND random() < 0.34""",
+       WHERE NOT r.is_member AND random() < 0.34
+         AND NOT EXISTS (SELECT 1 FROM enrolments x WHERE x.person_id = r.person_id)""",
     # The scheme's payment file: 80% of the new members pay their first month, 60% the
-    # second, 45% the third (the funnel's last steps).
+    # second, 45% the third (the funnel's last steps). The NOT EXISTS: seed-demo already
+    # checked in, enrolled and paid for a few dozen of the first city's runners.
     """INSERT INTO payment_files (filename, sha256, status, rows, accepted, refused,
          created_at)
        VALUES ('bench.csv', repeat('0', 64), 'done', 0, 0, 0, now())""",
@@ -117,7 +120,8 @@ SHAPE_SQL = [
        SELECT en.id, (date_trunc('month', en.valid_from) + make_interval(months => m.n))::date,
               16800, (SELECT min(id) FROM payment_files)
        FROM enrolments en CROSS JOIN (VALUES (0, 0.8), (1, 0.6), (2, 0.45)) AS m(n, share)
-       WHERE random() < m.share""",
+       WHERE random() < m.share
+         AND NOT EXISTS (SELECT 1 FROM payments x WHERE x.enrolment_id = en.id)""",
     "ANALYZE",
 ]
 
