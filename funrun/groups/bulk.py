@@ -65,8 +65,6 @@ class ChunkResult:
 
     held: int = 0
     waitlisted: int = 0
-    #: The first bib of the places held (numbered on from there).
-    first_bib: int = 0
     refusals: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -138,15 +136,16 @@ def hold_chunk(
                 # Many parameter sets, no RETURNING: one prepared statement a row in a
                 # pipeline on PostgreSQL (see _upsert_people).
                 db.session.execute(places.REGISTRATIONS.insert(), accepted)
-            if result.held:
-                first = result.first_bib
-                queueing.queue(
-                    MessageKind.GROUP_INVITE,
-                    (_R.event_id == group.event_id)
-                    & _R.bib_number.between(first, first + result.held - 1)
-                    & (_R.group_import_id == group.id)
-                    & (_R.status == RegistrationStatus.HELD.value),
-                )
+            held = [
+                row["manage_token_hash"]
+                for row in accepted
+                if row["status"] == RegistrationStatus.HELD.value
+            ]
+            if held:
+                # Found by the unique token hashes: an index lookup a row, whatever the
+                # statistics say (by event and bib range the planner, its statistics
+                # taken on an empty table, walked every held place of the event).
+                queueing.queue(MessageKind.GROUP_INVITE, _R.manage_token_hash.in_(held))
         if result.refusals:
             db.session.execute(
                 REFUSALS.insert(),
@@ -266,5 +265,4 @@ def _place_members(
         )
         result.refusals.append({"row": member.row, "errors": {"place": [full]}, "waitlisted": True})
     result.held, result.waitlisted = len(held), len(waiting)
-    result.first_bib = first_bib or 0
     return rows

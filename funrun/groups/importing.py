@@ -14,29 +14,25 @@ committed. The body is deleted once every row is done.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from flask_babel import force_locale, format_decimal
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from funrun.contracts import ValidationFailed
 from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
 from funrun.events.models import Event
 from funrun.extensions import db
 from funrun.groups import bodies
-from funrun.groups.bulk import ImportRef, Member, hold_chunk
+from funrun.groups.bulk import ImportRef, hold_chunk
+from funrun.groups.checking import checked_chunks
 from funrun.groups.models import GroupImport, ImportStatus
 from funrun.jobs import files
 from funrun.jobs.queue import begin_final_writes, enqueue, handler
-from funrun.people.crypto import data_cipher
-from funrun.registration.schemas import validate_member
-from funrun.registration.tokens import TOKEN_CONTEXT, new_manage_token
-from funrun.registration.validation import RegistrationData
 
 IMPORT_KIND = "groups.import"
 #: Rows per transaction: the event row is locked for one chunk at a time, so single
@@ -232,70 +228,17 @@ def run_import(payload: dict[str, Any]) -> None:
 
 
 def _process(group: ImportRef, event: Event, name: str, done: int) -> None:
-    """Check the rows after the first ``done`` and hold them, a chunk at a time."""
-    chunk: list[tuple[int, Any]] = []
-    for row, raw in enumerate(bodies.members(name, group.body_format), 1):
-        if row <= done:
-            continue
-        chunk.append((row, raw))
-        if len(chunk) == CHUNK:
-            _hold(group, event, chunk)
-            chunk = []
-    if chunk:
-        _hold(group, event, chunk)
-
-
-def _hold(group: ImportRef, event: Event, chunk: list[tuple[int, Any]]) -> None:
-    members: list[Member] = []
-    refusals: list[dict[str, Any]] = []
-    first_row: dict[str, int] = {}
-    cipher = data_cipher()
-    for row, raw in chunk:
-        member, errors = _checked(event, raw, cipher)
-        if member is not None and member.nik_hash in first_row:
-            message = _(
-                "This NIK is also on row %(row)d of this import.", row=first_row[member.nik_hash]
-            )
-            member, errors = None, {"nik": [message]}
-        if member is None:
-            refusals.append({"row": row, "errors": errors})
-            continue
-        member.row = row
-        first_row[member.nik_hash] = row
-        members.append(member)
-    now = utcnow()
-    db.session.rollback()  # nothing read above is kept: the chunk's transaction is new
-    hold_chunk(group, members, refusals, rows=len(chunk), now=now)
-
-
-def _checked(event: Event, raw: Any, cipher: Any) -> tuple[Member | None, dict[str, list[str]]]:
-    """A row checked as a registration is (without consent), ready to store."""
-    if not isinstance(raw, dict):
-        return None, {"body": [_("Each member must be a JSON object.")]}
-    try:
-        data = RegistrationData.of(validate_member(raw, event))
-    except ValidationFailed as failed:
-        return None, failed.errors
-    token, token_hash = new_manage_token()
-    person = {
-        "nik_encrypted": cipher.encrypt(data.nik),
-        "birth_date": data.birth_date,
-        "gender": data.gender,
-    }
-    registration = {
-        "manage_token_hash": token_hash,
-        "manage_token_encrypted": cipher.encrypt(token, context=TOKEN_CONTEXT),
-        "full_name": data.full_name,
-        "phone": data.phone,
-        "email": data.email,
-        "shirt_size": data.shirt_size,
-        "is_member": data.is_member,
-        "kpj_number": data.kpj_number,
-        "occupation": data.occupation,
-        "emergency_contact": data.emergency_contact,
-        "emergency_phone": data.emergency_phone,
-    }
-    return Member(0, cipher.lookup_hash(data.nik), person, registration), {}
+    """Hold the rows after the first ``done``, a chunk at a time; each chunk is checked
+    by :func:`~funrun.groups.checking.checked_chunks` while the one before is written."""
+    rows = (
+        (row, raw)
+        for row, raw in enumerate(bodies.members(name, group.body_format), 1)
+        if row > done
+    )
+    with closing(checked_chunks(event, group.locale, rows, CHUNK)) as chunks:
+        for chunk in chunks:
+            db.session.rollback()  # the chunk's transaction is a new one
+            hold_chunk(group, chunk.members, chunk.refusals, rows=chunk.rows, now=utcnow())
 
 
 def _record(import_id: int, **values: Any) -> None:
