@@ -28,6 +28,8 @@ FILE_FORMS = {
     # A partner's group as CSV (funrun/groups/partner_views.py): the API's body limit
     # (funrun.groups.bodies.MAX_BODY, 48 MiB) and the form's fields.
     "partner.upload_group": ("file", 48 * 1024 * 1024 + 16 * 1024),
+    # The scheme's payment file (funrun/payments/uploads.py MAX_BYTES) and the form's fields.
+    "reports.payments_page": ("file", 64 * 1024 * 1024 + 16 * 1024),
 }
 
 

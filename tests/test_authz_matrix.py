@@ -63,7 +63,11 @@ from funrun.enrolment.schedule_forms import form_fields
 from funrun.events.models import Event, Tour
 from funrun.extensions import db
 from funrun.groups.models import GroupImport
+from funrun.jobs.models import Job
 from funrun.messages.models import Broadcast, Message
+from funrun.payments.models import PaymentFile
+from funrun.payments.uploads import KIND as PAYMENTS_KIND
+from funrun.payments.uploads import upload_path, write_progress
 from funrun.registration.models import Registration
 from funrun.registration.services import current_privacy_notice, register
 from funrun.registration.validation import clean_registration
@@ -161,6 +165,10 @@ GET  /staff/dashboard                                            login     login
 GET  /staff/dashboard.json                                       login     login     403       403       403       ok        ok
 GET  /staff/totals.<fmt>                                         login     login     403       403       403       ok        ok
 GET  /staff/funnel/<by>.<fmt>                                    login     login     403       403       403       ok        ok
+GET  /staff/payments                                             login     login     403       403       403       ok        ok
+POST /staff/payments                                             login     login     403       403       403       ok        ok
+GET  /staff/payments/jobs/<int:job_id>                           login     login     403       403       403       ok        ok
+GET  /staff/payments/jobs/<int:job_id>/report.csv                login     login     403       403       403       ok        ok
 GET  /staff/roster.<fmt>                                         login     login     403       403       403       ok        ok
 GET  /staff/events/<slug:slug>/roster                            login     login     403       403       403       ok        ok
 GET  /staff/events/<slug:slug>/roster.<fmt>                      login     login     403       403       403       ok        ok
@@ -313,6 +321,8 @@ class World:
     broadcast_id: int
     #: The partner's group import (its pages show it).
     group_import_id: int = 0
+    #: An organiser's payment file import, done (its page and its report).
+    payment_job_id: int = 0
 
 
 def _event(tour: Tour, slug: str, city: str, prefix: str) -> Event:
@@ -425,6 +435,7 @@ def build_world(password_hash: str) -> World:
     )
     db.session.add(group_import)
     db.session.commit()
+    payment_job_id = _payment_import()
     world = World(
         here=here.slug,
         elsewhere=elsewhere.slug,
@@ -452,9 +463,22 @@ def build_world(password_hash: str) -> World:
         message_id=message.id,
         broadcast_id=broadcast.id,
         group_import_id=group_import.id,
+        payment_job_id=payment_job_id,
     )
     db.session.remove()
     return world
+
+
+def _payment_import() -> int:
+    """A payment file uploaded and imported: its job, the kept file and its progress."""
+    paid = PaymentFile(filename="world.csv", sha256="1" * 64, status="done")
+    job = Job(kind=PAYMENTS_KIND, payload={"filename": "world.csv"}, status="done")
+    db.session.add_all([paid, job])
+    db.session.commit()
+    upload_path(job.id).parent.mkdir(parents=True, exist_ok=True)
+    upload_path(job.id).write_bytes(b"participant_number,month,amount\n")
+    write_progress(job.id, status="done", rows=0, accepted=0, refused=0, file_id=paid.id)
+    return job.id
 
 
 # --- how each identity calls a route --------------------------------------------------------
@@ -492,6 +516,8 @@ def path_values(endpoint: str, world: World, identity: str) -> dict[str, Any]:
         "events.tour_theme": {"slug": "tour"},
         "accounts.set_active": {"action": "deactivate"},
         "reports.funnel_file": {"by": "city"},
+        "reports.payments_job": {"job_id": world.payment_job_id},
+        "reports.payments_report": {"job_id": world.payment_job_id},
     }
     values.update(overrides.get(endpoint, {}))
     return values
@@ -616,6 +642,10 @@ def form_body(endpoint: str, world: World, identity: str) -> dict[str, Any]:
         "events.shirt_stock": {"size-M": "10"},
         "sponsors.sponsor_new": {"code": "csr-baru", "name": "CSR Baru", "active": "y"},
         "sponsors.sponsor_page": {"name": "APBD DKI", "public_budget": "y", "active": "y"},
+        # A payment file of its header alone, queued again by each identity (not run).
+        "reports.payments_page": {
+            "file": (io.BytesIO(b"participant_number,month,amount\r\n"), "payments.csv"),
+        },
         # A list of one NIK, added again by each identity: the same list.
         "sponsors.upload_list": {
             "mode": "add",
@@ -759,6 +789,7 @@ REPEATABLE = frozenset(
         "events.shirt_stock",
         "sponsors.sponsor_page",
         "sponsors.upload_list",
+        "reports.payments_page",
         "api.create_registration",
         "api.recover_registration",
         "checkin.scan_page",

@@ -260,3 +260,7 @@ def registration_page(slug: str, registration_id: int) -> Response:
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+# The payment files' pages are organisers' reports too (funrun/payments/views.py).
+from funrun.payments import views as _payment_views  # noqa: E402, F401

@@ -149,6 +149,8 @@ FORMS: tuple[FormRoute, ...] = (
     FR("sponsors.sponsor_new",         "POST", "organiser", "create a sponsor",      FIELDS),
     FR("sponsors.sponsor_page",        "POST", "organiser", "edit a sponsor",        FIELDS),
     FR("sponsors.upload_list",         "POST", "organiser", "sponsor's NIK list",    FIELDS),
+    # The scheme's payment file; bad files in tests/payments/test_upload_page.py.
+    FR("reports.payments_page",        "POST", "organiser", "payment file upload",   BUTTON),
     FR("reports.roster",               "GET",  "organiser", "roster search",         SEARCH),
     FR("audit.audit_page",             "GET",  "admin",     "audit log filters",     SEARCH),
 )
@@ -1002,6 +1004,7 @@ BUTTONS: dict[str, tuple[str | None, Callable[[World], str]]] = {
     "person_export": ("admin", lambda w: f"/staff/privacy/{w.person_id}/export"),
     "retry": ("organiser", lambda w: "/staff/messages/1/retry"),
     "retry_event": ("organiser", lambda w: f"/staff/events/{w.event_slug}/messages/retry"),
+    "payments_upload": ("organiser", lambda w: "/staff/payments"),
 }
 
 
