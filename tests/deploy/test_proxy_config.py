@@ -67,6 +67,22 @@ def test_the_app_sees_https_and_static_files_come_from_nginx(stack: Stack) -> No
         assert too_large.status == 413
         assert too_large.getheader("Content-Type", "").startswith(content_type)
 
+    # A partner's group import may be 48 MiB: 1 MB reaches the app (no token: its 401).
+    conn = stack.nginx.connection(timeout=20)
+    try:
+        conn.request(
+            "POST",
+            f"/api/v1/events/{stack.event.slug}/group-registrations",
+            body=b"full_name,nik\r\n" + b"Budi,1\r\n" * 125_000,
+            headers={"Content-Type": "text/csv", "Import-Key": "k"},
+        )
+        group = conn.getresponse()
+        group.read()
+    finally:
+        conn.close()
+    assert group.status == 401
+    assert group.getheader("Content-Type", "").startswith("application/problem+json")
+
     # Static files: nginx's own (cached for an hour, compressed), not a worker's.
     response, body = get(stack, "/static/css/app.css", {"Accept-Encoding": "gzip"})
     assert response.status == 200
