@@ -119,10 +119,12 @@ def due_facts(registration_id: int, context: dict[str, Any] | None) -> PaymentDu
     first_unpaid = month_start(last, 1)
     raw = (context or {}).get("month") or f"{first_unpaid:%Y-%m}"
     year, number = (int(part) for part in raw.split("-"))
-    month = max(date(year, number, 1), first_unpaid)
+    # The month it was queued for, as queued (a payment recorded since changes the months
+    # unpaid before it, never the month the message is about).
+    month = date(year, number, 1)
     return PaymentDueFacts(
         participant_number=enrolment.participant_number,
-        first_unpaid=first_unpaid,
+        first_unpaid=min(first_unpaid, month),
         month=month,
         due_by=month.replace(day=DUE_DAY),
         monthly_amount=enrolment.monthly_total,
