@@ -37,6 +37,7 @@ REGISTRATION_STATUSES = {
     "confirmed": _l("confirmed"),
     "waitlisted": _l("waitlisted"),
     "cancelled": _l("cancelled"),
+    "held": _l("held for a group, not confirmed yet"),
 }
 REGISTRATION_SOURCES = {
     "web": _l("website"),
@@ -44,6 +45,7 @@ REGISTRATION_SOURCES = {
     "partner": _l("partner API"),
     "walkup": _l("walk-up at the desk"),
     "demo": _l("demo data"),
+    "group": _l("a partner's group"),
     "desk": _l("enrolment desk"),
 }
 EVENT_STATUSES = {
