@@ -108,21 +108,41 @@ def _vchart(chart: VChart, peak_label: str) -> Drawing:
     return drawing
 
 
+#: The paid months have a small table of their own (the main one stays readable on A4).
+PAID = ("enrolled", "paid_month_1", "paid_month_2", "paid_month_3")
+MAIN = tuple(name for name in FIELDS if name not in PAID[1:])
+
+
+def _paid_table(board: Dashboard) -> Table:
+    rows = [[_("New members paying their months"), *(str(TOTALS_LABELS[n]) for n in PAID)]]
+    rows += [
+        [row.city, *(board.cells[f"{row.slug}:{n}"] for n in PAID)] for row in board.figures.events
+    ]
+    rows.append([_("Total"), *(board.cells[f"total:{n}"] for n in PAID)])
+    table = Table(rows, hAlign="LEFT", repeatRows=1)
+    table.setStyle(_LIST_STYLE)
+    return table
+
+
 def _table(board: Dashboard) -> Table:
     figures = board.figures
     header = [Paragraph(str(TOTALS_LABELS["city"]), _HEAD_CELL)]
-    header += [Paragraph(str(TOTALS_LABELS[name]), _HEAD_CELL) for name in FIELDS]
+    header += [Paragraph(str(TOTALS_LABELS[name]), _HEAD_CELL) for name in MAIN]
     rows = [header]
     for row in figures.events:
-        rows.append([row.city, *(board.cells[f"{row.slug}:{name}"] for name in FIELDS)])
-    rows.append([_("Total"), *(board.cells[f"total:{name}"] for name in FIELDS)])
-    widths = [34 * mm] + [((A4[1] - 30 * mm) - 34 * mm) / len(FIELDS)] * len(FIELDS)
+        rows.append([row.city, *(board.cells[f"{row.slug}:{name}"] for name in MAIN)])
+    rows.append([_("Total"), *(board.cells[f"total:{name}"] for name in MAIN)])
+    widths = [28 * mm] + [((A4[1] - 30 * mm) - 28 * mm) / len(MAIN)] * len(MAIN)
     table = Table(rows, colWidths=widths, repeatRows=1)
     table.setStyle(
         TableStyle(
             [
                 ("FONT", (0, 1), (-1, -1), "Helvetica", 8.5),
                 ("FONT", (0, -1), (-1, -1), "Helvetica-Bold", 8.5),
+                # Narrow paddings: eleven columns whose headers are single long words
+                # ("Terkonfirmasi") fit the width without breaking inside a word.
+                ("LEFTPADDING", (0, 0), (-1, -1), 3),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 3),
                 ("ALIGN", (1, 1), (-1, -1), "RIGHT"),
                 ("VALIGN", (0, 0), (-1, 0), "BOTTOM"),
                 ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
@@ -187,6 +207,8 @@ def totals_pdf(board: Dashboard, generated: str, target: IO[bytes]) -> None:
         shirt_table,
         Spacer(1, 5 * mm),
         payer_table,
+        Spacer(1, 5 * mm),
+        _paid_table(board),
     ]
     charts = [
         (_("Quota fill per city"), _hchart(board.quota_fill)),
