@@ -230,6 +230,14 @@ def test_every_download_is_served_whole_by_a_real_server(
         _filename(pdf_headers),
     ]
 
+    # The funnel per city: CSV (the city's name neutralised) and XLSX (a string cell).
+    funnel_headers, body = staff.get_ok("/staff/funnel/city.csv")
+    rows = csv_rows(body)
+    assert rows[0]["city"] == NEUTRALISED and rows[0]["enrolled"] == "1"
+    funnel_sheet_headers, body = staff.get_ok("/staff/funnel/city.xlsx")
+    assert xlsx_rows(body)[1][0] == FORMULA_CITY
+    exported += [_filename(funnel_headers), _filename(funnel_sheet_headers)]
+
     # The enrolment export batch, the membership card, every bib of an event.
     _headers, body = staff.get_ok("/staff/enrolment/exports/1.csv")
     [row] = csv_rows(body)
