@@ -211,6 +211,8 @@ def run_import(payload: dict[str, Any]) -> None:
         group.total_rows,
         group.started_at,
     )
+    if name is None and done < (total or 0):
+        raise RuntimeError("the import's body is gone before every row was done")
     _record(import_id, status=ImportStatus.RUNNING, started_at=started or utcnow())
     if name is not None and done < (total or 0):
         with force_locale(ref.locale):

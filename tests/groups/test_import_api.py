@@ -615,3 +615,23 @@ def test_an_event_closed_before_the_worker_ran_refuses_every_row(world: World):
     assert (done["status"], done["accepted"], done["refused_count"]) == ("done", 0, 2)
     assert "event" in done["refused"][0]["errors"]
     assert registrations(world) == [] and event_counts(world) == (0, 1, 0)
+
+
+def test_an_import_whose_job_gives_up_says_so_and_keeps_no_body(
+    world: World, monkeypatch: pytest.MonkeyPatch
+):
+    def fails(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(importing, "hold_chunk", fails)
+    answer = world.post_json({"import_key": "g", "members": [member(1)]})
+    group = db.session.get(GroupImport, answer.get_json()["import"]["id"])
+    assert group is not None and group.body_path is not None
+    stored = bodies.stored_path(group.body_path)
+    for _attempt in range(3):
+        world.run_worker()
+        db.session.execute(text("UPDATE jobs SET run_after = created_at"))
+        db.session.commit()
+    failed = world.get(answer.headers["Location"]).get_json()["import"]
+    assert (failed["status"], failed["processed_rows"], failed["accepted"]) == ("failed", 0, 0)
+    assert not stored.exists() and registrations(world) == []
