@@ -635,3 +635,16 @@ def test_an_import_whose_job_gives_up_says_so_and_keeps_no_body(
     failed = world.get(answer.headers["Location"]).get_json()["import"]
     assert (failed["status"], failed["processed_rows"], failed["accepted"]) == ("failed", 0, 0)
     assert not stored.exists() and registrations(world) == []
+
+
+def test_the_held_members_invitations_are_written_by_the_worker(world: World):
+    answer = world.post_json({"import_key": "inv", "members": [member(1), member(2)]})
+    assert answer.status_code == 202
+    db.session.rollback()
+    Worker(world.app).run(burst=True)  # the import, then the messages it queued
+    db.session.rollback()
+    sent = db.session.execute(
+        select(Message.kind, Message.status).where(Message.kind == MessageKind.GROUP_INVITE)
+    ).all()
+    assert len(sent) == 2
+    assert {status for _kind, status in sent} <= {"sent", "held"}  # the outbox: no SMTP here
