@@ -6,6 +6,7 @@ row agree with the registrations."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -107,3 +108,33 @@ def test_imports_and_single_registrations_at_once_never_oversell(
     )
     assert from_imports == accepted
     assert refused >= 20  # the 20 people in both imports (and any who registered alone)
+
+
+@pytest.mark.parametrize("group_app_module", ["postgresql"], indirect=True)
+def test_the_same_import_sent_twice_at_once_is_one_import(gapp: Flask):  # noqa: F811
+    world = World(gapp)
+    body = {"import_key": "twice", "members": [member(i) for i in range(50)]}
+    answers: list[tuple[int, int]] = []
+    start = threading.Barrier(4)
+
+    def send() -> None:
+        client = gapp.test_client()
+        start.wait()
+        answer = client.post(
+            f"/api/v1/events/{world.slug}/group-registrations",
+            json=body,
+            headers=world.headers(),
+        )
+        answers.append((answer.status_code, answer.get_json()["import"]["id"]))
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(status for status, _id in answers) == [200, 200, 200, 202]
+    assert len({import_id for _status, import_id in answers}) == 1
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(GroupImport)) == 1
+    stored = Path(gapp.config["FUNRUN_FILES_DIR"]).glob("group-imports/*")
+    assert len(list(stored)) == 1  # the repeats' bodies were dropped
