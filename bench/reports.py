@@ -116,9 +116,9 @@ SHAPE_SQL = [
     """INSERT INTO payment_files (filename, sha256, status, rows, accepted, refused,
          created_at)
        VALUES ('bench.csv', repeat('0', 64), 'done', 0, 0, 0, now())""",
-    """INSERT INTO payments (enrolment_id, month, amount, file_id)
+    """INSERT INTO payments (enrolment_id, month, month_number, amount, file_id)
        SELECT en.id, (date_trunc('month', en.valid_from) + make_interval(months => m.n))::date,
-              16800, (SELECT min(id) FROM payment_files)
+              m.n + 1, 16800, (SELECT min(id) FROM payment_files)
        FROM enrolments en CROSS JOIN (VALUES (0, 0.8), (1, 0.6), (2, 0.45)) AS m(n, share)
        WHERE random() < m.share
          AND NOT EXISTS (SELECT 1 FROM payments x WHERE x.enrolment_id = en.id)""",

@@ -20,6 +20,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy.orm import aliased
 
 from funrun.accounts.models import User
 from funrun.checkin.models import CheckIn
@@ -28,7 +29,7 @@ from funrun.events.models import Event
 from funrun.extensions import db
 from funrun.payments.models import Payment
 from funrun.registration.models import Registration, RegistrationStatus
-from funrun.reports.figures import PICKUP, paid_month_columns
+from funrun.reports.figures import PAID_MONTHS, PICKUP
 
 VIEWS = ("city", "aggregator", "sponsor")
 #: The steps, in order: (FunnelRow attribute, words, the chart's shorter words).
@@ -95,17 +96,11 @@ def funnel_total(rows: list[FunnelRow]) -> FunnelRow:
     return total
 
 
-def _paid_by_enrolment() -> Any:
-    """Per enrolment with any payment: 1 or 0 for each of its first three months."""
-    return (
-        select(Payment.enrolment_id, *paid_month_columns(Enrolment.valid_from, Payment.month))
-        .join(Enrolment, Enrolment.id == Payment.enrolment_id)
-        .group_by(Payment.enrolment_id, Enrolment.valid_from)
-        .subquery("paid")
-    )
+#: One alias of payments per month followed: at most one row each (one payment a month).
+_PAID = [aliased(Payment, name=f"paid_{n}") for n in range(1, PAID_MONTHS + 1)]
 
 
-def _counts(paid: Any) -> list[ColumnElement[int]]:
+def _counts() -> list[ColumnElement[int]]:
     def total(condition: ColumnElement[bool]) -> ColumnElement[int]:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
@@ -113,16 +108,13 @@ def _counts(paid: Any) -> list[ColumnElement[int]]:
         func.count(Registration.id).label("registered_non_members"),
         total(CheckIn.id.is_not(None)).label("checked_in"),
         total(Enrolment.id.is_not(None)).label("enrolled"),
-        *(
-            func.coalesce(func.sum(paid.c[f"paid_month_{n}"]), 0).label(f"paid_month_{n}")
-            for n in (1, 2, 3)
-        ),
+        *(total(paid.id.is_not(None)).label(f"paid_month_{n}") for n, paid in enumerate(_PAID, 1)),
     ]
 
 
-def _base(keys: list[Any], paid: Any, partner_id: int | None) -> Select[Any]:
+def _base(keys: list[Any], partner_id: int | None) -> Select[Any]:
     query = (
-        select(*keys, *_counts(paid))
+        select(*keys, *_counts())
         .select_from(Registration)
         .outerjoin(
             CheckIn,
@@ -133,10 +125,14 @@ def _base(keys: list[Any], paid: Any, partner_id: int | None) -> Select[Any]:
             ),
         )
         .outerjoin(Enrolment, Enrolment.registration_id == Registration.id)
-        .outerjoin(paid, paid.c.enrolment_id == Enrolment.id)
-        .where(~Registration.is_member, Registration.status != RegistrationStatus.CANCELLED)
-        .group_by(*keys)
     )
+    for n, paid in enumerate(_PAID, 1):  # by the index on (month_number, enrolment_id)
+        query = query.outerjoin(
+            paid, and_(paid.month_number == n, paid.enrolment_id == Enrolment.id)
+        )
+    query = query.where(
+        ~Registration.is_member, Registration.status != RegistrationStatus.CANCELLED
+    ).group_by(*keys)
     if partner_id is not None:
         query = query.where(Registration.partner_id == partner_id)
     return query
@@ -151,15 +147,14 @@ def funnel_rows(by: str, partner_id: int | None = None) -> list[FunnelRow]:
     ``partner_id``, only that partner's runners. One query."""
     if by not in VIEWS:
         raise ValueError(f"unknown funnel view {by!r}")
-    paid = _paid_by_enrolment()
     if by == "city":
         keys: list[Any] = [Event.id, Event.city, Event.date]
-        query = _base(keys, paid, partner_id).join(Event, Event.id == Registration.event_id)
+        query = _base(keys, partner_id).join(Event, Event.id == Registration.event_id)
         found = db.session.execute(query.order_by(Event.date, Event.city, Event.id))
         return [_row(row.city, row) for row in found]
     if by == "aggregator":
         keys = [Registration.partner_id, User.organisation, User.email]
-        query = _base(keys, paid, partner_id).outerjoin(User, User.id == Registration.partner_id)
+        query = _base(keys, partner_id).outerjoin(User, User.id == Registration.partner_id)
         rows = []
         for found in db.session.execute(query):
             if found.partner_id is None:
@@ -168,7 +163,7 @@ def funnel_rows(by: str, partner_id: int | None = None) -> list[FunnelRow]:
                 rows.append(_row(found.organisation or found.email, found))
         return sorted(rows, key=lambda r: (r.rest, r.label.casefold()))
     keys = [Enrolment.sponsor_id, Sponsor.name]
-    query = _base(keys, paid, partner_id).outerjoin(Sponsor, Sponsor.id == Enrolment.sponsor_id)
+    query = _base(keys, partner_id).outerjoin(Sponsor, Sponsor.id == Enrolment.sponsor_id)
     rows = [
         _row(_("self-paid"), found, rest=True)
         if found.sponsor_id is None

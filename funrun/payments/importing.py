@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import JSON, ColumnElement, exists, func, literal, select
+from sqlalchemy import JSON, ColumnElement, Integer, cast, exists, func, literal, select
 
 from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
@@ -30,6 +30,7 @@ from funrun.extensions import db
 from funrun.payments import staging
 from funrun.payments.models import Payment, PaymentFile, PaymentRefusal
 from funrun.payments.rows import HeaderError, Line, describe, read_lines
+from funrun.reports.figures import month_index
 from funrun.spreadsheet import csv_cell, csv_writer
 
 #: Rows loaded (or refusals written) per round trip.
@@ -174,12 +175,12 @@ def _match(file_id: int, result: ImportResult) -> None:
         if count:
             [(key, code)] = errors.items()
             result.reasons[f"{key}:{code}"] += count
-    paid = select(_E.id, _S.month, _S.amount, literal(file_id)).join_from(
+    number = cast(month_index(_S.month) - month_index(_E.valid_from) + 1, Integer)
+    paid = select(_E.id, _S.month, number, _S.amount, literal(file_id)).join_from(
         staging.STAGING, Enrolment.__table__, _number_matches()
     )
-    db.session.execute(
-        _P.insert().from_select(["enrolment_id", "month", "amount", "file_id"], paid)
-    )
+    columns = ["enrolment_id", "month", "month_number", "amount", "file_id"]
+    db.session.execute(_P.insert().from_select(columns, paid))
     counted = select(func.count()).select_from(_P).where(_P.c.file_id == file_id)
     result.accepted = int(db.session.scalar(counted) or 0)
 
@@ -214,6 +215,7 @@ def import_file(
         staging.ready()
         _match(record.id, result)
         staging.drop()
+        staging.analyse_payments()
     except BaseException:
         db.session.rollback()
         raise

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -61,11 +62,17 @@ class Payment(db.Model):
     __table_args__ = (
         UniqueConstraint("enrolment_id", "month"),
         CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("month_number >= 1", name="month_number_positive"),
+        # The figures and the funnel read the first three covered months only.
+        Index("ix_payments_month_number", "month_number", "enrolment_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id", ondelete="CASCADE"))
     #: The first day of the month paid for.
     month: Mapped[date]
+    #: Which of the member's covered months it is: 1 for the month of enrolment (the
+    #: month of ``enrolments.valid_from``), 2 for the next... Set by the import.
+    month_number: Mapped[int]
     amount: Mapped[int]
     file_id: Mapped[int] = mapped_column(ForeignKey("payment_files.id"), index=True)

@@ -81,6 +81,14 @@ def ready() -> None:
         connection.execute(text("ANALYZE payment_staging"))
 
 
+def analyse_payments() -> None:
+    """PostgreSQL: fresh statistics for ``payments`` once a file is in (a million rows
+    before autovacuum's next look would send the figures' joins to sequential scans:
+    the funnel took 0.86 s instead of 0.17 s on the bench's 990,000 payments)."""
+    if _postgresql():
+        db.session.execute(text("ANALYZE payments"))
+
+
 def drop() -> None:
     """Drop the table (SQLite keeps temporary tables until the connection closes)."""
     if not _postgresql():

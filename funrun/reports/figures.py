@@ -202,23 +202,27 @@ def month_index(column: ColumnElement[date]) -> ColumnElement[int]:
     return func.extract("year", column) * 12 + func.extract("month", column)
 
 
-def paid_month_columns(
-    enrolment_valid_from: ColumnElement[date], payment_month: ColumnElement[date]
-) -> list[ColumnElement[int]]:
-    """``paid_month_1`` .. ``_3`` summed over enrolments joined with their payments: a
-    payment counts for month n when it is the n-th covered month (one payment per month)."""
-    offset = month_index(payment_month) - month_index(enrolment_valid_from)
+def paid_month_columns() -> list[ColumnElement[int]]:
+    """``paid_month_1`` .. ``_3`` summed over payments: a payment counts for month n when
+    it is the member's n-th covered month (``payments.month_number``; one a month)."""
     return [
-        func.coalesce(func.sum(case((offset == n - 1, 1), else_=0)), 0).label(f"paid_month_{n}")
+        func.coalesce(func.sum(case((Payment.month_number == n, 1), else_=0)), 0).label(
+            f"paid_month_{n}"
+        )
         for n in range(1, PAID_MONTHS + 1)
     ]
+
+
+#: The payments the figures read: the first three covered months (by an index).
+FIRST_MONTHS = Payment.month_number <= PAID_MONTHS
 
 
 def _paid_by_event() -> dict[int, dict[str, int]]:
     """Per event: new members who paid their first, second and third month (one query)."""
     query = (
-        select(Enrolment.event_id, *paid_month_columns(Enrolment.valid_from, Payment.month))
+        select(Enrolment.event_id, *paid_month_columns())
         .join(Payment, Payment.enrolment_id == Enrolment.id)
+        .where(FIRST_MONTHS)
         .group_by(Enrolment.event_id)
     )
     return {row.event_id: dict(row._mapping) for row in db.session.execute(query)}

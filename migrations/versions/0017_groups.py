@@ -121,6 +121,16 @@ def upgrade():
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payments_file_id'), ['file_id'], unique=False)
 
+    # --- payments-funnel: which covered month a payment is (1 = the month of enrolment),
+    # set by the import, so the figures read the first three months by an index.
+    with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('month_number', sa.Integer(), nullable=False))
+        batch_op.create_check_constraint('month_number_positive', 'month_number >= 1')
+        batch_op.create_index(
+            'ix_payments_month_number', ['month_number', 'enrolment_id'], unique=False
+        )
+    # --- end payments-funnel
+
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('group_hold_days', sa.Integer(), server_default='7', nullable=False))
         batch_op.create_check_constraint('group_hold_days_range', 'group_hold_days BETWEEN 1 AND 60')
@@ -215,6 +225,13 @@ def downgrade():
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_events_group_hold_days_range'), type_='check')
         batch_op.drop_column('group_hold_days')
+
+    # --- payments-funnel
+    with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.drop_index('ix_payments_month_number')
+        batch_op.drop_constraint(batch_op.f('ck_payments_month_number_positive'), type_='check')
+        batch_op.drop_column('month_number')
+    # --- end payments-funnel
 
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payments_file_id'))

@@ -45,7 +45,13 @@ def three(make_event, add_runner, enrol):
     db.session.add(paid)
     db.session.flush()
     db.session.add(
-        Payment(enrolment_id=b.id, month=date(2016, 1, 1), amount=16800, file_id=paid.id)
+        Payment(
+            enrolment_id=b.id,
+            month=date(2016, 1, 1),
+            month_number=2,
+            amount=16800,
+            file_id=paid.id,
+        )
     )
     db.session.commit()
     return [r.id for r in regs]

@@ -26,7 +26,16 @@ def _pay(enrolment_id: int, *months: date) -> None:
     db.session.add(paid)
     db.session.flush()
     for month in months:
-        db.session.add(Payment(enrolment_id=enrolment_id, month=month, amount=1, file_id=paid.id))
+        number = (month.year * 12 + month.month) - (2015 * 12 + 12) + 1  # 2015-12 is 1
+        db.session.add(
+            Payment(
+                enrolment_id=enrolment_id,
+                month=month,
+                month_number=number,
+                amount=1,
+                file_id=paid.id,
+            )
+        )
     db.session.commit()
 
 

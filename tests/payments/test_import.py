@@ -60,15 +60,14 @@ def test_every_reason_to_refuse_a_row(members, tmp_path):
         15: {"row": "encoding"},
     }
     paid = db.session.execute(
-        select(Payment.enrolment_id, Payment.month, Payment.amount, Payment.file_id).order_by(
-            Payment.id
-        )
+        select(Payment.enrolment_id, Payment.month, Payment.month_number, Payment.amount)
     ).all()
-    assert sorted((e, m.isoformat(), amount) for e, m, amount, _f in paid) == [
-        (a.id, "2015-12-01", 16800),
-        (a.id, "2016-01-01", 16800),
-        (b.id, "2016-03-01", 16800),
-        (c.id, "2016-01-01", 16800),
+    # month_number: which covered month it is, 1 for the month of enrolment (2015-12).
+    assert sorted((e, m.isoformat(), n, amount) for e, m, n, amount in paid) == [
+        (a.id, "2015-12-01", 1, 16800),
+        (a.id, "2016-01-01", 2, 16800),
+        (b.id, "2016-03-01", 4, 16800),
+        (c.id, "2016-01-01", 2, 16800),
     ]
     assert result.reasons["month:duplicate_in_file"] == 1
     assert result.reasons["amount:not_positive"] == 2

@@ -167,9 +167,15 @@ def scenario(client, make_event, make_staff, add_runners, on_finale_day) -> Scen
     member_id = db.session.scalar(
         select(Enrolment.id).where(Enrolment.registration_id == regs["enrolled"].id)
     )
-    for month in (date(2015, 12, 1), date(2016, 2, 1)):
+    for number, month in ((1, date(2015, 12, 1)), (3, date(2016, 2, 1))):
         db.session.add(
-            Payment(enrolment_id=member_id, month=month, amount=16800, file_id=paid_file.id)
+            Payment(
+                enrolment_id=member_id,
+                month=month,
+                month_number=number,
+                amount=16800,
+                file_id=paid_file.id,
+            )
         )
     db.session.commit()
     return Scenario(past, future, organiser, volunteer, regs)
