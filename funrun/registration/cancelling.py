@@ -7,7 +7,7 @@ row lock (:func:`lock_event`), the same on every database.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
@@ -17,7 +17,7 @@ from funrun.dbtypes import utcnow
 from funrun.events.models import Event
 from funrun.extensions import db
 from funrun.messages.models import MessageKind
-from funrun.messages.queueing import queue_for, queue_promoted
+from funrun.messages.queueing import queue, queue_for, queue_promoted
 from funrun.registration.models import Registration, RegistrationStatus
 from funrun.registration.outcomes import AlreadyCancelled, RegistrationSnapshot
 
@@ -41,12 +41,20 @@ def lock_event(event_id: int) -> None:
 
 
 def promote_waitlist(event_id: int, now: datetime | None = None) -> list[Registration]:
-    """Confirm waitlisted runners, head first, into free places. Caller holds the event lock."""
+    """Confirm waitlisted runners, head first, into free places. Caller holds the event lock.
+
+    A partner's group member (no consent yet: theirs to give) is not confirmed: their
+    place is held for them, with a bib and the event's hold days, and they are invited to
+    confirm it as the members held by the import were."""
     now = now or utcnow()
     counts = db.session.execute(
-        select(Event.quota, Event.confirmed_count, Event.bib_next, Event.bib_last).where(
-            Event.id == event_id
-        )
+        select(
+            Event.quota,
+            Event.confirmed_count,
+            Event.bib_next,
+            Event.bib_last,
+            Event.group_hold_days,
+        ).where(Event.id == event_id)
     ).one()
     free = min(counts.quota - counts.confirmed_count, counts.bib_last - counts.bib_next + 1)
     if free <= 0:
@@ -63,11 +71,17 @@ def promote_waitlist(event_id: int, now: datetime | None = None) -> list[Registr
             .with_for_update()
         )
     )
+    held = []
     for offset, registration in enumerate(heads):
-        registration.status = RegistrationStatus.CONFIRMED
         registration.bib_number = counts.bib_next + offset
-        registration.confirmed_at = now
         registration.updated_at = now
+        if registration.consent_at is None:  # a group member: they confirm themselves
+            registration.status = RegistrationStatus.HELD
+            registration.hold_expires_at = now + timedelta(days=counts.group_hold_days)
+            held.append(registration.id)
+        else:
+            registration.status = RegistrationStatus.CONFIRMED
+            registration.confirmed_at = now
     if heads:
         db.session.execute(
             update(Event)
@@ -80,6 +94,8 @@ def promote_waitlist(event_id: int, now: datetime | None = None) -> list[Registr
         )
         db.session.flush()
         queue_promoted([registration.id for registration in heads])
+        if held:
+            queue(MessageKind.GROUP_INVITE, Registration.id.in_(held))
     return heads
 
 

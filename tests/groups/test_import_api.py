@@ -648,3 +648,25 @@ def test_the_held_members_invitations_are_written_by_the_worker(world: World):
     ).all()
     assert len(sent) == 2
     assert {status for _kind, status in sent} <= {"sent", "held"}  # the outbox: no SMTP here
+
+
+def test_a_waitlisted_group_member_promoted_is_held_not_confirmed(gapp: Flask):
+    from funrun.registration.cancelling import cancel
+
+    world = World(gapp, quota=2)
+    world.post_json({"import_key": "w", "members": [member(1), member(2), member(3)]})
+    world.run_worker()
+    first, _second, waiting = registrations(world)
+    assert waiting.status == RegistrationStatus.WAITLISTED and waiting.consent_at is None
+    cancel(first)  # a place freed: the head of the waitlist takes it
+    db.session.expire_all()
+    promoted = db.session.get(Registration, waiting.id)
+    assert promoted is not None
+    assert promoted.status == RegistrationStatus.HELD  # still theirs to confirm
+    assert promoted.bib_number == 3 and promoted.confirmed_at is None
+    assert promoted.consent_at is None and promoted.hold_expires_at is not None
+    kinds = db.session.scalars(
+        select(Message.kind).where(Message.registration_id == promoted.id)
+    ).all()
+    assert kinds == [MessageKind.GROUP_INVITE]
+    assert event_counts(world)[0] == 2
