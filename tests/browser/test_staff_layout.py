@@ -239,6 +239,7 @@ def _links(page, where: str) -> dict[str, str | None]:
                 "Enrolment desk",
                 "Personal data",
                 "Exports",
+                "Sponsors",
                 "Messages",
                 "Audit log",
                 "Accounts",
@@ -248,7 +249,7 @@ def _links(page, where: str) -> dict[str, str | None]:
         (
             ORGANISER,
             "/staff/events",
-            {"Events", "Dashboard", "Scan", "Enrolment desk", "Exports", "Messages"},
+            {"Events", "Dashboard", "Scan", "Enrolment desk", "Exports", "Sponsors", "Messages"},
             "Events",
         ),
         (VOLUNTEER, "/staff/scan", {"Scan", "Enrolment desk"}, "Scan"),
