@@ -279,3 +279,12 @@ def test_a_listed_walkup_is_recognised_on_review_and_charged_to_the_sponsor(
     assert paying.status_code == 200 and "Rp 50.400" in paying.get_data(as_text=True)
     db.session.rollback()
     assert len(db.session.scalars(select(Enrolment)).all()) == 1
+
+
+def test_a_list_larger_than_the_limit_is_refused_before_it_is_read(app, make_staff):
+    client, _staff = signed_in(app, make_staff)
+    list_niks(APBD, niks(1))
+    before = hashes()
+    too_big = upload(client, b"3174010101900001\n" * 500_000)  # 8.5 MB
+    assert too_big.status_code == 413
+    assert hashes() == before
