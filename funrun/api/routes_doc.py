@@ -7,18 +7,26 @@ entry here and that real answers match it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
-from pydantic import BaseModel
-
+from funrun.api.operation import (
+    INVALID,
+    NO_EVENT,
+    NO_REGISTRATION,
+    NO_TOKEN,
+    NOT_AN_OBJECT,
+    NOT_ASSIGNED,
+    NOT_JSON,
+    SLUG,
+    TOKEN,
+    TOO_LARGE,
+    Operation,
+)
+from funrun.api.routes_doc_groups import GROUP_OPERATIONS
 from funrun.api.schemas.base import Problem
 from funrun.api.schemas.checkins import CheckInOutcome, CheckInRequest, Roster, StationCounts
 from funrun.api.schemas.checkins import Undone as UndoneAnswer
 from funrun.api.schemas.contributions import ContributionQuote, query_parameters
 from funrun.api.schemas.enrolment import EnrolmentEnvelope, EnrolmentRequest
 from funrun.api.schemas.events import Event, EventList
-from funrun.api.schemas.groups import GroupImportEnvelope, GroupImportRequest
 from funrun.api.schemas.recovery import RecoveryAccepted, RecoveryRequest
 from funrun.api.schemas.registrations import (
     JWKSet,
@@ -28,44 +36,8 @@ from funrun.api.schemas.registrations import (
 )
 from funrun.api.schemas.stats import Stats
 from funrun.checkin.models import STATIONS
-from funrun.groups.bodies import COLUMNS, MAX_BODY, MAX_ROWS
 
-#: An answer: a model (JSON), Problem (problem+json), "pdf", None (no body), or a tuple
-#: of a model and Problem (either, by content type).
-Answer = Any
-
-SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
-TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
-NO_TOKEN = (401, Problem, "No valid token")
-NOT_ASSIGNED = (403, Problem, "Not assigned to this event")
-NO_EVENT = (404, Problem, "No such event")
-NOT_AN_OBJECT = (400, Problem, "The body is not a JSON object")
-TOO_LARGE = (413, Problem, "The body is larger than 64 KiB")
-NOT_JSON = (415, Problem, "The body is not JSON")
-INVALID = (422, Problem, "Invalid fields (see errors)")
-NO_REGISTRATION = (404, Problem, "No registration for this token")
-IMPORT_ID = {"name": "import_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One method on one path, as the document describes it."""
-
-    method: str
-    path: str
-    operation_id: str
-    responses: tuple[tuple[int, Answer, str], ...]
-    summary: str | None = None
-    body: type[BaseModel] | None = None
-    parameters: tuple[dict[str, Any], ...] = ()
-    #: None: public; "bearer": a token is required; "optional": public or a token.
-    security: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    #: Other content types the body may come as: ``{media type: {"schema": ...}}``.
-    extra_bodies: dict[str, Any] = field(default_factory=dict)
-
-
-OPERATIONS: tuple[Operation, ...] = (
+_OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "get",
         "/events",
@@ -339,91 +311,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "no personal data)",
         parameters=query_parameters(),
     ),
-    Operation(
-        "post",
-        "/events/{slug}/group-registrations",
-        "createGroupImport",
-        (
-            (
-                202,
-                GroupImportEnvelope,
-                "Accepted: the import, queued for the worker (Location: /imports/{id})",
-            ),
-            (
-                200,
-                GroupImportEnvelope,
-                "This import key was used already with this body: that import, unchanged",
-            ),
-            (400, Problem, "Not valid JSON or CSV, not UTF-8, or a member or line too long"),
-            NO_TOKEN,
-            (403, Problem, "Not a partner"),
-            NO_EVENT,
-            (409, Problem, "Registration closed, or this import key was used for another body"),
-            (413, Problem, f"More than {MAX_ROWS:,} members, or a body over {MAX_BODY >> 20} MiB"),
-            (415, Problem, "Neither JSON nor CSV"),
-            (
-                422,
-                Problem,
-                "No import key or one too long, no members, members not objects, "
-                "or CSV columns unknown or missing",
-            ),
-            (429, Problem, "Too many requests with this token"),
-        ),
-        summary="A partner's members for an event, held for each to confirm (partners). "
-        "JSON, or CSV (text/csv) whose header names the members' fields ("
-        + ", ".join(COLUMNS)
-        + ") with the key in the Import-Key header or ?import_key=",
-        body=GroupImportRequest,
-        extra_bodies={"text/csv": {"schema": {"type": "string"}}},
-        parameters=(
-            SLUG,
-            {
-                "name": "Import-Key",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string", "maxLength": 100},
-            },
-            {
-                "name": "import_key",
-                "in": "query",
-                "required": False,
-                "schema": {"type": "string", "maxLength": 100},
-            },
-        ),
-        security="bearer",
-    ),
-    Operation(
-        "get",
-        "/imports/{import_id}",
-        "getGroupImport",
-        (
-            (200, GroupImportEnvelope, "The import and its progress"),
-            NO_TOKEN,
-            (403, Problem, "Not a partner"),
-            (404, Problem, "No such import of this partner"),
-        ),
-        summary="A partner's import: progress, counts and the first refused rows (partners)",
-        parameters=(IMPORT_ID,),
-        security="bearer",
-    ),
-    Operation(
-        "get",
-        "/imports/{import_id}/report.csv",
-        "getGroupImportReport",
-        (
-            (
-                200,
-                "csv",
-                "row, field, message: each refused or waitlisted row's messages, "
-                "in the language of the upload",
-            ),
-            NO_TOKEN,
-            (403, Problem, "Not a partner"),
-            (404, Problem, "No such import of this partner"),
-        ),
-        summary="An import's refused rows as CSV (partners)",
-        parameters=(IMPORT_ID,),
-        security="bearer",
-    ),
     Operation("get", "/openapi.json", "getOpenApi", ((200, None, "This document"),)),
 )
+
+#: Every operation, the partners' group imports (routes_doc_groups.py) among them.
+OPERATIONS = _OPERATIONS[:-1] + GROUP_OPERATIONS + _OPERATIONS[-1:]
