@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import atexit
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
 from sqlalchemy import URL, Connection, Engine, Executable, Row, create_engine
-from sqlalchemy.engine import Compiled
+from sqlalchemy.engine import Compiled, Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from funrun.extensions import db
@@ -108,17 +108,20 @@ def after_write() -> None:
         db.session.commit()
 
 
-def fetch(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    """Run one statement (psycopg ``%(name)s`` parameters) as its own transaction.
+def fetch(sql: str, params: Mapping[str, Any] | Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run one statement as its own transaction: ``%(name)s`` parameters from a mapping,
+    or ``$1, $2...`` from a sequence (psycopg's RawCursor: the text goes as it is, with
+    no parsing on the client).
 
     A constraint violation is raised as SQLAlchemy's :class:`IntegrityError` (its
     ``orig`` the psycopg error), as the session would; the statement then changed
     nothing. The parameters are left out of the error: they may hold personal data.
     """
+    numbered = not isinstance(params, Mapping)
     for attempt in (1, 2):
         raw = _engine().raw_connection()
         try:
-            cursor = raw.cursor()
+            cursor = psycopg.RawCursor(raw.driver_connection) if numbered else raw.cursor()
             try:
                 cursor.execute(sql, params)
                 return cursor.fetchall() if cursor.pgresult.status == _ROWS else []
@@ -165,26 +168,41 @@ def run(statement: Executable, params: Mapping[str, Any] | None = None) -> list[
 #: Each hot Core statement compiled once per process (keyed by identity; the statement is
 #: kept with it, so its id cannot be reused by another object).
 _compiled: dict[int, tuple[Executable, Compiled]] = {}
+#: The numbered-parameter dialect, per dialect class.
+_numbered: dict[type[Dialect], Dialect] = {}
+
+
+def _numbered_dialect() -> Dialect:
+    """The fast path's dialect, writing parameters as ``$1, $2...`` (one number a name)."""
+    base = _engine().dialect
+    dialect = _numbered.get(type(base))
+    if dialect is None:
+        dialect = _numbered[type(base)] = type(base)(paramstyle="numeric_dollar")
+    dialect.server_version_info = base.server_version_info
+    return dialect
 
 
 def run_hot(statement: Executable, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """Run a hot Core statement (built once, e.g. at import or behind ``functools.cache``)
     with :func:`fetch`'s connection, retry and error handling.
 
-    SQLAlchemy compiles it once per process; each call then only processes the
-    parameters by their types and sends the compiled text through the driver: half the
-    worker CPU of :func:`run` (measured 133 against 261 microseconds a call for the
-    registration statement), which matters on the path every registration takes. Rows
-    come as the driver gives them (no result types applied): for answers that are ids,
-    numbers and flags.
+    SQLAlchemy compiles it once per process, with numbered parameters; each call then
+    only processes the parameters by their types and sends the compiled text as it is
+    (psycopg's RawCursor). Half the worker CPU of :func:`run` (measured 133 against 261
+    microseconds a call for the registration statement), which matters on the path every
+    registration takes. With named parameters psycopg parsed the text on every call once
+    it grew past 4,096 characters (its cache's limit; the registration statement reached
+    4,097 with ``partner_id``): 0.35 ms of worker CPU a registration, found by
+    bench/registration.py. Rows come as the driver gives them (no result types applied):
+    for answers that are ids, numbers and flags.
     """
     kept = _compiled.get(id(statement))
     if kept is None or kept[0] is not statement:
-        kept = statement, statement.compile(dialect=_engine().dialect)  # type: ignore[attr-defined]
+        kept = statement, statement.compile(dialect=_numbered_dialect())  # type: ignore[attr-defined]
         _compiled[id(statement)] = kept
     compiled = kept[1]
     values = compiled.construct_params(params)
     for name, process in compiled._bind_processors.items():
         if values.get(name) is not None:
             values[name] = process(values[name])
-    return fetch(compiled.string, values)
+    return fetch(compiled.string, [values[name] for name in compiled.positiontup or ()])

@@ -277,7 +277,8 @@ class Enrolment(db.Model):
     programmes: Mapped[str] = mapped_column(String(32))
     months: Mapped[int]
     payment_channel: Mapped[str | None] = mapped_column(String(16))
-    sponsor_id: Mapped[int | None] = mapped_column(ForeignKey("sponsors.id"))
+    #: Indexed: a sponsor's budget used is summed over its enrolments under its row lock.
+    sponsor_id: Mapped[int | None] = mapped_column(ForeignKey("sponsors.id"), index=True)
     schedule_id: Mapped[int] = mapped_column(ForeignKey("contribution_schedules.id"))
     #: Relief codes applied, comma-separated ("" for none).
     reliefs: Mapped[str] = mapped_column(String(100), default="")

@@ -145,8 +145,17 @@ def upgrade():
         batch_op.alter_column('consent_at',
                existing_type=postgresql.TIMESTAMP(timezone=True),
                nullable=True)
-        batch_op.create_index(batch_op.f('ix_registrations_group_import_id'), ['group_import_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_registrations_partner_id'), ['partner_id'], unique=False)
+        # Partial: a runner who came alone (most) costs neither index on insert.
+        batch_op.create_index(
+            'ix_registrations_group_import_id', ['group_import_id'], unique=False,
+            sqlite_where=sa.text('group_import_id IS NOT NULL'),
+            postgresql_where=sa.text('group_import_id IS NOT NULL'),
+        )
+        batch_op.create_index(
+            'ix_registrations_partner_id', ['partner_id'], unique=False,
+            sqlite_where=sa.text('partner_id IS NOT NULL'),
+            postgresql_where=sa.text('partner_id IS NOT NULL'),
+        )
         batch_op.create_foreign_key(batch_op.f('fk_registrations_group_import_id_group_imports'), 'group_imports', ['group_import_id'], ['id'])
         batch_op.create_foreign_key(batch_op.f('fk_registrations_partner_id_users'), 'users', ['partner_id'], ['id'])
         batch_op.drop_constraint(batch_op.f('ck_registrations_status_known'), type_='check')
@@ -176,6 +185,10 @@ def upgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('organisation', sa.String(length=160), nullable=True))
 
+    # A sponsor's budget used is summed over its enrolments while its row is locked.
+    with op.batch_alter_table('enrolments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_enrolments_sponsor_id'), ['sponsor_id'], unique=False)
+
     # --- groups-import: a waitlisted row of an import is noted beside its refusals.
     with op.batch_alter_table('group_import_refusals', schema=None) as batch_op:
         batch_op.add_column(
@@ -185,6 +198,9 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('enrolments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_enrolments_sponsor_id'))
+
     # --- groups-import
     with op.batch_alter_table('group_import_refusals', schema=None) as batch_op:
         batch_op.drop_column('waitlisted')
@@ -210,8 +226,8 @@ def downgrade():
         )
         batch_op.drop_constraint(batch_op.f('fk_registrations_partner_id_users'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_registrations_group_import_id_group_imports'), type_='foreignkey')
-        batch_op.drop_index(batch_op.f('ix_registrations_partner_id'))
-        batch_op.drop_index(batch_op.f('ix_registrations_group_import_id'))
+        batch_op.drop_index('ix_registrations_partner_id')
+        batch_op.drop_index('ix_registrations_group_import_id')
         batch_op.alter_column('consent_at',
                existing_type=postgresql.TIMESTAMP(timezone=True),
                nullable=False)
