@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
@@ -20,7 +21,7 @@ from funrun.extensions import db
 from funrun.groups import expiry
 from funrun.messages.models import MessageKind
 from funrun.messages.queueing import queue_for
-from funrun.registration.cancelling import cancel, locked_registration
+from funrun.registration.cancelling import cancel, lock_event, locked_registration
 from funrun.registration.models import Registration, RegistrationStatus
 
 
@@ -66,12 +67,20 @@ def message(answer: Answer) -> str:
 def confirm(registration_id: int, notice_id: int, now: datetime | None = None) -> Answer:
     """Confirm a held place with the member's consent to notice ``notice_id``; committed.
 
-    One transaction with the registration row locked: only a place still held and not
-    past its deadline is confirmed. A replay (already confirmed) changes nothing.
+    One transaction with the event's row and then the registration's locked, in the
+    order every place change takes them (the expiry and a cancel too: the other order
+    deadlocked with a worker releasing the same hold, found by the race test on a loaded
+    machine): only a place still held and not past its deadline is confirmed. A replay
+    (already confirmed) changes nothing.
     """
     now = now or utcnow()
+    event_id = db.session.scalar(
+        select(Registration.event_id).where(Registration.id == registration_id)
+    )
     begin_write()
     try:
+        if event_id is not None:
+            lock_event(event_id)
         current = locked_registration(registration_id)
         if current.status != RegistrationStatus.HELD:
             db.session.rollback()
