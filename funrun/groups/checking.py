@@ -124,22 +124,10 @@ def _checked(event: Event, raw: Any, cipher: Any) -> tuple[Member | None, dict[s
     except ValidationFailed as failed:
         return None, failed.errors
     token, token_hash = new_manage_token()
-    person = {
-        "nik_encrypted": cipher.encrypt(data.nik),
-        "birth_date": data.birth_date,
-        "gender": data.gender,
-    }
+    person = data.person_row(cipher)
     registration = {
         "manage_token_hash": token_hash,
         "manage_token_encrypted": cipher.encrypt(token, context=TOKEN_CONTEXT),
-        "full_name": data.full_name,
-        "phone": data.phone,
-        "email": data.email,
-        "shirt_size": data.shirt_size,
-        "is_member": data.is_member,
-        "kpj_number": data.kpj_number,
-        "occupation": data.occupation,
-        "emergency_contact": data.emergency_contact,
-        "emergency_phone": data.emergency_phone,
+        **data.registration_row(),
     }
     return Member(0, cipher.lookup_hash(data.nik), person, registration), {}

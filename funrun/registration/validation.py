@@ -17,6 +17,7 @@ import phonenumbers
 
 from funrun.contracts import ValidationFailed
 from funrun.events.models import Event
+from funrun.people.crypto import DataCipher
 from funrun.people.rules import age_on, normalise_mobile, parse_date
 from funrun.registration.schemas import (
     MAX_CONTACT,
@@ -80,6 +81,28 @@ class RegistrationData:
             emergency_contact=body.emergency_contact,
             emergency_phone=body.emergency_phone,
         )
+
+    def person_row(self, cipher: DataCipher) -> dict[str, Any]:
+        """The person's stored fields (the NIK encrypted; its keyed hash is the caller's)."""
+        return {
+            "nik_encrypted": cipher.encrypt(self.nik),
+            "birth_date": self.birth_date,
+            "gender": self.gender,
+        }
+
+    def registration_row(self) -> dict[str, Any]:
+        """The registration's own stored fields, as the runner gave them."""
+        return {
+            "full_name": self.full_name,
+            "phone": self.phone,
+            "email": self.email,
+            "shirt_size": self.shirt_size,
+            "is_member": self.is_member,
+            "kpj_number": self.kpj_number,
+            "occupation": self.occupation,
+            "emergency_contact": self.emergency_contact,
+            "emergency_phone": self.emergency_phone,
+        }
 
 
 @dataclass(frozen=True)
