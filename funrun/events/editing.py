@@ -76,6 +76,8 @@ class EventData:
     pickup_hours: str | None = None
     #: Runners one representative may collect race packs for (0: nobody for another).
     proxy_limit: int = 3
+    #: Days a partner's group member has to confirm a held place before it goes back.
+    group_hold_days: int = 7
 
 
 def parse_sizes(raw: str) -> list[str]:
@@ -126,6 +128,8 @@ def _check(data: EventData, errors: dict[str, list[str]]) -> None:
         fail("pickup_hours", _("At most %(max)d characters.", max=MAX_PICKUP))
     if not 0 <= data.proxy_limit <= 50:
         fail("proxy_limit", _("Enter a number from 0 to 50."))
+    if not 1 <= data.group_hold_days <= 60:
+        fail("group_hold_days", _("Enter a number of days from 1 to 60."))
     if data.slug is not None and not SLUG.fullmatch(data.slug):
         fail("slug", _("Use lower-case letters, digits and dashes, e.g. jakarta-2026."))
 
@@ -163,6 +167,7 @@ def _apply(event: Event, data: EventData) -> None:
         "reminder_days_before",
         "pickup_hours",
         "proxy_limit",
+        "group_hold_days",
     ):
         setattr(event, name, getattr(data, name))
     event.bib_colour = data.bib_colour.upper()

@@ -172,6 +172,17 @@ class EventForm(FlaskForm):
         invalid_value_message=NOT_NUMBER,
         render_kw={"inputmode": "numeric"},
     )
+    group_hold_days = IntegerField(
+        _l("Days a group member has to confirm a held place"),
+        description=_l("1 to 60; empty: 7. Places not confirmed by then go to the waitlist."),
+        default=7,
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=60, message=_l("Enter a number of days from 1 to 60.")),
+        ],
+        invalid_value_message=NOT_NUMBER,
+        render_kw={"inputmode": "numeric"},
+    )
     pickup_hours = TextAreaField(
         _l("Race-pack pickup hours and place"),
         description=_l("Told in the reminder, e.g. Sabtu 12 Des, 10.00-18.00, Lobby Mall X."),
@@ -185,7 +196,7 @@ class EventForm(FlaskForm):
             "city", "name", "date", "date_is_illustrative", "start_time", "timezone",
             "venue", "quota", "registration_open", "bib_prefix", "bib_first", "bib_last",
             "bib_colour", "min_age", "max_age", "reminder_days_before", "pickup_hours",
-            "proxy_limit",
+            "proxy_limit", "group_hold_days",
         ):  # fmt: skip
             self[name].data = getattr(event, name)
         self.shirt_sizes.data = ", ".join(event.shirt_sizes)
@@ -217,6 +228,7 @@ class EventForm(FlaskForm):
             reminder_days_before=self.reminder_days_before.data,
             pickup_hours=(self.pickup_hours.data or "").strip() or None,
             proxy_limit=3 if self.proxy_limit.data is None else self.proxy_limit.data,
+            group_hold_days=7 if self.group_hold_days.data is None else self.group_hold_days.data,
         )
 
 
