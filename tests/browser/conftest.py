@@ -33,10 +33,31 @@ CHROMIUM_ARGS = [
 ]
 
 
+def _whole_bodies(app: Flask) -> Any:
+    """The app with every answer read to its end (and its file closed) before it is sent.
+
+    Werkzeug's development server leaves a static file's handle open when the browser
+    drops the connection mid-answer (Chromium often abandons the favicon), and the
+    ResourceWarning that follows fails the test it lands in. Nothing a browser test
+    drives here streams without end; streamed downloads are tested through gunicorn.
+    """
+
+    def serve(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        answer = app(environ, start_response)
+        try:
+            return [b"".join(answer)]
+        finally:
+            close = getattr(answer, "close", None)
+            if close is not None:
+                close()
+
+    return serve
+
+
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
     """Serve the test app on a free loopback port for the duration of a test."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _whole_bodies(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
