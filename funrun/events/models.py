@@ -20,6 +20,15 @@ def _first_bib(context: DefaultExecutionContext) -> int:
     return context.get_current_parameters().get("bib_first") or 1
 
 
+class Opening(StrEnum):
+    """How an event's places are given out."""
+
+    #: In order of arrival (through the orderly queue when ``admit_rate`` is set).
+    FIRST_COME = "first_come"
+    #: Entries over the registration window, then a verifiable draw (funrun.ballot).
+    BALLOT = "ballot"
+
+
 class EventStatus(StrEnum):
     """What a runner can do on the event page right now."""
 
@@ -70,6 +79,25 @@ class Event(db.Model):
         CheckConstraint("proxy_limit BETWEEN 0 AND 50", name="proxy_limit_range"),
         CheckConstraint("walkup_allowance >= 0", name="walkup_allowance_positive"),
         CheckConstraint("group_hold_days BETWEEN 1 AND 60", name="group_hold_days_range"),
+        CheckConstraint("opening IN ('first_come', 'ballot')", name="opening_known"),
+        # A ballot commits to its seed (by its hash, published) before anyone enters.
+        CheckConstraint(
+            "opening <> 'ballot' OR ballot_seed_sha256 IS NOT NULL", name="ballot_committed"
+        ),
+        CheckConstraint("ballot_entries >= 0", name="ballot_entries_positive"),
+        CheckConstraint(
+            "pool_non_member >= 0 AND pool_partner >= 0"
+            " AND pool_non_member + pool_partner <= quota",
+            name="pools_within_quota",
+        ),
+        CheckConstraint(
+            "pool_non_member_taken BETWEEN 0 AND pool_non_member"
+            " AND pool_partner_taken BETWEEN 0 AND pool_partner",
+            name="pools_taken",
+        ),
+        CheckConstraint(
+            "admit_rate IS NULL OR admit_rate BETWEEN 1 AND 10000", name="admit_rate_range"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -115,10 +143,39 @@ class Event(db.Model):
     walkup_allowance: Mapped[int] = mapped_column(server_default="0")
     #: Days a partner's group member has to confirm a held place before it goes back.
     group_hold_days: Mapped[int] = mapped_column(server_default="7")
+    #: How places are given out (:class:`Opening`).
+    opening: Mapped[str] = mapped_column(String(12), server_default=Opening.FIRST_COME.value)
+    #: Ballot entries made (the last entry number), counted under the event's row lock.
+    ballot_entries: Mapped[int] = mapped_column(server_default="0")
+    #: SHA-256 (hex) of the ballot's seed, published before the entry window opens.
+    ballot_seed_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: The seed itself, encrypted (FUNRUN_DATA_KEY) and secret until the draw.
+    ballot_seed_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: The seed, published once drawn: anyone can recompute the draw with it.
+    ballot_seed: Mapped[str | None] = mapped_column(String(64))
+    ballot_drawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Places kept for runners who are not yet members of the scheme (no KPJ number and
+    #: no enrolment on record), and how many of them are taken.
+    pool_non_member: Mapped[int] = mapped_column(server_default="0")
+    pool_non_member_taken: Mapped[int] = mapped_column(server_default="0")
+    #: Places kept for partners' groups (registrations a partner brought).
+    pool_partner: Mapped[int] = mapped_column(server_default="0")
+    pool_partner_taken: Mapped[int] = mapped_column(server_default="0")
+    #: When the pools' unfilled places go to everyone (None: kept to race day), and when
+    #: the worker then promoted the waitlist into them.
+    pools_flow_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pools_flowed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The orderly queue: runners let through to the form a second (None: no queue).
+    admit_rate: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     tour: Mapped[Tour] = relationship(back_populates="events")
+
+    @property
+    def balloting(self) -> bool:
+        """A ballot not drawn yet: registering makes an entry, not a place."""
+        return self.opening == Opening.BALLOT and self.ballot_drawn_at is None
 
     def accepts_registrations(self, now: datetime) -> bool:
         """Whether the registration window is open at ``now`` (quota aside)."""

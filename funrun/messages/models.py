@@ -37,6 +37,12 @@ class MessageKind(StrEnum):
     HOLD_EXPIRED = "hold_expired"
     #: An enrolled member's next month is due (after the race, from the payment files).
     PAYMENT_DUE = "payment_due"
+    #: A ballot entry was received (its number, the draw's date, the seed's hash).
+    BALLOT_ENTERED = "ballot_entered"
+    #: The draw gave the entrant a place (with a bib).
+    BALLOT_WON = "ballot_won"
+    #: The draw put the entrant on the waitlist (their place in it).
+    BALLOT_WAITLISTED = "ballot_waitlisted"
 
 
 #: Messages a runner may turn off; every other kind is part of a change they made or

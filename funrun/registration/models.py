@@ -33,6 +33,17 @@ class RegistrationStatus(StrEnum):
     #: A partner's group member's place (a bib, counted in the quota) until they confirm
     #: it themselves by their link, or it goes back at ``hold_expires_at``.
     HELD = "held"
+    #: A ballot entry (funrun.ballot): no place yet; the draw confirms or waitlists it.
+    ENTERED = "entered"
+
+
+class Pool(StrEnum):
+    """The pool of the event's quota a confirmed place came from (None: the general one)."""
+
+    #: Not yet a member of the scheme: no KPJ number and no enrolment on record.
+    NON_MEMBER = "non_member"
+    #: Brought by a partner (aggregator): its API or a group import.
+    PARTNER = "partner"
 
 
 class RegistrationSource(StrEnum):
@@ -81,6 +92,7 @@ class Registration(db.Model):
         # Bib numbers are unique in an event; a cancelled runner keeps (retires) theirs.
         UniqueConstraint("event_id", "bib_number"),
         UniqueConstraint("event_id", "waitlist_seq"),
+        UniqueConstraint("event_id", "entry_number"),
         # What a check-in's composite foreign key points at (its registration and event).
         UniqueConstraint("id", "event_id"),
         Index("ix_registrations_event_status_seq", "event_id", "status", "waitlist_seq"),
@@ -99,8 +111,11 @@ class Registration(db.Model):
             postgresql_where=text("group_import_id IS NOT NULL"),
         ),
         CheckConstraint(
-            "status IN ('confirmed', 'waitlisted', 'cancelled', 'held')", name="status_known"
+            "status IN ('confirmed', 'waitlisted', 'cancelled', 'held', 'entered')",
+            name="status_known",
         ),
+        CheckConstraint("status <> 'entered' OR entry_number IS NOT NULL", name="entered_number"),
+        CheckConstraint("pool IS NULL OR pool IN ('non_member', 'partner')", name="pool_known"),
         # A held place (a partner's group) has a bib and a deadline; it is confirmed by
         # the member alone, who consents then (consent is theirs, not the partner's).
         CheckConstraint("status <> 'held' OR bib_number IS NOT NULL", name="held_bib"),
@@ -123,6 +138,12 @@ class Registration(db.Model):
     bib_number: Mapped[int | None]
     #: Position in the event's waitlist order when the runner joined it (kept after promotion).
     waitlist_seq: Mapped[int | None]
+    #: A ballot entry's number in its event (published with the draw; kept after it).
+    entry_number: Mapped[int | None]
+    #: The entry's place in the draw's order (1 first), once drawn.
+    ballot_rank: Mapped[int | None]
+    #: The pool the confirmed place came from (:class:`Pool`; None: the general pool).
+    pool: Mapped[str | None] = mapped_column(String(12))
     #: SHA-256 of the manage link token: what a link is looked up by.
     manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     #: The token itself, encrypted like the NIK (FUNRUN_DATA_KEY), so that the messages

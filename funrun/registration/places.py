@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from funrun.events.models import Event
+from funrun.events.models import Event, Opening
 from funrun.people.models import Person
 from funrun.registration.models import Registration, RegistrationStatus
 
@@ -103,19 +103,31 @@ def holding(person_id: ColumnElement[Any]) -> Select[Any]:
     )
 
 
+def balloting() -> ColumnElement[bool]:
+    """The event is a ballot not drawn yet: registering makes an entry, not a place."""
+    return and_(_E.opening == Opening.BALLOT.value, _E.ballot_drawn_at.is_(None))
+
+
 def _places(kind: str, n: Any) -> tuple[ColumnElement[bool], dict[Any, Any], Any]:
     """What taking ``n`` places of a kind asks of the event row, changes in it, and the
     first number it gives (the places numbered on from there)."""
     if kind == RegistrationStatus.CONFIRMED:
         return (
-            and_(_E.confirmed_count + n <= _E.quota, _E.bib_next + n - 1 <= _E.bib_last),
+            and_(
+                _E.confirmed_count + n <= _E.quota,
+                _E.bib_next + n - 1 <= _E.bib_last,
+                ~balloting(),
+            ),
             {_E.confirmed_count: _E.confirmed_count + n, _E.bib_next: _E.bib_next + n},
             _E.bib_next - n,
         )
+    if kind == RegistrationStatus.ENTERED:
+        # A ballot entry takes no place: it is numbered in the event's entries.
+        return (balloting(), {_E.ballot_entries: _E.ballot_entries + n}, _E.ballot_entries - n + 1)
     # Only join the waitlist while the event is still full: a place freed in between
     # must be taken, never left empty behind a waitlist.
     return (
-        or_(_E.confirmed_count >= _E.quota, _E.bib_next > _E.bib_last),
+        and_(or_(_E.confirmed_count >= _E.quota, _E.bib_next > _E.bib_last), ~balloting()),
         {_E.waitlist_seq: _E.waitlist_seq + n},
         _E.waitlist_seq - n + 1,
     )
@@ -123,7 +135,12 @@ def _places(kind: str, n: Any) -> tuple[ColumnElement[bool], dict[Any, Any], Any
 
 #: What taking each kind of place asks of the event row, changes in it, and numbers.
 _PLACES: dict[str, tuple[ColumnElement[bool], dict[Any, Any], Any]] = {
-    kind: _places(kind, 1) for kind in (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
+    kind: _places(kind, 1)
+    for kind in (
+        RegistrationStatus.CONFIRMED,
+        RegistrationStatus.WAITLISTED,
+        RegistrationStatus.ENTERED,
+    )
 }
 
 
@@ -202,15 +219,21 @@ def insert_registration(
     source: Any = None,
 ) -> Insert:
     """Insert the registration with its place (returning its id); ``source`` is the
-    FROM of the values where ``person_id`` and ``number`` are columns."""
+    FROM of the values where ``person_id`` and ``number`` are columns. ``number`` is the
+    bib of a confirmed place, the waitlist number, or a ballot entry's number."""
     confirmed = status == RegistrationStatus.CONFIRMED
     no_number = cast(null(), Integer)
+
+    def numbered(when: RegistrationStatus) -> Any:
+        return number if status == when else no_number
+
     columns: dict[str, Any] = {
         "event_id": EVENT_ID,
         "person_id": person_id,
         "status": bindparam("status", status.value, type_=_R.status.type),
-        "bib_number": number if confirmed else no_number,
-        "waitlist_seq": no_number if confirmed else number,
+        "bib_number": numbered(RegistrationStatus.CONFIRMED),
+        "waitlist_seq": numbered(RegistrationStatus.WAITLISTED),
+        "entry_number": numbered(RegistrationStatus.ENTERED),
         "confirmed_at": NOW if confirmed else cast(null(), _R.confirmed_at.type),
         "consent_at": NOW,
         "created_at": NOW,

@@ -50,6 +50,8 @@ _KINDS: tuple[str, ...] = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAIT
 #: A walk-up at the desk: a place in the quota, else one of the walk-up places beyond it;
 #: never the waitlist (a runner at the desk leaves with a bib, or is told there is none).
 _WALKUP_KINDS: tuple[str, ...] = (RegistrationStatus.CONFIRMED, places.WALKUP_PLACE)
+#: A ballot not drawn yet: an entry, numbered; the draw gives the places (funrun.ballot).
+_ENTRY: tuple[str, ...] = (RegistrationStatus.ENTERED,)
 
 
 class NoWalkupPlace(RegistrationError):
@@ -99,6 +101,8 @@ def register(
     }
     if walkup_place:
         kinds = _WALKUP_KINDS
+    elif getattr(event, "balloting", False):
+        kinds = _ENTRY
     else:
         kinds = _KINDS[::-1] if getattr(event, "full", False) else _KINDS
     params["message_now"] = now
@@ -198,7 +202,10 @@ def _in_steps(
 
 
 def _refuse_without_waitlist(kinds: tuple[str, ...]) -> None:
-    """No place of any kind was left: a walk-up (who never joins the waitlist) is refused."""
+    """No place of any kind was left: a walk-up (who never joins the waitlist) is refused;
+    an entry finding the ballot drawn (or the event no longer a ballot) meanwhile too."""
+    if kinds == _ENTRY:
+        raise RegistrationClosed(_("Entries for this ballot are closed."))
     if RegistrationStatus.WAITLISTED not in kinds:
         raise NoWalkupPlace(
             _("This event is full and has no walk-up places left: no bib can be given.")
@@ -215,6 +222,7 @@ def _stepwise_insert(status: RegistrationStatus) -> Any:
 _MESSAGE = {
     RegistrationStatus.CONFIRMED: MessageKind.CONFIRMED,
     RegistrationStatus.WAITLISTED: MessageKind.WAITLISTED,
+    RegistrationStatus.ENTERED: MessageKind.BALLOT_ENTERED,
 }
 
 

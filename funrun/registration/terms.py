@@ -18,7 +18,7 @@ from sqlalchemy import Select, bindparam, or_, select
 from funrun import fastdb
 from funrun.events.models import Event
 from funrun.extensions import db
-from funrun.registration import terms_cache
+from funrun.registration import places, terms_cache
 from funrun.registration.models import PrivacyNotice
 from funrun.registration.notices import Notice, NoticeRef, notice_text
 
@@ -52,6 +52,8 @@ class EventTerms:
     registration_closes_at: datetime | None
     #: Full when read (no place or bib left): which write to try first, nothing more.
     full: bool = False
+    #: A ballot not drawn yet when read: registering makes an entry (the write checks).
+    balloting: bool = False
 
     #: The same rule as the model's.
     accepts_registrations = Event.accepts_registrations
@@ -70,6 +72,7 @@ TERMS_STATEMENT: Select[Any] = select(
     _EVENTS.registration_opens_at,
     _EVENTS.registration_closes_at,
     or_(_EVENTS.confirmed_count >= _EVENTS.quota, _EVENTS.bib_next > _EVENTS.bib_last),
+    places.balloting(),
     select(_NOTICES.id)
     .where(_NOTICES.locale == bindparam("locale"), _NOTICES.sha256 == bindparam("sha"))
     .scalar_subquery(),
