@@ -9,6 +9,7 @@ number already handed out, and raising either promotes from the waitlist at once
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -17,8 +18,9 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from funrun.audit.services import current_user_id, record
+from funrun.ballot.seed import commit_seed
 from funrun.dbtx import begin_write
-from funrun.events.models import Event, Tour
+from funrun.events.models import Event, Opening, Tour
 from funrun.events.services import current_tour
 from funrun.extensions import db
 from funrun.registration import terms_cache
@@ -78,6 +80,15 @@ class EventData:
     proxy_limit: int = 3
     #: Days a partner's group member has to confirm a held place before it goes back.
     group_hold_days: int = 7
+    #: First come (``first_come``) or a ballot over the registration window (``ballot``).
+    opening: str = Opening.FIRST_COME.value
+    #: Places kept for runners not yet members, and for partners' groups.
+    pool_non_member: int = 0
+    pool_partner: int = 0
+    #: Local time at the venue (naive) when unfilled pool places go to everyone.
+    pools_flow_at: datetime | None = None
+    #: The orderly queue: runners let through to the form a second (None: no queue).
+    admit_rate: int | None = None
 
 
 def parse_sizes(raw: str) -> list[str]:
@@ -99,6 +110,7 @@ def _check(data: EventData, errors: dict[str, list[str]]) -> None:
         ("date", data.date),
         ("registration_opens_at", data.registration_opens_at),
         ("registration_closes_at", data.registration_closes_at),
+        ("pools_flow_at", data.pools_flow_at),
     ):
         if day is not None and not FIRST_YEAR <= day.year <= LAST_YEAR:
             fail(
@@ -130,8 +142,44 @@ def _check(data: EventData, errors: dict[str, list[str]]) -> None:
         fail("proxy_limit", _("Enter a number from 0 to 50."))
     if not 1 <= data.group_hold_days <= 60:
         fail("group_hold_days", _("Enter a number of days from 1 to 60."))
+    _check_opening(data, fail)
     if data.slug is not None and not SLUG.fullmatch(data.slug):
         fail("slug", _("Use lower-case letters, digits and dashes, e.g. jakarta-2026."))
+
+
+def _check_opening(data: EventData, fail: Callable[[str, str], None]) -> None:
+    """The opening's own rules: a ballot's window, the pools within the quota, the rate."""
+    if data.opening not in {o.value for o in Opening}:
+        fail("opening", _("Choose how places are given out from the list."))
+    elif data.opening == Opening.BALLOT and not (
+        data.registration_opens_at and data.registration_closes_at
+    ):
+        fail(
+            "registration_closes_at",
+            _("A ballot needs the registration window: when entries open and when they close."),
+        )
+    for name in ("pool_non_member", "pool_partner"):
+        if not 0 <= getattr(data, name) <= 99999:
+            fail(name, _("Enter a number from %(min)s to %(max)s.", min=0, max=99999))
+    if data.pool_non_member + data.pool_partner > data.quota:
+        fail("pool_partner", _("The pools together cannot be more than the quota."))
+    if data.admit_rate is not None and not 1 <= data.admit_rate <= 10000:
+        fail("admit_rate", _("Enter a number from %(min)s to %(max)s.", min=1, max=10000))
+
+
+def _check_change(event: Event, data: EventData, errors: dict[str, list[str]]) -> None:
+    """What an event's state forbids changing (its row locked): a ballot with entries or
+    drawn keeps its opening, and a pool cannot shrink below the places it gave out."""
+    if data.opening != event.opening and (event.ballot_entries or event.ballot_drawn_at):
+        errors.setdefault("opening", []).append(
+            _("Entries are already in the ballot: how places are given out can no longer change.")
+        )
+    for name in ("pool_non_member", "pool_partner"):
+        taken = getattr(event, f"{name}_taken")
+        if getattr(data, name) < taken:
+            errors.setdefault(name, []).append(
+                _("%(n)d places of this pool are taken: it cannot be smaller.", n=taken)
+            )
 
 
 def _utc(local: datetime | None, zone: str) -> datetime | None:
@@ -140,12 +188,15 @@ def _utc(local: datetime | None, zone: str) -> datetime | None:
     return local.replace(tzinfo=ZoneInfo(zone if zone in TIMEZONES else TIMEZONES[0]))
 
 
+def local_time(event: Event, at: datetime | None) -> datetime | None:
+    """``at`` as a naive local time at the venue (for the form)."""
+    return None if at is None else at.astimezone(ZoneInfo(event.timezone)).replace(tzinfo=None)
+
+
 def local_window(event: Event) -> tuple[datetime | None, datetime | None]:
     """The registration window as naive local times at the venue (for the form)."""
-    zone = ZoneInfo(event.timezone)
-    return tuple(  # type: ignore[return-value]
-        None if at is None else at.astimezone(zone).replace(tzinfo=None)
-        for at in (event.registration_opens_at, event.registration_closes_at)
+    return local_time(event, event.registration_opens_at), local_time(
+        event, event.registration_closes_at
     )
 
 
@@ -168,11 +219,18 @@ def _apply(event: Event, data: EventData) -> None:
         "pickup_hours",
         "proxy_limit",
         "group_hold_days",
+        "opening",
+        "pool_non_member",
+        "pool_partner",
+        "admit_rate",
     ):
         setattr(event, name, getattr(data, name))
     event.bib_colour = data.bib_colour.upper()
     event.registration_opens_at = _utc(data.registration_opens_at, data.timezone)
     event.registration_closes_at = _utc(data.registration_closes_at, data.timezone)
+    event.pools_flow_at = _utc(data.pools_flow_at, data.timezone)
+    if event.opening == Opening.BALLOT:
+        commit_seed(event)
 
 
 def create_event(data: EventData, tour: Tour | None = None) -> Event:
@@ -239,6 +297,7 @@ def update_event(event: Event, data: EventData) -> list[Registration]:
                     n=event.bib_next - 1,
                 )
             )
+        _check_change(event, data, errors)
         if errors:
             raise EventEditError(errors)
         if not issued:

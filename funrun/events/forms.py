@@ -30,10 +30,11 @@ from funrun.events.editing import (
     MAX_PICKUP,
     TIMEZONES,
     EventData,
+    local_time,
     local_window,
     parse_sizes,
 )
-from funrun.events.models import DEFAULT_SHIRT_SIZES, Event
+from funrun.events.models import DEFAULT_SHIRT_SIZES, Event, Opening
 
 TIMEZONE_LABELS = {
     "Asia/Jakarta": _l("WIB (Asia/Jakarta)"),
@@ -183,6 +184,33 @@ class EventForm(FlaskForm):
         invalid_value_message=NOT_NUMBER,
         render_kw={"inputmode": "numeric"},
     )
+    opening = SelectField(
+        _l("How places are given out"),
+        choices=[
+            SelectChoice(Opening.FIRST_COME.value, _l("First come, first served")),
+            SelectChoice(Opening.BALLOT.value, _l("Ballot: entries over the window, then a draw")),
+        ],
+        default=Opening.FIRST_COME.value,
+        invalid_choice_message=_l("Choose how places are given out from the list."),
+    )
+    pool_non_member = _count(_l("Places kept for runners not yet members"), required=False)
+    pool_partner = _count(_l("Places kept for partners' groups"), required=False)
+    pools_flow_at = DateTimeLocalField(
+        _l("Unfilled kept places go to everyone at (optional, venue time)"),
+        description=_l("Empty: the kept places stay kept until race day."),
+        format="%Y-%m-%dT%H:%M",
+        validators=[Optional()],
+        invalid_value_message=NOT_WHEN,
+    )
+    admit_rate = IntegerField(
+        _l("Orderly queue: runners let through to the form a second"),
+        description=_l(
+            "1 to 10000; empty: no queue. Above this rate runners wait their turn on a light page."
+        ),
+        validators=[Optional(), NumberRange(min=1, max=10000, message=IN_RANGE)],
+        invalid_value_message=NOT_NUMBER,
+        render_kw={"inputmode": "numeric"},
+    )
     pickup_hours = TextAreaField(
         _l("Race-pack pickup hours and place"),
         description=_l("Told in the reminder, e.g. Sabtu 12 Des, 10.00-18.00, Lobby Mall X."),
@@ -196,11 +224,13 @@ class EventForm(FlaskForm):
             "city", "name", "date", "date_is_illustrative", "start_time", "timezone",
             "venue", "quota", "registration_open", "bib_prefix", "bib_first", "bib_last",
             "bib_colour", "min_age", "max_age", "reminder_days_before", "pickup_hours",
-            "proxy_limit", "group_hold_days",
+            "proxy_limit", "group_hold_days", "opening", "pool_non_member", "pool_partner",
+            "admit_rate",
         ):  # fmt: skip
             self[name].data = getattr(event, name)
         self.shirt_sizes.data = ", ".join(event.shirt_sizes)
         self.registration_opens_at.data, self.registration_closes_at.data = local_window(event)
+        self.pools_flow_at.data = local_time(event, event.pools_flow_at)
         return self
 
     def data_for_service(self, *, with_slug: bool) -> EventData:
@@ -229,6 +259,11 @@ class EventForm(FlaskForm):
             pickup_hours=(self.pickup_hours.data or "").strip() or None,
             proxy_limit=3 if self.proxy_limit.data is None else self.proxy_limit.data,
             group_hold_days=7 if self.group_hold_days.data is None else self.group_hold_days.data,
+            opening=self.opening.data,
+            pool_non_member=self.pool_non_member.data or 0,
+            pool_partner=self.pool_partner.data or 0,
+            pools_flow_at=self.pools_flow_at.data,
+            admit_rate=self.admit_rate.data,
         )
 
 
