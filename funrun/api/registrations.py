@@ -16,6 +16,7 @@ from funrun.api.schemas.registrations import Registration
 from funrun.bibs.services import NoBib, bib_pdf
 from funrun.bibs.views import pdf_response
 from funrun.extensions import limiter
+from funrun.opening.api import busy
 from funrun.privacy.requests import registration_export
 from funrun.ratelimit import (
     exempt_from_partner_limit,
@@ -52,6 +53,8 @@ def create_registration(slug: str) -> Response | tuple[Response, int]:
     event, notice = event_terms(slug, locale)
     if event is None:
         return event_not_found()
+    if user is None and (queued := busy(event.id, event.slug)) is not None:
+        return queued  # the event's orderly queue is busy (partners are not queued)
     body = json_object()
     if isinstance(body, Response):
         return body

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -13,6 +13,7 @@ from funrun.groups import confirming
 from funrun.groups.held import CONFIRM, CONSENT_MISSING, HoldForm, held_page
 from funrun.messages.history import channel_name, for_registration, state_name
 from funrun.messages.wording import kind_name
+from funrun.opening.gate import Gate
 from funrun.people.crypto import data_cipher, mask_nik
 from funrun.ratelimit import exempt_from_public_limit, public_limit
 from funrun.registration import bp
@@ -49,10 +50,20 @@ def _attach_errors(form: ContactForm, errors: dict[str, list[str]]) -> None:
 @bp.route("/events/<slug:slug>/register", methods=["GET", "POST"])
 @limiter.limit(public_limit, methods=["POST"], exempt_when=exempt_from_public_limit)
 def register_page(slug: str) -> Response | str | tuple[str, int]:
-    """The registration form; a valid submission lands on the confirmation."""
+    """The registration form; a valid submission lands on the confirmation.
+
+    An event with an admit rate has an orderly queue in front (funrun.opening).
+    """
+    queue = Gate(slug)
+    waiting = queue.waiting()  # from the signed ticket alone: no database read
+    if waiting is not None:
+        return waiting
     event = get_event(slug)
     if event is None:
         abort(404)
+    refused = queue.check(event)
+    if refused is not None:
+        return refused
     summary = summarise([event])[0]
     locale = str(get_locale())
     notice = current_privacy_notice(locale)
@@ -78,7 +89,8 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
             # The same form again: its first sending registered; the answer was lost.
             token = submission and resent_registration(event.id, data.nik, submission)
             if token:
-                return redirect(url_for("registration.manage", token=token, new=1))
+                done = redirect(url_for("registration.manage", token=token, new=1))
+                return queue.finish(done, registered=True)
             flash(str(refused), "error")
             status = 409
             lost_link = True
@@ -86,15 +98,14 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
             flash(str(refused), "error")
             status = 409
         else:
-            return redirect(url_for("registration.manage", token=new.manage_token, new=1))
+            done = redirect(url_for("registration.manage", token=new.manage_token, new=1))
+            return queue.finish(done, registered=True)
     elif request.method == "POST":
         status = 400
-    return (
-        render_template(
-            "registration/form.html", form=form, summary=summary, notice=notice, lost_link=lost_link
-        ),
-        status,
+    page = render_template(
+        "registration/form.html", form=form, summary=summary, notice=notice, lost_link=lost_link
     )
+    return queue.finish(make_response(page, status))
 
 
 def _registration_or_404(token: str) -> Registration:

@@ -1,0 +1,121 @@
+"""The registration form's gate: the waiting page, tickets turned into admissions.
+
+The register view asks :class:`Gate` twice: before it reads the event (:meth:`waiting`:
+a ticket whose slot has not come gets the waiting page, read from the signed ticket
+alone, no Redis, no database), and with the event (:meth:`check`: an arrival takes its
+slot; a form sent without a valid admission goes back to the queue). :meth:`finish`
+puts the ticket or admission on the answer (a cookie scoped to the event's form).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from funrun.opening import passes, slots
+from funrun.opening.passes import Admission, Ticket
+
+COOKIE = "funrun_queue"
+#: The waiting page refreshes at most this often (seconds) and at least this often.
+SOONEST_REFRESH = 5
+LATEST_REFRESH = 30
+
+
+class QueuedEvent(Protocol):
+    """What the gate needs of an event."""
+
+    id: int
+    slug: str
+    name: str
+    admit_rate: int | None
+
+
+def refresh_after(wait: float) -> int:
+    """Whole seconds until the waiting page asks again: at the slot when it is near,
+    a quarter of the wait (5-30 s) when it is not."""
+    return max(1, min(math.ceil(wait), max(SOONEST_REFRESH, min(LATEST_REFRESH, int(wait / 4)))))
+
+
+def waiting_page(ticket: Ticket, now: float) -> Response:
+    """The light page a queued runner waits on (HTTP 200, refreshes itself)."""
+    wait = ticket.wait(now)
+    html = render_template(
+        "opening/queue.html",
+        ticket=ticket,
+        place=ticket.place(now),
+        minutes=math.ceil(wait / 60),
+        seconds=math.ceil(wait),
+        refresh=refresh_after(wait),
+    )
+    response = make_response(html)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+class Gate:
+    """One request's way through an event's queue on its registration page."""
+
+    def __init__(self, slug: str) -> None:
+        self.slug = slug
+        self.now = passes.now()
+        held = passes.read(request.cookies.get(COOKIE), slug, self.now)
+        self.ticket = held if isinstance(held, Ticket) else None
+        self.admission = held if isinstance(held, Admission) else None
+        #: The cookie to set (its value and lifetime in seconds).
+        self._cookie: tuple[str, int] | None = None
+
+    def waiting(self) -> Response | None:
+        """The waiting page while the runner's ticket is not due (reads nothing)."""
+        ticket = self.ticket
+        if ticket is None or request.method == "POST":
+            return None  # a form sent while waiting: refused by check()
+        if ticket.wait(self.now) > slots.GRANULARITY:
+            return waiting_page(ticket, self.now)
+        self._admit(ticket.event_id)
+        return None
+
+    def check(self, event: QueuedEvent) -> Response | None:
+        """With the event read: None to go on to the form, or the answer to give instead."""
+        rate = event.admit_rate
+        if not rate or not slots.enabled():
+            return None
+        if self.admission is not None and self.admission.event_id == event.id:
+            return None
+        if request.method == "POST":
+            # Nothing is registered: back to the page, which queues them (or shows the
+            # place a ticket still holds).
+            flash(_("Your turn to fill in the form has ended, or you came without queueing. "
+                    "You are in the queue again."), "error")  # fmt: skip
+            return redirect(url_for("registration.register_page", slug=event.slug), code=303)
+        slot = slots.take(event.id, rate)
+        if slot is None or slot.due:
+            # Due now, or Redis failed (logged): the runner goes through either way.
+            self._admit(event.id)
+            return None
+        ticket = Ticket(event.id, event.slug, slot.at, rate, slot.now, event.name)
+        wait = ticket.wait(slot.now)
+        self._cookie = (passes.ticket(ticket), math.ceil(wait) + passes.ADMISSION_SECONDS)
+        return self.finish(waiting_page(ticket, slot.now))
+
+    def _admit(self, event_id: int) -> None:
+        self.admission = Admission(event_id, self.slug, self.now + passes.ADMISSION_SECONDS)
+        self._cookie = (passes.admission(event_id, self.slug, self.now), passes.ADMISSION_SECONDS)
+
+    def finish(self, response: Response, *, registered: bool = False) -> Response:
+        """Put the ticket or admission issued on ``response``; a registration ends the
+        admission it used."""
+        path = url_for("registration.register_page", slug=self.slug)
+        secure = bool(current_app.config.get("SESSION_COOKIE_SECURE"))
+        if registered:
+            response.delete_cookie(COOKIE, path=path, secure=secure, httponly=True)
+        elif self._cookie is not None:
+            value, seconds = self._cookie
+            response.set_cookie(
+                COOKIE, value, max_age=seconds, path=path, secure=secure, httponly=True,
+                samesite="Lax",
+            )  # fmt: skip
+        return response

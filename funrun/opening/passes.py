@@ -1,0 +1,114 @@
+"""Signed tickets and admissions: what a runner in the queue carries (a cookie).
+
+Both are signed with SECRET_KEY (itsdangerous), which every app instance shares, so any
+instance reads what another issued, and nothing is stored server-side. A ticket holds
+the event, the arrival's slot, the rate and when it was issued: all the waiting page
+shows. An admission lets its holder fill the event's form until it expires.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+#: How long an admission lets its holder fill the form (seconds).
+ADMISSION_SECONDS = 20 * 60
+#: Longest wait a ticket may promise (seconds); anything beyond is not ours.
+LONGEST_WAIT = 24 * 3600
+TICKET = "t"
+ADMISSION = "a"
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A place in an event's queue: its slot (epoch seconds) and the rate it was given at."""
+
+    event_id: int
+    slug: str
+    slot: float
+    rate: int
+    issued: float
+    #: The event's name, shown on the waiting page.
+    name: str = ""
+
+    def wait(self, now: float) -> float:
+        """Seconds until the slot (0 when it has come)."""
+        return max(0.0, self.slot - now)
+
+    def place(self, now: float) -> int:
+        """Runners admitted before this one, counting this one: ceil(wait x rate)."""
+        return max(1, math.ceil(self.wait(now) * self.rate))
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Leave to fill an event's form until ``expires`` (epoch seconds)."""
+
+    event_id: int
+    slug: str
+    expires: float
+
+
+def _serializer() -> URLSafeSerializer:
+    signer = current_app.extensions.get("funrun_queue_signer")
+    if signer is None:
+        signer = URLSafeSerializer(current_app.config["SECRET_KEY"], salt="funrun.queue")
+        current_app.extensions["funrun_queue_signer"] = signer
+    return signer
+
+
+def ticket(found: Ticket) -> str:
+    """``found`` signed."""
+    return _serializer().dumps(
+        [TICKET, found.event_id, found.slug, round(found.slot, 3), found.rate,
+         round(found.issued, 3), found.name]
+    )  # fmt: skip
+
+
+def admission(event_id: int, slug: str, now: float) -> str:
+    """A signed admission to the event's form, from ``now`` for ADMISSION_SECONDS."""
+    return _serializer().dumps([ADMISSION, event_id, slug, round(now + ADMISSION_SECONDS)])
+
+
+def read(value: str | None, slug: str, now: float) -> Ticket | Admission | None:
+    """The valid ticket or admission in ``value`` for the event ``slug``, else None.
+
+    None for anything forged, malformed, for another event, an expired admission, or a
+    ticket whose slot passed longer ago than an admission lasts (an old visit's).
+    """
+    if not value or len(value) > 800:
+        return None
+    try:
+        data = _serializer().loads(value)
+    except (BadSignature, ValueError):
+        return None
+    if not isinstance(data, list) or not data or data[2:3] != [slug]:
+        return None
+    try:
+        if data[0] == TICKET:
+            _kind, event_id, _slug, slot, rate, issued, name = data
+            found: Ticket | Admission = Ticket(
+                int(event_id), slug, float(slot), int(rate), float(issued), str(name)
+            )
+            if not (found.issued - 60 <= now and found.slot - found.issued <= LONGEST_WAIT):
+                return None
+            if now > found.slot + ADMISSION_SECONDS or found.rate < 1:
+                return None
+            return found
+        if data[0] == ADMISSION:
+            _kind, event_id, _slug, expires = data
+            if now >= expires:
+                return None
+            return Admission(int(event_id), slug, float(expires))
+    except (TypeError, ValueError):
+        return None
+    return None
+
+
+def now() -> float:
+    """This process's clock (epoch seconds), which tickets' slots are on."""
+    return time.time()

@@ -1,0 +1,239 @@
+"""The queue on the registration page: the waiting page (no script), admissions the form
+checks, and the API's 429 while the queue is busy."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, select
+
+from funrun.accounts.models import Role
+from funrun.accounts.services import create_api_token, create_user
+from funrun.extensions import db
+from funrun.opening import passes, slots
+from funrun.opening.gate import COOKIE, refresh_after
+from funrun.registration.models import Registration
+from tests.conftest import build_app, csrf_from, person_payload
+from tests.opening.conftest import form_data
+
+PROBLEM = "application/problem+json"
+
+
+def registrations() -> int:
+    db.session.rollback()  # a fresh read: the queued app wrote through its own connections
+    return db.session.scalar(select(func.count(Registration.id))) or 0
+
+
+def held(client: FlaskClient, slug: str) -> Any:
+    """The runner's ticket or admission, as the server reads it now."""
+    cookie = client.get_cookie(COOKIE, path=f"/events/{slug}/register")
+    return passes.read(cookie.value if cookie else None, slug, time.time())
+
+
+def form_url(slug: str) -> str:
+    return f"/events/{slug}/register"
+
+
+def is_form(html: str) -> bool:
+    return 'name="nik"' in html and "http-equiv" not in html
+
+
+@pytest.fixture
+def queued(queued_app: Flask, make_event):
+    """An event admitting one runner a second, and a client factory of the queued app."""
+    event = make_event(admit_rate=1, quota=100)
+    return event, queued_app.test_client
+
+
+def test_no_rate_or_no_redis_means_straight_to_the_form(app, client, queued_app, make_event):
+    plain = make_event(quota=100)
+    for _ in range(3):  # many arrivals at once, no rate: nobody waits
+        assert is_form(queued_app.test_client().get(form_url(plain.slug)).get_data(as_text=True))
+    db.session.rollback()  # SQLite: the queued app wrote (the notice) since this read
+    rated = make_event(admit_rate=1)
+    for _ in range(3):  # the session's app has no REDIS_URL: no queue at all
+        page = client.get(form_url(rated.slug))
+        assert page.status_code == 200 and is_form(page.get_data(as_text=True))
+
+
+def test_the_first_arrival_goes_straight_in_the_next_waits(queued):
+    event, new_client = queued
+    first, second, third = new_client(), new_client(), new_client()
+    page = first.get(form_url(event.slug))
+    assert page.status_code == 200 and is_form(page.get_data(as_text=True))
+    assert isinstance(held(first, event.slug), passes.Admission)
+    waiting = second.get(form_url(event.slug))
+    html = waiting.get_data(as_text=True)
+    assert waiting.status_code == 200 and not is_form(html)
+    assert waiting.headers["Cache-Control"] == "no-store"
+    refresh = re.search(r'<meta http-equiv="refresh" content="(\d+)">', html)
+    assert refresh and 1 <= int(refresh.group(1)) <= 1  # one second away: ask at the slot
+    assert "Urutan Anda dalam antrean" in html and "Sekitar 1 detik lagi" in html
+    assert re.search(r"<strong>1</strong>", html)
+    assert "<script" not in html and "http://" not in html.replace(
+        "http-equiv", ""
+    )  # nothing from elsewhere
+    ticket = held(second, event.slug)
+    assert isinstance(ticket, passes.Ticket) and ticket.event_id == event.id
+    third_html = third.get(form_url(event.slug) + "?lang=en").get_data(as_text=True)
+    assert "Your place in line" in third_html and "<strong>2</strong>" in third_html
+    assert "About 2 seconds to wait" in third_html
+
+
+def test_the_waiting_page_reads_neither_redis_nor_the_database(queued, queued_app, redis_url):
+    import redis
+
+    event, new_client = queued
+    new_client().get(form_url(event.slug))
+    runner = new_client()
+    runner.get(form_url(event.slug))
+    store = redis.Redis.from_url(redis_url)
+    before = store.get(slots.key(event.id))
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    with queued_app.app_context():
+        engine = db.engine
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        for _ in range(3):
+            again = runner.get(form_url(event.slug))
+            assert again.status_code == 200 and "http-equiv" in again.get_data(as_text=True)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert statements == []
+    assert store.get(slots.key(event.id)) == before
+
+
+def test_when_the_slot_comes_the_refresh_opens_the_form(queued, monkeypatch):
+    event, new_client = queued
+    new_client().get(form_url(event.slug))
+    runner = new_client()
+    runner.get(form_url(event.slug))
+    ticket = held(runner, event.slug)
+    monkeypatch.setattr(passes, "now", lambda: ticket.slot + 0.01)
+    page = runner.get(form_url(event.slug))
+    assert page.status_code == 200 and is_form(page.get_data(as_text=True))
+    cookie = runner.get_cookie(COOKIE, path=form_url(event.slug))
+    admitted = passes.read(cookie.value, event.slug, ticket.slot + 1)
+    assert isinstance(admitted, passes.Admission) and admitted.event_id == event.id
+    html = page.get_data(as_text=True)
+    response = runner.post(
+        form_url(event.slug), data={**form_data(1), "csrf_token": csrf_from(html)}
+    )
+    assert response.status_code == 302 and "/r/" in response.headers["Location"]
+    assert registrations() == 1
+    assert runner.get_cookie(COOKIE, path=form_url(event.slug)) is None  # used up
+
+
+@pytest.mark.parametrize("how", ["none", "forged", "other_event", "expired", "waiting"])
+def test_a_form_sent_without_a_valid_admission_is_sent_back(queued, make_event, how):
+    event, new_client = queued
+    other = make_event(admit_rate=5)
+    runner = new_client()
+    html = runner.get(form_url(event.slug)).get_data(as_text=True)  # admitted: the form
+    token = csrf_from(html)
+    path = form_url(event.slug)
+    now = time.time()
+    if how == "none":
+        runner.delete_cookie(COOKIE, path=path)
+    elif how == "forged":
+        runner.set_cookie(
+            COOKIE, passes.admission(event.id, event.slug, now)[:-3] + "abc", path=path
+        )
+    elif how == "other_event":  # signed for another event that reused the name
+        runner.set_cookie(COOKIE, passes.admission(other.id, event.slug, now), path=path)
+    elif how == "expired":
+        runner.set_cookie(COOKIE, passes.admission(event.id, event.slug, now - 1201), path=path)
+    else:  # still waiting: a ticket whose slot has not come
+        ticket = passes.Ticket(event.id, event.slug, now + 60, 1, now, event.name)
+        runner.set_cookie(COOKIE, passes.ticket(ticket), path=path)
+    response = runner.post(path, data={**form_data(1), "csrf_token": token})
+    assert response.status_code == 303 and response.headers["Location"].endswith(path)
+    assert registrations() == 0
+    back = runner.get(path).get_data(as_text=True)  # the queue, with the reason
+    assert "Anda masuk antrean lagi" in back
+
+
+def test_redis_down_mid_rush_lets_runners_through(app, database_url, make_event):
+    event = make_event(admit_rate=1, quota=100)
+    down = build_app(database_url, REDIS_URL="redis://127.0.0.1:1/0")
+    try:
+        for index in (1, 2):
+            runner = down.test_client()
+            page = runner.get(form_url(event.slug))
+            html = page.get_data(as_text=True)
+            assert page.status_code == 200 and is_form(html)
+            sent = runner.post(
+                form_url(event.slug), data={**form_data(index), "csrf_token": csrf_from(html)}
+            )
+            assert sent.status_code == 302
+        assert registrations() == 2
+        api = down.test_client().post(
+            f"/api/v1/events/{event.slug}/registrations", json=person_payload(3)
+        )
+        assert api.status_code == 201
+    finally:
+        slots._down_until = 0.0
+        with down.app_context():
+            db.engine.dispose()
+
+
+def test_refresh_comes_at_the_slot_when_near_and_every_5_to_30_s_when_not():
+    assert [refresh_after(w) for w in (0.3, 1, 4.2, 5, 7, 40, 100, 1000)] == [
+        1, 1, 5, 5, 5, 10, 25, 30,
+    ]  # fmt: skip
+
+
+# --- the public API --------------------------------------------------------------------
+
+
+def test_api_busy_queue_is_429_with_retry_after_in_the_callers_language(queued):
+    event, new_client = queued
+    url = f"/api/v1/events/{event.slug}/registrations"
+    first = new_client().post(url, json=person_payload(1))  # the queue is free: a slot
+    assert first.status_code == 201
+    busy = new_client().post(url, json=person_payload(2))
+    assert busy.status_code == 429 and busy.mimetype == PROBLEM
+    body = busy.get_json()
+    assert body["type"].endswith("/queue-busy") and body["retry_after"] == 1
+    assert busy.headers["Retry-After"] == "1"
+    assert body["title"].startswith("Banyak pelari sedang mendaftar")
+    english = new_client().post(url, json=person_payload(2), headers={"Accept-Language": "en"})
+    assert english.status_code == 429
+    assert english.get_json()["title"].startswith("Many runners are registering right now")
+    assert registrations() == 1
+
+
+def test_api_admission_or_partner_token_passes_a_busy_queue(queued, queued_app):
+    event, new_client = queued
+    url = f"/api/v1/events/{event.slug}/registrations"
+    new_client().get(form_url(event.slug))  # the queue is busy for a second now
+    assert new_client().post(url, json=person_payload(1)).status_code == 429
+    admission = passes.admission(event.id, event.slug, time.time())
+    admitted = new_client().post(
+        url, json=person_payload(2), headers={"Queue-Admission": admission}
+    )
+    assert admitted.status_code == 201
+    other_event = passes.admission(event.id + 1, event.slug, time.time())
+    refused = new_client().post(
+        url, json=person_payload(3), headers={"Queue-Admission": other_event}
+    )
+    assert refused.status_code == 429
+    db.session.rollback()  # SQLite: the queued app wrote since this session's read
+    partner = create_user("queue@aggregator.test", Role.PARTNER)
+    token = create_api_token(partner)
+    db.session.commit()
+    by_partner = new_client().post(
+        url, json=person_payload(4), headers={"Authorization": f"Bearer {token}"}
+    )
+    assert by_partner.status_code == 201
+    assert registrations() == 2

@@ -1,0 +1,142 @@
+"""Slot times from Redis (order, spacing, the API's take-if-due) and the signed passes."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+import redis
+
+from funrun.opening import passes, slots
+from funrun.opening.passes import Admission, Ticket
+from tests.conftest import build_app
+
+
+def test_slots_follow_arrival_order_one_step_apart(queued_app, redis_url):
+    with queued_app.app_context():
+        taken = [slots.take(7, 10) for _ in range(20)]
+    assert all(slot is not None and slot.taken for slot in taken)
+    micros = [slot.micros for slot in taken]  # type: ignore[union-attr]
+    # The first comes at once; each next one 1/10 s after the one before (arrivals here
+    # are faster than 10 a second, so the queue is busy after the first).
+    assert taken[0].due  # type: ignore[union-attr]
+    assert [b - a for a, b in itertools.pairwise(micros)] == [100_000] * 19
+    assert not taken[-1].due  # type: ignore[union-attr]
+    assert 1.8 < taken[-1].at - taken[-1].now <= 1.9 + 0.01  # type: ignore[union-attr]
+    stored = int(redis.Redis.from_url(redis_url).get(slots.key(7)) or 0)
+    assert stored == micros[-1] + 100_000
+    # Kept an hour past the last slot promised, then forgotten.
+    assert 3_601_000 < redis.Redis.from_url(redis_url).pttl(slots.key(7)) <= 3_602_100
+
+
+def test_slots_under_the_rate_are_all_due_at_once(queued_app):
+    with queued_app.app_context():
+        first = slots.take(8, 10)
+        time.sleep(0.11)
+        second = slots.take(8, 10)
+    assert first and first.due and second and second.due
+    assert second.micros - first.micros >= 100_000
+
+
+def test_concurrent_arrivals_never_share_a_slot(queued_app):
+    got: list[int] = []
+    lock = threading.Lock()
+
+    def arrive() -> None:
+        with queued_app.app_context():
+            mine = [slots.take(9, 100) for _ in range(50)]
+        with lock:
+            got.extend(slot.micros for slot in mine if slot)
+
+    threads = [threading.Thread(target=arrive) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(got) == 400 and len(set(got)) == 400
+    ordered = sorted(got)
+    gaps = [b - a for a, b in itertools.pairwise(ordered)]
+    # Never closer than 1/rate; once the queue is busy (threads started), exactly that.
+    assert min(gaps) >= 10_000 and gaps[20:] == [10_000] * 379
+
+
+def test_take_if_due_leaves_a_busy_queue_alone(queued_app, redis_url):
+    with queued_app.app_context():
+        slots.take(10, 1)  # due now
+        slots.take(10, 1)  # one second away: the queue is busy
+        before = redis.Redis.from_url(redis_url).get(slots.key(10))
+        refused = slots.take(10, 1, only_if_due=True)
+        assert redis.Redis.from_url(redis_url).get(slots.key(10)) == before
+        free = slots.take(11, 1, only_if_due=True)
+    assert refused is not None and not refused.taken and 0.5 < refused.at - refused.now <= 2
+    assert free is not None and free.taken and free.due
+
+
+def test_redis_unreachable_means_no_queue_and_no_error(app, database_url):
+    down = build_app(database_url, REDIS_URL="redis://127.0.0.1:1/0")
+    try:
+        with down.app_context():
+            started = time.monotonic()
+            assert slots.take(12, 5) is None
+            assert slots.take(12, 5) is None  # not asked again for a while: no new timeout
+            assert time.monotonic() - started < slots.TIMEOUT * 2 + 0.5
+    finally:
+        slots._down_until = 0.0
+
+
+def test_no_redis_url_means_no_queue(app):
+    assert app.config.get("REDIS_URL") is None
+    assert not slots.enabled()
+    assert slots.take(13, 5) is None
+
+
+# --- signed tickets and admissions -----------------------------------------------------
+
+
+def _ticket(slot: float, now: float, slug: str = "city-1") -> str:
+    return passes.ticket(Ticket(3, slug, slot, 50, now, "Fun Run City 1"))
+
+
+def test_a_ticket_reads_back_with_its_place_and_wait(app):
+    now = 1_000_000.0
+    found = passes.read(_ticket(now + 10, now), "city-1", now + 2)
+    assert isinstance(found, Ticket)
+    assert (found.event_id, found.rate, found.name) == (3, 50, "Fun Run City 1")
+    assert found.wait(now + 2) == 8 and found.place(now + 2) == 400
+
+
+def test_forged_malformed_and_other_events_passes_are_refused(app, database_url):
+    now = time.time()
+    good = _ticket(now + 10, now)
+    assert passes.read(good, "city-2", now) is None  # another event's page
+    assert (
+        passes.read(good[:-2] + ("A" if good[-2] != "A" else "B") + good[-1], "city-1", now) is None
+    )
+    assert passes.read("", "city-1", now) is None
+    assert passes.read("x" * 900, "city-1", now) is None
+    assert passes.read("bm90IGEgdGlja2V0", "city-1", now) is None
+    other = build_app(database_url, SECRET_KEY="another-secret")
+    with other.app_context():
+        foreign = passes.admission(3, "city-1", now)
+    assert passes.read(foreign, "city-1", now) is None
+    # Signed, but not a pass's shape: refused, never an error.
+    signer = passes._serializer()
+    for shape in ([], ["a", 3, "city-1"], ["t", 3, "city-1", "x", 1, 1, ""], {"a": 1}, "a"):
+        assert passes.read(signer.dumps(shape), "city-1", now) is None
+
+
+def test_an_admission_expires(app):
+    now = time.time()
+    given = passes.admission(3, "city-1", now)
+    assert isinstance(passes.read(given, "city-1", now + passes.ADMISSION_SECONDS - 1), Admission)
+    assert passes.read(given, "city-1", now + passes.ADMISSION_SECONDS + 1) is None
+
+
+def test_an_old_ticket_or_one_from_the_future_is_refused(app):
+    now = time.time()
+    old = _ticket(now - passes.ADMISSION_SECONDS - 5, now - passes.ADMISSION_SECONDS - 60)
+    assert passes.read(old, "city-1", now) is None
+    assert passes.read(_ticket(now + 10, now + 3600), "city-1", now) is None
+    too_far = _ticket(now + passes.LONGEST_WAIT + 60, now)
+    assert passes.read(too_far, "city-1", now) is None
