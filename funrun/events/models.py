@@ -186,17 +186,44 @@ class Event(db.Model):
         return not (self.registration_closes_at and now >= self.registration_closes_at)
 
     def status(self, now: datetime) -> EventStatus:
-        """Open, full (waitlist only) or closed at ``now``."""
+        """Open, full (waitlist only) or closed at ``now``, for the general public: full
+        when only places kept by a pool are left (funrun.registration.pools)."""
         if not self.accepts_registrations(now):
             return EventStatus.CLOSED
-        if self.remaining == 0:
+        if self.remaining_at(now) == 0:
             return EventStatus.FULL
         return EventStatus.OPEN
 
     @property
     def remaining(self) -> int:
-        """Confirmed places still free (bounded by the bib numbers left in the range)."""
-        return max(min(self.quota - self.confirmed_count, self.bib_last - self.bib_next + 1), 0)
+        """General places still free now (:meth:`remaining_at`)."""
+        return self.remaining_at(utcnow())
+
+    def remaining_at(self, now: datetime) -> int:
+        """General places still free at ``now``: the quota less the places taken and those
+        the pools still keep (bounded by the bib numbers left in the range)."""
+        free = self.quota - self.confirmed_count - self.reserved(now)
+        return max(min(free, self.bib_last - self.bib_next + 1), 0)
+
+    def pools_open(self, now: datetime) -> bool:
+        """The pools keep their places at ``now`` (their flow time not come)."""
+        return self.pools_flow_at is None or now < self.pools_flow_at
+
+    def pool_places(self, pool: str) -> tuple[int, int]:
+        """A pool's places and how many of them are taken (``non_member``, ``partner``)."""
+        return getattr(self, f"pool_{pool}"), getattr(self, f"pool_{pool}_taken")
+
+    def pool_left(self, pool: str, now: datetime) -> int | None:
+        """Places of an open pool not taken at ``now``; None when the event has no such
+        pool or its places flowed to everyone."""
+        places, taken = self.pool_places(pool)
+        if places <= 0 or not self.pools_open(now):
+            return None
+        return max(places - taken, 0)
+
+    def reserved(self, now: datetime) -> int:
+        """The places the pools keep and have not taken at ``now`` (none once flowed)."""
+        return sum(self.pool_left(pool, now) or 0 for pool in ("non_member", "partner"))
 
     def format_bib(self, number: int) -> str:
         """A bib as printed and shown: prefix and four digits, e.g. ``JKT 0042``."""

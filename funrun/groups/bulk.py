@@ -3,12 +3,14 @@
 The place rule is the registration's own (:mod:`funrun.registration.places`): under the
 event row's lock, ``take_places`` takes as many places as the chunk has members (the
 same conditional UPDATE as one runner's place, counted by ``places``), the members past
-the quota get the next waitlist numbers by the same rule, and the counters move exactly
-as for that many runners registering one by one. People are found or added by the NIK's
-keyed hash as :func:`~funrun.registration.register.register` does; a member already
-holding a place in the event is refused. Each held member's invitation is queued in the
-same transaction. All of it Core statements run with many parameter sets at once
-(``executemany``, batched into multi-row statements on both databases).
+the quota get the next waitlist numbers by the same rule (the partner pool's places, if
+the event keeps any, are taken first: a group's members are the partner's runners), and
+the counters move exactly as for that many runners registering one by one. People are
+found or added by the NIK's keyed hash as :func:`~funrun.registration.register.register`
+does; a member already holding a place in the event is refused. Each held member's
+invitation is queued in the same transaction. All of it Core statements run with many
+parameter sets at once (``executemany``, batched into multi-row statements on both
+databases).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from funrun.dbtx import begin_write
@@ -27,7 +29,7 @@ from funrun.groups.models import GroupImport, GroupImportRefusal
 from funrun.messages import queueing
 from funrun.messages.models import MessageKind
 from funrun.registration import places
-from funrun.registration.models import RegistrationSource, RegistrationStatus
+from funrun.registration.models import Pool, RegistrationSource, RegistrationStatus
 
 REFUSALS = GroupImportRefusal.__table__
 _E, _P, _R = places.EVENTS.c, places.PEOPLE.c, places.REGISTRATIONS.c
@@ -105,7 +107,11 @@ def _holders(event_id: int, person_ids: list[int]) -> dict[int, int | None]:
     return {row.person_id: row.group_import_id for row in found}
 
 
-def _take(kind: RegistrationStatus, count: int, event_id: int, now: datetime) -> int | None:
+#: A block of the partner pool's places (:func:`~funrun.registration.places.take_places`).
+_PARTNER_POOL = places.pool_kind(RegistrationStatus.CONFIRMED, Pool.PARTNER)
+
+
+def _take(kind: str, count: int, event_id: int, now: datetime) -> int | None:
     """The first number of ``count`` places of ``kind`` (all or none), or None."""
     if count == 0:
         return None
@@ -199,13 +205,14 @@ _COLUMNS = (
     "confirmed_at",
     "created_at",
     "updated_at",
+    "pool",
 )
 _COPY = (
     "COPY registrations (event_id, person_id, status, bib_number, waitlist_seq, "
     "hold_expires_at, manage_token_hash, manage_token_encrypted, full_name, phone, email, "
     "shirt_size, is_member, kpj_number, occupation, emergency_contact, emergency_phone, "
     "source, created_by_id, partner_id, group_import_id, locale, consent_at, "
-    "privacy_notice_id, confirmed_at, created_at, updated_at) FROM STDIN"
+    "privacy_notice_id, confirmed_at, created_at, updated_at, pool) FROM STDIN"
 )
 
 
@@ -240,6 +247,10 @@ def _lock_event(event_id: int, now: datetime) -> Any:
             _E.bib_last,
             _E.group_hold_days,
             places.window_open().label("open"),
+            (_E.quota - _E.confirmed_count - places.reserved()).label("general"),
+            case((places.pools_open(), _E.pool_partner - _E.pool_partner_taken), else_=0).label(
+                "partner_pool"
+            ),
         )
         .where(_E.id == event_id)
         .with_for_update(of=places.EVENTS),
@@ -275,11 +286,19 @@ def _place_members(
         closed = _("Registration for this event is closed.")
         result.refusals.extend({"row": m.row, "errors": {"event": [closed]}} for m in fresh)
         return []
-    free = max(0, min(event.quota - event.confirmed_count, event.bib_last - event.bib_next + 1))
-    held, waiting = fresh[:free], fresh[free:]
-    first_bib = _take(RegistrationStatus.CONFIRMED, len(held), group.event_id, now)
+    # The partner pool's places first (a group's members are the partner's runners),
+    # then general ones, then the waitlist: as many runners registering one by one.
+    bibs = max(0, event.bib_last - event.bib_next + 1)
+    from_pool = max(0, min(len(fresh), event.partner_pool, bibs))
+    general = max(0, min(len(fresh) - from_pool, event.general, bibs - from_pool))
+    held, waiting = fresh[: from_pool + general], fresh[from_pool + general :]
+    first_bib = _take(_PARTNER_POOL, from_pool, group.event_id, now)
+    first_general = _take(RegistrationStatus.CONFIRMED, general, group.event_id, now)
     first_seq = _take(RegistrationStatus.WAITLISTED, len(waiting), group.event_id, now)
-    if (held and first_bib is None) or (waiting and first_seq is None):  # pragma: no cover
+    if first_bib is None:
+        first_bib = first_general
+    taken = (from_pool, first_bib), (general, first_general), (len(waiting), first_seq)
+    if any(count and first is None for count, first in taken):  # pragma: no cover
         raise RuntimeError("the event's places changed under its lock")
     until = now + timedelta(days=event.group_hold_days)
     common = {
@@ -306,6 +325,7 @@ def _place_members(
                 "bib_number": first_bib + offset,  # type: ignore[operator]
                 "waitlist_seq": None,
                 "hold_expires_at": until,
+                "pool": Pool.PARTNER.value if offset < from_pool else None,
             }
         )
     full = _("The event is full: this member is on the waitlist.")
@@ -319,6 +339,7 @@ def _place_members(
                 "bib_number": None,
                 "waitlist_seq": first_seq + offset,  # type: ignore[operator]
                 "hold_expires_at": None,
+                "pool": None,
             }
         )
         result.refusals.append({"row": member.row, "errors": {"place": [full]}, "waitlisted": True})

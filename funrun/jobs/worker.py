@@ -20,6 +20,7 @@ from funrun.groups import expiry
 from funrun.jobs import queue
 from funrun.messages import reminders, sending
 from funrun.payments import due
+from funrun.registration import pools
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class Worker:
         if time.monotonic() >= self._reminders_at:
             reminders.queue_due()
             expiry.release_due()  # held group places past their deadline go back
+            pools.flow_due()  # pools' unfilled places flowed: the waitlist promoted into them
             due.queue_due()  # members' next month due (funrun/payments/due.py)
             self._reminders_at = time.monotonic() + reminders.EVERY.total_seconds()
         claimed = sending.send_due(self.name)

@@ -8,6 +8,14 @@ roll back with the transaction, so bib numbers and waitlist order have no gaps f
 failed attempts. The registration window is part of the same WHERE: the terms a caller
 read may be a few seconds old (``terms_cache``), the event row under its lock is not.
 
+Place pools (issue 21) live on the same row: ``pool_non_member`` and ``pool_partner``
+places are kept for runners of that pool until ``pools_flow_at`` (None: to race day).
+A general place is one of ``quota - confirmed_count - reserved``, where ``reserved`` is
+what the pools have not taken while they are open (nothing once they flowed); a pool's
+place is taken by its own kind (``confirmed:non_member``, ``confirmed:partner``), which
+counts it in the pool too, and checks the pool's rule in the same statement. So a pool
+place, like any other, is one conditional UPDATE of the event row: one lock, no oversell.
+
 Each statement here is SQLAlchemy Core with named parameters, built once;
 :mod:`funrun.registration.register` runs them one after another in a transaction, or on
 PostgreSQL composes the same statements into one (data-modifying CTEs).
@@ -25,7 +33,10 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    case,
     cast,
+    exists,
+    literal,
     null,
     or_,
     select,
@@ -33,13 +44,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from funrun.enrolment.models import Enrolment
 from funrun.events.models import Event, Opening
 from funrun.people.models import Person
-from funrun.registration.models import Registration, RegistrationStatus
+from funrun.registration.models import Pool, Registration, RegistrationStatus
 
 EVENTS = Event.__table__
 PEOPLE = Person.__table__
 REGISTRATIONS = Registration.__table__
+ENROLMENTS = Enrolment.__table__
 _E, _P, _R = EVENTS.c, PEOPLE.c, REGISTRATIONS.c
 
 EVENT_ID = bindparam("event_id", type_=Integer)
@@ -108,50 +121,107 @@ def balloting() -> ColumnElement[bool]:
     return and_(_E.opening == Opening.BALLOT.value, _E.ballot_drawn_at.is_(None))
 
 
-def _places(kind: str, n: Any) -> tuple[ColumnElement[bool], dict[Any, Any], Any]:
+#: Each pool's places and how many of them are taken, on the event row.
+POOL_COLUMNS: dict[Pool, tuple[Any, Any]] = {
+    Pool.NON_MEMBER: (_E.pool_non_member, _E.pool_non_member_taken),
+    Pool.PARTNER: (_E.pool_partner, _E.pool_partner_taken),
+}
+
+
+def pools_open() -> ColumnElement[bool]:
+    """The pools still keep their places at ``now`` (their flow time not come)."""
+    return or_(_E.pools_flow_at.is_(None), _E.pools_flow_at > NOW)
+
+
+def reserved() -> ColumnElement[Any]:
+    """The places the pools keep and have not taken: none once they flowed."""
+    kept = sum((places - taken for places, taken in POOL_COLUMNS.values()), start=literal(0))
+    return case((pools_open(), kept), else_=0)
+
+
+def _bibs_left(n: Any) -> ColumnElement[bool]:
+    return _E.bib_next + n - 1 <= _E.bib_last
+
+
+def general_left(n: Any) -> ColumnElement[bool]:
+    """``n`` general places are left: the quota less the places taken and those the
+    pools keep, and as many bibs."""
+    return and_(_E.confirmed_count + n + reserved() <= _E.quota, _bibs_left(n))
+
+
+def pool_left(pool: Pool, n: Any) -> ColumnElement[bool]:
+    """``n`` places of the pool are left (and open), in the quota, with bibs."""
+    places, taken = POOL_COLUMNS[pool]
+    return and_(
+        pools_open(), taken + n <= places, _E.confirmed_count + n <= _E.quota, _bibs_left(n)
+    )
+
+
+def no_enrolment(person_id: Any) -> ColumnElement[bool]:
+    """No enrolment on record for the person (an enrolment is one per person, whatever
+    the city: :class:`~funrun.enrolment.models.Enrolment`); true for a new person."""
+    return ~exists(select(ENROLMENTS.c.id).where(ENROLMENTS.c.person_id == person_id))
+
+
+def pool_kind(status: RegistrationStatus | str, pool: Pool) -> str:
+    """The kind of place ``status`` (confirmed or waitlisted) for a runner of ``pool``:
+    a place of the pool, or the waitlist while neither the pool nor the general places
+    have one for them."""
+    return f"{RegistrationStatus(status).value}:{pool.value}"
+
+
+def pool_of(kind: str) -> Pool | None:
+    """The pool a kind of place takes from (None: a general place or no place)."""
+    status, _, pool = str(kind).partition(":")
+    return Pool(pool) if pool and status == RegistrationStatus.CONFIRMED else None
+
+
+def _places(
+    kind: str, n: Any, eligible: ColumnElement[bool]
+) -> tuple[ColumnElement[bool], dict[Any, Any], Any]:
     """What taking ``n`` places of a kind asks of the event row, changes in it, and the
-    first number it gives (the places numbered on from there)."""
-    if kind == RegistrationStatus.CONFIRMED:
+    first number it gives (the places numbered on from there). ``eligible``: the pool's
+    rule for the runner, as far as the statement checks it (a pool kind only)."""
+    status, _, pool_name = str(kind).partition(":")
+    pool = Pool(pool_name) if pool_name else None
+    if status == RegistrationStatus.CONFIRMED:
+        confirm = {_E.confirmed_count: _E.confirmed_count + n, _E.bib_next: _E.bib_next + n}
+        if pool is None:
+            return (and_(general_left(n), ~balloting()), confirm, _E.bib_next - n)
+        taken = POOL_COLUMNS[pool][1]
         return (
-            and_(
-                _E.confirmed_count + n <= _E.quota,
-                _E.bib_next + n - 1 <= _E.bib_last,
-                ~balloting(),
-            ),
-            {_E.confirmed_count: _E.confirmed_count + n, _E.bib_next: _E.bib_next + n},
+            and_(pool_left(pool, n), eligible, ~balloting()),
+            {**confirm, taken: taken + n},
             _E.bib_next - n,
         )
-    if kind == RegistrationStatus.ENTERED:
+    if status == RegistrationStatus.ENTERED:
         # A ballot entry takes no place: it is numbered in the event's entries.
         return (balloting(), {_E.ballot_entries: _E.ballot_entries + n}, _E.ballot_entries - n + 1)
-    # Only join the waitlist while the event is still full: a place freed in between
-    # must be taken, never left empty behind a waitlist.
+    # Only join the waitlist while no place is left for the runner: a place freed in
+    # between must be taken, never left empty behind a waitlist.
+    full = ~general_left(1)
+    if pool is not None:
+        full = and_(full, ~and_(pool_left(pool, 1), eligible))
     return (
-        and_(or_(_E.confirmed_count >= _E.quota, _E.bib_next > _E.bib_last), ~balloting()),
+        and_(full, ~balloting()),
         {_E.waitlist_seq: _E.waitlist_seq + n},
         _E.waitlist_seq - n + 1,
     )
-
-
-#: What taking each kind of place asks of the event row, changes in it, and numbers.
-_PLACES: dict[str, tuple[ColumnElement[bool], dict[Any, Any], Any]] = {
-    kind: _places(kind, 1)
-    for kind in (
-        RegistrationStatus.CONFIRMED,
-        RegistrationStatus.WAITLISTED,
-        RegistrationStatus.ENTERED,
-    )
-}
 
 
 #: A walk-up's place at the desk once the quota is taken: one of the event's
 #: ``walkup_allowance`` places beyond the quota. The place moves into the quota (quota
 #: and confirmed count one up, the allowance one down), so ``confirmed_count <= quota``
 #: holds and the place is a confirmed one with the next bib, under the same row lock.
+#: Places still kept by a pool are not the walk-up's: the quota counts as taken then.
 WALKUP_PLACE = "walkup_place"
 
-_PLACES[WALKUP_PLACE] = (
-    and_(_E.confirmed_count >= _E.quota, _E.walkup_allowance > 0, _E.bib_next <= _E.bib_last),
+_WALKUP = (
+    and_(
+        _E.confirmed_count + reserved() >= _E.quota,
+        _E.walkup_allowance > 0,
+        _E.bib_next <= _E.bib_last,
+    ),
     {
         _E.confirmed_count: _E.confirmed_count + 1,
         _E.bib_next: _E.bib_next + 1,
@@ -164,22 +234,32 @@ _PLACES[WALKUP_PLACE] = (
 
 def status_of(kind: RegistrationStatus | str) -> RegistrationStatus:
     """The registration status a kind of place gives (a walk-up place is confirmed)."""
-    return RegistrationStatus.CONFIRMED if kind == WALKUP_PLACE else RegistrationStatus(kind)
+    if kind == WALKUP_PLACE:
+        return RegistrationStatus.CONFIRMED
+    return RegistrationStatus(str(kind).partition(":")[0])
 
 
-def take_place(kind: RegistrationStatus | str, *unless: ColumnElement[bool]) -> Update:
-    """Take a confirmed place (returning its bib number), a walk-up's place beyond the
-    quota (:data:`WALKUP_PLACE`, also with a bib) or the next waitlist number, in the
-    conditional UPDATE of the event row, while the window is open (and ``unless``
-    holds); nothing is returned when no such place is left."""
-    return _taken(_PLACES[kind], unless)
+def take_place(
+    kind: RegistrationStatus | str,
+    *unless: ColumnElement[bool],
+    eligible: ColumnElement[bool] | None = None,
+) -> Update:
+    """Take a confirmed place (returning its bib number), a place of a pool
+    (:func:`pool_kind`, the pool's rule ``eligible`` checked in the same statement), a
+    walk-up's place beyond the quota (:data:`WALKUP_PLACE`, also with a bib) or the next
+    waitlist number, in the conditional UPDATE of the event row, while the window is
+    open (and ``unless`` holds); nothing is returned when no such place is left."""
+    if kind == WALKUP_PLACE:
+        return _taken(_WALKUP, unless)
+    return _taken(_places(str(kind), 1, true() if eligible is None else eligible), unless)
 
 
 def take_places(kind: RegistrationStatus | str) -> Update:
-    """Take ``places`` (a parameter) confirmed places or waitlist numbers at once, by the
-    same rule: all or none; returns the first bib or waitlist number of the block (a
-    partner's group, funrun.groups)."""
-    return _taken(_places(kind, bindparam("places", type_=Integer)), ())
+    """Take ``places`` (a parameter) confirmed places, places of a pool or waitlist
+    numbers at once, by the same rule: all or none; returns the first bib or waitlist
+    number of the block (a partner's group, funrun.groups, whose members the caller
+    found eligible)."""
+    return _taken(_places(str(kind), bindparam("places", type_=Integer), true()), ())
 
 
 def _taken(
@@ -217,10 +297,12 @@ def insert_registration(
     person_id: ColumnElement[Any],
     number: ColumnElement[Any],
     source: Any = None,
+    pool: Pool | None = None,
 ) -> Insert:
     """Insert the registration with its place (returning its id); ``source`` is the
     FROM of the values where ``person_id`` and ``number`` are columns. ``number`` is the
-    bib of a confirmed place, the waitlist number, or a ballot entry's number."""
+    bib of a confirmed place, the waitlist number, or a ballot entry's number; ``pool``
+    the pool the place came from (a general place leaves the column out: NULL)."""
     confirmed = status == RegistrationStatus.CONFIRMED
     no_number = cast(null(), Integer)
 
@@ -240,6 +322,8 @@ def insert_registration(
         "updated_at": NOW,
         **{name: bindparam(name, type_=_R[name].type) for name in FIELDS},
     }
+    if pool is not None:
+        columns["pool"] = literal(pool.value, _R.pool.type)
     values = select(*columns.values())
     if source is not None:
         values = values.select_from(source)

@@ -1,5 +1,8 @@
 """Registering a runner: a confirmed place with a bib while places last, else the waitlist.
 
+A runner of a place pool the event keeps (:mod:`funrun.registration.pools`) takes the
+pool's place first, then a general one; either way the kind of place is one statement.
+
 One rule (:func:`register`) on every database, written with the statements of
 :mod:`funrun.registration.places`. Which way they run is the one difference between the
 databases, :func:`_write` below: on SQLite one after another in a write transaction
@@ -14,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, bindparam, exists, select, true, union_all
+from sqlalchemy import ColumnElement, Select, bindparam, exists, select, true, union_all
 from sqlalchemy.exc import IntegrityError
 
 from funrun import fastdb
@@ -24,8 +27,8 @@ from funrun.extensions import db
 from funrun.messages import queueing
 from funrun.messages.models import Channel, MessageKind
 from funrun.people.crypto import data_cipher
-from funrun.registration import places
-from funrun.registration.models import RegistrationSource, RegistrationStatus
+from funrun.registration import places, pools
+from funrun.registration.models import Pool, RegistrationSource, RegistrationStatus
 from funrun.registration.notices import Notice
 from funrun.registration.outcomes import (
     DuplicateRegistration,
@@ -99,12 +102,7 @@ def register(
         "created_by_id": created_by_id,
         "partner_id": partner_id,
     }
-    if walkup_place:
-        kinds = _WALKUP_KINDS
-    elif getattr(event, "balloting", False):
-        kinds = _ENTRY
-    else:
-        kinds = _KINDS[::-1] if getattr(event, "full", False) else _KINDS
+    kinds = _kinds(event, params, now, walkup_place)
     params["message_now"] = now
     params["channels"] = queueing.channels()
     if submission is not None:
@@ -113,6 +111,37 @@ def register(
         except TokenTaken:
             pass
     return _made(event, data, now, params, kinds, None)
+
+
+def _kinds(
+    event: RegisterableEvent, params: dict[str, Any], now: datetime, walkup_place: bool
+) -> tuple[str, ...]:
+    """The kinds of place to try, in order. A runner of a pool the event keeps open
+    tries its place there first while it had one when read (else after a general place),
+    and joins the waitlist only while neither is left for them; every other runner the
+    general places, then the waitlist (first when the event was full when read)."""
+    if getattr(event, "balloting", False) and not walkup_place:
+        return _ENTRY
+    pool = pools.pool_for(params["is_member"], params["kpj_number"], False, params["partner_id"])
+    pool_left = getattr(event, "pool_left", None)
+    left = pool_left(pool.value, now) if pool is not None and pool_left is not None else None
+    if walkup_place:
+        return _WALKUP_KINDS if left is None else (_pool(pool), *_WALKUP_KINDS)
+    full = getattr(event, "full", False)
+    if left is None:
+        return _KINDS[::-1] if full else _KINDS
+    take, wait = _pool(pool), places.pool_kind(RegistrationStatus.WAITLISTED, pool)  # type: ignore[arg-type]
+    if left > 0:
+        return (take, RegistrationStatus.CONFIRMED, wait)
+    return (
+        (wait, RegistrationStatus.CONFIRMED, take)
+        if full
+        else (RegistrationStatus.CONFIRMED, wait, take)
+    )
+
+
+def _pool(pool: Any) -> str:
+    return places.pool_kind(RegistrationStatus.CONFIRMED, pool)
 
 
 def _made(
@@ -180,7 +209,10 @@ def _in_steps(
         raise _duplicate()
     for _attempt in range(5):
         for kind in kinds:
-            number = run(places.take_place(kind), params).scalar()
+            eligible = _eligible(kind, bindparam("person_id"))
+            number = run(
+                places.take_place(kind, eligible=eligible), {**params, "person_id": person_id}
+            ).scalar()
             if number is not None:
                 break
         else:
@@ -191,7 +223,7 @@ def _in_steps(
         status = places.status_of(kind)
         if person_id is None:
             person_id = run(places.add_person("sqlite"), params).scalar_one()
-        registration = _stepwise_insert(status)
+        registration = _stepwise_insert(status, places.pool_of(kind))
         made = run(registration, {**params, "person_id": person_id, "number": number})
         registration_id = made.scalar_one()
         message = queueing.for_new_registration(_MESSAGE[status], params["channels"])
@@ -206,16 +238,25 @@ def _refuse_without_waitlist(kinds: tuple[str, ...]) -> None:
     an entry finding the ballot drawn (or the event no longer a ballot) meanwhile too."""
     if kinds == _ENTRY:
         raise RegistrationClosed(_("Entries for this ballot are closed."))
-    if RegistrationStatus.WAITLISTED not in kinds:
+    if all(places.status_of(kind) != RegistrationStatus.WAITLISTED for kind in kinds):
         raise NoWalkupPlace(
             _("This event is full and has no walk-up places left: no bib can be given.")
         )
 
 
 @functools.cache
-def _stepwise_insert(status: RegistrationStatus) -> Any:
+def _stepwise_insert(status: RegistrationStatus, pool: Pool | None = None) -> Any:
     """The registration's insert, given the person and the number read by earlier steps."""
-    return places.insert_registration(status, bindparam("person_id"), bindparam("number"))
+    return places.insert_registration(
+        status, bindparam("person_id"), bindparam("number"), pool=pool
+    )
+
+
+def _eligible(kind: str, person_id: Any) -> ColumnElement[bool] | None:
+    """What the statement checks of a pool's rule for a kind of place (the rest, the
+    runner's own answers, chose the kind): a non-member has no enrolment on record."""
+    _status, _, pool = str(kind).partition(":")
+    return places.no_enrolment(person_id) if pool == Pool.NON_MEMBER else None
 
 
 #: The message that tells a runner which place they took.
@@ -242,13 +283,14 @@ def one_statement(kind: str, channels: tuple[Channel, ...] = ()) -> Select[Any]:
     # every active registration of the event.
     holder = places.holding(select(found.c.id).scalar_subquery()).cte("holder")
     status = places.status_of(kind)
-    place = places.take_place(kind, ~exists(holder.select())).cte("place")
+    eligible = _eligible(kind, select(found.c.id).scalar_subquery())
+    place = places.take_place(kind, ~exists(holder.select()), eligible=eligible).cte("place")
     added = places.add_person("postgresql", exists(place.select()) & ~exists(found.select())).cte(
         "added"
     )
     person = union_all(select(found.c.id), select(added.c.id)).cte("person")
     registration = places.insert_registration(
-        status, person.c.id, place.c.number, place.join(person, true())
+        status, person.c.id, place.c.number, place.join(person, true()), places.pool_of(kind)
     ).cte("reg")
     answer = select(
         exists(holder.select()),

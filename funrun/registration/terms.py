@@ -13,13 +13,14 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from flask import current_app
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import Select, and_, bindparam, case, null, select
 
 from funrun import fastdb
+from funrun.dbtypes import utcnow
 from funrun.events.models import Event
 from funrun.extensions import db
 from funrun.registration import places, terms_cache
-from funrun.registration.models import PrivacyNotice
+from funrun.registration.models import Pool, PrivacyNotice
 from funrun.registration.notices import Notice, NoticeRef, notice_text
 
 _EVENTS = Event.__table__.c
@@ -50,13 +51,28 @@ class EventTerms:
     registration_open: bool
     registration_opens_at: datetime | None
     registration_closes_at: datetime | None
-    #: Full when read (no place or bib left): which write to try first, nothing more.
+    #: Full when read (no general place or bib left): which write to try first, nothing
+    #: more.
     full: bool = False
     #: A ballot not drawn yet when read: registering makes an entry (the write checks).
     balloting: bool = False
+    #: Places left in each open pool when read (None: no such pool, or flowed): which
+    #: writes to try, nothing more (the write checks the pool under the lock).
+    non_member_left: int | None = None
+    partner_left: int | None = None
 
     #: The same rule as the model's.
     accepts_registrations = Event.accepts_registrations
+
+    def pool_left(self, pool: str, now: datetime) -> int | None:
+        """Places left in the open pool when read (None: no such open pool)."""
+        return self.non_member_left if pool == Pool.NON_MEMBER else self.partner_left
+
+
+def _left_in(pool: Pool) -> Any:
+    """An open pool's places not taken; NULL when the event has none or they flowed."""
+    places_of, taken = places.POOL_COLUMNS[pool]
+    return case((and_(places.pools_open(), places_of > 0), places_of - taken), else_=null())
 
 
 #: The event by slug and the id of the notice with the current text, in one statement.
@@ -71,8 +87,10 @@ TERMS_STATEMENT: Select[Any] = select(
     _EVENTS.registration_open,
     _EVENTS.registration_opens_at,
     _EVENTS.registration_closes_at,
-    or_(_EVENTS.confirmed_count >= _EVENTS.quota, _EVENTS.bib_next > _EVENTS.bib_last),
+    ~places.general_left(1),
     places.balloting(),
+    _left_in(Pool.NON_MEMBER),
+    _left_in(Pool.PARTNER),
     select(_NOTICES.id)
     .where(_NOTICES.locale == bindparam("locale"), _NOTICES.sha256 == bindparam("sha"))
     .scalar_subquery(),
@@ -99,7 +117,8 @@ def event_terms(slug: str, locale: str) -> tuple[EventTerms | None, Notice | Non
 
     def load() -> tuple[EventTerms | None, Notice | None]:
         rows = read(
-            TERMS_STATEMENT, {"slug": slug, "locale": locale, "sha": notice_text(locale)[2]}
+            TERMS_STATEMENT,
+            {"slug": slug, "locale": locale, "sha": notice_text(locale)[2], "now": utcnow()},
         )
         if not rows:
             return None, None
