@@ -140,6 +140,7 @@ def register_blueprints(app: Flask) -> None:
     from funrun.api import views as _api_views  # noqa: F401  (routes register on import)
     from funrun.audit import bp as audit_bp
     from funrun.audit import views as _audit_views  # noqa: F401
+    from funrun.ballot.views import bp as ballot_bp
     from funrun.bibs import bp as bibs_bp
     from funrun.bibs import views as _bib_views  # noqa: F401
     from funrun.checkin import bp as checkin_bp
@@ -181,6 +182,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(messages_bp)
     app.register_blueprint(partner_bp)
     app.register_blueprint(sponsors_bp)
+    app.register_blueprint(ballot_bp)
     init_enrolment_filters(app)
     accounts_views.init_app(app)
     from funrun import i18n_words, staffnav
@@ -192,6 +194,7 @@ def register_blueprints(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """Attach the CLI commands (``flask --app wsgi ...``)."""
     from funrun.accounts.cli import tokens_cli, users_cli
+    from funrun.ballot.cli import ballot_cli
     from funrun.bibs.cli import bibs_cli
     from funrun.demo.cli import seed_demo
     from funrun.enrolment.cli import enrolment_cli
@@ -207,3 +210,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(privacy_cli)
     app.cli.add_command(payments_cli)
+    app.cli.add_command(ballot_cli)

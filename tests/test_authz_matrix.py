@@ -92,6 +92,8 @@ GET  /tours/<slug:slug>/logo                                     ok        ok   
 GET  /tours/<slug:slug>/theme.css                                ok        ok        ok        ok        ok        ok        ok
 GET  /events/<slug:slug>/iuran                                   ok        ok        ok        ok        ok        ok        ok
 POST /events/<slug:slug>/register                                ok        ok        ok        ok        ok        ok        ok
+# a ballot's results (rank, entry number, outcome: no names): public once drawn ("here" has none)
+GET  /events/<slug:slug>/ballot.csv                              404       404       404       404       404       404       404
 GET  /login                                                      ok        ok        ok        ok        ok        ok        ok
 # each identity posts its own email and password: a partner given a password signs in too
 POST /login                                                      401       401       ok        ok        ok        ok        ok
@@ -159,6 +161,9 @@ POST /staff/events/<slug:slug>/shirt-stock                       login     login
 POST /staff/events/<slug:slug>/registration/<any(open, close):action>  login     login     403       403       403       ok        ok
 GET  /staff/events/<slug:slug>/bibs                              login     login     403       403       403       ok        ok
 POST /staff/events/<slug:slug>/bibs                              login     login     403       403       403       ok        ok
+# a ballot's page and draw button ("here" is first come: the draw is refused, said on the page)
+GET  /staff/events/<slug:slug>/ballot                            login     login     403       403       403       ok        ok
+POST /staff/events/<slug:slug>/ballot                            login     login     403       403       403       ok        ok
 GET  /staff/print-jobs/<id:job_id>                               login     login     403       403       403       ok        ok
 GET  /staff/print-jobs/<id:job_id>.pdf                           login     login     403       403       403       ok        ok
 GET  /staff/dashboard                                            login     login     403       403       403       ok        ok
@@ -801,6 +806,7 @@ REPEATABLE = frozenset(
         "events.tour_identity",
         "events.switch_registration",
         "bibs.print_bibs",
+        "ballot.manage",
         "messages.broadcast",
         "messages.retry",
         "messages.retry_event",

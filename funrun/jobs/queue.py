@@ -17,7 +17,12 @@ from funrun.extensions import db
 from funrun.jobs.models import Job, JobStatus
 
 #: Modules whose handlers the worker loads (each registers with :func:`handler`).
-HANDLER_MODULES = ("funrun.bibs.printing", "funrun.groups.importing", "funrun.payments.uploads")
+HANDLER_MODULES = (
+    "funrun.bibs.printing",
+    "funrun.groups.importing",
+    "funrun.payments.uploads",
+    "funrun.ballot.jobs",
+)
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,9 @@ class Facts:
     hold_until: datetime | None = None
     #: A payment reminder: the member's participant number, the month due, the amount.
     payment_due: PaymentDueFacts | None = None
+    #: A ballot entry's number, and when entries close (venue time): the draw follows.
+    entry_number: int | None = None
+    entries_close: datetime | None = None
 
 
 def public_url() -> str:
@@ -142,8 +145,11 @@ def facts_for(message: Message) -> Facts | None:
         pickup_hours=event.pickup_hours,
         days_before=(event.date - _today(event)).days,
         via=(message.context or {}).get("via"),
+        entry_number=registration.entry_number,
     )
-    if kind == MessageKind.WAITLISTED:
+    if kind in _BALLOT_KINDS:
+        facts = replace(facts, entries_close=_entries_close(event))
+    if kind in (MessageKind.WAITLISTED, MessageKind.BALLOT_WAITLISTED):
         facts = replace(facts, waitlist_position=_waitlist_position(registration))
     if kind == MessageKind.ENROLMENT_WELCOME:
         facts = replace(facts, enrolment=_enrolment(registration.id))
@@ -163,6 +169,20 @@ def facts_for(message: Message) -> Facts | None:
                 body=broadcast.body_en if english else broadcast.body_id,
             )
     return facts
+
+
+#: Messages of a ballot's entrants (funrun.ballot).
+_BALLOT_KINDS = frozenset(
+    {MessageKind.BALLOT_ENTERED, MessageKind.BALLOT_WON, MessageKind.BALLOT_WAITLISTED}
+)
+
+
+def _entries_close(event: Event) -> datetime | None:
+    """When the ballot's entries close, in venue time."""
+    from zoneinfo import ZoneInfo
+
+    closes = event.registration_closes_at
+    return closes.astimezone(ZoneInfo(event.timezone)) if closes else None
 
 
 def _hold_facts(registration: Registration, event: Event) -> dict[str, Any]:
@@ -215,6 +235,14 @@ def sample_facts(kind: MessageKind, locale: str, event: Event | None = None) -> 
         facts = replace(facts, waitlist_position=12)
     if kind == MessageKind.CANCELLED:
         facts = replace(facts, status=RegistrationStatus.CANCELLED.value)
+    if kind in _BALLOT_KINDS:
+        closes = (event and _entries_close(event)) or datetime.combine(day, time(23, 59))
+        facts = replace(facts, entry_number=1234, entries_close=closes)
+    if kind == MessageKind.BALLOT_ENTERED:
+        facts = replace(facts, status=RegistrationStatus.ENTERED.value, bib=None)
+    if kind == MessageKind.BALLOT_WAITLISTED:
+        facts = replace(facts, status=RegistrationStatus.WAITLISTED.value, bib=None)
+        facts = replace(facts, waitlist_position=12)
     if kind in (MessageKind.GROUP_INVITE, MessageKind.HOLD_EXPIRED):
         held = RegistrationStatus.HELD if kind == MessageKind.GROUP_INVITE else None
         facts = replace(

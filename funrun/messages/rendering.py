@@ -11,7 +11,9 @@ from funrun.messages.transport import Attachment, Rendered
 from funrun.messages.wording import Wording, word
 
 #: Kinds whose e-mail carries the bib and e-ticket PDF.
-WITH_BIB = frozenset({MessageKind.CONFIRMED, MessageKind.PROMOTED, MessageKind.REMINDER})
+WITH_BIB = frozenset(
+    {MessageKind.CONFIRMED, MessageKind.PROMOTED, MessageKind.REMINDER, MessageKind.BALLOT_WON}
+)
 
 #: WhatsApp template of every kind: ``funrun_<kind>``, approved in each language with four
 #: body parameters: {{1}} the runner's name, {{2}} the subject line, {{3}} the facts

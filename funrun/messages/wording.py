@@ -218,6 +218,71 @@ def _payment_due(facts: Facts) -> tuple[str, list[str], list[tuple[str, str]]]:
     return subject, paragraphs, rows
 
 
+def _entries_close(facts: Facts) -> str:
+    """When a ballot's entries close, in venue time: "13 Desember 2026, 23.59"."""
+    if facts.entries_close is None:
+        return "-"
+    closes = facts.entries_close
+    return f"{format_event_date(closes.date())}, {format_clock(closes.time())}"
+
+
+def _ballot_entered(facts: Facts) -> tuple[str, list[str], list[tuple[str, str]]]:
+    number = str(facts.entry_number or "-")
+    subject = _(
+        "Your ballot entry for %(event)s: number %(number)s",
+        event=facts.event_name,
+        number=number,
+    )
+    paragraphs = [
+        _(
+            "We got your entry. It is not a place yet: after entries close, a draw picks "
+            "who gets a place."
+        ),
+        _(
+            "Keep your entry number. After the draw we send you a message: a place with a "
+            "bib, or a place on the waitlist."
+        ),
+    ]
+    rows = [
+        (_("Entry number"), number),
+        (_("Entries close"), _entries_close(facts)),
+        *_event_rows(facts),
+    ]
+    return subject, paragraphs, rows
+
+
+def _ballot_won(facts: Facts) -> tuple[str, list[str], list[tuple[str, str]]]:
+    subject = _("You got a place at %(event)s: bib %(bib)s", event=facts.event_name, bib=facts.bib)
+    paragraphs = [
+        _("Good news: the draw picked you."),
+        _("Your place is confirmed. Your bib and e-ticket are attached (PDF)."),
+        _("Show the QR code at the race-pack desk with your KTP to collect your race pack."),
+    ]
+    rows = [
+        (_("Bib number"), facts.bib or ""),
+        (_("Entry number"), str(facts.entry_number or "-")),
+        *_event_rows(facts),
+    ]
+    return subject, paragraphs, rows
+
+
+def _ballot_waitlisted(facts: Facts) -> tuple[str, list[str], list[tuple[str, str]]]:
+    subject = _("The draw for %(event)s: you are on the waitlist", event=facts.event_name)
+    paragraphs = [
+        _(
+            "The draw did not pick you for a place this time, so you are on the waitlist, "
+            "in draw order."
+        ),
+        _("If a place becomes free, it goes to the next runner on the list and we tell you."),
+    ]
+    rows = [
+        (_("Waitlist position"), str(facts.waitlist_position or "-")),
+        (_("Entry number"), str(facts.entry_number or "-")),
+        *_event_rows(facts),
+    ]
+    return subject, paragraphs, rows
+
+
 def _broadcast(facts: Facts) -> tuple[str, list[str], list[tuple[str, str]]]:
     subject = facts.subject or facts.event_name
     paragraphs = [p.strip() for p in (facts.body or "").split("\n\n") if p.strip()]
@@ -237,6 +302,9 @@ _KINDS = {
     MessageKind.GROUP_INVITE: _group_invite,
     MessageKind.HOLD_EXPIRED: _hold_expired,
     MessageKind.PAYMENT_DUE: _payment_due,
+    MessageKind.BALLOT_ENTERED: _ballot_entered,
+    MessageKind.BALLOT_WON: _ballot_won,
+    MessageKind.BALLOT_WAITLISTED: _ballot_waitlisted,
 }
 
 
@@ -255,6 +323,9 @@ def kind_name(kind: str) -> str:
         MessageKind.GROUP_INVITE: _("Place held by your organisation"),
         MessageKind.HOLD_EXPIRED: _("Held place went back"),
         MessageKind.PAYMENT_DUE: _("Contribution due"),
+        MessageKind.BALLOT_ENTERED: _("Ballot entry received"),
+        MessageKind.BALLOT_WON: _("Place won in the ballot"),
+        MessageKind.BALLOT_WAITLISTED: _("Waitlisted by the ballot"),
     }
     return names.get(kind, kind)  # type: ignore[call-overload,no-any-return]
 

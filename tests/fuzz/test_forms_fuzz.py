@@ -135,6 +135,7 @@ FORMS: tuple[FormRoute, ...] = (
     FR("events.switch_registration",   "POST", "organiser", "open/close register",  BUTTON),
     FR("events.tour_identity",         "POST", "organiser", "tour names, colours",   FIELDS),
     FR("bibs.print_bibs",              "POST", "organiser", "start a bib print job", BUTTON),
+    FR("ballot.manage",                "POST", "organiser", "draw the ballot",       BUTTON),
     FR("accounts.create_account",      "POST", "admin",     "create an account",     FIELDS),
     FR("accounts.assign",              "POST", "admin",     "assign to an event",    FIELDS),
     FR("accounts.unassign",            "POST", "admin",     "remove an assignment",  BUTTON),
@@ -990,6 +991,7 @@ BUTTONS: dict[str, tuple[str | None, Callable[[World], str]]] = {
     "close": ("organiser", lambda w: f"/staff/events/{w.event_slug}/registration/close"),
     "open": ("organiser", lambda w: f"/staff/events/{w.other_slug}/registration/open"),
     "print": ("organiser", lambda w: f"/staff/events/{w.event_slug}/bibs"),
+    "draw": ("organiser", lambda w: f"/staff/events/{w.event_slug}/ballot"),
     "unassign": (
         "admin",
         lambda w: f"/staff/people/{w.target.id}/assignments/{w.assignment_id}/remove",
