@@ -70,7 +70,13 @@ _OPERATIONS: tuple[Operation, ...] = (
             TOO_LARGE,
             NOT_JSON,
             INVALID,
-            (429, Problem, "Too many requests from this client"),
+            (
+                429,
+                Problem,
+                "Too many requests from this client, or the event's orderly queue is busy "
+                "(type queue-busy: Retry-After and retry_after say when to try again; an "
+                "admission from the waiting page in a Queue-Admission header passes)",
+            ),
         ),
         summary="Register a runner (public; partners with their token)",
         body=RegistrationRequest,
