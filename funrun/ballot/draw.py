@@ -24,7 +24,6 @@ from sqlalchemy import (
     String,
     bindparam,
     case,
-    exists,
     func,
     select,
     update,
@@ -34,13 +33,14 @@ from funrun.ballot.order import draw_order
 from funrun.ballot.seed import secret_seed, seed_hash
 from funrun.dbtx import begin_write
 from funrun.dbtypes import UTCDateTime, utcnow
-from funrun.enrolment.models import Enrolment
 from funrun.events.models import Event, Opening
 from funrun.extensions import db
 from funrun.messages.models import MessageKind
 from funrun.messages.queueing import queue
 from funrun.registration.cancelling import lock_event
 from funrun.registration.models import Pool, Registration, RegistrationStatus
+from funrun.registration.places import no_enrolment
+from funrun.registration.pools import pool_for
 
 _R = Registration.__table__.c
 _CONFIRMED = RegistrationStatus.CONFIRMED.value
@@ -80,16 +80,12 @@ class Room:
 
 
 def room(event: Event, now: datetime) -> Room:
-    """The places free at the draw, by pool. A pool's places are its own until its
-    places flow to everyone (``pools_flow_at``); confirmed_count counts every pool."""
+    """The places free at the draw, by pool (:mod:`funrun.registration.pools`): a pool's
+    places not taken are its own while the pools are open; confirmed_count counts every
+    pool's places too."""
     free = max(min(event.quota - event.confirmed_count, event.bib_last - event.bib_next + 1), 0)
-    pools_kept = event.pools_flowed_at is None and (
-        event.pools_flow_at is None or now < event.pools_flow_at
-    )
-    if not pools_kept:
-        return Room(0, 0, free)
-    non_member = min(max(event.pool_non_member - event.pool_non_member_taken, 0), free)
-    partner = min(max(event.pool_partner - event.pool_partner_taken, 0), free - non_member)
+    non_member = min(event.pool_left(Pool.NON_MEMBER.value, now) or 0, free)
+    partner = min(event.pool_left(Pool.PARTNER.value, now) or 0, free - non_member)
     return Room(non_member, partner, free - non_member - partner)
 
 
@@ -99,13 +95,15 @@ WAITLIST = "waitlist"
 
 def place_for(entry: Any, left: Room) -> str | None:
     """The pool an entry drawn now takes a place from (None: the general pool), taking it
-    from ``left``; :data:`WAITLIST` when none is left for it. A non-member (no KPJ number,
-    no enrolment on record) fills the non-member pool first, a partner's runner the
-    partners' pool; then anyone the general one."""
-    if left.non_member and entry.non_member:
+    from ``left``; :data:`WAITLIST` when none is left for it. An entrant of a pool
+    (:func:`~funrun.registration.pools.pool_for`: a partner's runner the partners', a
+    non-member the non-members') takes a place of their pool first; then anyone a
+    general one."""
+    pool = pool_for(entry.is_member, entry.kpj_number, entry.enrolled, entry.partner_id)
+    if pool == Pool.NON_MEMBER and left.non_member:
         left.non_member -= 1
         return Pool.NON_MEMBER.value
-    if left.partner and entry.partner_id is not None:
+    if pool == Pool.PARTNER and left.partner:
         left.partner -= 1
         return Pool.PARTNER.value
     if left.general:
@@ -116,8 +114,6 @@ def place_for(entry: Any, left: Room) -> str | None:
 
 def _entries(event_id: int) -> list[Any]:
     """Every entry ever made in the event (withdrawn ones too), in one statement."""
-    enrolled = exists().where(Enrolment.person_id == _R.person_id)
-    non_member = ~_R.is_member & _R.kpj_number.is_(None) & ~enrolled
     return list(
         db.session.execute(
             select(
@@ -126,7 +122,9 @@ def _entries(event_id: int) -> list[Any]:
                 _R.status,
                 _R.partner_id,
                 _R.consent_at.is_not(None).label("consented"),
-                non_member.label("non_member"),
+                _R.is_member,
+                _R.kpj_number,
+                (~no_enrolment(_R.person_id)).label("enrolled"),
             ).where(_R.event_id == event_id, _R.entry_number.is_not(None))
         )
     )
