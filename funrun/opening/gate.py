@@ -16,7 +16,7 @@ from flask import current_app, flash, make_response, redirect, render_template, 
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from funrun.opening import passes, slots
+from funrun.opening import passes, rates, slots
 from funrun.opening.passes import Admission, Ticket
 
 COOKIE = "funrun_queue"
@@ -69,10 +69,18 @@ class Gate:
         self._cookie: tuple[str, int] | None = None
 
     def waiting(self) -> Response | None:
-        """The waiting page while the runner's ticket is not due (reads nothing)."""
-        ticket = self.ticket
-        if ticket is None or request.method == "POST":
+        """The waiting page while the runner's ticket is not due (reads nothing), or for
+        an arrival the queue puts in line (the event's rate as this process remembers
+        it: no database read in a rush)."""
+        if request.method == "POST":
             return None  # a form sent while waiting: refused by check()
+        ticket = self.ticket
+        if ticket is None:
+            if self.admission is None and slots.enabled():
+                facts = rates.queued_event(self.slug)
+                if facts is not None and facts.admit_rate:
+                    return self.check(facts)
+            return None
         if ticket.wait(self.now) > slots.GRANULARITY:
             return waiting_page(ticket, self.now)
         self._admit(ticket.event_id)

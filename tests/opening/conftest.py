@@ -17,7 +17,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from funrun.extensions import db
-from funrun.opening import slots
+from funrun.opening import rates, slots
 from tests.browser.conftest import _whole_bodies
 from tests.conftest import build_app, need, person_payload
 
@@ -33,6 +33,14 @@ def forget_queues(url: str) -> None:
             client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.fixture(autouse=True)
+def _forget_queued_events() -> Iterator[None]:
+    """Each test's city-1 is another event: no process memory of the last one's rate."""
+    rates.forget()
+    yield
+    rates.forget()
 
 
 @pytest.fixture
