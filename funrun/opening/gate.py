@@ -20,9 +20,10 @@ from funrun.opening import passes, rates, slots
 from funrun.opening.passes import Admission, Ticket
 
 COOKIE = "funrun_queue"
-#: The waiting page refreshes at most this often (seconds) and at least this often.
+#: The waiting page asks again halfway to the slot, but not sooner than this or later
+#: than that (seconds), and at the slot itself when it is nearer than that.
 SOONEST_REFRESH = 5
-LATEST_REFRESH = 30
+LATEST_REFRESH = 60
 
 
 class QueuedEvent(Protocol):
@@ -35,9 +36,10 @@ class QueuedEvent(Protocol):
 
 
 def refresh_after(wait: float) -> int:
-    """Whole seconds until the waiting page asks again: at the slot when it is near,
-    a quarter of the wait (5-30 s) when it is not."""
-    return max(1, min(math.ceil(wait), max(SOONEST_REFRESH, min(LATEST_REFRESH, int(wait / 4)))))
+    """Whole seconds until the waiting page asks again: halfway to the slot (5-60 s), or
+    at the slot when it is nearer (a few requests a runner, however long the wait)."""
+    halfway = max(SOONEST_REFRESH, min(LATEST_REFRESH, math.ceil(wait / 2)))
+    return max(1, min(math.ceil(wait), halfway))
 
 
 def waiting_page(ticket: Ticket, now: float) -> Response:

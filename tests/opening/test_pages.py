@@ -187,10 +187,9 @@ def test_redis_down_mid_rush_lets_runners_through(app, database_url, make_event)
             db.engine.dispose()
 
 
-def test_refresh_comes_at_the_slot_when_near_and_every_5_to_30_s_when_not():
-    assert [refresh_after(w) for w in (0.3, 1, 4.2, 5, 7, 40, 100, 1000)] == [
-        1, 1, 5, 5, 5, 10, 25, 30,
-    ]  # fmt: skip
+def test_refresh_comes_at_the_slot_when_near_and_halfway_5_to_60_s_when_not():
+    waits = (0.3, 1, 4.2, 5, 7, 12, 40, 100, 1000)
+    assert [refresh_after(w) for w in waits] == [1, 1, 5, 5, 5, 6, 20, 50, 60]
 
 
 # --- the public API --------------------------------------------------------------------
