@@ -221,6 +221,13 @@ class Event(db.Model):
             return None
         return max(places - taken, 0)
 
+    @property
+    def pools_left(self) -> dict[str, int]:
+        """Places each open pool still keeps now, by pool (none once they flowed)."""
+        now = utcnow()
+        left = {pool: self.pool_left(pool, now) for pool in ("non_member", "partner")}
+        return {pool: n for pool, n in left.items() if n is not None}
+
     def reserved(self, now: datetime) -> int:
         """The places the pools keep and have not taken at ``now`` (none once flowed)."""
         return sum(self.pool_left(pool, now) or 0 for pool in ("non_member", "partner"))

@@ -74,6 +74,18 @@ class PoolState:
     #: The unfilled places went to everyone (the flow time has come).
     flowed: bool
 
+    def as_json(self) -> dict[str, Any]:
+        """The pool as ``GET /api/v1/stats`` shows it."""
+        flow_at = None if self.flow_at is None else self.flow_at.isoformat()
+        return {
+            "pool": self.pool.value,
+            "places": self.places,
+            "taken": self.taken,
+            "left": self.left,
+            "flow_at": flow_at,
+            "flowed": self.flowed,
+        }
+
 
 def pool_states(event: Event, now: datetime | None = None) -> list[PoolState]:
     """The event's pools with places, in a fixed order (non-member, partner)."""
@@ -95,6 +107,20 @@ def pool_states(event: Event, now: datetime | None = None) -> list[PoolState]:
             )
         )
     return states
+
+
+def summed(rows: list[list[PoolState]]) -> list[PoolState]:
+    """The pools of many events summed, pool by pool (the tour's totals: no flow time)."""
+    states = []
+    for pool in Pool:
+        same = [state for row in rows for state in row if state.pool == pool]
+        if same:
+            places, taken, left = (sum(getattr(s, n) for s in same) for n in _SUMMED)
+            states.append(PoolState(pool, places, taken, left, None, all(s.flowed for s in same)))
+    return states
+
+
+_SUMMED = ("places", "taken", "left")
 
 
 def _due(now: datetime) -> ColumnElement[bool]:

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from flask_babel import format_date, format_decimal, format_percent, format_time
+from flask_babel import format_date, format_datetime, format_decimal, format_percent, format_time
 from flask_babel import gettext as _
 
 from funrun.enrolment.filters import rupiah
+from funrun.registration.pools import PoolState
 from funrun.reports.charts import (
     HChart,
     VChart,
@@ -78,6 +79,26 @@ def _payer_cells(key: str, payer: PayerTotal) -> dict[str, str]:
     }
 
 
+def flow_time(state: PoolState) -> str:
+    """When a pool's unfilled places go to everyone, in WIB; whether they went already."""
+    if state.flow_at is None:
+        return _("kept to race day")
+    when = format_datetime(state.flow_at.astimezone(WIB), "d MMM HH:mm")
+    if state.flowed:
+        return _("%(when)s WIB, flowed", when=when)
+    return _("%(when)s WIB", when=when)
+
+
+def _pool_cells(key: str, pools: list[PoolState]) -> dict[str, str]:
+    cells = {}
+    for state in pools:
+        prefix = f"{key}:pool:{state.pool.value}"
+        for name in ("places", "taken", "left"):
+            cells[f"{prefix}:{name}"] = number(getattr(state, name))
+        cells[f"{prefix}:flow_at"] = flow_time(state) if key != "total" else ""
+    return cells
+
+
 def cells_of(
     row: CityFigures, key: str, sizes: list[str], sponsors: list[str] | None = None
 ) -> dict[str, str]:
@@ -91,6 +112,7 @@ def cells_of(
     cells.update(_payer_cells(key, row.paid_by_members))
     for code in sponsors or ():
         cells.update(_payer_cells(key, row.sponsor(code)))
+    cells.update(_pool_cells(key, row.pools))
     return cells
 
 

@@ -14,6 +14,7 @@ from typing import IO, TYPE_CHECKING, Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from funrun.registration.models import Pool
 from funrun.reports.figures import COUNTS, MEMBER, CityFigures, PayerTotal, TourFigures
 from funrun.spreadsheet import csv_cell, csv_writer, workbook, xlsx_text
 
@@ -72,6 +73,39 @@ def _payer_values(row: CityFigures, figures: TourFigures) -> list[int]:
     return [n for payer in payers for n in (payer.members, payer.amount)]
 
 
+#: Each pool's columns, after who pays: (pool, field) with the API's names.
+POOL_FIELDS = ("places", "taken", "left", "flow_at")
+POOL_LABELS = {Pool.NON_MEMBER: _l("Non-member pool"), Pool.PARTNER: _l("Partner pool")}
+POOL_FIELD_LABELS = {
+    "places": _l("places"),
+    "taken": _l("taken"),
+    "left": _l("left"),
+    "flow_at": _l("flows at (UTC)"),
+}
+
+
+def _pool_columns() -> list[tuple[str, str]]:
+    """Every pool's places, taken, left and flow time (CSV key, XLSX header), for every
+    event (zeros where its quota is not split)."""
+    return [
+        (f"pool_{pool.value}_{name}", f"{POOL_LABELS[pool]}: {POOL_FIELD_LABELS[name]}")
+        for pool in Pool
+        for name in POOL_FIELDS
+    ]
+
+
+def _pool_values(row: CityFigures) -> list[int | str]:
+    """A row's pool cells: counts, and the flow time as ISO 8601 ("" when none)."""
+    states = {state.pool: state for state in row.pools}
+    values: list[int | str] = []
+    for pool in Pool:
+        state = states.get(pool)
+        values += [state.places, state.taken, state.left] if state else [0, 0, 0]
+        flow_at = state.flow_at if state else None
+        values.append("" if flow_at is None else flow_at.isoformat(timespec="minutes"))
+    return values
+
+
 def _totals_rows(figures: TourFigures) -> Iterator[tuple[CityFigures, str, str]]:
     for row in figures.events:
         yield row, row.slug, row.city
@@ -91,7 +125,8 @@ def totals_csv(figures: TourFigures) -> str:
     out = io.StringIO()
     writer = csv_writer(out)
     payer_keys = [csv_cell(key) for key, _label in _payer_columns(figures)]
-    writer.writerow([*TOTALS_KEYS, *(f"shirt_{size}" for size in sizes), *payer_keys])
+    pool_keys = [key for key, _label in _pool_columns()]
+    writer.writerow([*TOTALS_KEYS, *(f"shirt_{size}" for size in sizes), *payer_keys, *pool_keys])
     for row, slug, city in _totals_rows(figures):
         values = _totals_values(row, slug, city)
         rate = values["conversion_rate"]
@@ -101,6 +136,7 @@ def totals_csv(figures: TourFigures) -> str:
                 *(csv_cell(values[key]) for key in TOTALS_KEYS),
                 *(row.shirt_sizes.get(s, 0) for s in sizes),
                 *_payer_values(row, figures),
+                *(csv_cell(value) for value in _pool_values(row)),
             ]
         )
     return out.getvalue()
@@ -118,6 +154,7 @@ def totals_xlsx(figures: TourFigures, target: IO[bytes]) -> None:
     headers = [str(TOTALS_LABELS[key]) for key in TOTALS_KEYS]
     headers += [_("Shirts %(size)s", size=size) for size in sizes]
     headers += [label for _key, label in _payer_columns(figures)]
+    headers += [label for _key, label in _pool_columns()]
     sheet.write_row(0, 0, headers, bold)
     sheet.freeze_panes(1, 2)
     sheet.set_column(0, 0, 16)
@@ -143,9 +180,13 @@ def totals_xlsx(figures: TourFigures, target: IO[bytes]) -> None:
                 index, len(TOTALS_KEYS) + offset, row.shirt_sizes.get(size, 0),
                 total_row if last else None,
             )  # fmt: skip
-        for offset, value in enumerate(_payer_values(row, figures)):
+        payer_values = _payer_values(row, figures)
+        for offset, value in enumerate([*payer_values, *_pool_values(row)]):
             column = len(TOTALS_KEYS) + len(sizes) + offset
-            sheet.write_number(index, column, value, total_row if last else None)
+            if isinstance(value, str):
+                xlsx_text(sheet, index, column, value, total_row if last else None)
+            else:
+                sheet.write_number(index, column, value, total_row if last else None)
     book.close()
 
 

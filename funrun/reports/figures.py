@@ -21,6 +21,7 @@ from funrun.events.models import Event
 from funrun.extensions import db
 from funrun.payments.models import Payment
 from funrun.registration.models import Registration, RegistrationStatus
+from funrun.registration.pools import PoolState, pool_states, summed
 
 #: The station where a runner collects the race pack: "checked in" means checked in here.
 PICKUP = "pickup"
@@ -96,6 +97,8 @@ class CityFigures:
     shirt_sizes: dict[str, int] = field(default_factory=dict)
     #: Who pays for the new enrolments: ``member`` first, then each sponsor by code.
     payers: dict[str, PayerTotal] = field(default_factory=dict)
+    #: The event's place pools (none when its quota is not split); the totals sum them.
+    pools: list[PoolState] = field(default_factory=list)
 
     @property
     def paid_by_members(self) -> PayerTotal:
@@ -120,6 +123,7 @@ class CityFigures:
         body["non_members_checked_in"] = self.non_members_checked_in
         body["conversion_rate"] = self.conversion_rate
         body["shirt_sizes"] = dict(self.shirt_sizes)
+        body["pools"] = [state.as_json() for state in self.pools]
         return body
 
 
@@ -307,6 +311,7 @@ def tour_figures(now: datetime | None = None) -> TourFigures:
             enrolled=int(found.get("enrolled", 0)),
             shirt_sizes=_ordered_sizes(event, shirts.get(event.id, {})),
             payers=payers.get(event.id, {}),
+            pools=pool_states(event, now),
         )
         for name, value in paid.get(event.id, {}).items():
             if name.startswith("paid_month_"):
@@ -319,4 +324,5 @@ def tour_figures(now: datetime | None = None) -> TourFigures:
         for size, n in row.shirt_sizes.items():
             totals.shirt_sizes[size] = totals.shirt_sizes.get(size, 0) + n
         _add_payers(totals.payers, row.payers)
+    totals.pools = summed([row.pools for row in rows])
     return TourFigures(events=rows, totals=totals, generated_at=now)

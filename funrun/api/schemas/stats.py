@@ -3,13 +3,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, create_model
 
 from funrun.api.schemas.base import Count, DateTime, Schema
 from funrun.reports.figures import COUNTS, TourFigures
 from funrun.reports.figures import CityFigures as ReportRow
+
+
+class PoolFigures(Schema):
+    """A place pool of the event's quota (the totals: each pool summed over the events)."""
+
+    pool: Literal["non_member", "partner"] = Field(
+        description="non_member: runners with no KPJ number and no enrolment on record; "
+        "partner: runners a partner brought."
+    )
+    places: Count = Field(description="Places the pool keeps.")
+    taken: Count = Field(description="Places of the pool held by its runners now.")
+    left: Count = Field(description="Places the pool still keeps (0 once they flowed).")
+    flow_at: DateTime | None = Field(
+        description="When unfilled places go to everyone (null: kept to race day; "
+        "null in the totals)."
+    )
+    flowed: bool
 
 
 class _Figures(Schema):
@@ -19,6 +36,10 @@ class _Figures(Schema):
     conversion_rate: float | None = Field(ge=0)
     shirt_sizes: dict[str, Count] = Field(
         description="Shirts needed for the confirmed runners, by size."
+    )
+    pools: list[PoolFigures] = Field(
+        description="The place pools (empty when the quota is not split), each with its "
+        "places, taken, left and flow time."
     )
 
 
@@ -60,6 +81,7 @@ class Stats(Schema):
             body["non_members_checked_in"] = city.non_members_checked_in
             body["conversion_rate"] = city.conversion_rate
             body["shirt_sizes"] = dict(city.shirt_sizes)
+            body["pools"] = [state.as_json() for state in city.pools]
             return body
 
         return cls.dump(
