@@ -274,3 +274,27 @@ def test_a_walk_up_takes_the_pool_before_the_walk_up_allowance(app, make_event, 
     member = signup(event, 3, payload=MEMBER, walkup_place=True)
     assert (member.status, member.pool) == (CONFIRMED, None)
     assert fresh(event).quota == 3  # the allowance's place moved into the quota
+
+
+def test_through_the_api_pool_runners_and_members_get_their_places(app, client, make_event):
+    """The API's path: the cached terms choose the kinds, the statement decides."""
+    from funrun.accounts.services import create_api_token, create_user
+
+    event = make_event(quota=3, pool_non_member=1, pool_partner=1)
+    url = f"/api/v1/events/{event.slug}/registrations"
+    partner = create_user("ops@aggregator.test", "partner")
+    auth = {"Authorization": f"Bearer {create_api_token(partner)}"}
+
+    def status(response: Any) -> tuple[str, int | None]:
+        assert response.status_code == 201, response.get_data(as_text=True)
+        body = response.get_json()["registration"]
+        return body["status"], body["bib_number"]
+
+    assert status(client.post(url, json=person_payload(1, **MEMBER))) == ("confirmed", 1)
+    # Only kept places left: a member joins the waitlist, each pool's runner gets a place.
+    assert status(client.post(url, json=person_payload(2, **MEMBER)))[0] == "waitlisted"
+    assert status(client.post(url, json=person_payload(3))) == ("confirmed", 2)
+    assert status(client.post(url, json=person_payload(4), headers=auth)) == ("confirmed", 3)
+    assert status(client.post(url, json=person_payload(5)))[0] == "waitlisted"
+    assert pools_of(event) == (3, 1, 1)
+    agree(event)
