@@ -298,3 +298,24 @@ def test_through_the_api_pool_runners_and_members_get_their_places(app, client, 
     assert status(client.post(url, json=person_payload(5)))[0] == "waitlisted"
     assert pools_of(event) == (3, 1, 1)
     agree(event)
+
+
+def test_the_worker_promotes_into_places_that_flowed(app, make_event, signup):
+    from funrun.jobs.worker import Worker
+
+    now = utcnow()
+    event = make_event(quota=2, pool_non_member=1, pools_flow_at=now + timedelta(hours=1))
+    signup(event, 1, payload=MEMBER)
+    waiting = signup(event, 2, payload=MEMBER, now=now)
+    assert waiting.status == WAITLISTED
+    db.session.execute(
+        Event.__table__.update()
+        .where(Event.id == event.id)
+        .values(pools_flow_at=now - timedelta(minutes=1))
+    )
+    db.session.commit()
+    Worker(app).run(burst=True)  # its periodic round: reminders, expiry, pools' flow
+    promoted = db.session.get(Registration, waiting.id)
+    db.session.refresh(promoted)
+    assert (promoted.status, promoted.bib_number, promoted.pool) == (CONFIRMED, 2, None)
+    assert fresh(event).pools_flowed_at is not None
