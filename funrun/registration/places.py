@@ -135,7 +135,8 @@ def pools_open() -> ColumnElement[bool]:
 
 def reserved() -> ColumnElement[Any]:
     """The places the pools keep and have not taken: none once they flowed."""
-    kept = sum((places - taken for places, taken in POOL_COLUMNS.values()), start=literal(0))
+    (non_member, non_member_taken), (partner, partner_taken) = POOL_COLUMNS.values()
+    kept = (non_member - non_member_taken) + (partner - partner_taken)
     return case((pools_open(), kept), else_=0)
 
 
