@@ -15,6 +15,7 @@ from funrun.dbtypes import utcnow
 from funrun.events.models import Event, Opening
 from funrun.extensions import db
 from funrun.registration import terms_cache
+from tests.browser.conftest import browser, live_server, phone_page  # noqa: F401
 from tests.checkin.conftest import _fast_password_hashes, make_staff  # noqa: F401
 from tests.conftest import person_payload
 
@@ -67,6 +68,7 @@ def enter_many(
 def close_entries(event: Event) -> None:
     """The entry window closed a second ago (as if time had passed)."""
     event_id = event.id
+    db.session.rollback()  # a fresh write (SQLite cannot upgrade a stale read)
     db.session.execute(
         update(Event)
         .where(Event.id == event_id)
