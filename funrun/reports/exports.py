@@ -73,7 +73,7 @@ def _payer_values(row: CityFigures, figures: TourFigures) -> list[int]:
     return [n for payer in payers for n in (payer.members, payer.amount)]
 
 
-#: Each pool's columns, after who pays: (pool, field) with the API's names.
+#: Each pool's columns, between the shirt sizes and who pays: the API's names.
 POOL_FIELDS = ("places", "taken", "left", "flow_at")
 POOL_LABELS = {Pool.NON_MEMBER: _l("Non-member pool"), Pool.PARTNER: _l("Partner pool")}
 POOL_FIELD_LABELS = {
@@ -126,7 +126,7 @@ def totals_csv(figures: TourFigures) -> str:
     writer = csv_writer(out)
     payer_keys = [csv_cell(key) for key, _label in _payer_columns(figures)]
     pool_keys = [key for key, _label in _pool_columns()]
-    writer.writerow([*TOTALS_KEYS, *(f"shirt_{size}" for size in sizes), *payer_keys, *pool_keys])
+    writer.writerow([*TOTALS_KEYS, *(f"shirt_{size}" for size in sizes), *pool_keys, *payer_keys])
     for row, slug, city in _totals_rows(figures):
         values = _totals_values(row, slug, city)
         rate = values["conversion_rate"]
@@ -135,8 +135,8 @@ def totals_csv(figures: TourFigures) -> str:
             [
                 *(csv_cell(values[key]) for key in TOTALS_KEYS),
                 *(row.shirt_sizes.get(s, 0) for s in sizes),
-                *_payer_values(row, figures),
                 *(csv_cell(value) for value in _pool_values(row)),
+                *_payer_values(row, figures),
             ]
         )
     return out.getvalue()
@@ -153,8 +153,8 @@ def totals_xlsx(figures: TourFigures, target: IO[bytes]) -> None:
     total_percent = book.add_format({"bold": True, "top": 1, "num_format": "0.0%"})
     headers = [str(TOTALS_LABELS[key]) for key in TOTALS_KEYS]
     headers += [_("Shirts %(size)s", size=size) for size in sizes]
-    headers += [label for _key, label in _payer_columns(figures)]
     headers += [label for _key, label in _pool_columns()]
+    headers += [label for _key, label in _payer_columns(figures)]
     sheet.write_row(0, 0, headers, bold)
     sheet.freeze_panes(1, 2)
     sheet.set_column(0, 0, 16)
@@ -181,7 +181,7 @@ def totals_xlsx(figures: TourFigures, target: IO[bytes]) -> None:
                 total_row if last else None,
             )  # fmt: skip
         payer_values = _payer_values(row, figures)
-        for offset, value in enumerate([*payer_values, *_pool_values(row)]):
+        for offset, value in enumerate([*_pool_values(row), *payer_values]):
             column = len(TOTALS_KEYS) + len(sizes) + offset
             if isinstance(value, str):
                 xlsx_text(sheet, index, column, value, total_row if last else None)
