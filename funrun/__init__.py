@@ -73,6 +73,10 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)
+    from funrun.opening.lane import QueueLane
+
+    # In front: a rush's queued arrivals and waiting-page refreshes, answered cheaply.
+    app.wsgi_app = QueueLane(app.wsgi_app, app)  # type: ignore[method-assign]
     from funrun.errors import register_error_handlers
     from funrun.security import register_security_headers
     from funrun.sessions import PageSessionInterface

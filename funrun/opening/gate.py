@@ -12,18 +12,22 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
-from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    current_app,
+    flash,
+    get_flashed_messages,
+    make_response,
+    redirect,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from funrun.opening import passes, rates, slots
+from funrun.opening import page, passes, rates, slots
+from funrun.opening.lane import ADMITTED, COOKIE, cookie_header
 from funrun.opening.passes import Admission, Ticket
-
-COOKIE = "funrun_queue"
-#: The waiting page asks again halfway to the slot, but not sooner than this or later
-#: than that (seconds), and at the slot itself when it is nearer than that.
-SOONEST_REFRESH = 5
-LATEST_REFRESH = 60
 
 
 class QueuedEvent(Protocol):
@@ -35,24 +39,10 @@ class QueuedEvent(Protocol):
     admit_rate: int | None
 
 
-def refresh_after(wait: float) -> int:
-    """Whole seconds until the waiting page asks again: halfway to the slot (5-60 s), or
-    at the slot when it is nearer (a few requests a runner, however long the wait)."""
-    halfway = max(SOONEST_REFRESH, min(LATEST_REFRESH, math.ceil(wait / 2)))
-    return max(1, min(math.ceil(wait), halfway))
-
-
 def waiting_page(ticket: Ticket, now: float) -> Response:
     """The light page a queued runner waits on (HTTP 200, refreshes itself)."""
-    wait = ticket.wait(now)
-    html = render_template(
-        "opening/queue.html",
-        ticket=ticket,
-        place=ticket.place(now),
-        minutes=math.ceil(wait / 60),
-        seconds=math.ceil(wait),
-        refresh=refresh_after(wait),
-    )
+    words = page.words(current_app._get_current_object(), str(get_locale()))  # type: ignore[attr-defined]
+    html = page.render(words, ticket, now, request.path, list(get_flashed_messages()))
     response = make_response(html)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -69,6 +59,11 @@ class Gate:
         self.admission = held if isinstance(held, Admission) else None
         #: The cookie to set (its value and lifetime in seconds).
         self._cookie: tuple[str, int] | None = None
+        admitted = request.environ.get(ADMITTED)  # by the fast lane, on arrival
+        if admitted is not None:
+            event_id, value = admitted
+            self.admission = Admission(event_id, slug, self.now + passes.ADMISSION_SECONDS)
+            self._cookie = (value, passes.ADMISSION_SECONDS)
 
     def waiting(self) -> Response | None:
         """The waiting page while the runner's ticket is not due (reads nothing), or for
@@ -100,7 +95,8 @@ class Gate:
             # place a ticket still holds).
             flash(_("Your turn to fill in the form has ended, or you came without queueing. "
                     "You are in the queue again."), "error")  # fmt: skip
-            return redirect(url_for("registration.register_page", slug=event.slug), code=303)
+            back = url_for("registration.register_page", slug=event.slug, back=1)
+            return redirect(back, code=303)  # ?back: the app's page, with the message
         slot = slots.take(event.id, rate)
         if slot is None or slot.due:
             # Due now, or Redis failed (logged): the runner goes through either way.
@@ -119,13 +115,10 @@ class Gate:
         """Put the ticket or admission issued on ``response``; a registration ends the
         admission it used."""
         path = url_for("registration.register_page", slug=self.slug)
-        secure = bool(current_app.config.get("SESSION_COOKIE_SECURE"))
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
         if registered:
-            response.delete_cookie(COOKIE, path=path, secure=secure, httponly=True)
+            response.headers.add("Set-Cookie", cookie_header(app, path, "", 0))
         elif self._cookie is not None:
             value, seconds = self._cookie
-            response.set_cookie(
-                COOKIE, value, max_age=seconds, path=path, secure=secure, httponly=True,
-                samesite="Lax",
-            )  # fmt: skip
+            response.headers.add("Set-Cookie", cookie_header(app, path, value, seconds))
         return response

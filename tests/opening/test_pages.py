@@ -17,7 +17,8 @@ from funrun.accounts.models import Role
 from funrun.accounts.services import create_api_token, create_user
 from funrun.extensions import db
 from funrun.opening import passes, slots
-from funrun.opening.gate import COOKIE, refresh_after
+from funrun.opening.lane import COOKIE
+from funrun.opening.page import refresh_after
 from funrun.registration.models import Registration
 from tests.conftest import build_app, csrf_from, person_payload
 from tests.opening.conftest import form_data
@@ -157,9 +158,9 @@ def test_a_form_sent_without_a_valid_admission_is_sent_back(queued, make_event, 
         ticket = passes.Ticket(event.id, event.slug, now + 60, 1, now, event.name)
         runner.set_cookie(COOKIE, passes.ticket(ticket), path=path)
     response = runner.post(path, data={**form_data(1), "csrf_token": token})
-    assert response.status_code == 303 and response.headers["Location"].endswith(path)
+    assert response.status_code == 303 and response.headers["Location"].endswith(path + "?back=1")
     assert registrations() == 0
-    back = runner.get(path).get_data(as_text=True)  # the queue, with the reason
+    back = runner.get(path + "?back=1").get_data(as_text=True)  # the queue, with the reason
     assert "Anda masuk antrean lagi" in back
 
 
@@ -236,3 +237,33 @@ def test_api_admission_or_partner_token_passes_a_busy_queue(queued, queued_app):
     )
     assert by_partner.status_code == 201
     assert registrations() == 2
+
+
+def test_the_fast_lane_answers_arrivals_and_refreshes_without_the_app(queued, queued_app):
+    event, new_client = queued
+    new_client().get(form_url(event.slug))  # admitted: the queue is busy for a second
+    lane = queued_app.wsgi_app
+    inner = lane.wsgi_app
+
+    def no_app(environ, start_response):
+        raise AssertionError(f"the app was asked: {environ['PATH_INFO']}")
+
+    lane.wsgi_app = no_app
+    try:
+        runner = new_client()
+        for _ in range(2):  # the arrival put in line, then a refresh
+            answer = runner.get(form_url(event.slug) + "?lang=en")
+            assert answer.status_code == 200 and "Your place in line" in answer.get_data(True)
+            assert answer.headers["Content-Security-Policy"].startswith("default-src 'self'")
+            assert answer.headers["X-Frame-Options"] == "DENY"
+            assert answer.headers["Cache-Control"] == "no-store"
+        assert isinstance(held(runner, event.slug), passes.Ticket)
+    finally:
+        lane.wsgi_app = inner
+    # Anything else is the app's: another query, another method, an admission.
+    with pytest.raises(AssertionError, match="the app was asked"):
+        lane.wsgi_app = no_app
+        try:
+            new_client().get(form_url(event.slug) + "?x=1")
+        finally:
+            lane.wsgi_app = inner
