@@ -161,6 +161,8 @@ def test_the_organisers_button_queues_the_draw_and_the_worker_draws(
     login(staff, organiser.email)
     url = f"/staff/events/{slug}/ballot"
 
+    listed = staff.get("/staff/events").get_data(as_text=True)
+    assert f'href="{url}" class="ballot-link"' in listed  # the events page links it
     page = staff.get(url).get_data(as_text=True)
     assert 'id="draw-ballot"' not in page and "setelah pendaftaran undian ditutup" in page
     # Sent before entries close (a stale page, a made-up form): refused, said, no job.
