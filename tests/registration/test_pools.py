@@ -319,3 +319,19 @@ def test_the_worker_promotes_into_places_that_flowed(app, make_event, signup):
     db.session.refresh(promoted)
     assert (promoted.status, promoted.bib_number, promoted.pool) == (CONFIRMED, 2, None)
     assert fresh(event).pools_flowed_at is not None
+
+
+def test_an_expired_hold_goes_back_to_the_partner_pool(app, make_event, signup):
+    from funrun.groups import expiry
+
+    partner = make_partner()
+    event = make_event(quota=2, pool_partner=1)
+    group = make_import(event, partner)
+    now = utcnow()
+    hold_chunk(ImportRef.of(group), group_members(event, range(1, 2)), [], rows=1, now=now)
+    held = db.session.scalar(select(Registration).where(Registration.event_id == event.id))
+    assert (held.status, held.pool) == ("held", Pool.PARTNER)
+    assert pools.flow_due(now) == 0
+    assert expiry.expire_one(held.id, now + timedelta(days=8))
+    assert pools_of(event) == (0, 0, 0)  # the pool keeps its place again
+    assert fresh(event).remaining == 1 and fresh(event).pools_left == {"partner": 1}
