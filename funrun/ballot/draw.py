@@ -21,10 +21,10 @@ from flask_babel import gettext as _
 from sqlalchemy import (
     ARRAY,
     Integer,
-    String,
     bindparam,
     case,
     func,
+    or_,
     select,
     update,
 )
@@ -156,28 +156,33 @@ def run_draw(event_id: int, now: datetime | None = None) -> DrawResult:
         raise DrawRefused(_("The kept seed does not match the published hash."))
     entries = {row.entry_number: row for row in _entries(event_id)}
     left = room(event, now)
-    rows: list[dict[str, Any]] = []
+    # Each entry in draw order: its id, its outcome's code and its bib or waitlist number.
+    ids: list[int] = []
+    codes: list[int] = []
+    numbers: list[int | None] = []
     won = held = waitlisted = withdrawn = non_members = partners = 0
-    for rank, number in enumerate(draw_order(seed, entries), start=1):
+    for number in draw_order(seed, entries):
         entry = entries[number]
-        row = {"id": entry.id, "rank": rank, "status": entry.status, "bib": None, "seq": None}
-        row["pool"] = None
+        ids.append(entry.id)
         if entry.status != RegistrationStatus.ENTERED:  # withdrawn before the draw
             withdrawn += 1
-            rows.append(row)
+            codes.append(WITHDRAWN)
+            numbers.append(None)
             continue
         pool = place_for(entry, left)
         if pool == WAITLIST:
             waitlisted += 1
-            row.update(status=_WAITLISTED, seq=event.waitlist_seq + waitlisted)
-        else:
-            row.update(status=_CONFIRMED if entry.consented else _HELD, pool=pool)
-            row["bib"] = event.bib_next + won + held
-            won, held = (won + 1, held) if entry.consented else (won, held + 1)
-            non_members += pool == Pool.NON_MEMBER
-            partners += pool == Pool.PARTNER
-        rows.append(row)
-    _write_outcomes(rows, now, now + timedelta(days=event.group_hold_days))
+            codes.append(_CODES[_WAITLISTED, None])
+            numbers.append(event.waitlist_seq + waitlisted)
+            continue
+        status = _CONFIRMED if entry.consented else _HELD
+        codes.append(_CODES[status, pool])
+        numbers.append(event.bib_next + won + held)
+        won, held = (won + 1, held) if entry.consented else (won, held + 1)
+        non_members += pool == Pool.NON_MEMBER
+        partners += pool == Pool.PARTNER
+    hold_until = now + timedelta(days=event.group_hold_days)
+    _write_outcomes(ids, codes, numbers, _set(now, hold_until))
     db.session.execute(
         update(Event)
         .where(Event.id == event_id)
@@ -198,7 +203,7 @@ def run_draw(event_id: int, now: datetime | None = None) -> DrawResult:
     queue(MessageKind.BALLOT_WAITLISTED, drawn & (_R.status == _WAITLISTED))
     if held:  # a partner's group member: their place is held until they confirm it
         queue(MessageKind.GROUP_INVITE, drawn & (_R.status == _HELD))
-    return DrawResult(len(rows), won, held, waitlisted, withdrawn, seed, now)
+    return DrawResult(len(ids), won, held, waitlisted, withdrawn, seed, now)
 
 
 def draw(event_id: int, now: datetime | None = None) -> DrawResult:
@@ -214,52 +219,74 @@ def draw(event_id: int, now: datetime | None = None) -> DrawResult:
     return result
 
 
-def _set(new: Any, now: datetime, hold_until: datetime) -> dict[str, Any]:
-    """The registration's new values from ``new`` (its columns id, rank, status, bib,
-    seq, pool: a bound row or a row of the PostgreSQL arrays)."""
+#: An entry's outcome as the draw writes it, by code: its status and pool. A withdrawn
+#: entry (:data:`WITHDRAWN`) is ranked and otherwise left as it is.
+_OUTCOMES: dict[int, tuple[str, str | None]] = dict(
+    enumerate(
+        [
+            *((status, pool) for status in (_CONFIRMED, _HELD) for pool in (None, *Pool)),
+            (_WAITLISTED, None),
+        ],
+        start=1,
+    )
+)
+_CODES = {outcome: code for code, outcome in _OUTCOMES.items()}
+WITHDRAWN = 0
+
+
+def _set(now: datetime, hold_until: datetime) -> Any:
+    """The registration's new values from a drawn row's ``id``, ``code`` (its outcome),
+    ``number`` (its bib or waitlist number) and ``rank``."""
     moment = bindparam("draw_now", now, type_=UTCDateTime)
-    return {
-        "status": new["status"],
-        "ballot_rank": new["rank"],
-        "bib_number": new["bib"],
-        "waitlist_seq": new["seq"],
-        "pool": new["pool"],
-        "confirmed_at": case((new["status"] == _CONFIRMED, moment), else_=_R.confirmed_at),
-        "hold_expires_at": case(
-            (new["status"] == _HELD, bindparam("draw_hold", hold_until, type_=UTCDateTime)),
-            else_=_R.hold_expires_at,
-        ),
-        "updated_at": moment,
-    }
+    until = bindparam("draw_hold", hold_until, type_=UTCDateTime)
+
+    def coded(new: Any, status: str) -> Any:
+        return or_(*(new["code"] == code for code, (s, _) in _OUTCOMES.items() if s == status))
+
+    def values(new: Any) -> dict[str, Any]:
+        placed = coded(new, _CONFIRMED) | coded(new, _HELD)
+        statuses = {code: status for code, (status, _) in _OUTCOMES.items()}
+        pools = {code: pool for code, (_, pool) in _OUTCOMES.items() if pool}
+        return {
+            "status": case(statuses, value=new["code"], else_=_R.status),
+            "ballot_rank": new["rank"],
+            "bib_number": case((placed, new["number"]), else_=_R.bib_number),
+            "waitlist_seq": case((coded(new, _WAITLISTED), new["number"]), else_=_R.waitlist_seq),
+            "pool": case(pools, value=new["code"], else_=_R.pool),
+            "confirmed_at": case((coded(new, _CONFIRMED), moment), else_=_R.confirmed_at),
+            "hold_expires_at": case((coded(new, _HELD), until), else_=_R.hold_expires_at),
+            "updated_at": moment,
+        }
+
+    return values
 
 
-_COLUMNS = {"id": Integer, "rank": Integer, "status": String, "bib": Integer, "seq": Integer}
-_COLUMNS["pool"] = String
-
-
-def _write_outcomes(rows: list[dict[str, Any]], now: datetime, hold_until: datetime) -> None:
-    """Write every entry's rank and outcome: on PostgreSQL one UPDATE ... FROM the rows
-    sent as arrays (unnest), on SQLite one UPDATE executed for each row (executemany)."""
-    if not rows:
+def _write_outcomes(
+    ids: list[int], codes: list[int], numbers: list[int | None], values: Any
+) -> None:
+    """Write every entry's rank (its place in ``ids``) and outcome: on PostgreSQL one
+    UPDATE ... FROM the three lists sent as arrays (``unnest ... WITH ORDINALITY``: the
+    rank), on SQLite one UPDATE executed for each entry (executemany)."""
+    if not ids:
         return
     table = Registration.__table__
+    options = {"synchronize_session": False}
     if db.session.get_bind().dialect.name == "postgresql":
-        arrays = select(
-            *(
-                func.unnest(
-                    bindparam(f"a_{name}", [row[name] for row in rows], type_=ARRAY(kind))
-                ).label(name)
-                for name, kind in _COLUMNS.items()
-            )
-        ).subquery("drawn")
-        new = {name: arrays.c[name] for name in _COLUMNS}
-        statement = update(table).where(_R.id == arrays.c.id).values(_set(new, now, hold_until))
-        db.session.execute(statement, execution_options={"synchronize_session": False})
+        arrays = (
+            bindparam(name, value, type_=ARRAY(Integer))
+            for name, value in (("d_ids", ids), ("d_codes", codes), ("d_numbers", numbers))
+        )
+        drawn = (
+            func.unnest(*arrays)
+            .table_valued("id", "code", "number", with_ordinality="rank")
+            .render_derived(name="drawn")
+        )
+        statement = update(table).where(_R.id == drawn.c.id).values(values(drawn.c))
+        db.session.execute(statement, execution_options=options)
         return
-    new = {name: bindparam(f"b_{name}", type_=kind()) for name, kind in _COLUMNS.items()}
-    statement = update(table).where(_R.id == new["id"]).values(_set(new, now, hold_until))
-    db.session.execute(
-        statement,
-        [{f"b_{name}": row[name] for name in _COLUMNS} for row in rows],
-        execution_options={"synchronize_session": False},
-    )
+    new = {name: bindparam(f"b_{name}", type_=Integer()) for name in ("id", "code", "number")}
+    new["rank"] = bindparam("b_rank", type_=Integer())
+    statement = update(table).where(_R.id == new["id"]).values(values(new))
+    rows = zip(ids, codes, numbers, range(1, len(ids) + 1), strict=True)
+    params = [{"b_id": i, "b_code": c, "b_number": n, "b_rank": r} for i, c, n, r in rows]
+    db.session.execute(statement, params, execution_options=options)

@@ -25,6 +25,7 @@ def test_the_results_file_through_gunicorn(client, make_ballot, database_url, tm
         with pytest.raises(urllib.error.HTTPError) as before:
             urllib.request.urlopen(f"{base_url}/events/{slug}/ballot.csv", timeout=30)
         assert before.value.code == 404
+        before.value.close()  # an HTTPError holds the answer's socket
         seed = draw(event.id).seed
         with urllib.request.urlopen(f"{base_url}/events/{slug}/ballot.csv", timeout=30) as got:
             assert got.status == 200
