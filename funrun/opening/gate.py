@@ -10,6 +10,7 @@ puts the ticket or admission on the answer (a cookie scoped to the event's form)
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Protocol
 
 from flask import (
@@ -80,6 +81,10 @@ class Gate:
             return None
         if ticket.wait(self.now) > slots.GRANULARITY:
             return waiting_page(ticket, self.now)
+        paced = slots.pace(ticket.event_id, ticket.rate)
+        if paced is not None and not paced.taken:
+            # Due, but others reached the form just now: a moment more (the ticket stays).
+            return waiting_page(replace(ticket, slot=paced.at), paced.now)
         self._admit(ticket.event_id)
         return None
 
@@ -98,14 +103,16 @@ class Gate:
             back = url_for("registration.register_page", slug=event.slug, back=1)
             return redirect(back, code=303)  # ?back: the app's page, with the message
         slot = slots.take(event.id, rate)
-        if slot is None or slot.due:
+        paced = slots.pace(event.id, rate) if slot is not None and slot.due else None
+        if slot is None or (slot.due and (paced is None or paced.taken)):
             # Due now, or Redis failed (logged): the runner goes through either way.
             self._admit(event.id)
             return None
         ticket = Ticket(event.id, event.slug, slot.at, rate, slot.now, event.name)
         wait = ticket.wait(slot.now)
         self._cookie = (passes.ticket(ticket), math.ceil(wait) + passes.ADMISSION_SECONDS)
-        return self.finish(waiting_page(ticket, slot.now))
+        shown = ticket if paced is None else replace(ticket, slot=paced.at)
+        return self.finish(waiting_page(shown, slot.now))
 
     def _admit(self, event_id: int) -> None:
         self.admission = Admission(event_id, self.slug, self.now + passes.ADMISSION_SECONDS)

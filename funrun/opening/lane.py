@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -73,7 +74,8 @@ class QueueLane:
             if facts is None or not facts.admit_rate:
                 return None
             slot = slots.take(facts.id, facts.admit_rate)
-            if slot is None or slot.due:
+            paced = slots.pace(facts.id, facts.admit_rate) if slot and slot.due else None
+            if slot is None or (slot.due and (paced is None or paced.taken)):
                 # Due now, or Redis failed (logged): through to the form, admitted.
                 environ[ADMITTED] = (facts.id, passes.admission(facts.id, slug, now))
                 return None
@@ -84,7 +86,8 @@ class QueueLane:
                 passes.ticket(ticket),
                 round(ticket.wait(slot.now)) + passes.ADMISSION_SECONDS,
             )
-            return self._page(ticket, slot.now, lang, path, cookie=cookie)
+            shown = ticket if paced is None else replace(ticket, slot=paced.at)
+            return self._page(shown, slot.now, lang, path, cookie=cookie)
 
     def _page(self, ticket: Ticket, now: float, lang: str, path: str, cookie: str | None) -> Answer:
         body = page.render(page.words(self.app, lang), ticket, now, path, []).encode()

@@ -82,12 +82,25 @@ def enabled() -> bool:
     return bool(current_app.config.get("REDIS_URL"))
 
 
-def key(event_id: int) -> str:
-    """The Redis key of an event's next free slot."""
-    return f"funrun:queue:{event_id}:next"
+def key(event_id: int, clock: str = "next") -> str:
+    """The Redis key of an event's next free slot (``clock="form"``: the form's pace)."""
+    return f"funrun:queue:{event_id}:{clock}"
 
 
-def take(event_id: int, rate: int, *, only_if_due: bool = False) -> Slot | None:
+def pace(event_id: int, rate: int) -> Slot | None:
+    """Leave to open the form now, at most ``rate`` a second (within the granularity).
+
+    Slots are 1/rate apart, but runners come back for the form whenever their refresh
+    lands: several late ones at once would otherwise open it together. The form keeps a
+    clock of its own, spaced as the slots are; a ``Slot`` not taken says when to ask
+    again. None: no Redis, or it failed (let through).
+    """
+    return take(event_id, rate, only_if_due=True, clock="form")
+
+
+def take(
+    event_id: int, rate: int, *, only_if_due: bool = False, clock: str = "next"
+) -> Slot | None:
     """The next slot of the event's queue (``only_if_due``: only if it is due now).
 
     None when there is no queue: no Redis configured, or Redis failed (logged; the
@@ -101,7 +114,7 @@ def take(event_id: int, rate: int, *, only_if_due: bool = False) -> Slot | None:
     mode = "if_due" if only_if_due else "queue"
     try:
         slot, now, taken = script(
-            keys=[key(event_id)], args=[step, mode, round(GRANULARITY * 1_000_000)]
+            keys=[key(event_id, clock)], args=[step, mode, round(GRANULARITY * 1_000_000)]
         )
     except redis.RedisError as failed:
         _down_until = time.monotonic() + RETRY_AFTER_FAILURE
