@@ -205,3 +205,43 @@ def test_the_three_messages_say_what_happened(client, make_ballot, locale):
         assert f"Entry number: {won.entry_number}" in entered
         assert f"Bib number: {bib}" in texts[MessageKind.BALLOT_WON, won.id]
         assert "Waitlist position: 1" in texts[MessageKind.BALLOT_WAITLISTED, waiting.id]
+
+
+def test_a_partners_group_member_drawn_is_held_for_them(client, make_ballot, make_staff):
+    """A member a partner entered without their own consent yet: drawn to a place, the
+    place is held for them (a bib, the event's hold days) and they are invited."""
+    from funrun.groups.models import GroupImport
+
+    event = make_ballot(quota=10, group_hold_days=5)
+    event_id = event.id
+    [body] = enter_many(client, event, 1)
+    partner = make_staff("partner")
+    group = GroupImport(
+        event_id=event_id,
+        partner_id=partner.id,
+        import_key="ballot",
+        status="done",
+        body_format="csv",
+        body_sha256="0" * 64,
+        total_rows=1,
+        processed_rows=1,
+        accepted=1,
+    )
+    db.session.add(group)
+    db.session.flush()
+    db.session.execute(
+        update(Registration)
+        .where(Registration.id == body["registration"]["id"])
+        .values(consent_at=None, group_import_id=group.id, partner_id=partner.id)
+    )
+    db.session.commit()
+    close_entries(event)
+
+    result = draw(event_id)
+
+    assert (result.confirmed, result.held) == (0, 1)
+    [member] = rows(event_id)
+    assert (member.status, member.bib_number, member.pool) == ("held", 1, None)
+    assert member.hold_expires_at is not None and member.confirmed_at is None
+    assert kinds(event_id)[MessageKind.GROUP_INVITE] == 1
+    assert db.session.get(Event, event_id).confirmed_count == 1
