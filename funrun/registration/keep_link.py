@@ -34,6 +34,8 @@ def link_text(registration: Registration, token: str) -> str:
     when = f"{format_event_date(event.date)}, {format_clock(event.start_time)}"
     if registration.status == RegistrationStatus.CONFIRMED and registration.bib:
         place = _("Bib number: %(bib)s", bib=registration.bib)
+    elif registration.status == RegistrationStatus.ENTERED:  # a ballot entry (funrun.ballot)
+        place = _("Ballot entry number: %(number)s", number=registration.entry_number)
     else:
         place = _("On the waitlist")
     return "\n".join(

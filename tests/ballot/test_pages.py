@@ -36,6 +36,7 @@ def test_an_entry_through_the_form_is_numbered_and_shown_as_pending(client, make
     assert "Pendaftaran undian Anda sudah masuk" in page
     assert '<p class="bib" id="entry-number">1</p>' in page
     assert "Tarik pendaftaran saya" in page
+    assert "Nomor%20undian%3A%201" in page  # the note the entrant keeps says their number
     assert "Download bib" not in page and "qr.svg" not in page
     [entry] = db.session.scalars(select(Registration)).all()
     assert (entry.status, entry.entry_number, entry.bib_number) == ("entered", 1, None)
