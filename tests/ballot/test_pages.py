@@ -29,6 +29,8 @@ def registration(registration_id: int) -> Registration:
 
 def test_an_entry_through_the_form_is_numbered_and_shown_as_pending(client, make_ballot):
     event = make_ballot()
+    form = client.get(f"/events/{event.slug}/register").get_data(as_text=True)
+    assert 'id="ballot-note"' in form and "Ikut undian</button>" in form
     response = submit(client, event, 1)
     assert response.status_code == 302, response.get_data(as_text=True)
     token = re.fullmatch(r"/r/([A-Za-z0-9_\-]+)\?new=1", response.headers["Location"]).group(1)
