@@ -35,6 +35,8 @@ def test_ballot_pages_on_a_phone(app, client, make_ballot, make_staff, phone_pag
     text = _look(page, f"{live_server}/events/{slug}", "event-open")
     assert "Tempat diundi" in text and "Ikut undian" in text
     assert event.ballot_seed_sha256 in text
+    text = _look(page, f"{live_server}/events/{slug}/register", "form")
+    assert "belum tempat" in text and "Ikut undian" in text
     token = entries[0]["registration"]["manage_token"]
     text = _look(page, f"{live_server}/r/{token}?new=1", "entry")
     assert "nomor undian" in text.lower() and "belum tempat" in text
