@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Protocol
 
 from flask import (
     current_app,
@@ -27,17 +26,15 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from funrun.opening import page, passes, rates, slots
-from funrun.opening.lane import ADMITTED, COOKIE, cookie_header
+from funrun.opening.lane import (
+    ADMITTED,
+    COOKIE,
+    LASTING,
+    QueuedEvent,
+    arrival_ticket,
+    cookie_header,
+)
 from funrun.opening.passes import Admission, Ticket
-
-
-class QueuedEvent(Protocol):
-    """What the gate needs of an event."""
-
-    id: int
-    slug: str
-    name: str
-    admit_rate: int | None
 
 
 def waiting_page(ticket: Ticket, now: float) -> Response:
@@ -81,10 +78,12 @@ class Gate:
             return None
         if ticket.wait(self.now) > slots.GRANULARITY:
             return waiting_page(ticket, self.now)
-        paced = slots.pace(ticket.event_id, ticket.rate)
-        if paced is not None and not paced.taken:
-            # Due, but others reached the form just now: a moment more (the ticket stays).
-            return waiting_page(replace(ticket, slot=paced.at), paced.now)
+        paced = None if ticket.paced else slots.pace(ticket.event_id, ticket.rate)
+        if paced is not None and not paced.due:
+            # Due, but others came back for the form just now: the form's own slot.
+            later = replace(ticket, slot=paced.at, issued=paced.now, paced=True)
+            self._cookie = (passes.ticket(later), math.ceil(later.wait(paced.now)) + LASTING)
+            return self.finish(waiting_page(later, paced.now))
         self._admit(ticket.event_id)
         return None
 
@@ -103,16 +102,13 @@ class Gate:
             back = url_for("registration.register_page", slug=event.slug, back=1)
             return redirect(back, code=303)  # ?back: the app's page, with the message
         slot = slots.take(event.id, rate)
-        paced = slots.pace(event.id, rate) if slot is not None and slot.due else None
-        if slot is None or (slot.due and (paced is None or paced.taken)):
+        ticket = arrival_ticket(slot, event)
+        if ticket is None:
             # Due now, or Redis failed (logged): the runner goes through either way.
             self._admit(event.id)
             return None
-        ticket = Ticket(event.id, event.slug, slot.at, rate, slot.now, event.name)
-        wait = ticket.wait(slot.now)
-        self._cookie = (passes.ticket(ticket), math.ceil(wait) + passes.ADMISSION_SECONDS)
-        shown = ticket if paced is None else replace(ticket, slot=paced.at)
-        return self.finish(waiting_page(shown, slot.now))
+        self._cookie = (passes.ticket(ticket), math.ceil(ticket.wait(slot.now)) + LASTING)
+        return self.finish(waiting_page(ticket, ticket.issued))
 
     def _admit(self, event_id: int) -> None:
         self.admission = Admission(event_id, self.slug, self.now + passes.ADMISSION_SECONDS)

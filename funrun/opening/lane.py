@@ -12,10 +12,10 @@ can set.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from flask import Flask
@@ -32,6 +32,33 @@ COOKIE = "funrun_queue"
 ADMITTED = "funrun.queue.admission"
 
 Answer = tuple[str, list[tuple[str, str]], bytes]
+
+
+class QueuedEvent(Protocol):
+    """What the gate needs of an event."""
+
+    id: int
+    slug: str
+    name: str
+    admit_rate: int | None
+
+
+#: A ticket's cookie lasts its wait and this long after.
+LASTING = passes.ADMISSION_SECONDS
+
+
+def arrival_ticket(slot: slots.Slot | None, event: QueuedEvent) -> Ticket | None:
+    """The ticket of an arrival given ``slot``, or None to let them through now (their
+    slot is due and so is the form's, or there is no answer from Redis)."""
+    if slot is None:
+        return None
+    rate = event.admit_rate or 1
+    if not slot.due:
+        return Ticket(event.id, event.slug, slot.at, rate, slot.now, event.name)
+    paced = slots.pace(event.id, rate)
+    if paced is None or paced.due:
+        return None
+    return Ticket(event.id, event.slug, paced.at, rate, paced.now, event.name, paced=True)
 
 
 class QueueLane:
@@ -73,21 +100,14 @@ class QueueLane:
             facts = rates.queued_event(slug)
             if facts is None or not facts.admit_rate:
                 return None
-            slot = slots.take(facts.id, facts.admit_rate)
-            paced = slots.pace(facts.id, facts.admit_rate) if slot and slot.due else None
-            if slot is None or (slot.due and (paced is None or paced.taken)):
+            ticket = arrival_ticket(slots.take(facts.id, facts.admit_rate), facts)
+            if ticket is None:
                 # Due now, or Redis failed (logged): through to the form, admitted.
                 environ[ADMITTED] = (facts.id, passes.admission(facts.id, slug, now))
                 return None
-            ticket = Ticket(facts.id, slug, slot.at, facts.admit_rate, slot.now, facts.name)
-            cookie = cookie_header(
-                self.app,
-                path,
-                passes.ticket(ticket),
-                round(ticket.wait(slot.now)) + passes.ADMISSION_SECONDS,
-            )
-            shown = ticket if paced is None else replace(ticket, slot=paced.at)
-            return self._page(shown, slot.now, lang, path, cookie=cookie)
+            wait = math.ceil(ticket.wait(ticket.issued))
+            cookie = cookie_header(self.app, path, passes.ticket(ticket), wait + LASTING)
+            return self._page(ticket, ticket.issued, lang, path, cookie=cookie)
 
     def _page(self, ticket: Ticket, now: float, lang: str, path: str, cookie: str | None) -> Answer:
         body = page.render(page.words(self.app, lang), ticket, now, path, []).encode()

@@ -34,6 +34,9 @@ class Ticket:
     issued: float
     #: The event's name, shown on the waiting page.
     name: str = ""
+    #: The slot is the form's own (its pace, :func:`funrun.opening.slots.pace`): when it
+    #: comes the form opens without asking the pace again.
+    paced: bool = False
 
     def wait(self, now: float) -> float:
         """Seconds until the slot (0 when it has come)."""
@@ -65,7 +68,7 @@ def ticket(found: Ticket) -> str:
     """``found`` signed."""
     return _serializer().dumps(
         [TICKET, found.event_id, found.slug, round(found.slot, 3), found.rate,
-         round(found.issued, 3), found.name]
+         round(found.issued, 3), found.name, found.paced]
     )  # fmt: skip
 
 
@@ -90,10 +93,11 @@ def read(value: str | None, slug: str, now: float) -> Ticket | Admission | None:
         return None
     try:
         if data[0] == TICKET:
-            _kind, event_id, _slug, slot, rate, issued, name = data
+            _kind, event_id, _slug, slot, rate, issued, name, paced = data
             found: Ticket | Admission = Ticket(
-                int(event_id), slug, float(slot), int(rate), float(issued), str(name)
-            )
+                int(event_id), slug, float(slot), int(rate), float(issued), str(name),
+                paced is True,
+            )  # fmt: skip
             if not (found.issued - 60 <= now and found.slot - found.issued <= LONGEST_WAIT):
                 return None
             if now > found.slot + ADMISSION_SECONDS or found.rate < 1:

@@ -88,14 +88,16 @@ def key(event_id: int, clock: str = "next") -> str:
 
 
 def pace(event_id: int, rate: int) -> Slot | None:
-    """Leave to open the form now, at most ``rate`` a second (within the granularity).
+    """The form's own slot for a runner whose queue slot has come: at most ``rate`` a
+    second open the form (within the granularity).
 
-    Slots are 1/rate apart, but runners come back for the form whenever their refresh
-    lands: several late ones at once would otherwise open it together. The form keeps a
-    clock of its own, spaced as the slots are; a ``Slot`` not taken says when to ask
-    again. None: no Redis, or it failed (let through).
+    Queue slots are 1/rate apart, but runners come back whenever their refresh lands:
+    several late ones at once would open the form together. So the form keeps a clock
+    of its own, spaced the same way and taken in the order runners come back: a slot
+    not due yet is the runner's reserved moment (the caller signs it into their
+    ticket). None: no Redis, or it failed (let through).
     """
-    return take(event_id, rate, only_if_due=True, clock="form")
+    return take(event_id, rate, clock="form")
 
 
 def take(
