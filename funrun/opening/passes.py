@@ -74,7 +74,7 @@ def ticket(found: Ticket) -> str:
 
 def admission(event_id: int, slug: str, now: float) -> str:
     """A signed admission to the event's form, from ``now`` for ADMISSION_SECONDS."""
-    return _serializer().dumps([ADMISSION, event_id, slug, round(now + ADMISSION_SECONDS)])
+    return _serializer().dumps([ADMISSION, event_id, slug, round(now + ADMISSION_SECONDS, 3)])
 
 
 def read(value: str | None, slug: str, now: float) -> Ticket | Admission | None:
