@@ -7,8 +7,9 @@ is a ballot whose window has closed and that was not drawn yet (so a second draw
 one racing the first, finds it drawn and changes nothing); the entries are read in one
 statement, ordered in Python, and written back in one set-based statement
 (:func:`_write_outcomes`, the one place the two databases differ); the event's counters,
-the published seed and the draw's time in one UPDATE; the messages by two
-``INSERT ... SELECT``. 100,000 entries take a few seconds (bench/ballot.py).
+the published seed and the draw's time in one UPDATE; the messages by one
+``INSERT ... SELECT`` a kind. 100,000 entries take 6-8 s on two shared cores, most of it
+PostgreSQL's writing of every row and message (bench/ballot.py, bench/README.md).
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ _R = Registration.__table__.c
 _CONFIRMED = RegistrationStatus.CONFIRMED.value
 _HELD = RegistrationStatus.HELD.value
 _WAITLISTED = RegistrationStatus.WAITLISTED.value
-_CANCELLED = RegistrationStatus.CANCELLED.value
 
 
 class DrawRefused(Exception):
