@@ -229,8 +229,15 @@ class Event(db.Model):
         return {pool: n for pool, n in left.items() if n is not None}
 
     def reserved(self, now: datetime) -> int:
-        """The places the pools keep and have not taken at ``now`` (none once flowed)."""
-        return sum(self.pool_left(pool, now) or 0 for pool in ("non_member", "partner"))
+        """The places the pools keep and have not taken at ``now``: none once they flowed
+        and the worker promoted the waitlist into them (until then nobody takes them)."""
+        promoted = self.pools_flowed_at is not None and (
+            self.pools_flow_at is None or self.pools_flowed_at >= self.pools_flow_at
+        )
+        if not self.pools_open(now) and promoted:
+            return 0
+        pools = ("non_member", "partner")
+        return sum(max(places - taken, 0) for places, taken in map(self.pool_places, pools))
 
     def format_bib(self, number: int) -> str:
         """A bib as printed and shown: prefix and four digits, e.g. ``JKT 0042``."""

@@ -11,7 +11,8 @@ read may be a few seconds old (``terms_cache``), the event row under its lock is
 Place pools (issue 21) live on the same row: ``pool_non_member`` and ``pool_partner``
 places are kept for runners of that pool until ``pools_flow_at`` (None: to race day).
 A general place is one of ``quota - confirmed_count - reserved``, where ``reserved`` is
-what the pools have not taken while they are open (nothing once they flowed); a pool's
+what the pools have not taken while they are open (nothing once they flowed and the
+waitlist was promoted into them, :func:`reserved`); a pool's
 place is taken by its own kind (``confirmed:non_member``, ``confirmed:partner``), which
 counts it in the pool too, and checks the pool's rule in the same statement. So a pool
 place, like any other, is one conditional UPDATE of the event row: one lock, no oversell.
@@ -134,10 +135,13 @@ def pools_open() -> ColumnElement[bool]:
 
 
 def reserved() -> ColumnElement[Any]:
-    """The places the pools keep and have not taken: none once they flowed."""
+    """The places the pools keep and have not taken: none once they flowed and the
+    worker promoted the waitlist into them. Between the flow time and that promotion
+    (minutes) nobody takes them: the waitlist's runners come first, newcomers join it."""
     (non_member, non_member_taken), (partner, partner_taken) = POOL_COLUMNS.values()
     kept = (non_member - non_member_taken) + (partner - partner_taken)
-    return case((pools_open(), kept), else_=0)
+    not_promoted = or_(_E.pools_flowed_at.is_(None), _E.pools_flowed_at < _E.pools_flow_at)
+    return case((or_(pools_open(), not_promoted), kept), else_=0)
 
 
 def _bibs_left(n: Any) -> ColumnElement[bool]:

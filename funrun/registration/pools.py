@@ -4,11 +4,13 @@ An event may keep ``pool_non_member`` places for runners not yet members of the 
 (no KPJ number, not declared a member, and no enrolment on record for the person) and
 ``pool_partner`` places for runners a partner brought (its API or a group import). The
 places a pool has not taken are no one else's until ``pools_flow_at`` (None: race day);
-then they flow to everyone. Taking a place is the place rule's
-(:mod:`funrun.registration.places`: one conditional UPDATE of the event row);
-this module says who belongs to which pool (:func:`pool_for`, :func:`eligible`), what a
-pool stands at (:func:`pool_states`, for pages, the dashboard and the exports), and
-promotes the waitlist into the places that flowed (:func:`flow_due`, run by the worker).
+then they flow to everyone, once the worker has promoted the waitlist into them
+(:func:`flow_due`: until then nobody takes them, so the waitlist comes first). Taking a
+place is the place rule's (:mod:`funrun.registration.places`: one conditional UPDATE of
+the event row); this module says who belongs to which pool (:func:`pool_for`,
+:func:`eligible`), what a pool stands at (:func:`pool_states`, for pages, the dashboard
+and the exports), and promotes the waitlist into the places that flowed
+(:func:`flow_due`, run by the worker).
 
 A runner in both pools (a non-member a partner brought) belongs to the partner's pool:
 the non-member pool stays for those who come alone.

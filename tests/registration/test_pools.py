@@ -153,22 +153,32 @@ def test_pools_flow_at_the_set_time_and_the_worker_promotes_into_them(app, make_
     assert [r.status for r in waiting] == [WAITLISTED] * 3
     assert pools.flow_due(now) == 0  # not yet
     later = now + timedelta(hours=1, minutes=1)
-    assert fresh(event).remaining_at(later) == 2 and fresh(event).reserved(later) == 0
+    # Flowed, not yet promoted into: the waitlist comes first, a newcomer (a non-member:
+    # the pool is closed) joins it behind the others.
+    assert (
+        fresh(event).remaining_at(later) == 0
+        and fresh(event).pool_left("non_member", later) is None
+    )
+    newcomer = signup(event, 5, now=later)
+    assert (newcomer.status, newcomer.waitlist_seq) == (WAITLISTED, 4)
     assert pools.flow_due(later) == 1
-    rows = [db.session.get(Registration, r.id) for r in waiting]
+    rows = [db.session.get(Registration, r.id) for r in (*waiting, newcomer)]
     assert [(r.status, r.bib_number, r.pool) for r in rows] == [
         (CONFIRMED, 2, None),
         (CONFIRMED, 3, None),
         (WAITLISTED, None, None),
+        (WAITLISTED, None, None),
     ]
-    assert fresh(event).pools_flowed_at is not None
+    assert fresh(event).pools_flowed_at is not None and fresh(event).reserved(later) == 0
     assert pools.flow_due(later + timedelta(minutes=5)) == 0  # once
     assert pools_of(event) == (3, 0, 0)
 
 
 def test_after_the_flow_a_member_takes_what_the_pool_kept(app, make_event, signup):
     now = utcnow()
-    event = make_event(quota=2, pool_non_member=1, pools_flow_at=now - timedelta(minutes=1))
+    event = make_event(
+        quota=2, pool_non_member=1, pools_flow_at=now - timedelta(minutes=1), pools_flowed_at=now
+    )
     signup(event, 1, payload=MEMBER)
     member = signup(event, 2, payload=MEMBER)
     assert (member.status, member.pool) == (CONFIRMED, None)
