@@ -38,6 +38,8 @@ class RegistrationSnapshot:
     bib: str | None
     bib_number: int | None
     waitlist_seq: int | None
+    #: A ballot entry's number in its event (kept after the draw); None otherwise.
+    entry_number: int | None
     full_name: str
     nik_masked: str
     shirt_size: str
@@ -57,6 +59,7 @@ class RegistrationSnapshot:
             bib=registration.bib,
             bib_number=registration.bib_number,
             waitlist_seq=registration.waitlist_seq,
+            entry_number=registration.entry_number,
             full_name=registration.full_name,
             nik_masked=mask_nik(nik),
             shirt_size=registration.shirt_size,
@@ -86,7 +89,8 @@ class RegistrationSnapshot:
             status=str(status),
             bib=f"{bib_prefix} {number:04d}" if confirmed else None,
             bib_number=number if confirmed else None,
-            waitlist_seq=None if confirmed else number,
+            waitlist_seq=number if status == RegistrationStatus.WAITLISTED else None,
+            entry_number=number if status == RegistrationStatus.ENTERED else None,
             full_name=data.full_name,
             nik_masked=mask_nik(data.nik),
             shirt_size=data.shirt_size,

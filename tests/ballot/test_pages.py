@@ -55,10 +55,14 @@ def test_an_entry_through_the_api_and_one_entry_per_nik(client, make_ballot):
     assert first.status_code == 201
     assert first.get_json()["registration"]["status"] == "entered"
     assert first.get_json()["registration"]["bib"] is None
+    # The entrant's number (what the published results list), not a waitlist place.
+    assert first.get_json()["registration"]["entry_number"] == 1
+    assert first.get_json()["registration"]["waitlist_position"] is None
     second = enter(client, event, 7, phone="081299990002")
     assert second.status_code == 409
     assert second.mimetype == "application/problem+json"
-    assert enter(client, event, 8).status_code == 201
+    third = enter(client, event, 8)
+    assert third.status_code == 201 and third.get_json()["registration"]["entry_number"] == 2
     db.session.expire_all()
     assert db.session.get(Event, event.id).ballot_entries == 2
 

@@ -32,6 +32,11 @@ class Registration(Schema):
         "FR1<kid>:<event id>:<bib>:<base32 Ed25519 signature>."
     )
     waitlist_position: Annotated[int, Field(ge=1)] | None
+    entry_number: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="A ballot entry's number in its event (status entered, and kept after "
+        "the draw): the number the published results list.",
+    )
     full_name: str
     nik_masked: str
     shirt_size: str
@@ -61,6 +66,7 @@ class Registration(Schema):
                 else None
             ),
             "waitlist_position": waitlist_position(snapshot),
+            "entry_number": snapshot.entry_number,
             "full_name": snapshot.full_name,
             "nik_masked": snapshot.nik_masked,
             "shirt_size": snapshot.shirt_size,
