@@ -99,6 +99,11 @@ def set_quota(event: Event, new_quota: int) -> list[Registration]:
                     n=event.confirmed_count,
                 )
             )
+        kept = event.pool_non_member + event.pool_partner
+        if new_quota < kept:
+            raise QuotaError(
+                _("The quota cannot be lower than the %(n)d places the pools keep.", n=kept)
+            )
         event.quota = new_quota
         db.session.flush()
         promoted = promote_waitlist(event_id)

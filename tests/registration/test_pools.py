@@ -345,3 +345,13 @@ def test_an_expired_hold_goes_back_to_the_partner_pool(app, make_event, signup):
     assert expiry.expire_one(held.id, now + timedelta(days=8))
     assert pools_of(event) == (0, 0, 0)  # the pool keeps its place again
     assert fresh(event).remaining == 1 and fresh(event).pools_left == {"partner": 1}
+
+
+def test_the_quota_cannot_go_below_the_places_the_pools_keep(make_event) -> None:
+    from funrun.events.services import QuotaError, set_quota
+
+    event = make_event(quota=10, pool_non_member=4, pool_partner=3)
+    with pytest.raises(QuotaError, match="7"):
+        set_quota(event, 6)
+    assert set_quota(event, 7) == []
+    assert event.quota == 7
