@@ -73,7 +73,9 @@ def format_clock(value: time) -> str:
 def _format_when(value: datetime, tz: str = "Asia/Jakarta") -> str:
     from zoneinfo import ZoneInfo
 
-    return format_datetime(value.astimezone(ZoneInfo(tz)), "medium")
+    # Minutes, not seconds: "5 Des 2026 12.15" (Indonesian writes the time with a dot).
+    pattern = "d MMM y HH.mm" if str(get_locale()) == "id" else "d MMM y, HH:mm"
+    return format_datetime(value.astimezone(ZoneInfo(tz)), pattern)
 
 
 def init_app(app: Flask) -> None:

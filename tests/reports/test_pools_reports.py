@@ -149,4 +149,19 @@ def test_the_event_page_shows_the_pools_left_and_full_for_members(app, client, m
     refresh()  # the test's app context keeps the locale the last request chose
     indonesian = app.test_client().get("/events/jakarta").get_data(as_text=True)
     assert "Disisihkan untuk pelari yang belum menjadi peserta" in indonesian
+    assert "terbuka untuk semua" not in indonesian  # no flow time: kept to race day
     assert event.status(utcnow()) == "full"
+
+
+def test_the_event_page_says_when_the_kept_places_open_to_everyone(app, make_event):
+    from datetime import timedelta
+
+    flow = (utcnow() + timedelta(days=4)).replace(hour=3, minute=0, second=0, microsecond=0)
+    make_event(slug="bandung", quota=10, pool_non_member=4, pools_flow_at=flow)
+    page = app.test_client().get("/events/bandung").get_data(as_text=True)
+    # Venue time (WIB, UTC+7), minutes only.
+    month = ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"][
+        flow.month - 1
+    ]
+    shown = f"{flow.day} {month} {flow.year} 10.00"
+    assert f"Mulai {shown} tempat sisihan yang belum terisi terbuka untuk semua." in page
