@@ -122,6 +122,13 @@ def test_a_batch_print_through_the_page_and_the_worker(
     assert (job.status, job.done, job.pdf_size) == (PrintJobStatus.DONE, 60, len(download.content))
 
 
+def _is_gunicorn(pid: int) -> bool:
+    try:
+        return b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -158,7 +165,9 @@ def test_the_download_is_streamed_from_disk_in_flat_memory(
     with gunicorn(env, port=PORT_MEMORY, workers=1) as base_url:
         browser = signed_in(base_url, app)
         browser.get(f"{base_url}/staff/print-jobs/{job.id}", timeout=30)  # warm the worker
-        (master,) = [p for p in _children(os.getpid()) if _children(p)]
+        # The gunicorn master is this test's child running gunicorn (the session's
+        # Chromium, started by an earlier test, is a child with children too).
+        (master,) = [p for p in _children(os.getpid()) if _children(p) and _is_gunicorn(p)]
         (web_worker,) = _children(master)
         before = _peak_rss_kib(web_worker)
         received = 0
