@@ -10,7 +10,6 @@ puts the ticket or admission on the answer (a cookie scoped to the event's form)
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 from flask import (
     current_app,
@@ -31,8 +30,9 @@ from funrun.opening.lane import (
     COOKIE,
     LASTING,
     QueuedEvent,
-    arrival_ticket,
+    arrive,
     cookie_header,
+    turn_ticket,
 )
 from funrun.opening.passes import Admission, Ticket
 
@@ -59,8 +59,8 @@ class Gate:
         self._cookie: tuple[str, int] | None = None
         admitted = request.environ.get(ADMITTED)  # by the fast lane, on arrival
         if admitted is not None:
-            event_id, value = admitted
-            self.admission = Admission(event_id, slug, self.now + passes.ADMISSION_SECONDS)
+            event_id, given, value = admitted
+            self.admission = Admission(event_id, slug, given + passes.ADMISSION_SECONDS)
             self._cookie = (value, passes.ADMISSION_SECONDS)
 
     def waiting(self) -> Response | None:
@@ -76,15 +76,15 @@ class Gate:
                 if facts is not None and facts.admit_rate:
                     return self.check(facts)
             return None
-        if ticket.wait(self.now) > slots.GRANULARITY:
+        if not ticket.due(self.now):
             return waiting_page(ticket, self.now)
-        paced = None if ticket.paced else slots.pace(ticket.event_id, ticket.rate)
-        if paced is not None and not paced.due:
-            # Due, but others came back for the form just now: the form's own slot.
-            later = replace(ticket, slot=paced.at, issued=paced.now, paced=True)
-            self._cookie = (passes.ticket(later), math.ceil(later.wait(paced.now)) + LASTING)
-            return self.finish(waiting_page(later, paced.now))
-        self._admit(ticket.event_id)
+        turn = slots.form_turn(ticket.event_id, ticket.rate, held=ticket.booked)
+        later = turn_ticket(turn, ticket.event_id, self.slug, ticket.rate, ticket.name)
+        if isinstance(later, Ticket):
+            # Due, but the form is full this second: the second booked for them.
+            self._cookie = (passes.ticket(later), math.ceil(later.wait(later.issued)) + LASTING)
+            return self.finish(waiting_page(later, later.issued))
+        self._admit(ticket.event_id, later)
         return None
 
     def check(self, event: QueuedEvent) -> Response | None:
@@ -101,18 +101,18 @@ class Gate:
                     "You are in the queue again."), "error")  # fmt: skip
             back = url_for("registration.register_page", slug=event.slug, back=1)
             return redirect(back, code=303)  # ?back: the app's page, with the message
-        slot = slots.take(event.id, rate)
-        ticket = arrival_ticket(slot, event)
-        if ticket is None:
+        ticket = arrive(slots.take(event.id, rate), event)
+        if not isinstance(ticket, Ticket):
             # Due now, or Redis failed (logged): the runner goes through either way.
-            self._admit(event.id)
+            self._admit(event.id, ticket)
             return None
-        self._cookie = (passes.ticket(ticket), math.ceil(ticket.wait(slot.now)) + LASTING)
+        self._cookie = (passes.ticket(ticket), math.ceil(ticket.wait(ticket.issued)) + LASTING)
         return self.finish(waiting_page(ticket, ticket.issued))
 
-    def _admit(self, event_id: int) -> None:
-        self.admission = Admission(event_id, self.slug, self.now + passes.ADMISSION_SECONDS)
-        self._cookie = (passes.admission(event_id, self.slug, self.now), passes.ADMISSION_SECONDS)
+    def _admit(self, event_id: int, given: float) -> None:
+        """An admission given at ``given`` (when the form counted them)."""
+        self.admission = Admission(event_id, self.slug, given + passes.ADMISSION_SECONDS)
+        self._cookie = (passes.admission(event_id, self.slug, given), passes.ADMISSION_SECONDS)
 
     def finish(self, response: Response, *, registered: bool = False) -> Response:
         """Put the ticket or admission issued on ``response``; a registration ends the

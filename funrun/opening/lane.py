@@ -47,18 +47,28 @@ class QueuedEvent(Protocol):
 LASTING = passes.ADMISSION_SECONDS
 
 
-def arrival_ticket(slot: slots.Slot | None, event: QueuedEvent) -> Ticket | None:
-    """The ticket of an arrival given ``slot``, or None to let them through now (their
-    slot is due and so is the form's, or there is no answer from Redis)."""
+def arrive(slot: slots.Slot | None, event: QueuedEvent) -> Ticket | float:
+    """An arrival given ``slot``: the ticket to wait with, or the moment the form opened
+    for them (their slot is due and the form had room this second; or no answer from
+    Redis, and they go through now)."""
     if slot is None:
-        return None
+        return passes.now()
     rate = event.admit_rate or 1
     if not slot.due:
         return Ticket(event.id, event.slug, slot.at, rate, slot.now, event.name)
-    paced = slots.pace(event.id, rate)
-    if paced is None or paced.due:
-        return None
-    return Ticket(event.id, event.slug, paced.at, rate, paced.now, event.name, paced=True)
+    return turn_ticket(slots.form_turn(event.id, rate), event.id, event.slug, rate, event.name)
+
+
+def turn_ticket(
+    turn: slots.FormTurn | None, event_id: int, slug: str, rate: int, name: str
+) -> Ticket | float:
+    """A ticket for the second the form booked, or the moment it opened for them (on
+    Redis's clock: in the second it was counted in; now when Redis did not answer)."""
+    if turn is None:
+        return passes.now()
+    if turn.admitted:
+        return turn.given
+    return Ticket(event_id, slug, turn.at, rate, turn.now, name, booked=turn.second)
 
 
 class QueueLane:
@@ -92,7 +102,7 @@ class QueueLane:
             now = passes.now()
             held = passes.read(cookies.get(COOKIE), slug, now)
             if isinstance(held, Ticket):
-                if held.wait(now) <= slots.GRANULARITY:
+                if held.due(now):
                     return None  # due: the app turns it into an admission
                 return self._page(held, now, lang, path, cookie=None)
             if held is not None:
@@ -100,10 +110,10 @@ class QueueLane:
             facts = rates.queued_event(slug)
             if facts is None or not facts.admit_rate:
                 return None
-            ticket = arrival_ticket(slots.take(facts.id, facts.admit_rate), facts)
-            if ticket is None:
+            ticket = arrive(slots.take(facts.id, facts.admit_rate), facts)
+            if not isinstance(ticket, Ticket):
                 # Due now, or Redis failed (logged): through to the form, admitted.
-                environ[ADMITTED] = (facts.id, passes.admission(facts.id, slug, now))
+                environ[ADMITTED] = (facts.id, ticket, passes.admission(facts.id, slug, ticket))
                 return None
             wait = math.ceil(ticket.wait(ticket.issued))
             cookie = cookie_header(self.app, path, passes.ticket(ticket), wait + LASTING)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from funrun.opening.slots import GRANULARITY
+
 #: How long an admission lets its holder fill the form (seconds).
 ADMISSION_SECONDS = 20 * 60
 #: Longest wait a ticket may promise (seconds); anything beyond is not ours.
@@ -34,13 +36,18 @@ class Ticket:
     issued: float
     #: The event's name, shown on the waiting page.
     name: str = ""
-    #: The slot is the form's own (its pace, :func:`funrun.opening.slots.pace`): when it
-    #: comes the form opens without asking the pace again.
-    paced: bool = False
+    #: The whole second (epoch, Redis's clock) the form has booked for this runner
+    #: (:func:`funrun.opening.slots.form_turn`; 0: none). ``slot`` is then a hair into it.
+    booked: int = 0
 
     def wait(self, now: float) -> float:
         """Seconds until the slot (0 when it has come)."""
         return max(0.0, self.slot - now)
+
+    def due(self, now: float) -> bool:
+        """Whether the slot has come: within the queue's granularity, or for a booked
+        second, once it has begun (coming a hair early would miss it)."""
+        return self.slot - now <= (0.0 if self.booked else GRANULARITY)
 
     def place(self, now: float) -> int:
         """Runners admitted before this one, counting this one: ceil(wait x rate)."""
@@ -68,7 +75,7 @@ def ticket(found: Ticket) -> str:
     """``found`` signed."""
     return _serializer().dumps(
         [TICKET, found.event_id, found.slug, round(found.slot, 3), found.rate,
-         round(found.issued, 3), found.name, found.paced]
+         round(found.issued, 3), found.name, found.booked]
     )  # fmt: skip
 
 
@@ -93,10 +100,10 @@ def read(value: str | None, slug: str, now: float) -> Ticket | Admission | None:
         return None
     try:
         if data[0] == TICKET:
-            _kind, event_id, _slug, slot, rate, issued, name, paced = data
+            _kind, event_id, _slug, slot, rate, issued, name, booked = data
             found: Ticket | Admission = Ticket(
                 int(event_id), slug, float(slot), int(rate), float(issued), str(name),
-                paced is True,
+                int(booked),
             )  # fmt: skip
             if not (found.issued - 60 <= now and found.slot - found.issued <= LONGEST_WAIT):
                 return None

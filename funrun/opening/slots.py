@@ -5,6 +5,10 @@ clock, so instances whose clocks differ still hand out one order). An arrival's 
 ``max(now, next)``, and the next one ``1/rate`` later; the key expires an hour after the
 last slot it promised. Redis runs a script alone, so two arrivals never get one slot and
 slots follow arrival order.
+
+The form keeps its own count per whole second (:func:`form_turn`): runners whose slots
+have come open it at most ``rate`` in any one second, the late ones booked into the
+next second with room.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ def _client() -> redis.Redis | None:
         client = redis.Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
         extensions["funrun_queue_redis"] = client
         extensions["funrun_queue_script"] = client.register_script(SCRIPT)
+        extensions["funrun_queue_form_script"] = client.register_script(FORM_SCRIPT)
     return client
 
 
@@ -83,45 +88,118 @@ def enabled() -> bool:
 
 
 def key(event_id: int, clock: str = "next") -> str:
-    """The Redis key of an event's next free slot (``clock="form"``: the form's pace)."""
+    """An event's queue key in Redis: ``next`` its next free slot; ``form`` the first
+    second the form may have room in, ``form:<second>`` the form's openings in it."""
     return f"funrun:queue:{event_id}:{clock}"
 
 
-def pace(event_id: int, rate: int) -> Slot | None:
-    """The form's own slot for a runner whose queue slot has come: at most ``rate`` a
-    second open the form (within the granularity).
+#: KEYS[1] the prefix of the form's per-second counts, KEYS[2] the first second that may
+#: have room; ARGV: openings a second, the second the runner holds (0: none). Returns
+#: {second, now, admitted}: admitted now (their own second, or room in this one), or the
+#: second booked for them (the first with room; a held second still to come is kept).
+FORM_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local second = tonumber(t[1])
+local rate = tonumber(ARGV[1])
+local held = tonumber(ARGV[2])
+if held == second then
+  return {second, now, 1}
+end
+if held > second then
+  return {held, now, 0}
+end
+local used = tonumber(redis.call('GET', KEYS[1] .. second) or '0')
+if used < rate then
+  redis.call('SET', KEYS[1] .. second, used + 1, 'EX', 120)
+  return {second, now, 1}
+end
+local k = math.max(second + 1, tonumber(redis.call('GET', KEYS[2]) or '0'))
+while true do
+  used = tonumber(redis.call('GET', KEYS[1] .. k) or '0')
+  if used < rate then break end
+  k = k + 1
+end
+redis.call('SET', KEYS[1] .. k, used + 1, 'EX', k - second + 120)
+if used + 1 >= rate then
+  redis.call('SET', KEYS[2], k + 1, 'EX', k - second + 120)
+end
+return {k, now, 0}
+"""
 
-    Queue slots are 1/rate apart, but runners come back whenever their refresh lands:
-    several late ones at once would open the form together. So the form keeps a clock
-    of its own, spaced the same way and taken in the order runners come back: a slot
-    not due yet is the runner's reserved moment (the caller signs it into their
-    ticket). None: no Redis, or it failed (let through).
+#: A booked second's holder is sent back this far into it (seconds): a hair after the
+#: second starts, so a clock a millisecond off does not bring them back before it.
+BOOKED_MARGIN = 0.005
+
+
+@dataclass(frozen=True)
+class FormTurn:
+    """The form's answer to a runner whose queue slot has come."""
+
+    #: The whole second (Redis's clock, epoch) the form opens for them.
+    second: int
+    #: When that is on this process's clock (a hair into the second).
+    at: float
+    #: Now on this process's clock.
+    now: float
+    #: Now on Redis's clock (epoch seconds): when an admission given now was given, in
+    #: the second it was counted in.
+    given: float
+    #: Whether the form opens now; if not, ``second`` is booked for them.
+    admitted: bool
+
+
+def form_turn(event_id: int, rate: int, held: int = 0) -> FormTurn | None:
+    """Whether the form opens now for a runner whose slot has come: never more than
+    ``rate`` in one whole second, however many come back at once.
+
+    Queue slots are 1/rate apart, but runners come back whenever their page's refresh
+    lands (whole seconds after it was drawn), so a second can bring up to twice the rate.
+    The form counts its openings in each whole second (in Redis, shared by every
+    instance): a runner is let in while this second has room, or in the second they
+    hold; otherwise the first second with room is booked for them and their page
+    brings them back in it. Nobody is refused twice for the same second, so nobody
+    waits more than the seconds before them are full. ``held`` is the second a
+    runner's ticket holds (0: none). None: no Redis, or it failed (let through).
     """
-    return take(event_id, rate, clock="form")
+    answer = _run("funrun_queue_form_script", [key(event_id, "form:"), key(event_id, "form")],
+                  [rate, held])  # fmt: skip
+    if answer is None:
+        return None
+    second, now, admitted = answer
+    local_now = time.time()
+    at = local_now + (second * 1_000_000 - now) / 1_000_000 + BOOKED_MARGIN
+    return FormTurn(int(second), at, local_now, now / 1_000_000, bool(admitted))
 
 
-def take(
-    event_id: int, rate: int, *, only_if_due: bool = False, clock: str = "next"
-) -> Slot | None:
+def _run(script: str, keys: list[str], args: list[int | str]) -> list[int] | None:
+    """A queue script's answer, or None without Redis or when it failed (logged; the
+    caller lets the runner through, and Redis is left alone for a while)."""
+    global _down_until
+    if _client() is None or time.monotonic() < _down_until:
+        return None
+    try:
+        return current_app.extensions[script](keys=keys, args=args)
+    except redis.RedisError as failed:
+        _down_until = time.monotonic() + RETRY_AFTER_FAILURE
+        log.warning("queue: Redis failed (%s); letting runners through for a while", failed)
+        return None
+
+
+def take(event_id: int, rate: int, *, only_if_due: bool = False) -> Slot | None:
     """The next slot of the event's queue (``only_if_due``: only if it is due now).
 
     None when there is no queue: no Redis configured, or Redis failed (logged; the
     caller lets the runner through).
     """
-    global _down_until
-    if _client() is None or time.monotonic() < _down_until:
-        return None
-    script = current_app.extensions["funrun_queue_script"]
     step = max(1, round(1_000_000 / rate))
     mode = "if_due" if only_if_due else "queue"
-    try:
-        slot, now, taken = script(
-            keys=[key(event_id, clock)], args=[step, mode, round(GRANULARITY * 1_000_000)]
-        )
-    except redis.RedisError as failed:
-        _down_until = time.monotonic() + RETRY_AFTER_FAILURE
-        log.warning("queue: Redis failed (%s); letting runners through for a while", failed)
+    answer = _run(
+        "funrun_queue_script", [key(event_id)], [step, mode, round(GRANULARITY * 1_000_000)]
+    )
+    if answer is None:
         return None
+    slot, now, taken = answer
     local_now = time.time()
     at = local_now + (slot - now) / 1_000_000
     return Slot(at=at, now=local_now, taken=bool(taken), micros=int(slot))

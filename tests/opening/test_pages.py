@@ -271,8 +271,10 @@ def test_the_fast_lane_answers_arrivals_and_refreshes_without_the_app(queued, qu
 
 def test_late_runners_coming_back_together_open_the_form_at_the_rate(queued):
     """Three tickets whose slots passed a while ago (their refreshes came late), back
-    at once: the form opens for one; the others wait a second each, tickets kept."""
+    at once: the form opens for one; each other is booked a whole second of its own,
+    in the order they came back, and the form opens for them in it."""
     event, new_client = queued
+    _start_of_a_second()
     now = time.time()
     runners = []
     for late in (30, 29, 28):
@@ -282,10 +284,24 @@ def test_late_runners_coming_back_together_open_the_form_at_the_rate(queued):
         runners.append(runner)
     pages = [runner.get(form_url(event.slug)).get_data(as_text=True) for runner in runners]
     assert is_form(pages[0]) and isinstance(held(runners[0], event.slug), passes.Admission)
-    for runner, html in zip(runners[1:], pages[1:], strict=True):
+    booked = [held(runner, event.slug) for runner in runners[1:]]
+    first_second = int(now)
+    assert [ticket.booked for ticket in booked] == [first_second + 1, first_second + 2]
+    for ticket, html in zip(booked, pages[1:], strict=True):
         assert not is_form(html)
         refresh = re.search(r'<meta http-equiv="refresh" content="(\d+)">', html)
-        assert refresh and 1 <= int(refresh.group(1)) <= 2
-        assert isinstance(held(runner, event.slug), passes.Ticket)  # their place kept
-    time.sleep(1.05)
-    assert is_form(runners[1].get(form_url(event.slug)).get_data(as_text=True))
+        assert refresh and int(refresh.group(1)) == ticket.booked - first_second
+        # Back when the page says: inside the booked second.
+        assert ticket.booked <= now + int(refresh.group(1)) + 0.05 < ticket.booked + 1
+    # Early (the second before the booked one): still waiting, the booking kept.
+    early = runners[2].get(form_url(event.slug)).get_data(as_text=True)
+    assert not is_form(early) and held(runners[2], event.slug) == booked[1]
+    for runner, ticket in zip(runners[1:], booked, strict=True):
+        time.sleep(max(0.0, ticket.slot - time.time()))
+        assert is_form(runner.get(form_url(event.slug)).get_data(as_text=True))
+        assert isinstance(held(runner, event.slug), passes.Admission)
+
+
+def _start_of_a_second() -> None:
+    """Sleep until a whole second has just begun (a test's steps then share one)."""
+    time.sleep(1.02 - time.time() % 1)

@@ -6,6 +6,7 @@ import itertools
 import threading
 import time
 
+import pytest
 import redis
 
 from funrun.opening import passes, slots
@@ -140,3 +141,98 @@ def test_an_old_ticket_or_one_from_the_future_is_refused(app):
     assert passes.read(_ticket(now + 10, now + 3600), "city-1", now) is None
     too_far = _ticket(now + passes.LONGEST_WAIT + 60, now)
     assert passes.read(too_far, "city-1", now) is None
+
+
+# --- the form's whole seconds ------------------------------------------------------------
+
+
+def _redis_second(url: str) -> float:
+    seconds, micros = redis.Redis.from_url(url).time()
+    return seconds + micros / 1_000_000
+
+
+def _start_of_a_second(url: str) -> int:
+    """Sleep until a second has just begun on Redis's clock; that second."""
+    time.sleep(1.02 - _redis_second(url) % 1)
+    return int(_redis_second(url))
+
+
+def test_the_form_opens_rate_a_second_and_books_the_next_seconds_in_order(queued_app, redis_url):
+    with queued_app.app_context():
+        second = _start_of_a_second(redis_url)
+        turns = [slots.form_turn(14, 3) for _ in range(10)]
+    assert all(turn is not None for turn in turns)
+    assert [turn.admitted for turn in turns] == [True] * 3 + [False] * 7  # type: ignore[union-attr]
+    assert [turn.second - second for turn in turns] == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3]  # type: ignore[union-attr]
+    store = redis.Redis.from_url(redis_url)
+    counts = [int(store.get(slots.key(14, f"form:{second + k}")) or 0) for k in range(5)]
+    assert counts == [3, 3, 3, 1, 0]
+    booked = turns[3]
+    assert booked is not None
+    # The ticket's moment is a hair into the booked second, on this process's clock.
+    assert 0 < booked.at - (second + 1) < 0.05 and booked.given == pytest.approx(
+        booked.now, abs=0.05
+    )
+
+
+def test_a_booked_second_is_kept_until_it_comes_then_opens_without_counting_again(
+    queued_app, redis_url
+):
+    with queued_app.app_context():
+        second = _start_of_a_second(redis_url)
+        for _ in range(2):
+            slots.form_turn(15, 2)  # the second is full
+        mine = slots.form_turn(15, 2)
+        assert mine is not None and not mine.admitted and mine.second == second + 1
+        early = slots.form_turn(15, 2, held=mine.second)
+        assert early is not None and not early.admitted and early.second == mine.second
+        time.sleep(max(0.0, mine.at - time.time()))
+        back = slots.form_turn(15, 2, held=mine.second)
+        assert back is not None and back.admitted and int(back.given) == mine.second
+        # Counted once: one place of the booked second is still free for someone else.
+        other = slots.form_turn(15, 2)
+        assert other is not None and other.admitted
+        full = slots.form_turn(15, 2)
+        assert full is not None and not full.admitted
+
+
+def test_a_runner_late_for_their_second_gets_this_one_if_it_has_room(queued_app, redis_url):
+    with queued_app.app_context():
+        second = _start_of_a_second(redis_url)
+        late = slots.form_turn(16, 2, held=second - 3)
+        assert late is not None and late.admitted
+        slots.form_turn(16, 2)
+        again = slots.form_turn(16, 2, held=second - 3)
+        assert again is not None and not again.admitted and again.second == second + 1
+
+
+def test_many_at_once_never_open_the_form_more_than_the_rate_in_a_second(queued_app, redis_url):
+    """Eight threads, 400 runners whose slots came at once: each second's openings (when
+    the form let them in, and the seconds booked) stay within the rate, and every booked
+    second opens for its holder when it comes."""
+    rate = 40
+    turns: list[slots.FormTurn] = []
+    lock = threading.Lock()
+
+    def come_back() -> None:
+        with queued_app.app_context():
+            mine = [slots.form_turn(17, rate) for _ in range(50)]
+        with lock:
+            turns.extend(turn for turn in mine if turn is not None)
+
+    threads = [threading.Thread(target=come_back) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(turns) == 400
+    per_second: dict[int, int] = {}
+    for turn in turns:
+        per_second[turn.second] = per_second.get(turn.second, 0) + 1
+        if turn.admitted:
+            assert int(turn.given) == turn.second
+    assert max(per_second.values()) <= rate
+    # No second skipped while others waited: the seconds booked follow one another.
+    seconds = sorted(per_second)
+    assert seconds == list(range(seconds[0], seconds[0] + len(seconds)))
+    assert sum(per_second.values()) == 400 and len(seconds) <= 400 // rate + 2
