@@ -39,6 +39,7 @@ import json
 import os
 import random
 import re
+import resource
 import statistics
 import sys
 import time
@@ -97,7 +98,8 @@ class Tally:
     post_ms: list[float] = field(default_factory=list)
     waiting_bytes: int = 0
     form_hits: list[float] = field(default_factory=list)
-    #: When the server opened the form (from the admission it signed).
+    #: When the server opened the form (from the admission it signed; epoch seconds on
+    #: the server's clock, so whole seconds are the server's).
     form_opened: list[float] = field(default_factory=list)
     requests: int = 0
     loop_lag_ms: list[float] = field(default_factory=list)
@@ -238,7 +240,8 @@ class Load:
 
     def opened_at(self, person: Person) -> float | None:
         """When the server opened the form for the person (their admission's issue time,
-        signed in it), on this run's clock; None if they hold none (no queue)."""
+        signed in it: epoch seconds on the server's clock, which whole seconds are
+        counted on); None if they hold none (no queue)."""
         from itsdangerous import BadSignature, URLSafeSerializer
 
         from config import TestingConfig
@@ -248,8 +251,7 @@ class Load:
             data = signer.loads(person.cookies.get("funrun_queue", ""))
         except BadSignature:
             return None
-        issued = float(data[3]) - 20 * 60
-        return issued - (time.time() - time.perf_counter()) - self.start
+        return float(data[3]) - 20 * 60
 
     async def watch_lag(self) -> None:
         """How late this process's event loop wakes (the load generator's own delay)."""
@@ -489,6 +491,16 @@ async def report_progress(load: Load, people: list[Person]) -> None:
         )
 
 
+def loop_factory() -> Any:
+    """uvloop's event loop when installed (a dev dependency): the generator's own cost per
+    request is what its latencies include, and uvloop's is about half asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--people", type=int, default=50_000)
@@ -530,8 +542,13 @@ def main(argv: list[str] | None = None) -> int:
         gunicorn(env, port=ports[1], workers=args.workers, extra_args=extra),
     ):
         wall = time.perf_counter()
-        people, tally = asyncio.run(simulate(args, ports))
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            people, tally = runner.run(simulate(args, ports))
         wall = time.perf_counter() - wall
+        own_after = resource.getrusage(resource.RUSAGE_SELF)
+    # The servers have stopped (and reaped their workers): their CPU is the children's.
+    servers = resource.getrusage(resource.RUSAGE_CHILDREN)
     stored = check_database(args.database_url)
     registered = sum(p.registered for p in people)
     admitted = sum(p.admitted is not None for p in people)
@@ -591,6 +608,13 @@ def main(argv: list[str] | None = None) -> int:
             "p99": round(percentile(tally.loop_lag_ms, 0.99), 1),
             "max": round(max(tally.loop_lag_ms, default=0), 1),
         },
+        "cpu_s": {
+            "load_generator": round(
+                own_after.ru_utime + own_after.ru_stime - own.ru_utime - own.ru_stime, 1
+            ),
+            "servers_and_setup": round(servers.ru_utime + servers.ru_stime, 1),
+            "event_loop": "uvloop" if loop_factory() is not None else "asyncio",
+        },
         "load_average": os.getloadavg(),
     }
     checks = {
@@ -606,10 +630,10 @@ def main(argv: list[str] | None = None) -> int:
             "worst_overtaken_in_slot_order_s", 0
         )
         <= 1.25,
-        "form never hit faster than the rate (+1 s granularity)": figures["form_rate"].get(
+        "form never opened more than the rate in a whole second": figures["form_rate"].get(
             "max_per_whole_second", 0
         )
-        <= args.rate * 1.25 + 1,
+        <= args.rate,
     }
     figures["checks"] = checks
     RESULTS_DIR.mkdir(exist_ok=True)

@@ -21,7 +21,7 @@ from markupsafe import escape
 from funrun.opening.passes import Ticket
 
 #: The waiting page asks again halfway to the slot, but not sooner than this or later
-#: than that (seconds), and at the slot itself when it is nearer than that.
+#: than that (seconds), and in the slot's own second when it is nearer than that.
 SOONEST_REFRESH = 5
 LATEST_REFRESH = 60
 
@@ -70,11 +70,13 @@ class Words:
     thousands: str
 
 
-def refresh_after(wait: float) -> int:
-    """Whole seconds until the waiting page asks again: halfway to the slot (5-60 s), or
-    at the slot when it is nearer (a few requests a runner, however long the wait)."""
-    halfway = max(SOONEST_REFRESH, min(LATEST_REFRESH, math.ceil(wait / 2)))
-    return max(1, min(math.ceil(wait), halfway))
+def refresh_after(slot: float, now: float) -> int:
+    """Whole seconds until the waiting page asks again: halfway to the slot (5-60 s), or,
+    when it is nearer, as the slot's second begins (the page can only wait whole seconds,
+    so it comes back in that second, at now's fraction of it): a few requests a runner,
+    however long the wait."""
+    halfway = max(SOONEST_REFRESH, min(LATEST_REFRESH, math.ceil((slot - now) / 2)))
+    return max(1, min(math.floor(slot) - math.floor(now), halfway))
 
 
 def _html(text: str) -> str:
@@ -142,7 +144,7 @@ def render(words: Words, ticket: Ticket, now: float, path: str, notices: list[st
     name = str(escape(ticket.name))
     return PAGE.format(
         lang=words.lang,
-        refresh=refresh_after(wait),
+        refresh=refresh_after(ticket.slot, now),
         title=words.title,
         name=name,
         css=words.css,

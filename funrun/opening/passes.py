@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from funrun.opening.slots import GRANULARITY
+from funrun.opening.slots import due
 
 #: How long an admission lets its holder fill the form (seconds).
 ADMISSION_SECONDS = 20 * 60
@@ -45,9 +45,8 @@ class Ticket:
         return max(0.0, self.slot - now)
 
     def due(self, now: float) -> bool:
-        """Whether the slot has come: within the queue's granularity, or for a booked
-        second, once it has begun (coming a hair early would miss it)."""
-        return self.slot - now <= (0.0 if self.booked else GRANULARITY)
+        """Whether the slot has come: its whole second has begun."""
+        return due(self.slot, now)
 
     def place(self, now: float) -> int:
         """Runners admitted before this one, counting this one: ceil(wait x rate)."""
@@ -81,7 +80,9 @@ def ticket(found: Ticket) -> str:
 
 def admission(event_id: int, slug: str, now: float) -> str:
     """A signed admission to the event's form, from ``now`` for ADMISSION_SECONDS."""
-    return _serializer().dumps([ADMISSION, event_id, slug, round(now + ADMISSION_SECONDS, 3)])
+    # Down to the millisecond, never up: the moment stays in the second it was given in.
+    expires = math.floor((now + ADMISSION_SECONDS) * 1000) / 1000
+    return _serializer().dumps([ADMISSION, event_id, slug, expires])
 
 
 def read(value: str | None, slug: str, now: float) -> Ticket | Admission | None:

@@ -14,6 +14,7 @@ next second with room.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -22,9 +23,6 @@ from flask import current_app
 
 log = logging.getLogger(__name__)
 
-#: A slot this close to now is admitted at once (seconds): the page's refresh is whole
-#: seconds anyway, and nobody waits for a fraction of one.
-GRANULARITY = 0.25
 #: After Redis failed, a process lets runners through without asking it for this long
 #: (seconds), rather than have every arrival wait for a timeout.
 RETRY_AFTER_FAILURE = 5.0
@@ -32,15 +30,15 @@ RETRY_AFTER_FAILURE = 5.0
 TIMEOUT = 0.5
 
 #: KEYS[1] the event's next free slot; ARGV: microseconds a slot, "queue" (always take a
-#: slot) or "if_due" (take one only if it is due now), the granularity in microseconds.
-#: Returns {slot, now, taken}.
+#: slot) or "if_due" (take one only if it is due now: in this whole second). Returns
+#: {slot, now, taken}.
 SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local step = tonumber(ARGV[1])
 local free = tonumber(redis.call('GET', KEYS[1]) or '0')
 local slot = math.max(now, free)
-if ARGV[2] == 'if_due' and slot > now + tonumber(ARGV[3]) then
+if ARGV[2] == 'if_due' and math.floor(slot / 1000000) > tonumber(t[1]) then
   return {slot, now, 0}
 end
 redis.call('SET', KEYS[1], string.format('%d', slot + step), 'PX',
@@ -49,6 +47,17 @@ return {slot, now, 1}
 """
 
 _down_until = 0.0
+
+
+def due(slot: float, now: float) -> bool:
+    """Whether a slot (epoch seconds) has come: the queue's granularity is the whole second.
+
+    Waiting pages refresh whole seconds after they were drawn, so a runner can be brought
+    back inside their slot's second but not to its fraction; slots are 1/rate apart, so
+    no second holds more than ``rate`` of them, and the form's count per second
+    (:func:`form_turn`) keeps it so whoever comes late.
+    """
+    return math.floor(slot) <= math.floor(now)
 
 
 @dataclass(frozen=True)
@@ -64,8 +73,8 @@ class Slot:
 
     @property
     def due(self) -> bool:
-        """Whether the slot has come (within the granularity): admitted at once."""
-        return self.at <= self.now + GRANULARITY
+        """Whether the slot has come: it falls in this whole second (admitted at once)."""
+        return due(self.at, self.now)
 
 
 def _client() -> redis.Redis | None:
@@ -194,9 +203,7 @@ def take(event_id: int, rate: int, *, only_if_due: bool = False) -> Slot | None:
     """
     step = max(1, round(1_000_000 / rate))
     mode = "if_due" if only_if_due else "queue"
-    answer = _run(
-        "funrun_queue_script", [key(event_id)], [step, mode, round(GRANULARITY * 1_000_000)]
-    )
+    answer = _run("funrun_queue_script", [key(event_id)], [step, mode])
     if answer is None:
         return None
     slot, now, taken = answer

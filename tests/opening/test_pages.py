@@ -47,8 +47,11 @@ def is_form(html: str) -> bool:
 
 @pytest.fixture
 def queued(queued_app: Flask, make_event):
-    """An event admitting one runner a second, and a client factory of the queued app."""
+    """An event admitting one runner a second, and a client factory of the queued app;
+    the test starts as a whole second begins (slots are due in their whole second, so a
+    test's next arrival or call, a few milliseconds later, is still in the same one)."""
     event = make_event(admit_rate=1, quota=100)
+    _start_of_a_second()
     return event, queued_app.test_client
 
 
@@ -112,6 +115,7 @@ def test_the_waiting_page_reads_neither_redis_nor_the_database(queued, queued_ap
         sa_event.remove(engine, "before_cursor_execute", count)
     assert statements == []
     assert store.get(slots.key(event.id)) == before
+    store.close()
 
 
 def test_when_the_slot_comes_the_refresh_opens_the_form(queued):
@@ -188,9 +192,16 @@ def test_redis_down_mid_rush_lets_runners_through(app, database_url, make_event)
             db.engine.dispose()
 
 
-def test_refresh_comes_at_the_slot_when_near_and_halfway_5_to_60_s_when_not():
-    waits = (0.3, 1, 4.2, 5, 7, 12, 40, 100, 1000)
-    assert [refresh_after(w) for w in waits] == [1, 1, 5, 5, 5, 6, 20, 50, 60]
+def test_refresh_comes_in_the_slots_second_when_near_and_halfway_5_to_60_s_when_not():
+    now = 1_000_000.6
+    waits = (0.3, 0.5, 1, 4.2, 5, 7, 12, 40, 100, 1000)
+    # 0.3 s: the slot's second begins in 0.4 s, so the page asks again 1 s from now,
+    # inside it; 1 s: the slot (1,000,001.6) is in the next second too; 4.2: its second
+    # begins in 3.4 s, so 4 s from now, nearer than the halfway floor of 5.
+    assert [refresh_after(now + w, now) for w in waits] == [1, 1, 1, 4, 5, 5, 6, 20, 50, 60]
+    for wait in (0.5, 1, 2.9, 4.2):  # (0.3: the slot's second is now's: due, no page)
+        back = now + refresh_after(now + wait, now)
+        assert int(back) == int(now + wait)  # back inside the slot's second
 
 
 # --- the public API --------------------------------------------------------------------

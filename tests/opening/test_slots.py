@@ -25,10 +25,12 @@ def test_slots_follow_arrival_order_one_step_apart(queued_app, redis_url):
     assert [b - a for a, b in itertools.pairwise(micros)] == [100_000] * 19
     assert not taken[-1].due  # type: ignore[union-attr]
     assert 1.8 < taken[-1].at - taken[-1].now <= 1.9 + 0.01  # type: ignore[union-attr]
-    stored = int(redis.Redis.from_url(redis_url).get(slots.key(7)) or 0)
+    with redis.Redis.from_url(redis_url) as store:
+        stored = int(store.get(slots.key(7)) or 0)
+        expires_in = store.pttl(slots.key(7))
     assert stored == micros[-1] + 100_000
     # Kept an hour past the last slot promised, then forgotten.
-    assert 3_601_000 < redis.Redis.from_url(redis_url).pttl(slots.key(7)) <= 3_602_100
+    assert 3_601_000 < expires_in <= 3_602_100
 
 
 def test_slots_under_the_rate_are_all_due_at_once(queued_app):
@@ -66,9 +68,10 @@ def test_take_if_due_leaves_a_busy_queue_alone(queued_app, redis_url):
     with queued_app.app_context():
         slots.take(10, 1)  # due now
         slots.take(10, 1)  # one second away: the queue is busy
-        before = redis.Redis.from_url(redis_url).get(slots.key(10))
-        refused = slots.take(10, 1, only_if_due=True)
-        assert redis.Redis.from_url(redis_url).get(slots.key(10)) == before
+        with redis.Redis.from_url(redis_url) as store:
+            before = store.get(slots.key(10))
+            refused = slots.take(10, 1, only_if_due=True)
+            assert store.get(slots.key(10)) == before
         free = slots.take(11, 1, only_if_due=True)
     assert refused is not None and not refused.taken and 0.5 < refused.at - refused.now <= 2
     assert free is not None and free.taken and free.due
@@ -147,7 +150,8 @@ def test_an_old_ticket_or_one_from_the_future_is_refused(app):
 
 
 def _redis_second(url: str) -> float:
-    seconds, micros = redis.Redis.from_url(url).time()
+    with redis.Redis.from_url(url) as store:
+        seconds, micros = store.time()
     return seconds + micros / 1_000_000
 
 
@@ -164,8 +168,8 @@ def test_the_form_opens_rate_a_second_and_books_the_next_seconds_in_order(queued
     assert all(turn is not None for turn in turns)
     assert [turn.admitted for turn in turns] == [True] * 3 + [False] * 7  # type: ignore[union-attr]
     assert [turn.second - second for turn in turns] == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3]  # type: ignore[union-attr]
-    store = redis.Redis.from_url(redis_url)
-    counts = [int(store.get(slots.key(14, f"form:{second + k}")) or 0) for k in range(5)]
+    with redis.Redis.from_url(redis_url) as store:
+        counts = [int(store.get(slots.key(14, f"form:{second + k}")) or 0) for k in range(5)]
     assert counts == [3, 3, 3, 1, 0]
     booked = turns[3]
     assert booked is not None
