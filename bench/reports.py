@@ -172,20 +172,14 @@ def peak_rss_mb() -> float:
 
 
 def child(variant: str, out_dir: Path) -> dict[str, Any]:
-    """Run one variant in this (fresh) process and return its figures."""
+    """Run one variant in this (fresh) process and return its figures.
+
+    Each variant imports what it uses, after the app: a variant's peak RSS holds the app
+    and its own code, not another variant's (the XLSX writer, the dashboard's series).
+    """
     from funrun import create_app
     from funrun.extensions import db
-    from funrun.reports.dashboard import dashboard
-    from funrun.reports.exports import totals_csv
-    from funrun.reports.exports import totals_xlsx as write_totals_xlsx
-    from funrun.reports.figures import tour_figures
-    from funrun.reports.roster_files import (
-        RosterWords,
-        roster_csv,
-        roster_events,
-        roster_query,
-        roster_xlsx,
-    )
+    from funrun.reports.roster_files import RosterWords, roster_csv, roster_events
 
     app = create_app()
     result: dict[str, Any] = {"variant": variant}
@@ -195,6 +189,9 @@ def child(variant: str, out_dir: Path) -> dict[str, Any]:
         result["rss_before_mb"] = round(base, 1)
         started = time.perf_counter()
         if variant in ("dashboard_figures", "dashboard_page"):
+            from funrun.reports.dashboard import dashboard
+            from funrun.reports.figures import tour_figures
+
             call = tour_figures if variant == "dashboard_figures" else dashboard
             call()  # warm-up: statement caches, first connection
             times = []
@@ -220,6 +217,10 @@ def child(variant: str, out_dir: Path) -> dict[str, Any]:
             result["median_ms"] = max(result[f"{view}_ms"] for view in VIEWS)
             result["funnel_rows"] = {view: len(funnel_rows(view)) for view in VIEWS}
         elif variant == "totals_export":
+            from funrun.reports.exports import totals_csv
+            from funrun.reports.exports import totals_xlsx as write_totals_xlsx
+            from funrun.reports.figures import tour_figures
+
             figures = tour_figures()
             t0 = time.perf_counter()
             text_csv = totals_csv(figures)
@@ -238,6 +239,8 @@ def child(variant: str, out_dir: Path) -> dict[str, Any]:
             with (out_dir / "roster.csv").open(encoding="utf-8") as written:
                 result["rows"] = sum(1 for _ in written) - 1
         elif variant == "roster_xlsx":
+            from funrun.reports.roster_files import roster_xlsx
+
             warm_up(roster_csv)
             started = time.perf_counter()
             with (out_dir / "roster.xlsx").open("wb") as target:
@@ -245,6 +248,8 @@ def child(variant: str, out_dir: Path) -> dict[str, Any]:
                 connection = db.session.connection()
                 result["rows"] = roster_xlsx(connection, events, target, title="Roster")
         elif variant == "roster_csv_all_at_once":
+            from funrun.reports.roster_files import roster_query
+
             warm_up(roster_csv)
             started = time.perf_counter()
             rows = []

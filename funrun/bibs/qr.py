@@ -10,8 +10,6 @@ any resolution, unlike a bitmap that a renderer resamples.
 
 from __future__ import annotations
 
-import zxingcpp
-
 ERROR_LEVEL = "M"
 QUIET_ZONE = 4  # modules of white border the standard asks for
 
@@ -21,6 +19,10 @@ Runs = tuple[int, list[tuple[int, int, int]]]
 
 def dark_runs(payload: str) -> Runs:
     """The QR (level M) for ``payload`` as horizontal runs of dark modules."""
+    # Imported here, not at the top: every web worker imports this module (the e-ticket's
+    # SVG), and most never draw a QR; zxing-cpp is ~1.8 MB resident in each that loads it.
+    import zxingcpp
+
     code = zxingcpp.create_barcode(payload, zxingcpp.BarcodeFormat.QRCode, ec_level=ERROR_LEVEL)
     image = memoryview(code.to_image(scale=1, add_quiet_zones=False))
     size = image.shape[0]
