@@ -81,6 +81,8 @@ class Person:
     #: The slot the queue gave (from the signed ticket; None: admitted on arrival).
     slot: float | None = None
     registered: bool = False
+    #: When the server opened the form for them (epoch seconds, server's clock).
+    opened: float | None = None
     outcome: str = "pending"
     #: Waiting for the page's refresh (no request in flight): safe to stop at the end.
     sleeping: bool = False
@@ -340,6 +342,7 @@ class Load:
             opened = self.opened_at(person)
             if opened is not None:
                 tally.form_opened.append(opened)
+                person.opened = opened
             hidden = {m[0].decode(): m[1].decode() for m in HIDDEN.findall(content)}
             hidden.update({m[1].decode(): m[0].decode() for m in HIDDEN_REVERSED.findall(content)})
             body = urlencode({**form_fields(person.index), **hidden}).encode()
@@ -407,6 +410,14 @@ def lateness_figures(people: list[Person]) -> dict[str, Any]:
         assert person.admitted is not None
         worst = max(worst, latest - person.admitted)
         latest = max(latest, person.admitted)
+    # The same on the server's clock (when it opened the form): the queue's own order,
+    # without the network's jitter in when the answer reached the person.
+    worst_server = 0.0
+    latest = float("-inf")
+    for person in by_slot:
+        if person.opened is not None:
+            worst_server = max(worst_server, latest - person.opened)
+            latest = max(latest, person.opened)
     return {
         "queued": len(queued),
         "after_slot_p50_s": round(percentile(late, 0.5), 3),
@@ -414,6 +425,7 @@ def lateness_figures(people: list[Person]) -> dict[str, Any]:
         "after_slot_max_s": round(max(late), 3),
         "before_slot_min_s": round(min(late), 3),
         "worst_overtaken_in_slot_order_s": round(worst, 3),
+        "worst_overtaken_in_slot_order_server_s": round(worst_server, 3),
     }
 
 
@@ -533,6 +545,8 @@ def main(argv: list[str] | None = None) -> int:
         FUNRUN_RATE_LIMITS="off",
     )
     extra = ["--backlog", "4096"]
+    if os.environ.get("BENCH_GCONF"):  # an experiment's gunicorn settings (a config file)
+        extra += ["--config", os.environ["BENCH_GCONF"]]
     if args.threads > 1:  # gthread: a waiting page need not wait behind a form's render
         extra += ["--worker-class", "gthread", "--threads", str(args.threads)]
     ports = [free_port(), free_port()]
@@ -626,10 +640,11 @@ def main(argv: list[str] | None = None) -> int:
         and stored["distinct_people"] == registered
         and stored["confirmed_count"] == registered,
         "waiting page p99 < 100 ms": figures["refresh_ms"]["p99"] < 100,
-        "admissions in slot order within the granularity": figures["slots"].get(
-            "worst_overtaken_in_slot_order_s", 0
+        # The granularity is the whole second (a slot is due once its second begins).
+        "admissions in slot order within the granularity (server's clock)": figures["slots"].get(
+            "worst_overtaken_in_slot_order_server_s", 0
         )
-        <= 1.25,
+        <= 1.0,
         "form never opened more than the rate in a whole second": figures["form_rate"].get(
             "max_per_whole_second", 0
         )

@@ -3,12 +3,14 @@
 An anonymous registration of a queued event takes a slot only if one is due now (the
 API has no page to wait on); while the queue is busy it gets 429 with Retry-After (when
 the slots already promised run out), unless it shows a valid admission from the
-waiting page in the ``Queue-Admission`` header. Partners' tokens are not queued: they
+waiting page in the ``Queue-Admission`` header (one runner an admission, as on the form).
+Partners' tokens are not queued: they
 have their own limit. Without Redis, or when Redis fails, nothing is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 from flask import request
@@ -32,7 +34,11 @@ def busy(event_id: int, slug: str) -> Response | None:
         return None
     held = passes.read(request.headers.get(HEADER), slug, passes.now())
     if isinstance(held, Admission) and held.event_id == event_id:
-        return None
+        # One admission, one runner: the same request again (a lost answer) keeps it;
+        # another body finds it used, and queues as if it had none.
+        body = hashlib.sha256(request.get_data(cache=True)).hexdigest()
+        if slots.claim(event_id, held.nonce, body, passes.ADMISSION_SECONDS):
+            return None
     slot = slots.take(event_id, rate, only_if_due=True)
     if slot is None or slot.taken:
         return None

@@ -10,6 +10,7 @@ puts the ticket or admission on the answer (a cookie scoped to the event's form)
 from __future__ import annotations
 
 import math
+import secrets
 
 from flask import (
     current_app,
@@ -35,6 +36,7 @@ from funrun.opening.lane import (
     turn_ticket,
 )
 from funrun.opening.passes import Admission, Ticket
+from funrun.registration.tokens import SUBMISSION_SHAPE
 
 
 def waiting_page(ticket: Ticket, now: float) -> Response:
@@ -44,6 +46,13 @@ def waiting_page(ticket: Ticket, now: float) -> Response:
     response = make_response(html)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _sent_form() -> str:
+    """What claims an admission: the form's own id (the same form sent again keeps it),
+    or, for a POST without a well-formed one, something no other POST sends."""
+    ref = request.form.get("submission", "")
+    return ref if SUBMISSION_SHAPE.fullmatch(ref) else secrets.token_hex(16)
 
 
 class Gate:
@@ -59,9 +68,8 @@ class Gate:
         self._cookie: tuple[str, int] | None = None
         admitted = request.environ.get(ADMITTED)  # by the fast lane, on arrival
         if admitted is not None:
-            event_id, given, value = admitted
-            self.admission = Admission(event_id, slug, given + passes.ADMISSION_SECONDS)
-            self._cookie = (value, passes.ADMISSION_SECONDS)
+            self.admission = passes.read(admitted, slug, self.now)  # type: ignore[assignment]
+            self._cookie = (admitted, passes.ADMISSION_SECONDS)
 
     def waiting(self) -> Response | None:
         """The waiting page while the runner's ticket is not due (reads nothing), or for
@@ -92,8 +100,17 @@ class Gate:
         rate = event.admit_rate
         if not rate or not slots.enabled():
             return None
-        if self.admission is not None and self.admission.event_id == event.id:
-            return None
+        admission = self.admission
+        if admission is not None and admission.event_id == event.id:
+            if request.method != "POST" or slots.claim(
+                event.id, admission.nonce, _sent_form(), passes.ADMISSION_SECONDS
+            ):
+                return None
+            # The admission registered another form: it lets one runner through.
+            flash(_("This turn in the queue has already been used to register a runner. "
+                    "You are in the queue again."), "error")  # fmt: skip
+            back = url_for("registration.register_page", slug=event.slug, back=1)
+            return self.finish(redirect(back, code=303), used_up=True)
         if request.method == "POST":
             # Nothing is registered: back to the page, which queues them (or shows the
             # place a ticket still holds).
@@ -111,15 +128,16 @@ class Gate:
 
     def _admit(self, event_id: int, given: float) -> None:
         """An admission given at ``given`` (when the form counted them)."""
-        self.admission = Admission(event_id, self.slug, given + passes.ADMISSION_SECONDS)
-        self._cookie = (passes.admission(event_id, self.slug, given), passes.ADMISSION_SECONDS)
+        value = passes.admission(event_id, self.slug, given)
+        self.admission = passes.read(value, self.slug, self.now)  # type: ignore[assignment]
+        self._cookie = (value, passes.ADMISSION_SECONDS)
 
-    def finish(self, response: Response, *, registered: bool = False) -> Response:
-        """Put the ticket or admission issued on ``response``; a registration ends the
-        admission it used."""
+    def finish(self, response: Response, *, used_up: bool = False) -> Response:
+        """Put the ticket or admission issued on ``response``; ``used_up`` (a registration,
+        or an admission another form used) ends the admission."""
         path = url_for("registration.register_page", slug=self.slug)
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        if registered:
+        if used_up:
             response.headers.add("Set-Cookie", cookie_header(app, path, "", 0))
         elif self._cookie is not None:
             value, seconds = self._cookie

@@ -9,6 +9,7 @@ shows. An admission lets its holder fill the event's form until it expires.
 from __future__ import annotations
 
 import math
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -55,11 +56,13 @@ class Ticket:
 
 @dataclass(frozen=True)
 class Admission:
-    """Leave to fill an event's form until ``expires`` (epoch seconds)."""
+    """Leave to fill an event's form until ``expires`` (epoch seconds), once: its
+    ``nonce`` is claimed by the one form it registers (:func:`funrun.opening.slots.claim`)."""
 
     event_id: int
     slug: str
     expires: float
+    nonce: str
 
 
 def _serializer() -> URLSafeSerializer:
@@ -82,7 +85,7 @@ def admission(event_id: int, slug: str, now: float) -> str:
     """A signed admission to the event's form, from ``now`` for ADMISSION_SECONDS."""
     # Down to the millisecond, never up: the moment stays in the second it was given in.
     expires = math.floor((now + ADMISSION_SECONDS) * 1000) / 1000
-    return _serializer().dumps([ADMISSION, event_id, slug, expires])
+    return _serializer().dumps([ADMISSION, event_id, slug, expires, secrets.token_urlsafe(9)])
 
 
 def read(value: str | None, slug: str, now: float) -> Ticket | Admission | None:
@@ -112,10 +115,10 @@ def read(value: str | None, slug: str, now: float) -> Ticket | Admission | None:
                 return None
             return found
         if data[0] == ADMISSION:
-            _kind, event_id, _slug, expires = data
-            if now >= expires:
+            _kind, event_id, _slug, expires, nonce = data
+            if now >= expires or not isinstance(nonce, str) or not 8 <= len(nonce) <= 32:
                 return None
-            return Admission(int(event_id), slug, float(expires))
+            return Admission(int(event_id), slug, float(expires), nonce)
     except (TypeError, ValueError):
         return None
     return None

@@ -17,6 +17,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from flask import current_app
@@ -88,6 +89,7 @@ def _client() -> redis.Redis | None:
         extensions["funrun_queue_redis"] = client
         extensions["funrun_queue_script"] = client.register_script(SCRIPT)
         extensions["funrun_queue_form_script"] = client.register_script(FORM_SCRIPT)
+        extensions["funrun_queue_claim_script"] = client.register_script(CLAIM_SCRIPT)
     return client
 
 
@@ -98,7 +100,8 @@ def enabled() -> bool:
 
 def key(event_id: int, clock: str = "next") -> str:
     """An event's queue key in Redis: ``next`` its next free slot; ``form`` the first
-    second the form may have room in, ``form:<second>`` the form's openings in it."""
+    second the form may have room in, ``form:<second>`` the form's openings in it;
+    ``used:<nonce>`` the form an admission registered."""
     return f"funrun:queue:{event_id}:{clock}"
 
 
@@ -181,7 +184,30 @@ def form_turn(event_id: int, rate: int, held: int = 0) -> FormTurn | None:
     return FormTurn(int(second), at, local_now, now / 1_000_000, bool(admitted))
 
 
-def _run(script: str, keys: list[str], args: list[int | str]) -> list[int] | None:
+#: KEYS[1] an admission's claim; ARGV: what claims it (the form's submission id), seconds
+#: to keep it. 1: claimed now or by the same form before; 0: another form used it.
+CLAIM_SCRIPT = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  return 1
+end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return 1
+end
+return 0
+"""
+
+
+def claim(event_id: int, nonce: str, by: str, seconds: int) -> bool:
+    """Whether an admission (its ``nonce``) may register what ``by`` names: the first
+    form sent with it claims it (for ``seconds``, its lifetime); the same form sent again
+    (corrected, or resent after a lost answer) keeps it; any other is refused, so a
+    copied admission cookie lets one runner through, not a crowd. True without Redis
+    or when it failed (the queue lets runners through then anyway)."""
+    claimed = _run("funrun_queue_claim_script", [key(event_id, f"used:{nonce}")], [by, seconds])
+    return claimed is None or bool(claimed)
+
+
+def _run(script: str, keys: list[str], args: list[int | str]) -> Any:
     """A queue script's answer, or None without Redis or when it failed (logged; the
     caller lets the runner through, and Redis is left alone for a while)."""
     global _down_until

@@ -90,7 +90,7 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
             token = submission and resent_registration(event.id, data.nik, submission)
             if token:
                 done = redirect(url_for("registration.manage", token=token, new=1))
-                return queue.finish(done, registered=True)
+                return queue.finish(done, used_up=True)
             flash(str(refused), "error")
             status = 409
             lost_link = True
@@ -99,7 +99,7 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
             status = 409
         else:
             done = redirect(url_for("registration.manage", token=new.manage_token, new=1))
-            return queue.finish(done, registered=True)
+            return queue.finish(done, used_up=True)
     elif request.method == "POST":
         status = 400
     page = render_template(

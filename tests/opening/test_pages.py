@@ -204,6 +204,59 @@ def test_refresh_comes_in_the_slots_second_when_near_and_halfway_5_to_60_s_when_
         assert int(back) == int(now + wait)  # back inside the slot's second
 
 
+def _submission_from(html: str) -> str:
+    match = re.search(r'name="submission" type="hidden" value="([^"]+)"', html)
+    assert match, "no submission id in the form"
+    return match.group(1)
+
+
+def test_an_admission_registers_one_runner_and_a_copy_of_it_is_sent_back(queued):
+    """A copied admission cookie lets one runner through, not a crowd: the form it
+    registered may come again (a lost answer, or corrected), any other is refused."""
+    event, new_client = queued
+    path = form_url(event.slug)
+    runner = new_client()
+    html = runner.get(path).get_data(as_text=True)  # admitted on arrival: the form
+    copied = runner.get_cookie(COOKIE, path=path).value  # type: ignore[union-attr]
+    sent = {**form_data(1), "csrf_token": csrf_from(html), "submission": _submission_from(html)}
+    wrong = runner.post(path, data={**sent, "nik": "12"})  # a mistake: shown again
+    assert wrong.status_code in (400, 422) and registrations() == 0
+    assert runner.post(path, data=sent).status_code == 302  # corrected: the same form
+    assert registrations() == 1
+
+    # The copy, in another browser: the form shows (GET), but another runner's form
+    # sent with it goes back to the queue, the copy dropped, nothing registered.
+    crowd = new_client()
+    crowd.set_cookie(COOKIE, copied, path=path)
+    other = crowd.get(path).get_data(as_text=True)
+    assert is_form(other)
+    refused = crowd.post(
+        path,
+        data={
+            **form_data(2),
+            "csrf_token": csrf_from(other),
+            "submission": _submission_from(other),
+        },
+    )
+    assert refused.status_code == 303 and refused.headers["Location"].endswith("?back=1")
+    assert crowd.get_cookie(COOKIE, path=path) is None
+    assert "sudah dipakai untuk mendaftarkan" in crowd.get(path + "?back=1").get_data(as_text=True)
+    # Without a well-formed form id, nothing can claim the used admission either.
+    crowd.set_cookie(COOKIE, copied, path=path)
+    bare = {**form_data(3), "csrf_token": csrf_from(other), "submission": "x"}
+    assert crowd.post(path, data=bare).status_code == 303
+    assert registrations() == 1
+
+    # The first form sent again (its answer lost): the runner's own link, no second runner.
+    resent = new_client()
+    resent.set_cookie(COOKIE, copied, path=path)
+    again = resent.post(
+        path, data={**sent, "csrf_token": csrf_from(resent.get(path).get_data(as_text=True))}
+    )
+    assert again.status_code == 302 and "/r/" in again.headers["Location"]
+    assert registrations() == 1
+
+
 # --- the public API --------------------------------------------------------------------
 
 
@@ -234,6 +287,10 @@ def test_api_admission_or_partner_token_passes_a_busy_queue(queued, queued_app):
         url, json=person_payload(2), headers={"Queue-Admission": admission}
     )
     assert admitted.status_code == 201
+    # One runner an admission: the same admission with another body queues as if it
+    # had none (the queue is still busy: 429).
+    reused = new_client().post(url, json=person_payload(5), headers={"Queue-Admission": admission})
+    assert reused.status_code == 429
     other_event = passes.admission(event.id + 1, event.slug, time.time())
     refused = new_client().post(
         url, json=person_payload(3), headers={"Queue-Admission": other_event}
