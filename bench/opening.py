@@ -326,6 +326,9 @@ class Load:
                 tally.waiting_bytes = len(content)
                 person.waited_pages += 1
                 first = False
+                if self.stopping:  # the run has ended: in line still
+                    person.outcome = "waiting"
+                    return
                 person.sleeping = True
                 await asyncio.sleep(int(refresh.group(1)))
                 person.sleeping = False
@@ -414,10 +417,20 @@ def lateness_figures(people: list[Person]) -> dict[str, Any]:
     # without the network's jitter in when the answer reached the person.
     worst_server = 0.0
     latest = float("-inf")
+    latest_person: Person | None = None
+    example: dict[str, Any] = {}
     for person in by_slot:
         if person.opened is not None:
-            worst_server = max(worst_server, latest - person.opened)
-            latest = max(latest, person.opened)
+            if latest - person.opened > worst_server:
+                worst_server = latest - person.opened
+                example = {
+                    "earlier_slot": vars(latest_person).copy(),
+                    "later_slot": vars(person).copy(),
+                }
+                for side in example.values():
+                    side.pop("cookies", None)
+            if person.opened > latest:
+                latest, latest_person = person.opened, person
     return {
         "queued": len(queued),
         "after_slot_p50_s": round(percentile(late, 0.5), 3),
@@ -426,6 +439,7 @@ def lateness_figures(people: list[Person]) -> dict[str, Any]:
         "before_slot_min_s": round(min(late), 3),
         "worst_overtaken_in_slot_order_s": round(worst, 3),
         "worst_overtaken_in_slot_order_server_s": round(worst_server, 3),
+        "worst_in_slot_order_example": example,
     }
 
 

@@ -42,7 +42,7 @@ def busy(event_id: int, slug: str) -> Response | None:
     slot = slots.take(event_id, rate, only_if_due=True)
     if slot is None or slot.taken:
         return None
-    wait = max(1, math.ceil(slot.at - slot.now))
+    wait = max(1, math.ceil(math.floor(slot.at) - slot.now))  # until the slot's second
     refused = problem(
         429,
         _("Many runners are registering right now. Please try again in %(seconds)s seconds.",

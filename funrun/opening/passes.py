@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from funrun.opening.slots import due
+from funrun.opening.slots import QUEUE_SHARE, due
 
 #: How long an admission lets its holder fill the form (seconds).
 ADMISSION_SECONDS = 20 * 60
@@ -42,16 +42,16 @@ class Ticket:
     booked: int = 0
 
     def wait(self, now: float) -> float:
-        """Seconds until the slot (0 when it has come)."""
-        return max(0.0, self.slot - now)
+        """Seconds until the slot comes: its whole second begins (0 when it has)."""
+        return max(0.0, math.floor(self.slot) - now)
 
     def due(self, now: float) -> bool:
         """Whether the slot has come: its whole second has begun."""
         return due(self.slot, now)
 
     def place(self, now: float) -> int:
-        """Runners admitted before this one, counting this one: ceil(wait x rate)."""
-        return max(1, math.ceil(self.wait(now) * self.rate))
+        """Runners admitted before this one, counting this one: the slots in the wait."""
+        return max(1, math.ceil(round(self.wait(now) * self.rate * QUEUE_SHARE, 6)))
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Per event one key holds the next free slot (microseconds since the epoch on Redis's own
 clock, so instances whose clocks differ still hand out one order). An arrival's slot is
-``max(now, next)``, and the next one ``1/rate`` later; the key expires an hour after the
+``max(now, next)``, and the next one ``1/rate`` later (``rate``: QUEUE_SHARE of the admit
+rate); the key expires an hour after the
 last slot it promised. Redis runs a script alone, so two arrivals never get one slot and
 slots follow arrival order.
 
@@ -24,6 +25,11 @@ from flask import current_app
 
 log = logging.getLogger(__name__)
 
+#: The queue hands out slots at this share of the admit rate. Runners come back a little
+#: late (their network; the page waits whole seconds), and a queue handing out exactly
+#: what the form may open would never win that time back: its backlog would grow by every
+#: late one. The form itself opens for at most the full rate in any second.
+QUEUE_SHARE = 0.9
 #: After Redis failed, a process lets runners through without asking it for this long
 #: (seconds), rather than have every arrival wait for a timeout.
 RETRY_AFTER_FAILURE = 5.0
@@ -221,15 +227,19 @@ def _run(script: str, keys: list[str], args: list[int | str]) -> Any:
         return None
 
 
+def step(rate: int) -> int:
+    """Microseconds between two slots at the admit rate ``rate`` (QUEUE_SHARE of it)."""
+    return max(1, round(1_000_000 / (rate * QUEUE_SHARE)))
+
+
 def take(event_id: int, rate: int, *, only_if_due: bool = False) -> Slot | None:
     """The next slot of the event's queue (``only_if_due``: only if it is due now).
 
     None when there is no queue: no Redis configured, or Redis failed (logged; the
     caller lets the runner through).
     """
-    step = max(1, round(1_000_000 / rate))
     mode = "if_due" if only_if_due else "queue"
-    answer = _run("funrun_queue_script", [key(event_id)], [step, mode])
+    answer = _run("funrun_queue_script", [key(event_id)], [step(rate), mode])
     if answer is None:
         return None
     slot, now, taken = answer

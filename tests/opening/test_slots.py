@@ -22,15 +22,17 @@ def test_slots_follow_arrival_order_one_step_apart(queued_app, redis_url):
     # The first comes at once; each next one 1/10 s after the one before (arrivals here
     # are faster than 10 a second, so the queue is busy after the first).
     assert taken[0].due  # type: ignore[union-attr]
-    assert [b - a for a, b in itertools.pairwise(micros)] == [100_000] * 19
+    step = slots.step(10)  # 1/9 s: the queue hands out QUEUE_SHARE of the rate
+    assert step == 111_111
+    assert [b - a for a, b in itertools.pairwise(micros)] == [step] * 19
     assert not taken[-1].due  # type: ignore[union-attr]
-    assert 1.8 < taken[-1].at - taken[-1].now <= 1.9 + 0.01  # type: ignore[union-attr]
+    assert 18 * step / 1e6 < taken[-1].at - taken[-1].now <= 19 * step / 1e6 + 0.01  # type: ignore[union-attr]
     with redis.Redis.from_url(redis_url) as store:
         stored = int(store.get(slots.key(7)) or 0)
         expires_in = store.pttl(slots.key(7))
-    assert stored == micros[-1] + 100_000
+    assert stored == micros[-1] + step
     # Kept an hour past the last slot promised, then forgotten.
-    assert 3_601_000 < expires_in <= 3_602_100
+    assert 3_601_000 < expires_in <= 3_600_000 + 20 * step // 1000 + 100
 
 
 def test_slots_under_the_rate_are_all_due_at_once(queued_app):
@@ -39,7 +41,7 @@ def test_slots_under_the_rate_are_all_due_at_once(queued_app):
         time.sleep(0.11)
         second = slots.take(8, 10)
     assert first and first.due and second and second.due
-    assert second.micros - first.micros >= 100_000
+    assert second.micros - first.micros >= slots.step(10)
 
 
 def test_concurrent_arrivals_never_share_a_slot(queued_app):
@@ -61,7 +63,8 @@ def test_concurrent_arrivals_never_share_a_slot(queued_app):
     ordered = sorted(got)
     gaps = [b - a for a, b in itertools.pairwise(ordered)]
     # Never closer than 1/rate; once the queue is busy (threads started), exactly that.
-    assert min(gaps) >= 10_000 and gaps[20:] == [10_000] * 379
+    step = slots.step(100)
+    assert min(gaps) >= step and gaps[20:] == [step] * 379
 
 
 def test_take_if_due_leaves_a_busy_queue_alone(queued_app, redis_url):
@@ -73,7 +76,8 @@ def test_take_if_due_leaves_a_busy_queue_alone(queued_app, redis_url):
             refused = slots.take(10, 1, only_if_due=True)
             assert store.get(slots.key(10)) == before
         free = slots.take(11, 1, only_if_due=True)
-    assert refused is not None and not refused.taken and 0.5 < refused.at - refused.now <= 2
+    assert refused is not None and not refused.taken
+    assert 0.5 < refused.at - refused.now <= 2 * slots.step(1) / 1e6
     assert free is not None and free.taken and free.due
 
 
@@ -107,7 +111,7 @@ def test_a_ticket_reads_back_with_its_place_and_wait(app):
     found = passes.read(_ticket(now + 10, now), "city-1", now + 2)
     assert isinstance(found, Ticket)
     assert (found.event_id, found.rate, found.name) == (3, 50, "Fun Run City 1")
-    assert found.wait(now + 2) == 8 and found.place(now + 2) == 400
+    assert found.wait(now + 2) == 8 and found.place(now + 2) == 8 * 50 * slots.QUEUE_SHARE
 
 
 def test_forged_malformed_and_other_events_passes_are_refused(app, database_url):
