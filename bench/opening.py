@@ -96,6 +96,9 @@ class Tally:
     errors: Counter[str] = field(default_factory=Counter)
     arrival_ms: list[float] = field(default_factory=list)
     refresh_ms: list[float] = field(default_factory=list)
+    #: Every waiting page's (arrival or refresh) answer: (when it came, seconds from the
+    #: start; its latency in ms), for the p99 of each 10 s of the run.
+    waiting_timeline: list[tuple[float, float]] = field(default_factory=list)
     form_ms: list[float] = field(default_factory=list)
     post_ms: list[float] = field(default_factory=list)
     waiting_bytes: int = 0
@@ -321,6 +324,7 @@ class Load:
                 if refresh is None:
                     break  # the form
                 (tally.arrival_ms if first else tally.refresh_ms).append(seconds * 1000)
+                tally.waiting_timeline.append((self.now(), seconds * 1000))
                 if first:
                     person.slot = self.slot_of(person)
                 tally.waiting_bytes = len(content)
@@ -419,8 +423,10 @@ def lateness_figures(people: list[Person]) -> dict[str, Any]:
     latest = float("-inf")
     latest_person: Person | None = None
     example: dict[str, Any] = {}
+    beyond = 0
     for person in by_slot:
         if person.opened is not None:
+            beyond += latest - person.opened > 1.0
             if latest - person.opened > worst_server:
                 worst_server = latest - person.opened
                 example = {
@@ -439,7 +445,20 @@ def lateness_figures(people: list[Person]) -> dict[str, Any]:
         "before_slot_min_s": round(min(late), 3),
         "worst_overtaken_in_slot_order_s": round(worst, 3),
         "worst_overtaken_in_slot_order_server_s": round(worst_server, 3),
+        # Let in over a second after someone whose slot came later (server's clock).
+        "overtaken_beyond_1_s_in_slot_order": beyond,
         "worst_in_slot_order_example": example,
+    }
+
+
+def p99_by_window(timeline: list[tuple[float, float]], width: float) -> dict[str, float]:
+    """The p99 latency of each ``width`` seconds of the run (where slow answers cluster)."""
+    windows: dict[int, list[float]] = {}
+    for at, ms in timeline:
+        windows.setdefault(int(at // width), []).append(ms)
+    return {
+        f"{int(k * width)}-{int((k + 1) * width)} s": round(percentile(v, 0.99), 1)
+        for k, v in sorted(windows.items())
     }
 
 
@@ -616,6 +635,7 @@ def main(argv: list[str] | None = None) -> int:
             "p99": round(percentile(tally.arrival_ms, 0.99), 1),
             "max": round(max(tally.arrival_ms, default=0), 1),
         },
+        "waiting_page_p99_ms_by_10_s": p99_by_window(tally.waiting_timeline, 10.0),
         "form_ms": {
             "p50": round(percentile(tally.form_ms, 0.50), 1),
             "p99": round(percentile(tally.form_ms, 0.99), 1),
