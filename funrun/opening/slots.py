@@ -171,14 +171,13 @@ def form_turn(event_id: int, rate: int, held: int = 0) -> FormTurn | None:
     """Whether the form opens now for a runner whose slot has come: never more than
     ``rate`` in one whole second, however many come back at once.
 
-    Queue slots are 1/rate apart, but runners come back whenever their page's refresh
-    lands (whole seconds after it was drawn), so a second can bring up to twice the rate.
-    The form counts its openings in each whole second (in Redis, shared by every
-    instance): a runner is let in while this second has room, or in the second they
-    hold; otherwise the first second with room is booked for them and their page
-    brings them back in it. Nobody is refused twice for the same second, so nobody
-    waits more than the seconds before them are full. ``held`` is the second a
-    runner's ticket holds (0: none). None: no Redis, or it failed (let through).
+    No second holds more slots than the rate, but runners come back late (their network,
+    a busy phone) into a later second, with that second's own runners. So the form
+    counts its openings in each whole second (in Redis, shared by every instance): a
+    runner is let in while this second has room, or in the second they hold; otherwise
+    the first second with room is booked for them and their page brings them back in
+    it, where they are not counted again. ``held`` is the second a runner's ticket
+    holds (0: none). None: no Redis, or it failed (let through).
     """
     answer = _run("funrun_queue_form_script", [key(event_id, "form:"), key(event_id, "form")],
                   [rate, held])  # fmt: skip
