@@ -68,8 +68,8 @@ class Gate:
         self._cookie: tuple[str, int] | None = None
         admitted = request.environ.get(ADMITTED)  # by the fast lane, on arrival
         if admitted is not None:
-            self.admission = passes.read(admitted, slug, self.now)  # type: ignore[assignment]
-            self._cookie = (admitted, passes.ADMISSION_SECONDS)
+            self.admission, value = admitted
+            self._cookie = (value, passes.ADMISSION_SECONDS)
 
     def waiting(self) -> Response | None:
         """The waiting page while the runner's ticket is not due (reads nothing), or for
@@ -107,17 +107,15 @@ class Gate:
             ):
                 return None
             # The admission registered another form: it lets one runner through.
-            flash(_("This turn in the queue has already been used to register a runner. "
-                    "You are in the queue again."), "error")  # fmt: skip
-            back = url_for("registration.register_page", slug=event.slug, back=1)
-            return self.finish(redirect(back, code=303), used_up=True)
+            return self.finish(self._back_to_queue(_(
+                "This turn in the queue has already been used to register a runner. "
+                "You are in the queue again.")), used_up=True)  # fmt: skip
         if request.method == "POST":
             # Nothing is registered: back to the page, which queues them (or shows the
             # place a ticket still holds).
-            flash(_("Your turn to fill in the form has ended, or you came without queueing. "
-                    "You are in the queue again."), "error")  # fmt: skip
-            back = url_for("registration.register_page", slug=event.slug, back=1)
-            return redirect(back, code=303)  # ?back: the app's page, with the message
+            return self._back_to_queue(_(
+                "Your turn to fill in the form has ended, or you came without queueing. "
+                "You are in the queue again."))  # fmt: skip
         ticket = arrive(slots.take(event.id, rate), event)
         if not isinstance(ticket, Ticket):
             # Due now, or Redis failed (logged): the runner goes through either way.
@@ -126,10 +124,16 @@ class Gate:
         self._cookie = (passes.ticket(ticket), math.ceil(ticket.wait(ticket.issued)) + LASTING)
         return self.finish(waiting_page(ticket, ticket.issued))
 
+    def _back_to_queue(self, reason: str) -> Response:
+        """A form refused before anything is registered: back to the page (``?back``: the
+        app's, which shows ``reason``), which queues them or shows the place they hold."""
+        flash(reason, "error")
+        back = url_for("registration.register_page", slug=self.slug, back=1)
+        return redirect(back, code=303)
+
     def _admit(self, event_id: int, given: float) -> None:
         """An admission given at ``given`` (when the form counted them)."""
-        value = passes.admission(event_id, self.slug, given)
-        self.admission = passes.read(value, self.slug, self.now)  # type: ignore[assignment]
+        self.admission, value = passes.admit(event_id, self.slug, given)
         self._cookie = (value, passes.ADMISSION_SECONDS)
 
     def finish(self, response: Response, *, used_up: bool = False) -> Response:

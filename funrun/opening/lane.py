@@ -28,8 +28,8 @@ from funrun.security import CSP
 
 PATH = re.compile(r"/events/([A-Za-z0-9_.\-]{1,64})/register")
 COOKIE = "funrun_queue"
-#: Where the app finds an admission this lane issued, signed (a WSGI key: never from a
-#: client).
+#: Where the app finds an admission this lane issued, and it signed (a WSGI key: never
+#: from a client).
 ADMITTED = "funrun.queue.admission"
 
 Answer = tuple[str, list[tuple[str, str]], bytes]
@@ -114,7 +114,7 @@ class QueueLane:
             ticket = arrive(slots.take(facts.id, facts.admit_rate), facts)
             if not isinstance(ticket, Ticket):
                 # Due now, or Redis failed (logged): through to the form, admitted.
-                environ[ADMITTED] = passes.admission(facts.id, slug, ticket)
+                environ[ADMITTED] = passes.admit(facts.id, slug, ticket)
                 return None
             wait = math.ceil(ticket.wait(ticket.issued))
             cookie = cookie_header(self.app, path, passes.ticket(ticket), wait + LASTING)

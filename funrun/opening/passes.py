@@ -81,11 +81,19 @@ def ticket(found: Ticket) -> str:
     )  # fmt: skip
 
 
+def admit(event_id: int, slug: str, now: float) -> tuple[Admission, str]:
+    """An admission to the event's form from ``now`` for ADMISSION_SECONDS, and it signed."""
+    # Down to the millisecond, never up: the moment stays in the second it was given in.
+    given = Admission(
+        event_id, slug, math.floor((now + ADMISSION_SECONDS) * 1000) / 1000,
+        secrets.token_urlsafe(9),
+    )  # fmt: skip
+    return given, _serializer().dumps([ADMISSION, event_id, slug, given.expires, given.nonce])
+
+
 def admission(event_id: int, slug: str, now: float) -> str:
     """A signed admission to the event's form, from ``now`` for ADMISSION_SECONDS."""
-    # Down to the millisecond, never up: the moment stays in the second it was given in.
-    expires = math.floor((now + ADMISSION_SECONDS) * 1000) / 1000
-    return _serializer().dumps([ADMISSION, event_id, slug, expires, secrets.token_urlsafe(9)])
+    return admit(event_id, slug, now)[1]
 
 
 def read(value: str | None, slug: str, now: float) -> Ticket | Admission | None:
