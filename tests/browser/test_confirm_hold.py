@@ -86,6 +86,9 @@ def test_a_partners_pages_on_a_phone(phone_page, live_server, make_event):
     batch = make_import(event, partner, "ojek-2026-12", total_rows=3, processed_rows=3, accepted=2)
     make_held(event.id, batch.id, partner.id, 1)
     make_held(event.id, batch.id, partner.id, 2)
+    # An event whose name has one long word (a sponsor's, a URL): its upload box still
+    # fits the phone (a fieldset is as wide as its widest word unless told otherwise).
+    make_event(name="Fun Run " + "Sponsorship" * 6, city="Medan", quota=5, bib_prefix="MDN")
     page = phone_page
     page.goto(f"{live_server}/login")
     page.fill("#email", "hr@ojek.example")
