@@ -76,14 +76,9 @@ def code_params(req: ScanRequest, event: ScanEvent | None) -> tuple[dict[str, An
     else:
         typed = split_typed_bib(code)
         result = None if typed else ScanResult.INVALID
+        # The statement compares a prefix with the event's own, and tells another
+        # event's prefix ("wrong_event", with its city) from one no event has ("invalid").
         typed_prefix, number = typed if typed else (None, None)
-        if typed_prefix is not None:
-            # A prefix no event has is invalid; another event's is "wrong_event" there
-            # (the statement compares it with the event's own). Rare: typed bibs are
-            # mostly bare numbers, so the hot statement does not look prefixes up.
-            city = city_of_prefix(typed_prefix)
-            if city is None:
-                result, typed_prefix, number = ScanResult.INVALID, None, None
         kind = "typed"
     return {
         "result": None if result is None else str(result),

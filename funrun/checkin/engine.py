@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    and_,
     bindparam,
     case,
     cast,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    or_,
     select,
     true,
     update,
@@ -38,7 +40,6 @@ from funrun import fastdb
 from funrun.accounts.models import Role
 from funrun.checkin.codes import code_params
 from funrun.checkin.desk import Desk, DeskEvent, DeskUser, read_desk, token_hash
-from funrun.checkin.entry import city_of_event
 from funrun.checkin.models import ScanResult
 from funrun.checkin.outcomes import CheckInView, RunnerView, ScanOutcome
 from funrun.checkin.pickup import check_shirt, pickup_view, proxy_refused, write_pickup
@@ -47,6 +48,7 @@ from funrun.checkin.scanrequest import ScanRequest
 from funrun.checkin.statements import (
     CHECKIN_COLUMNS,
     CHECKINS,
+    EVENTS,
     EXTRA_COLUMNS,
     LOG_COLUMNS,
     SCAN_LOG,
@@ -73,15 +75,23 @@ def _one_statement(desk: Select[Any], pickup: bool = False) -> Select[Any]:
     limit (``proxy_refused``, counted first under the event's row lock: pickup.py)."""
     d = desk.cte("desk")
     go = select(d.c.user_id, d.c.event_id, d.c.bib_prefix).where(d.c.allowed).cte("go")
-    result = param("result", String)
+    result, qr_event = param("result", String), param("qr_event", Integer)
+    typed_prefix = param("typed_prefix", String)
     verdict = (
         select(
             case(
                 (result.is_not(None), result),
-                (param("qr_event", Integer) != go.c.event_id, str(ScanResult.WRONG_EVENT)),
+                (qr_event != go.c.event_id, str(ScanResult.WRONG_EVENT)),
                 (
-                    param("typed_prefix", String) != func.upper(go.c.bib_prefix),
-                    str(ScanResult.WRONG_EVENT),
+                    typed_prefix != go.c.bib_prefix,
+                    # Another event's prefix names that event; one no event has is wrong.
+                    case(
+                        (
+                            exists().where(EVENTS.c.bib_prefix == typed_prefix),
+                            str(ScanResult.WRONG_EVENT),
+                        ),
+                        else_=str(ScanResult.INVALID),
+                    ),
                 ),
             ).label("result")
         )
@@ -126,6 +136,7 @@ def _one_statement(desk: Select[Any], pickup: bool = False) -> Select[Any]:
             func.coalesce(
                 select(made.c.id).scalar_subquery(), select(prior.c.id).scalar_subquery()
             ).label("checkin_id"),
+            _other_city(verdict.c.result, qr_event, typed_prefix, go.c.event_id),
         )
         .select_from(verdict)
         .cte("outcome")
@@ -165,7 +176,28 @@ def _one_statement(desk: Select[Any], pickup: bool = False) -> Select[Any]:
         prior.c.checked_in_at,
         prior.c.email,
         prior.c.device,
+        outcome.c.other_city,
     ).select_from(d.outerjoin(outcome, true()).outerjoin(reg, true()).outerjoin(prior, true()))
+
+
+def _other_city(verdict: Any, qr_event: Any, typed_prefix: Any, event_id: Any) -> Any:
+    """For a bib of another event, that event's city (entry.city_of_event and
+    city_of_prefix, in the statement: no round trip of its own)."""
+    e = EVENTS.alias("x")
+    return (
+        select(e.c.city)
+        .where(
+            verdict == str(ScanResult.WRONG_EVENT),
+            or_(
+                e.c.id == qr_event,
+                and_(e.c.bib_prefix == typed_prefix, e.c.id != event_id),
+            ),
+        )
+        .order_by(e.c.date.desc())
+        .limit(1)
+        .scalar_subquery()
+        .label("other_city")
+    )
 
 
 #: The check-in API by token: who, where and the scan in one round trip.
@@ -198,7 +230,7 @@ def _in_steps(desk: Desk, params: dict[str, Any]) -> tuple[Any, ...]:
         desk.may_scan,
     )
     if desk.event is None or desk.user is None or not desk.may_scan:
-        return (*head, *([None] * 12))
+        return (*head, *([None] * 13))
     event_id, user_id = desk.event.id, desk.user.id
     runner = prior = None
     begin_write()
@@ -267,7 +299,8 @@ def _in_steps(desk: Desk, params: dict[str, Any]) -> tuple[Any, ...]:
     ).one()
     runner_fields = tuple(runner) if runner is not None else (None,) * 6
     prior_fields = (prior.checked_in_at, prior.email, prior.device) if prior else (None,) * 3
-    return (*head, logged.result, checkin_id, logged.id, *runner_fields, *prior_fields)
+    # The desk was known, so identify() named another event's city already (code_params).
+    return (*head, logged.result, checkin_id, logged.id, *runner_fields, *prior_fields, None)
 
 
 def _write(desk: Desk | None, params: dict[str, Any]) -> tuple[Any, ...]:
@@ -346,7 +379,8 @@ def _outcome(
 ) -> tuple[Desk, ScanOutcome | None]:
     """The desk and the outcome from the write's row."""
     user_id, email, role, event_id, prefix, allowed, result_text, checkin_id, log_id = row[:9]
-    reg_id, name, shirt, status, member, enrolled, first_at, first_by, first_device = row[9:]
+    reg_id, name, shirt, status, member, enrolled, first_at, first_by, first_device = row[9:18]
+    other_city = other_city or row[18]
     desk = known or Desk(
         DeskUser(user_id, email, Role(role)) if user_id is not None else None,
         DeskEvent(event_id, prefix) if event_id is not None else None,
@@ -370,8 +404,6 @@ def _outcome(
             enrolled=bool(enrolled),
         )
     first = None
-    if result == ScanResult.WRONG_EVENT and other_city is None:
-        other_city = city_of_event(params["qr_event"])
     if result == ScanResult.CHECKED_IN:
         first = CheckInView(
             checkin_id, req.station, req.scanned_at or req.received_at, email, req.device

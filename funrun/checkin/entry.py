@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from funrun.checkin.models import METHODS
 from funrun.checkin.statements import run
@@ -72,7 +72,7 @@ def city_of_prefix(prefix: str, not_event_id: int | None = None) -> str | None:
     Only asked when a typed bib's prefix is not the event's: the answer "bib of another
     event" then names where it belongs, and a prefix no event has stays "invalid".
     """
-    query = select(Event.city).where(func.upper(Event.bib_prefix) == prefix.upper())
+    query = select(Event.city).where(Event.bib_prefix == prefix.upper())
     if not_event_id is not None:
         query = query.where(Event.id != not_event_id)
     rows = run(query.order_by(Event.date.desc()).limit(1))

@@ -203,7 +203,12 @@ def log_row(
         param("id_checked", Boolean),
         registration_id,
         checkin_id,
-        case((result != str(ScanResult.WRONG_EVENT), param("bib", Integer)), else_=None),
+        # No bib of this event: one of another event, or a code that names none.
+        case(
+            (result == str(ScanResult.WRONG_EVENT), None),
+            (result == str(ScanResult.INVALID), None),
+            else_=param("bib", Integer),
+        ),
         bindparam("offline_answer", type_=col.offline_answer.type),
         bindparam("scanned_at", type_=col.scanned_at.type),
         bindparam("now", type_=col.received_at.type),

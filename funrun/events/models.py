@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from enum import StrEnum
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -78,6 +86,9 @@ class Event(db.Model):
         CheckConstraint("reminder_days_before BETWEEN 1 AND 30", name="reminder_days_before_range"),
         CheckConstraint("proxy_limit BETWEEN 0 AND 50", name="proxy_limit_range"),
         CheckConstraint("walkup_allowance >= 0", name="walkup_allowance_positive"),
+        # In capitals, as typed bibs are read (checkin.engine looks prefixes up).
+        CheckConstraint("bib_prefix = upper(bib_prefix)", name="bib_prefix_upper"),
+        Index("ix_events_bib_prefix", "bib_prefix"),
         CheckConstraint("group_hold_days BETWEEN 1 AND 60", name="group_hold_days_range"),
         CheckConstraint("opening IN ('first_come', 'ballot')", name="opening_known"),
         # A ballot commits to its seed (by its hash, published) before anyone enters.
