@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import atexit
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from sqlalchemy import URL, Connection, Engine, Executable, Row, create_engine
-from sqlalchemy.engine import Compiled, Dialect
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, IntegrityError, InvalidRequestError
 
 from funrun.extensions import db
 
@@ -165,9 +166,57 @@ def run(statement: Executable, params: Mapping[str, Any] | None = None) -> list[
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-#: Each hot Core statement compiled once per process (keyed by identity; the statement is
-#: kept with it, so its id cannot be reused by another object).
-_compiled: dict[int, tuple[Executable, Compiled]] = {}
+#: A parameter the caller gives on each run (in a :class:`HotPlan`).
+_GIVEN = object()
+
+
+@dataclass(frozen=True)
+class HotPlan:
+    """A hot Core statement compiled once: its numbered text, and for each ``$n`` where
+    its value comes from (the caller's parameter ``key``, through the type's bind
+    ``processor``; or a literal of the statement, ``fixed``, processed already)."""
+
+    statement: Executable
+    text: str
+    positions: tuple[tuple[str, Callable[[Any], Any] | None, Any], ...]
+
+    @classmethod
+    def compile(cls, statement: Executable, dialect: Dialect) -> HotPlan:
+        compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+        unescape = {v: k for k, v in compiled.escaped_bind_names.items()}
+        binds = {name: bind for bind, name in compiled.bind_names.items()}
+        processors = compiled._bind_processors
+        positions = []
+        for position in compiled.positiontup or ():
+            name = unescape.get(position, position)
+            bind, process = binds[name], processors.get(name)
+            if bind.required:
+                positions.append((bind.key, process, _GIVEN))
+            else:
+                value = bind.effective_value
+                fixed = process(value) if process is not None and value is not None else value
+                positions.append((bind.key, None, fixed))
+        return cls(statement, compiled.string, tuple(positions))
+
+    def values(self, params: Mapping[str, Any]) -> list[Any]:
+        """The ``$1, $2...`` values for ``params`` (what ``construct_params`` and the bind
+        processors give, without building the dictionary of every parameter each run)."""
+        values = []
+        for key, process, fixed in self.positions:
+            if fixed is not _GIVEN:
+                values.append(fixed)
+                continue
+            try:
+                value = params[key]
+            except KeyError:
+                raise InvalidRequestError(f"A value is required for parameter {key!r}") from None
+            values.append(process(value) if process is not None and value is not None else value)
+        return values
+
+
+#: Each hot Core statement's plan, made once per process (keyed by identity; the statement
+#: is kept in it, so its id cannot be reused by another object).
+_plans: dict[int, HotPlan] = {}
 #: The numbered-parameter dialect, per dialect class.
 _numbered: dict[type[Dialect], Dialect] = {}
 
@@ -196,13 +245,13 @@ def run_hot(statement: Executable, params: Mapping[str, Any]) -> list[tuple[Any,
     bench/registration.py. Rows come as the driver gives them (no result types applied):
     for answers that are ids, numbers and flags.
     """
-    kept = _compiled.get(id(statement))
-    if kept is None or kept[0] is not statement:
-        kept = statement, statement.compile(dialect=_numbered_dialect())  # type: ignore[attr-defined]
-        _compiled[id(statement)] = kept
-    compiled = kept[1]
-    values = compiled.construct_params(params)
-    for name, process in compiled._bind_processors.items():
-        if values.get(name) is not None:
-            values[name] = process(values[name])
-    return fetch(compiled.string, [values[name] for name in compiled.positiontup or ()])
+    plan = hot_plan(statement)
+    return fetch(plan.text, plan.values(params))
+
+
+def hot_plan(statement: Executable) -> HotPlan:
+    """The statement's :class:`HotPlan`, compiled on its first run in this process."""
+    plan = _plans.get(id(statement))
+    if plan is None or plan.statement is not statement:
+        plan = _plans[id(statement)] = HotPlan.compile(statement, _numbered_dialect())
+    return plan
