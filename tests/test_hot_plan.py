@@ -19,6 +19,7 @@ from sqlalchemy.sql import Executable
 
 from funrun import fastdb
 from funrun.checkin.engine import SCAN_AT_DESK, SCAN_BY_TOKEN, SCAN_WITH_PICKUP
+from funrun.checkin.replay import REPLAY_PG
 from funrun.registration.models import RegistrationStatus
 from funrun.registration.register import one_statement
 from funrun.registration.terms import TERMS_STATEMENT
@@ -27,6 +28,7 @@ HOT: dict[str, Executable] = {
     "scan by token": SCAN_BY_TOKEN,
     "scan at a desk": SCAN_AT_DESK,
     "pickup": SCAN_WITH_PICKUP,
+    "replay": REPLAY_PG,
     "terms": TERMS_STATEMENT,
     "take a place": one_statement(RegistrationStatus.CONFIRMED),
     "join the waitlist": one_statement(RegistrationStatus.WAITLISTED),
