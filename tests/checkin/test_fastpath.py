@@ -165,22 +165,13 @@ def test_a_typed_bib_of_another_event_names_its_city_and_is_logged(
         assert statements == (["fetch"] if fastdb.available() else []), code
         return answer.status_code, answer.get_json()
 
-    status, wrong = scan("MDN0001", **typed)
-    assert (status, wrong["result"], wrong["other_event"]) == (
-        409,
-        "wrong_event",
-        {"city": "Medan"},
-    )
+    for code, extra in (("MDN0001", typed), (bib_signer().sign(medan.id, 1), {})):
+        status, wrong = scan(code, **extra)
+        assert (status, wrong["result"]) == (409, "wrong_event"), code
+        assert wrong["other_event"] == {"city": "Medan"}, code
     status, nowhere = scan("QQQ0001", **typed)
     assert (status, nowhere["result"]) == (422, "invalid")
     assert "other_event" not in nowhere
-    signed = bib_signer().sign(medan.id, 1)
-    status, elsewhere = scan(signed)
-    assert (status, elsewhere["result"], elsewhere["other_event"]) == (
-        409,
-        "wrong_event",
-        {"city": "Medan"},
-    )
     status, right = scan("jkt-0001", **typed)
     assert (status, right["result"]) == (201, "checked_in")
     assert right["registration"]["bib"] == "JKT 0001"
@@ -189,8 +180,8 @@ def test_a_typed_bib_of_another_event_names_its_city_and_is_logged(
     assert [tuple(row) for row in logged] == [
         ("confirm_identity", 1),
         ("wrong_event", None),
-        ("invalid", None),
         ("wrong_event", None),
+        ("invalid", None),
         ("checked_in", 1),
     ]
 
