@@ -19,6 +19,7 @@ from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.sql import Executable
 
 from funrun import fastdb
+from funrun.checkin.desk import _DESK as DESK
 from funrun.checkin.engine import SCAN_AT_DESK, SCAN_BY_TOKEN, SCAN_WITH_PICKUP
 from funrun.checkin.replay import REPLAY_PG
 from funrun.registration.models import RegistrationStatus
@@ -30,6 +31,7 @@ HOT: dict[str, Executable] = {
     "scan at a desk": SCAN_AT_DESK,
     "pickup": SCAN_WITH_PICKUP,
     "replay": REPLAY_PG,
+    "desk": DESK,
     "terms": TERMS_STATEMENT,
     "take a place": one_statement(RegistrationStatus.CONFIRMED),
     "join the waitlist": one_statement(RegistrationStatus.WAITLISTED),

@@ -267,17 +267,6 @@ def test_hot_statements_are_prepared_and_kept(
     assert custom <= 5
 
 
-def test_the_named_statements_fit_psycopgs_cache_of_parsed_queries() -> None:
-    """psycopg parses a query's %(name)s placeholders again on every run when the query is
-    longer than its cache allows (4 KB): 0.2 ms of worker CPU a scan, measured. The scans
-    themselves go numbered through fastdb.run_hot (no parsing on the client, whatever
-    their length), and so do replays; the desk goes with named parameters."""
-    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
-
-    for name in ("desk",):
-        assert len(HOT_STATEMENTS[name].encode()) < MAX_CACHED_STATEMENT_LENGTH, name
-
-
 def test_no_statement_on_the_fast_path_is_compiled_by_jit(
     app: Flask, postgres_url: str, make_event: Callable[..., Event]
 ) -> None:
