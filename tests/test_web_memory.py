@@ -2,8 +2,9 @@
 
 Every gunicorn worker holds its own copy of whatever it imports (issue 16, point 9: the
 roster CSV under 100 MB). Migrations (Alembic, Mako), PDFs (reportlab), QR drawing
-(zxing-cpp), the XLSX writer and the message senders (httpx) are imported where they
-are used, so a worker that never does those things never pays for them. The checks run
+(zxing-cpp), the XLSX writer, the message senders (httpx) and, without REDIS_URL, the
+Redis client are imported where they are used, so a worker that never does those things
+never pays for them. The checks run
 in a fresh interpreter: this test process has imported everything long ago.
 """
 
@@ -17,8 +18,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Loaded only by what needs them (migrating, PDFs, QR codes, XLSX files, sending).
-HEAVY = ("alembic", "flask_migrate", "mako", "reportlab", "zxingcpp", "xlsxwriter", "httpx")
+#: Loaded only by what needs them (migrating, PDFs, QR codes, XLSX files, sending; the
+#: opening queue and shared rate limits, which the embedded default runs without).
+HEAVY = (
+    "alembic",
+    "flask_migrate",
+    "mako",
+    "reportlab",
+    "zxingcpp",
+    "xlsxwriter",
+    "httpx",
+    "redis",
+)
 
 WORKER = """
 import json, re, sys
@@ -54,8 +65,11 @@ def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Completed
 
 
 def child_env(database_url: str) -> dict[str, str]:
+    """A child's environment: the testing configuration on ``database_url``, without
+    Redis (the embedded default; rate limits then count in memory)."""
+    inherited = {name: value for name, value in os.environ.items() if name != "REDIS_URL"}
     return {
-        **os.environ,
+        **inherited,
         "FUNRUN_ENV": "testing",
         "TEST_DATABASE_URL": database_url,  # what the testing configuration reads
         "PYTHONPATH": str(ROOT),

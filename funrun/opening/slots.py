@@ -18,10 +18,12 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis
 from flask import current_app
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,10 @@ def _client() -> redis.Redis | None:
     extensions = current_app.extensions
     client = extensions.get("funrun_queue_redis")
     if client is None:
+        # Imported here: a process without REDIS_URL (the embedded default) never loads
+        # the client, 5.9 MB of a web worker's memory (tests/test_web_memory.py).
+        import redis
+
         client = redis.Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
         extensions["funrun_queue_redis"] = client
         extensions["funrun_queue_script"] = client.register_script(SCRIPT)
@@ -218,9 +224,11 @@ def _run(script: str, keys: list[str], args: list[int | str]) -> Any:
     global _down_until
     if _client() is None or time.monotonic() < _down_until:
         return None
+    from redis import RedisError  # loaded by _client() already
+
     try:
         return current_app.extensions[script](keys=keys, args=args)
-    except redis.RedisError as failed:
+    except RedisError as failed:
         _down_until = time.monotonic() + RETRY_AFTER_FAILURE
         log.warning("queue: Redis failed (%s); letting runners through for a while", failed)
         return None
