@@ -66,8 +66,8 @@ def param(name: str, type_: Any) -> Any:
 def desk_query(token_hash: Any, slug: Any) -> Select[Any]:
     """Who (by API token) and where (by slug), and whether they may scan there: one row.
 
-    Short aliases keep the scan statement that embeds this under psycopg's 4 KB cache of
-    parsed queries (a longer one is parsed again on every scan).
+    The scan statement by token embeds it; both go numbered through
+    :func:`funrun.fastdb.run_hot` on PostgreSQL, so their length costs no parsing.
     """
     users, tokens, events = USERS.alias("u"), _TOKENS.alias("t"), EVENTS.alias("e")
     assignments = _ASSIGNMENTS.alias("a")
