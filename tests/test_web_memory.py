@@ -4,8 +4,8 @@ Every gunicorn worker holds its own copy of whatever it imports (issue 16, point
 roster CSV under 100 MB). Migrations (Alembic, Mako), PDFs (reportlab), QR drawing
 (zxing-cpp), the XLSX writer, the message senders (httpx) and, without REDIS_URL, the
 Redis client are imported where they are used, so a worker that never does those things
-never pays for them. The checks run
-in a fresh interpreter: this test process has imported everything long ago.
+never pays for them. The checks run in a fresh interpreter: this test process has
+imported everything long ago.
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ def _client() -> redis.Redis | None:
     client = extensions.get("funrun_queue_redis")
     if client is None:
         # Imported here: a process without REDIS_URL (the embedded default) never loads
-        # the client, 5.9 MB of a web worker's memory (tests/test_web_memory.py).
+        # the client (3.5 MB of a web worker's RSS; tests/test_web_memory.py).
         import redis
 
         client = redis.Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
