@@ -27,20 +27,35 @@ def register_security_headers(app: Flask) -> None:
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        # Manage links carry their token in the path: never leak it in a Referer.
-        policy = "no-referrer" if request.path.startswith("/r/") else "same-origin"
-        response.headers.setdefault("Referrer-Policy", policy)
-        # Pages with a person's data are never stored by a browser or a proxy: a manage
-        # link's pages (whatever a view said), staff pages (unless a view chose), sign-in.
-        if request.path.startswith(NEVER_STORED):
-            response.headers["Cache-Control"] = "private, no-store"
-        elif request.path.startswith(STAFF_PATHS):
-            response.headers.setdefault("Cache-Control", "private, no-store")
-        if app.config.get("ENV_NAME") == "production":
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=63072000; includeSubDomains"
-            )
-        return response
+        return add_security_headers(app, request.path, response)
+
+
+def add_security_headers(app: Flask, path: str, response: Response) -> Response:
+    """Put :func:`security_headers` on ``response``, an answer to ``path``, where a view
+    did not set them (a manage link's pages are never stored, whatever a view said)."""
+    for name, value in security_headers(app, path):
+        if name == "Cache-Control" and path.startswith(NEVER_STORED):
+            response.headers[name] = value
+        else:
+            response.headers.setdefault(name, value)
+    return response
+
+
+def security_headers(app: Flask, path: str) -> list[tuple[str, str]]:
+    """The security headers of an answer to ``path`` (every answer of the app, and the
+    check-in lane's, :mod:`funrun.checkin.lane`)."""
+    # Manage links carry their token in the path: never leak it in a Referer.
+    policy = "no-referrer" if path.startswith("/r/") else "same-origin"
+    headers = [
+        ("Content-Security-Policy", CSP),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", policy),
+    ]
+    # Pages with a person's data are never stored by a browser or a proxy: a manage
+    # link's pages, staff pages (unless a view chose), sign-in.
+    if path.startswith((*NEVER_STORED, *STAFF_PATHS)):
+        headers.append(("Cache-Control", "private, no-store"))
+    if app.config.get("ENV_NAME") == "production":
+        headers.append(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"))
+    return headers

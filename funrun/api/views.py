@@ -21,6 +21,7 @@ from funrun.api.problems import problem
 from funrun.checkin.apiauth import by_session, caller, csrf_refused, staff_roles
 from funrun.checkin.models import STATIONS
 from funrun.checkin.roster import roster_response
+from funrun.checkin.scanrequest import with_device
 from funrun.checkin.services import (
     CheckInNotFound,
     ScanRequest,
@@ -94,10 +95,8 @@ def _scan_request(body: object) -> tuple[ScanRequest | None, Response | None]:
     (given once the caller is known to be allowed)."""
     if not isinstance(body, dict):
         return None, problem(400, _("The body must be a JSON object."), kind="bad-request")
-    if not isinstance(body.get("device"), str) or not body["device"]:
-        body = {**body, "device": request.headers.get("User-Agent", "")}
     try:
-        return read_scan(body), None
+        return read_scan(with_device(body, request.headers.get("User-Agent", ""))), None
     except ValidationFailed as failed:
         errors = failed.errors
     return None, problem(422, _("Some fields need correcting."), kind="validation", errors=errors)

@@ -269,6 +269,13 @@ class ScanRequest:
     pickup: Pickup | None = None
 
 
+def with_device(body: Mapping[str, Any], user_agent: str) -> Mapping[str, Any]:
+    """``body`` naming its device: the client's own name for it, else its User-Agent."""
+    if isinstance(body.get("device"), str) and body["device"]:
+        return body
+    return {**body, "device": user_agent}
+
+
 def read_scan(body: Mapping[str, Any]) -> ScanRequest:
     """``body`` checked by :class:`CheckInRequest` (raises :class:`ValidationFailed` with every
     field's messages): the request a scan runs."""
