@@ -78,8 +78,8 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
 
     # In front: a rush's queued arrivals and waiting-page refreshes, answered cheaply, and
     # race morning's scans by bearer clients (the same rule and answer, without dispatch).
-    app.wsgi_app = QueueLane(app.wsgi_app, app)  # type: ignore[method-assign]
     app.wsgi_app = ScanLane(app.wsgi_app, app, SlugConverter.regex)  # type: ignore[method-assign]
+    app.wsgi_app = QueueLane(app.wsgi_app, app)  # type: ignore[method-assign]
     from funrun.errors import register_error_handlers
     from funrun.security import register_security_headers
     from funrun.sessions import PageSessionInterface

@@ -27,9 +27,10 @@ import io
 import logging
 import re
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from werkzeug.http import HTTP_STATUS_CODES, parse_options_header
 
 from funrun.checkin.engine import run_scan
@@ -93,7 +94,7 @@ class ScanLane:
             return None
         if req.pickup is not None:
             return None
-        with self.app.app_context():
+        with self._app_context():
             try:
                 _desk, outcome = run_scan(req, slug=slug, token=token)
             except Exception as failed:  # the app answers it (and logs what it raises)
@@ -111,6 +112,13 @@ class ScanLane:
             *security_headers(self.app, environ["PATH_INFO"]),
         ]
         return f"{status} {HTTP_STATUS_CODES[status].upper()}", headers, answer  # as werkzeug
+
+    def _app_context(self) -> AbstractContextManager[Any]:
+        """The app context a request gets: the one already pushed for this app (as a
+        test's), else a new one (as in a worker), as Flask's request context does."""
+        if has_app_context() and current_app._get_current_object() is self.app:  # type: ignore[attr-defined]
+            return nullcontext()
+        return self.app.app_context()
 
     def _json(self, answer: dict[str, Any]) -> bytes:
         """``answer`` as ``jsonify`` writes it (the app's JSON provider and its layout)."""
