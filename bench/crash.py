@@ -13,8 +13,8 @@ tests/fault/test_crash_safety.py, which imports it from here.
 2. serves funrun from gunicorn (sync workers, loopback, small ``--graceful-timeout``);
 3. the registration rush: client threads, each with its own HTTP connection, register
    distinct people over both events; meanwhile a worker that is serving a request (found
-   through /proc: a child of the master holding the connection of a client still waiting
-   for its answer) is SIGKILLed every N acknowledged answers or every T seconds, and
+   through /proc, read while the workers are stopped: a child of the master holding the
+   connection of a client still waiting for its answer) is SIGKILLed every N acknowledged answers or every T seconds, and
    every few kills all the workers at once; the master starts new ones. A client whose
    connection dies retries the same body, as a real client would: the answer is then a
    201 or the 409 of a duplicate;
@@ -254,6 +254,18 @@ def client_ports(pid: int, connections: dict[str, int]) -> set[int]:
     return ports
 
 
+def _signal_all(pids: list[int], signum: int) -> list[int]:
+    """Send ``signum`` to each of ``pids``; those still alive to receive it."""
+    reached = []
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            continue
+        reached.append(pid)
+    return reached
+
+
 # --- clients ---------------------------------------------------------------------------
 
 
@@ -456,6 +468,12 @@ class Phase:
     def kill(self, ordinal: int, acks: int, at: float) -> None:
         """Kill a worker serving a request (after a second of looking, any worker).
 
+        The workers are stopped (SIGSTOP) before their connections are read, so the one
+        found holding a waiting client's connection is still holding it when it dies: a
+        scan is answered in about a millisecond, less than reading /proc takes, and a
+        worker looked at while running has often answered before the kill lands. Those
+        not killed are let go on (SIGCONT).
+
         Every ``kill_all_every``-th kill takes every worker at once: the master then has
         none left to serve while it starts new ones.
         """
@@ -466,7 +484,7 @@ class Phase:
         look_until = time.monotonic() + 1.0
         busy: list[int] = []
         while True:
-            workers = children(master)
+            workers = _signal_all(children(master), signal.SIGSTOP)
             waiting = set(self.awaiting)
             if waiting:
                 connections = {
@@ -474,21 +492,15 @@ class Phase:
                     for inode, port in accepted(self.server.port).items()
                     if port in waiting
                 }
-                # Checked again last: a client still waiting now loses its request below
-                # (a scan is answered in a few ms, about the time these reads take).
                 busy = [pid for pid in workers if client_ports(pid, connections) & self.awaiting]
             if busy or time.monotonic() >= look_until or self.stop.is_set():
                 break
+            _signal_all(workers, signal.SIGCONT)
             time.sleep(0.001)
         one = [random.choice(busy or workers)] if workers else []
         victims = workers if everyone else one
-        killed = []
-        for pid in victims:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-            except ProcessLookupError:
-                continue
+        killed = _signal_all(victims, signal.SIGKILL)
+        _signal_all([pid for pid in workers if pid not in killed], signal.SIGCONT)
         if not killed:
             return
         with self.lock:

@@ -82,11 +82,13 @@ def test_acknowledged_work_survives_killed_workers(
     # The fourth kill of each phase took every worker at once.
     assert [k["ordinal"] for k in rush.kills if k["all_workers"]] == [4], report
     assert [k["ordinal"] for k in burst.kills if k["all_workers"]] == [4], report
-    # Killed while a client waited for its answer: each such kill cuts a request. How many
-    # of the eight land so depends on the machine's timing (a fresh-clone CI saw 1, other
-    # runs 4 to 7), so this asks for one; what proves requests were cut in each phase is
-    # that its clients saw their connections die.
-    assert sum(k["serving"] for k in rush.kills + burst.kills) >= 1, report
+    # Killed while a client waited for its answer: each such kill cuts a request. The
+    # killer stops the workers before it looks, so what it finds is still so when it
+    # kills (looking at running workers, the kills of a scan burst answered in about a
+    # millisecond landed between requests: 0 of 4 in most runs, and one fresh-clone CI
+    # failed below); with a second to look, each kill finds a worker serving. What
+    # proves requests were cut in each phase is that its clients saw their connections die.
+    assert all(sum(k["serving"] for k in p.kills) >= 1 for p in (rush, burst)), report
     assert rush.tally.connection_errors >= 1 and burst.tally.connection_errors >= 1, report
     # Every person and scan was answered in the end (retries got through).
     assert rush.tally.gave_up == burst.tally.gave_up == 0, report
