@@ -64,7 +64,6 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
     refused = queue.check(event)
     if refused is not None:
         return refused
-    summary = summarise([event])[0]
     locale = str(get_locale())
     notice = current_privacy_notice(locale)
     form = RegistrationForm().for_event(event)
@@ -102,6 +101,7 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
             return queue.finish(done, used_up=True)
     elif request.method == "POST":
         status = 400
+    summary = summarise([event])[0]  # the places left, read only for a page shown
     page = render_template(
         "registration/form.html", form=form, summary=summary, notice=notice, lost_link=lost_link
     )
