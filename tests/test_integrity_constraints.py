@@ -154,6 +154,35 @@ def test_each_constraint_refuses_a_bad_row(fresh_app):
     assert not refused("scan_log", **scan(ids, event_id=ids["other_event"], registration_id=1))
 
 
+def test_a_ballot_entry_number_is_unique_in_its_event_and_other_rows_stay_out_of_its_index(
+    fresh_app,
+):
+    upgrade()
+    ids = seed()
+    entry = waitlisted(ids, seq=None) | {"status": "entered", "entry_number": 7}
+    assert not refused("registrations", **entry)
+    insert("registrations", **entry)
+    db.session.commit()
+    third = insert(
+        "people", nik_hash="m" * 64, nik_encrypted=b"x", birth_date=date(1992, 1, 1), gender="M"
+    )
+    db.session.commit()  # each refusal below rolls the session back
+    again = entry | {"person_id": third, "manage_token_hash": "e" * 64}
+    assert refused("registrations", **again)  # the same number twice in one event
+    assert not refused("registrations", **(again | {"entry_number": 8}))
+    assert not refused("registrations", **(again | {"event_id": ids["other_event"]}))
+    # Registrations that are not ballot entries (no number) are not in the index at all:
+    # the rush's inserts do not write to it (migration 0020).
+    with db.engine.connect() as conn:
+        unique = {
+            ix["name"]: ix for ix in inspect(conn).get_indexes("registrations") if ix["unique"]
+        }
+    where = unique["uq_registrations_event_id_entry_number"]["dialect_options"]
+    assert "entry_number IS NOT NULL" in str(
+        where.get("postgresql_where", where.get("sqlite_where"))
+    )
+
+
 def test_foreign_keys_that_queries_use_are_indexed(fresh_app):
     upgrade()
     with db.engine.connect() as conn:

@@ -92,7 +92,16 @@ class Registration(db.Model):
         # Bib numbers are unique in an event; a cancelled runner keeps (retires) theirs.
         UniqueConstraint("event_id", "bib_number"),
         UniqueConstraint("event_id", "waitlist_seq"),
-        UniqueConstraint("event_id", "entry_number"),
+        # Partial: only ballot entries have a number, and every other registration's
+        # insert (the rush's hot statement) then maintains no entry in it.
+        Index(
+            "uq_registrations_event_id_entry_number",
+            "event_id",
+            "entry_number",
+            unique=True,
+            sqlite_where=text("entry_number IS NOT NULL"),
+            postgresql_where=text("entry_number IS NOT NULL"),
+        ),
         # What a check-in's composite foreign key points at (its registration and event).
         UniqueConstraint("id", "event_id"),
         Index("ix_registrations_event_status_seq", "event_id", "status", "waitlist_seq"),
