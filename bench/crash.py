@@ -14,10 +14,10 @@ tests/fault/test_crash_safety.py, which imports it from here.
 3. the registration rush: client threads, each with its own HTTP connection, register
    distinct people over both events; meanwhile a worker that is serving a request (found
    through /proc, read while the workers are stopped: a child of the master holding the
-   connection of a client still waiting for its answer) is SIGKILLed every N acknowledged answers or every T seconds, and
-   every few kills all the workers at once; the master starts new ones. A client whose
-   connection dies retries the same body, as a real client would: the answer is then a
-   201 or the 409 of a duplicate;
+   connection of a client still waiting for its answer) is SIGKILLed every N
+   acknowledged answers or every T seconds, and every few kills all the workers at once;
+   the master starts new ones. A client whose connection dies retries the same body, as
+   a real client would: the answer is then a 201 or the 409 of a duplicate;
 4. the scan burst: the same with check-ins of signed bib QR codes over three stations
    (each pair scanned once, some scanned again later with a new ``client_ref``), retries
    with the same ``client_ref``;
