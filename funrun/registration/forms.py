@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from funrun.events.models import Event
 from funrun.people.rules import MAX_KPJ_TYPED, MAX_NIK_TYPED, MAX_PHONE_TYPED
 from funrun.registration.schemas import MAX_CONTACT, MAX_EMAIL, MAX_NAME, MAX_OCCUPATION
-from funrun.registration.services import SUBMISSION_SHAPE, new_submission_ref
+from funrun.registration.services import SUBMISSION_SHAPE, EventTerms, new_submission_ref
 
 #: Fields a runner may correct after registering.
 CONTACT_FIELDS = (
@@ -59,7 +59,7 @@ class ContactForm(FlaskForm):
         render_kw={"type": "tel", "inputmode": "tel", "maxlength": MAX_PHONE_TYPED},
     )
 
-    def for_event(self, event: Event) -> ContactForm:
+    def for_event(self, event: Event | EventTerms) -> ContactForm:
         """Offer the event's shirt sizes."""
         self.shirt_size.choices = [SelectChoice(size, size) for size in event.shirt_sizes]
         return self

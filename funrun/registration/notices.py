@@ -34,6 +34,14 @@ class NoticeRef:
     id: int
 
 
+@dataclass(frozen=True)
+class NoticeWords:
+    """What a page shows of the notice in force: its text and the consent box's label."""
+
+    body: str
+    consent_label: str
+
+
 @functools.lru_cache(maxsize=8)
 def notice_text(locale: str) -> tuple[str, str, str]:
     """Body, consent label and their SHA-256 for ``locale`` (read once per process)."""
@@ -50,6 +58,13 @@ def notice_from_file(path: Path, label: str) -> tuple[str, str, str]:
     (what a consent records it was shown)."""
     body = path.read_text(encoding="utf-8").strip()
     return body, label, hashlib.sha256(f"{body}\n\n{label}".encode()).hexdigest()
+
+
+def notice_words(locale: str) -> NoticeWords:
+    """The words of the notice in force in ``locale``, without the database: the stored
+    notice a consent records is the one with exactly these words (found by their digest)."""
+    body, label, _digest = notice_text(locale if locale in ("id", "en") else "id")
+    return NoticeWords(body, label)
 
 
 def current_privacy_notice(locale: str) -> PrivacyNotice:

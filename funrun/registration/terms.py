@@ -39,7 +39,8 @@ class RegisterableEvent(Protocol):
 
 @dataclass(frozen=True)
 class EventTerms:
-    """What registering reads of an event, without the ORM (the API's hot path)."""
+    """What registering reads of an event, without the ORM (the hot path of the API and
+    of the form's submission)."""
 
     id: int
     slug: str
@@ -60,6 +61,9 @@ class EventTerms:
     #: writes to try, nothing more (the write checks the pool under the lock).
     non_member_left: int | None = None
     partner_left: int | None = None
+    #: What the orderly queue needs of it (:class:`funrun.opening.lane.QueuedEvent`).
+    name: str = ""
+    admit_rate: int | None = None
 
     #: The same rule as the model's.
     accepts_registrations = Event.accepts_registrations
@@ -91,6 +95,8 @@ TERMS_STATEMENT: Select[Any] = select(
     places.balloting(),
     _left_in(Pool.NON_MEMBER),
     _left_in(Pool.PARTNER),
+    _EVENTS.name,
+    _EVENTS.admit_rate,
     select(_NOTICES.id)
     .where(_NOTICES.locale == bindparam("locale"), _NOTICES.sha256 == bindparam("sha"))
     .scalar_subquery(),

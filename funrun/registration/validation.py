@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 
@@ -29,6 +29,9 @@ from funrun.registration.schemas import (
     validate_contact,
     validate_registration,
 )
+
+if TYPE_CHECKING:
+    from funrun.registration.terms import EventTerms
 
 __all__ = [
     "MAX_CONTACT",
@@ -140,8 +143,9 @@ def national_format(e164: str | None) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
-def clean_registration(raw: Mapping[str, Any], event: Event) -> RegistrationData:
-    """Check every field of a new registration for ``event``; raise ValidationFailed."""
+def clean_registration(raw: Mapping[str, Any], event: Event | EventTerms) -> RegistrationData:
+    """Check every field of a new registration for ``event`` (read either way: the rules
+    use its date, age bounds and shirt sizes); raise ValidationFailed."""
     return RegistrationData.of(validate_registration(raw, event))
 
 

@@ -20,6 +20,7 @@ from funrun.registration import bp
 from funrun.registration.forms import CancelForm, ContactForm, RegistrationForm, RemindersForm
 from funrun.registration.keep_link import keep_link
 from funrun.registration.models import Registration, RegistrationSource, RegistrationStatus
+from funrun.registration.notices import notice_words
 from funrun.registration.reminder_switch import set_reminders
 from funrun.registration.services import (
     AlreadyCancelled,
@@ -27,6 +28,7 @@ from funrun.registration.services import (
     RegistrationClosed,
     cancel,
     current_privacy_notice,
+    event_terms,
     find_by_token,
     register,
     resent_registration,
@@ -58,25 +60,26 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
     waiting = queue.waiting()  # from the signed ticket alone: no database read
     if waiting is not None:
         return waiting
-    event = get_event(slug)
-    if event is None:
+    locale = str(get_locale())
+    # What registering needs, as the API reads it (remembered for a few seconds per
+    # process: a rush's forms read no event row; the write checks under the lock).
+    terms, notice = event_terms(slug, locale)
+    if terms is None:
         abort(404)
-    refused = queue.check(event)
+    refused = queue.check(terms)
     if refused is not None:
         return refused
-    locale = str(get_locale())
-    notice = current_privacy_notice(locale)
-    form = RegistrationForm().for_event(event)
+    form = RegistrationForm().for_event(terms)
     submission = form.sent_submission()
     status = 200
     lost_link = False
     if request.method == "POST" and form.validate():
         try:
-            data = clean_registration(form.raw(), event)
+            data = clean_registration(form.raw(), terms)
             new = register(
-                event,
+                terms,
                 data,
-                notice=notice,
+                notice=notice or current_privacy_notice(locale),
                 source=RegistrationSource.WEB,
                 locale=locale,
                 submission=submission,
@@ -86,7 +89,7 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
             status = 422
         except DuplicateRegistration as refused:
             # The same form again: its first sending registered; the answer was lost.
-            token = submission and resent_registration(event.id, data.nik, submission)
+            token = submission and resent_registration(terms.id, data.nik, submission)
             if token:
                 done = redirect(url_for("registration.manage", token=token, new=1))
                 return queue.finish(done, used_up=True)
@@ -101,9 +104,17 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
             return queue.finish(done, used_up=True)
     elif request.method == "POST":
         status = 400
-    summary = summarise([event])[0]  # the places left, read only for a page shown
+    # A page shown: the event as it is now, with the places left.
+    event = get_event(slug)
+    if event is None:
+        abort(404)
+    summary = summarise([event])[0]
     page = render_template(
-        "registration/form.html", form=form, summary=summary, notice=notice, lost_link=lost_link
+        "registration/form.html",
+        form=form,
+        summary=summary,
+        notice=notice_words(locale),
+        lost_link=lost_link,
     )
     return queue.finish(make_response(page, status))
 
