@@ -20,12 +20,14 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from funrun.audit.services import current_user_id, record
 from funrun.events.models import Tour
 from funrun.extensions import db
+from funrun.registration import terms_cache
 
 MAX_LOGO_BYTES = 100 * 1024
 #: A logo wider or taller than this is not a logo (and costs phones memory to decode).
@@ -85,6 +87,20 @@ class Brand:
     has_logo: bool
     #: Changes when the colours or logo change: the theme and logo URLs carry it.
     version: str
+
+
+def site_brand_now() -> Brand | None:
+    """The newest tour's brand, which every public page shows: remembered for a few
+    seconds per process as registration terms are (a rush's pages read no tour row), so
+    another process's edit shows within FUNRUN_TERMS_CACHE_SECONDS."""
+    seconds = current_app.config["FUNRUN_TERMS_CACHE_SECONDS"]
+
+    def load() -> tuple[Brand | None, Brand | None]:
+        brand = brand_of()
+        return brand, brand
+
+    # No event has an empty slug: this key is the brand's alone.
+    return terms_cache.remembered((str(db.engine.url), "", "brand"), seconds, load)[0]
 
 
 def brand_of(tour_id: int | None = None) -> Brand | None:
@@ -166,3 +182,4 @@ def save_identity(
         tour.logo, tour.logo_type = None, None
     record("tour_edit", user_id=current_user_id(), target=tour.slug)
     db.session.commit()
+    terms_cache.forget()  # this process's pages show the new identity at once

@@ -25,6 +25,7 @@ from funrun.events.identity import (
     check_png,
     clean_colour,
     save_identity,
+    site_brand_now,
     theme_css,
 )
 from funrun.events.models import Tour
@@ -165,7 +166,7 @@ def site_brand() -> Brand | None:
     """The newest tour's brand for the page being drawn (once per request), or None."""
     if "funrun_brand" not in g:
         try:
-            g.funrun_brand = brand_of()
+            g.funrun_brand = site_brand_now()
         except SQLAlchemyError:  # an error page after a failed query still renders
             g.funrun_brand = None
     return g.funrun_brand

@@ -9,6 +9,9 @@ quota, the bib range and the registration window under the event's row lock, so 
 closed event refuses at once whatever a process remembers. What may lag by up to the
 cache's life in another process is an organiser's change of shirt sizes or age rule;
 an edit made in this process forgets its event at once.
+
+The tour's brand, which every public page shows, is kept here the same way
+(:func:`funrun.events.identity.site_brand_now`, under an empty slug no event has).
 """
 
 from __future__ import annotations

@@ -263,3 +263,28 @@ def test_the_events_page_links_the_identity_form(organiser):
     client, _event = organiser
     html = client.get("/staff/events?lang=en").get_data(as_text=True)
     assert f'href="{URL}"' in html
+
+
+def test_pages_remember_the_brand_a_few_seconds_and_show_an_edit_here_at_once(app, organiser):
+    """Every public page shows the brand: a process reads the tour row once in
+    FUNRUN_TERMS_CACHE_SECONDS, so another process's edit shows within that time, and an
+    edit made through this process shows on its next page."""
+    from sqlalchemy import update
+
+    from funrun.registration import terms_cache
+
+    client, _event = organiser
+    assert send(client, colour="#1D4E89").status_code == 303
+    theme = re.compile(r"/tours/test-tour/theme\.css\?v=([0-9a-f]+)")
+    first = theme.search(browser(app).get("/").get_data(as_text=True)).group(1)
+    # Another process's edit (behind this one's back): not shown while remembered...
+    db.session.execute(update(Tour).where(Tour.slug == "test-tour").values(colour="#FFDD00"))
+    db.session.commit()
+    assert theme.search(browser(app).get("/").get_data(as_text=True)).group(1) == first
+    terms_cache.forget()  # ...and shown once this process's memory of it has expired
+    second = theme.search(browser(app).get("/").get_data(as_text=True)).group(1)
+    assert second != first
+    # An edit through this process: shown on the very next page.
+    assert send(client, colour="#0A7A3D").status_code == 303
+    third = theme.search(browser(app).get("/").get_data(as_text=True)).group(1)
+    assert third not in (first, second)
