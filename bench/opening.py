@@ -40,10 +40,15 @@ import os
 import random
 import re
 import resource
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -562,9 +567,84 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0,
         help="seconds the run goes on after the last arrival (0: until everyone is through)",
     )
+    parser.add_argument(
+        "--nginx",
+        action="store_true",
+        help="people reach the two instances through nginx (round robin, buffering, as "
+        "deploy/nginx/ proxies, over plain HTTP), not each instance directly",
+    )
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     return parser.parse_args(argv)
+
+
+NGINX = Path("/usr/sbin/nginx")
+
+
+@contextmanager
+def nginx_front(ports: list[int]) -> Iterator[int]:
+    """nginx on loopback in front of the instances on ``ports``; yields its port.
+
+    The load balancer of an opening: it reads each request whole, passes it to the next
+    instance in turn and takes the answer whole, with the proxy settings of
+    deploy/nginx/funrun.conf.template (its TLS aside: the generator speaks plain HTTP).
+    Closing the connection to a sync worker the moment an answer is whole is nginx's, as
+    it is in production.
+    """
+    if not NGINX.exists():
+        sys.exit(f"--nginx needs {NGINX} (apt-get install nginx)")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="funrun-opening-nginx-") as directory:
+        d = Path(directory)
+        temp = "".join(
+            f"    {kind}_temp_path {d / kind};\n"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        servers = "".join(f"        server {HOST}:{p} fail_timeout=0;\n" for p in ports)
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        (d / "nginx.conf").write_text(
+            f"{user}worker_processes 1;\npid {d / 'nginx.pid'};\nerror_log {d / 'error.log'};\n"
+            "events {\n    worker_connections 4096;\n}\n"
+            "http {\n    access_log off;\n"
+            f"{temp}"
+            f"    upstream funrun_app {{\n{servers}    }}\n"
+            f"    server {{\n        listen {HOST}:{port} backlog=4096;\n"
+            "        location / {\n"
+            "            proxy_pass http://funrun_app;\n"
+            "            proxy_http_version 1.1;\n"
+            '            proxy_set_header Connection "";\n'
+            "            proxy_set_header Host $host;\n"
+            "            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+            "            proxy_redirect off;\n"
+            "            proxy_request_buffering on;\n"
+            "            proxy_buffering on;\n"
+            "            proxy_buffer_size 16k;\n"
+            "            proxy_buffers 32 16k;\n"
+            "            proxy_busy_buffers_size 32k;\n"
+            "            proxy_connect_timeout 5s;\n"
+            "            proxy_read_timeout 40s;\n"
+            "        }\n    }\n}\n"
+        )
+        process = subprocess.Popen(
+            [str(NGINX), "-c", str(d / "nginx.conf"), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    socket.create_connection((HOST, port), timeout=1).close()
+                    break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        err = process.stderr.read().decode() if process.stderr else ""
+                        sys.exit(f"nginx did not start: {err}")
+                    time.sleep(0.05)
+            yield port
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -590,8 +670,11 @@ def main(argv: list[str] | None = None) -> int:
     ):
         wall = time.perf_counter()
         own = resource.getrusage(resource.RUSAGE_SELF)
-        with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            people, tally = runner.run(simulate(args, ports))
+        with (
+            nginx_front(ports) if args.nginx else nullcontext(None) as front,
+            asyncio.Runner(loop_factory=loop_factory()) as runner,
+        ):
+            people, tally = runner.run(simulate(args, [front] if front else ports))
         wall = time.perf_counter() - wall
         own_after = resource.getrusage(resource.RUSAGE_SELF)
     # The servers have stopped (and reaped their workers): their CPU is the children's.
