@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import stat
 import threading
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -317,9 +318,15 @@ def test_nothing_is_generated_unless_allowed(tmp_path):
 def test_workers_starting_together_share_one_complete_key(tmp_path):
     """Several workers on a fresh instance folder: one key each, the same, never empty."""
 
+    failures: list[str] = []
+
     def start(instance: Path, barrier: threading.Barrier, seen: list[tuple[str, str]]) -> None:
         barrier.wait()
-        app = dev_app(instance)
+        try:
+            app = dev_app(instance)
+        except Exception:  # said whole below: a thread's exception is otherwise only a count
+            failures.append(traceback.format_exc())
+            return
         seen.append((app.config["SECRET_KEY"], app.config["FUNRUN_DATA_KEY"]))
 
     for attempt in range(30):
@@ -331,6 +338,7 @@ def test_workers_starting_together_share_one_complete_key(tmp_path):
             thread.start()
         for thread in threads:
             thread.join()
+        assert failures == [], f"attempt {attempt}: {failures[0]}"
         assert len(seen) == 8
         assert len(set(seen)) == 1, f"attempt {attempt}: {len(set(seen))} different keys"
         secret, data_key = seen[0]
