@@ -22,8 +22,8 @@ def test_slots_follow_arrival_order_one_step_apart(queued_app, redis_url):
     # The first comes at once; each next one 1/10 s after the one before (arrivals here
     # are faster than 10 a second, so the queue is busy after the first).
     assert taken[0].due  # type: ignore[union-attr]
-    step = slots.step(10)  # 1/9 s: the queue hands out QUEUE_SHARE of the rate
-    assert step == 111_111
+    step = slots.step(10)  # 1/8 s: the queue hands out QUEUE_SHARE (80%) of the rate
+    assert step == 125_000
     assert [b - a for a, b in itertools.pairwise(micros)] == [step] * 19
     assert not taken[-1].due  # type: ignore[union-attr]
     assert 18 * step / 1e6 < taken[-1].at - taken[-1].now <= 19 * step / 1e6 + 0.01  # type: ignore[union-attr]
