@@ -85,7 +85,10 @@ class World:
     def path_values(self, operation: str) -> dict[str, list[Any]]:
         """Real values per path parameter name of ``operation``."""
         # Cancelling may use up all but the first two runners (confirmed), so a long run
-        # still has bibs to download.
+        # still has bibs to download; it draws only runners it can cancel (not the fifth,
+        # cancelled from the start): a run's cases are few and often alike, and where every
+        # real token they drew was that one the operation was never answered 2xx (likely
+        # what CI saw once, 1 run in some tens). A second cancel still answers 409.
         cancelling = operation.endswith("/cancel")
         # A bib is downloaded only for a confirmed runner: the first two stay confirmed, so
         # every real token drawn for it reaches the handler (drawing a waitlisted or
@@ -94,7 +97,11 @@ class World:
         tokens = self.manage_tokens
         return {
             "slug": self.slugs,
-            "token": tokens[2:] if cancelling else tokens[:2] if downloading else tokens,
+            "token": tokens[2:4] + tokens[5:]
+            if cancelling
+            else tokens[:2]
+            if downloading
+            else tokens,
             "checkin_id": self.checkin_ids,
             "number": self.numbers,
             "import_id": self.import_ids,
@@ -360,7 +367,11 @@ def test_the_fuzzing_reached_every_handler_and_no_one_else_s() -> None:
     assert SEEN, "the fuzz tests above did not run"
     operations = {label for label, _, _ in SEEN}
     succeeded = {label for label, _, status in SEEN if 200 <= status < 400}
-    assert operations - succeeded == set()
+    never = operations - succeeded
+    assert never == set(), {  # what each was answered instead, by whom
+        label: sorted((who, status, n) for (seen, who, status), n in SEEN.items() if seen == label)
+        for label in never
+    }
     staff_only = {
         f"{method.upper()} {path}"
         for path, item in schema.raw_schema["paths"].items()
