@@ -19,7 +19,8 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from flask import Flask
-from werkzeug.http import dump_cookie, parse_cookie
+from werkzeug.http import dump_cookie
+from werkzeug.sansio.http import parse_cookie
 
 from funrun.i18n import LANG_COOKIE
 from funrun.opening import page, passes, rates, slots
@@ -94,6 +95,8 @@ class QueueLane:
         query = parse_qsl(environ.get("QUERY_STRING", ""))
         if any(name != "lang" for name, _value in query):
             return None  # the app's: e.g. a refused form's way back, with its message
+        # As the app's request reads it: werkzeug.http's parse_cookie decodes the header as
+        # UTF-8 strictly, and a Cookie header of other bytes was a 500 here.
         cookies = parse_cookie(environ.get("HTTP_COOKIE", ""))
         languages = self.app.config["LANGUAGES"]
         lang = dict(query).get("lang") or cookies.get(LANG_COOKIE)

@@ -337,6 +337,18 @@ def test_the_fast_lane_answers_arrivals_and_refreshes_without_the_app(queued, qu
             lane.wsgi_app = inner
 
 
+def test_a_cookie_header_of_any_bytes_is_a_waiting_page_not_an_error(queued):
+    """The fast lane reads cookies as the app does: bytes that are not UTF-8 (a broken
+    client, a hand-made request) are a cookie that holds no ticket, not a 500."""
+    event, new_client = queued
+    new_client().get(form_url(event.slug))  # admitted: the next arrival waits
+    for header in ("funrun_queue=\xc3\xa9\xff\xfe", "lang=\xff; funrun_queue=\xff"):
+        # Without a cookie jar, which would replace the header with its own cookies.
+        answer = new_client(use_cookies=False).get(form_url(event.slug), headers={"Cookie": header})
+        assert answer.status_code == 200, header
+        assert "Urutan Anda dalam antrean" in answer.get_data(as_text=True)
+
+
 def test_late_runners_coming_back_together_open_the_form_at_the_rate(queued):
     """Three tickets whose slots passed a while ago (their refreshes came late), back
     at once: the form opens for one; each other is booked a whole second of its own,
