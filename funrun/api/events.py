@@ -14,7 +14,7 @@ from funrun.api.openapi import openapi_document
 from funrun.api.schemas.events import Event
 from funrun.api.schemas.stats import Stats
 from funrun.bibs.signing import bib_signer
-from funrun.events.services import get_event, list_events, summarise
+from funrun.events.services import list_events, summarise, summary_of
 from funrun.reports.figures import tour_figures
 
 
@@ -27,10 +27,10 @@ def events_index() -> Response:
 @bp.get("/events/<slug:slug>")
 def event_detail(slug: str) -> Response:
     """One event with live places."""
-    event = get_event(slug)
-    if event is None:
+    summary = summary_of(slug)
+    if summary is None:
         return event_not_found()
-    return jsonify(Event.of(summarise([event])[0]))
+    return jsonify(Event.of(summary))
 
 
 @bp.get("/stats")

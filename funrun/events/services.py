@@ -64,6 +64,26 @@ def checked_in_counts(event_ids: list[int]) -> dict[int, int]:
     return {event_id: count for event_id, count in rows}
 
 
+def summary_of(slug: str) -> EventSummary | None:
+    """The event with this slug and its live figures (:func:`summarise`'s) in one round
+    trip: its waitlist counted by a subquery of the same statement. None: no such event."""
+    if len(slug) > 64:
+        return None
+    waitlisted = (
+        select(func.count())
+        .where(
+            Registration.event_id == Event.id,
+            Registration.status == RegistrationStatus.WAITLISTED,
+        )
+        .scalar_subquery()
+    )
+    row = db.session.execute(select(Event, waitlisted).where(Event.slug == slug)).first()
+    if row is None:
+        return None
+    event, count = row
+    return EventSummary(event, count, event.status(utcnow()))
+
+
 def summarise(events: list[Event], now: datetime | None = None) -> list[EventSummary]:
     """Live figures for ``events`` (one grouped query for the waitlists)."""
     now = now or utcnow()

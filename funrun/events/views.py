@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, render_template
 
 from funrun.events import bp
-from funrun.events.services import current_tour, get_event, list_events, summarise
+from funrun.events.services import current_tour, list_events, summarise, summary_of
 
 
 @bp.route("/")
@@ -19,7 +19,7 @@ def index() -> str:
 @bp.route("/events/<slug:slug>")
 def event_page(slug: str) -> str:
     """One city's Fun Run: when, where, places left, and the way to register."""
-    event = get_event(slug)
-    if event is None:
+    summary = summary_of(slug)
+    if summary is None:
         abort(404)
-    return render_template("events/event.html", summary=summarise([event])[0])
+    return render_template("events/event.html", summary=summary)

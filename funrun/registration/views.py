@@ -7,7 +7,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from funrun.events.services import get_event, summarise
+from funrun.events.services import get_event, summary_of
 from funrun.extensions import limiter
 from funrun.groups import confirming
 from funrun.groups.held import CONFIRM, CONSENT_MISSING, HoldForm, held_page
@@ -105,10 +105,9 @@ def register_page(slug: str) -> Response | str | tuple[str, int]:
     elif request.method == "POST":
         status = 400
     # A page shown: the event as it is now, with the places left.
-    event = get_event(slug)
-    if event is None:
+    summary = summary_of(slug)
+    if summary is None:
         abort(404)
-    summary = summarise([event])[0]
     page = render_template(
         "registration/form.html",
         form=form,
