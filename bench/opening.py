@@ -17,9 +17,10 @@ Starts everything itself and stops by itself::
    once the form is there POSTs it with its CSRF token. Each request goes to the other
    instance than the one before (round robin);
 4. reports: 5xx answers (must be 0), registrations stored against forms sent (each exactly
-   once, no person twice), the waiting page's latency (p50/p99 of refreshes, and of
-   arrivals, which take a slot in Redis), the form's hit rate per second against the
-   admit rate, and arrival order against admission order; writes the figures to
+   once, no person twice), the waiting page's latency (p50/p99 of every waiting page,
+   which the check is on, and apart of refreshes and of arrivals, which take a slot in
+   Redis), the form's hit rate per second against the admit rate, and arrival order
+   against admission order (whole seconds after each slot's); writes the figures to
    ``bench/results/opening-<timestamp>.json`` and exits 1 if a check fails.
 
 A person's arrival is when their first request leaves the generator (after any wait for
@@ -791,6 +792,7 @@ def main(argv: list[str] | None = None) -> int:
     admitted = sum(p.admitted is not None for p in people)
     five_xx = sum(n for status, n in tally.statuses.items() if status >= 500)
     outcomes = Counter(p.outcome.split(" ")[0] for p in people)
+    waiting_ms = [ms for _at, ms in tally.waiting_timeline]
     figures: dict[str, Any] = {
         "started": started.isoformat(timespec="seconds"),
         "people": args.people,
@@ -812,6 +814,15 @@ def main(argv: list[str] | None = None) -> int:
         **stored,
         "waiting_pages_per_person": round(statistics.fmean(p.waited_pages for p in people), 2),
         "waiting_page_bytes": tally.waiting_bytes,
+        # Every waiting page answered: arrivals put in line (their first, with a slot
+        # taken in Redis) and refreshes.
+        "waiting_page_ms": {
+            "n": len(tally.waiting_timeline),
+            "p50": round(percentile(waiting_ms, 0.50), 1),
+            "p90": round(percentile(waiting_ms, 0.90), 1),
+            "p99": round(percentile(waiting_ms, 0.99), 1),
+            "max": round(max(waiting_ms, default=0), 1),
+        },
         "refresh_ms": {
             "n": len(tally.refresh_ms),
             "p50": round(percentile(tally.refresh_ms, 0.50), 1),
@@ -864,7 +875,10 @@ def main(argv: list[str] | None = None) -> int:
         "each registration stored once": stored["stored"] == registered
         and stored["distinct_people"] == registered
         and stored["confirmed_count"] == registered,
-        "waiting page p99 < 100 ms": figures["refresh_ms"]["p99"] < 100,
+        "waiting page p99 < 100 ms (arrivals put in line and refreshes)": figures[
+            "waiting_page_ms"
+        ]["p99"]
+        < 100,
         # The queue's granularity is the whole second (on the server's clock): a slot is
         # due once its second begins, and a runner who asks at the end of their second is
         # answered in the next. So A, who came before B, never has the form opened for
