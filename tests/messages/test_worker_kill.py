@@ -109,7 +109,12 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_only_what_it_held(
     claimed_by_the_killed = set(
         db.session.scalars(select(Message.id).where(Message.status == MessageStatus.SENDING))
     )
-    assert killed.get(MessageStatus.SENT, 0) >= received_before - 1, (killed, received_before)
+    # Received but not recorded yet: at most the one each sending thread had in hand.
+    senders = app.config["FUNRUN_MESSAGE_SENDERS"]
+    assert killed.get(MessageStatus.SENT, 0) >= received_before - senders, (
+        killed,
+        received_before,
+    )
 
     # The lease runs out (sending.LEASE, shortened here) and another worker takes over.
     db.session.execute(
@@ -132,7 +137,6 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_only_what_it_held(
     assert sorted(by_address) == sorted(f"runner{i}@example.com" for i in range(MESSAGES))
     repeated = {to: ids for to, ids in by_address.items() if len(ids) > 1}
     assert all(len(ids) == 2 and ids[0] == ids[1] for ids in repeated.values()), repeated
-    senders = app.config["FUNRUN_MESSAGE_SENDERS"]
     assert len(repeated) <= senders, repeated  # at most one in hand a sending thread
     assert len(received) == MESSAGES + len(repeated)
     # Message-IDs are the idempotency keys: one per message, never shared.
