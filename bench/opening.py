@@ -158,43 +158,32 @@ def prepare(database_url: str, redis_url: str, rate: int, quota: int) -> None:
         tour = Tour(slug="bench", name="Fun Run 5K", organiser="Bench")
         db.session.add(tour)
         db.session.flush()
-        today = datetime.now(UTC).date()
-        db.session.add(
-            Event(
-                tour_id=tour.id,
-                slug=SLUG,
-                city="Jakarta",
-                name="Fun Run Jakarta",
-                date=today.replace(year=today.year + 1),
-                start_time=datetime(2000, 1, 1, 6).time(),
-                venue="Monas",
-                quota=quota,
-                bib_prefix="JKT",
-                bib_first=1,
-                bib_last=99_999,
-                bib_next=1,
-                admit_rate=rate,
+        next_year = datetime.now(UTC).date()
+        next_year = next_year.replace(year=next_year.year + 1)
+        # (slug, city, venue, bib prefix, admit rate): the opening's event, and another
+        # whose queue lets one runner a second through, so a warm-up wave gets both its
+        # form and its waiting pages.
+        for slug, city, venue, prefix, admit_rate in (
+            (SLUG, "Jakarta", "Monas", "JKT", rate),
+            (WARM_UP_SLUG, "Bandung", "Gasibu", "BDG", 1),
+        ):
+            db.session.add(
+                Event(
+                    tour_id=tour.id,
+                    slug=slug,
+                    city=city,
+                    name=f"Fun Run {city}",
+                    date=next_year,
+                    start_time=datetime(2000, 1, 1, 6).time(),
+                    venue=venue,
+                    quota=quota,
+                    bib_prefix=prefix,
+                    bib_first=1,
+                    bib_last=99_999,
+                    bib_next=1,
+                    admit_rate=admit_rate,
+                )
             )
-        )
-        # Its queue lets one runner a second through: a warm-up wave gets both the form
-        # and waiting pages.
-        db.session.add(
-            Event(
-                tour_id=tour.id,
-                slug=WARM_UP_SLUG,
-                city="Bandung",
-                name="Fun Run Bandung",
-                date=today.replace(year=today.year + 1),
-                start_time=datetime(2000, 1, 1, 6).time(),
-                venue="Gasibu",
-                quota=quota,
-                bib_prefix="BDG",
-                bib_first=1,
-                bib_last=99_999,
-                bib_next=1,
-                admit_rate=1,
-            )
-        )
         db.session.commit()
         assert db.engine.url.database == name, db.engine.url
         db.engine.dispose()
