@@ -206,12 +206,20 @@ def test_a_booked_second_is_kept_until_it_comes_then_opens_without_counting_agai
 
 def test_a_runner_late_for_their_second_gets_this_one_if_it_has_room(queued_app, redis_url):
     with queued_app.app_context():
-        second = _start_of_a_second(redis_url)
-        late = slots.form_turn(16, 2, held=second - 3)
-        assert late is not None and late.admitted
-        slots.form_turn(16, 2)
-        again = slots.form_turn(16, 2, held=second - 3)
-        assert again is not None and not again.admitted and again.second == second + 1
+        # The three steps must fall in one second; a machine busy enough to stall them past
+        # it (CI saw the third 1.04 s after the second began) tries again in a later one.
+        for _attempt in range(3):
+            second = _start_of_a_second(redis_url)
+            late = slots.form_turn(16, 2, held=second - 3)
+            assert late is not None and late.admitted
+            slots.form_turn(16, 2)
+            again = slots.form_turn(16, 2, held=second - 3)
+            assert again is not None
+            if int(again.given) == second:
+                break
+        else:
+            pytest.fail("three steps never fell in one second")
+        assert not again.admitted and again.second == second + 1
 
 
 def test_many_at_once_never_open_the_form_more_than_the_rate_in_a_second(queued_app, redis_url):
