@@ -30,6 +30,9 @@ when the form reaches them. Order is checked twice: against the slots the queue 
 also counts any time a request spent in a busy instance's accept queue before the
 queue saw it). ``--drain`` ends the run that long after the last arrival: those still in
 line then are counted as waiting, and anyone already holding the form still sends it.
+Those let in two or more whole seconds after their slot's are listed with every request
+they made (``late_examples``); ``BENCH_PEOPLE=1`` also writes each queued runner's slot,
+admission and requests to ``<results>.people.json``.
 """
 
 from __future__ import annotations
@@ -104,6 +107,9 @@ class Person:
     outcome: str = "pending"
     #: Waiting for the page's refresh (no request in flight): safe to stop at the end.
     sleeping: bool = False
+    #: Each request: when it left the generator (epoch, the generator's clock), its status,
+    #: the refresh its page asked for (None: the form) and how long it took (ms).
+    trail: list[tuple[float, int, int | None, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -372,6 +378,9 @@ class Load:
                     person.outcome = f"GET {status}"
                     return
                 refresh = REFRESH.search(content)
+                person.trail.append((round(time.time() - seconds, 3), status,
+                                     int(refresh.group(1)) if refresh else None,
+                                     round(seconds * 1000, 1)))  # fmt: skip
                 if refresh is None:
                     break  # the form
                 (tally.arrival_ms if first else tally.refresh_ms).append(seconds * 1000)
@@ -513,8 +522,17 @@ def lateness_figures(people: list[Person]) -> dict[str, Any]:
         for p in queued
         if p.opened is not None and p.slot_epoch is not None
     )
+    # Those let in two or more whole seconds after their slot's: each request they made.
+    late_examples = [
+        {"slot_epoch": p.slot_epoch, "opened": p.opened, "trail": p.trail}
+        for p in queued
+        if p.opened is not None
+        and p.slot_epoch is not None
+        and math.floor(p.opened) - math.floor(p.slot_epoch) >= 2
+    ][:8]
     return {
         "queued": len(queued),
+        "late_examples": late_examples,
         "admitted_whole_seconds_after_slot": dict(sorted(seconds_after.items())),
         "after_slot_p50_s": round(percentile(late, 0.5), 3),
         "after_slot_p99_s": round(percentile(late, 0.99), 3),
@@ -889,6 +907,13 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS_DIR.mkdir(exist_ok=True)
     out = RESULTS_DIR / f"opening-{started.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(figures, indent=2))
+    if os.environ.get("BENCH_PEOPLE"):
+        queued = [
+            {"slot": p.slot_epoch, "opened": p.opened, "trail": p.trail}
+            for p in people
+            if p.slot_epoch is not None and p.opened is not None
+        ]
+        out.with_suffix(".people.json").write_text(json.dumps(queued))
     print(json.dumps(figures, indent=2))
     for name, ok in checks.items():
         print(f"  {'ok  ' if ok else 'FAIL'} {name}")

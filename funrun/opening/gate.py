@@ -86,7 +86,9 @@ class Gate:
             return None
         if not ticket.due(self.now):
             return waiting_page(ticket, self.now)
-        turn = slots.form_turn(ticket.event_id, ticket.rate, held=ticket.booked)
+        turn = slots.form_turn(
+            ticket.event_id, ticket.rate, held=ticket.booked, slot_second=math.floor(ticket.slot)
+        )
         later = turn_ticket(turn, ticket.event_id, self.slug, ticket.rate, ticket.name)
         if isinstance(later, Ticket):
             # Due, but the form is full this second: the second booked for them.

@@ -58,7 +58,8 @@ def arrive(slot: slots.Slot | None, event: QueuedEvent) -> Ticket | float:
     rate = event.admit_rate or 1
     if not slot.due:
         return Ticket(event.id, event.slug, slot.at, rate, slot.now, event.name)
-    return turn_ticket(slots.form_turn(event.id, rate), event.id, event.slug, rate, event.name)
+    turn = slots.form_turn(event.id, rate, slot_second=slot.micros // 1_000_000)
+    return turn_ticket(turn, event.id, event.slug, rate, event.name)
 
 
 def turn_ticket(

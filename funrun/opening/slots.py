@@ -42,9 +42,10 @@ RETRY_AFTER_FAILURE = 5.0
 #: Seconds Redis gets to connect and to answer.
 TIMEOUT = 0.5
 
-#: KEYS[1] the event's next free slot; ARGV: microseconds a slot, "queue" (always take a
-#: slot) or "if_due" (take one only if it is due now: in this whole second). Returns
-#: {slot, now, taken}.
+#: KEYS[1] the event's next free slot, KEYS[2] the prefix of the count of slots in each
+#: whole second; ARGV: microseconds a slot, "queue" (always take a slot) or "if_due" (take
+#: one only if it is due now: in this whole second; not counted, as the API registers at
+#: once). Returns {slot, now, taken}.
 SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -56,6 +57,12 @@ if ARGV[2] == 'if_due' and math.floor(slot / 1000000) > tonumber(t[1]) then
 end
 redis.call('SET', KEYS[1], string.format('%d', slot + step), 'PX',
            math.floor((slot + step - now) / 1000) + 3600000)
+if ARGV[2] == 'queue' then
+  local second = math.floor(slot / 1000000)
+  local held = KEYS[2] .. string.format('%d', second)
+  redis.call('INCR', held)
+  redis.call('EXPIRE', held, second - tonumber(t[1]) + 120)
+end
 return {slot, now, 1}
 """
 
@@ -117,43 +124,96 @@ def enabled() -> bool:
 def key(event_id: int, clock: str = "next") -> str:
     """An event's queue key in Redis: ``next`` its next free slot; ``form`` the first
     second the form may have room in, ``form:<second>`` the form's openings in it;
-    ``used:<nonce>`` the form an admission registered."""
+    ``slots:<second>`` the slots in a whole second, ``came:<second>`` those of them whose
+    turn came; ``used:<nonce>`` the form an admission registered."""
     return f"funrun:queue:{event_id}:{clock}"
 
 
 #: KEYS[1] the prefix of the form's per-second counts, KEYS[2] the first second that may
-#: have room; ARGV: openings a second, the second the runner holds (0: none). Returns
-#: {second, now, admitted}: admitted now (their own second, or room in this one), or the
-#: second booked for them (the first with room; a held second still to come is kept).
+#: have room, KEYS[3] the prefix of the slots in each second (:data:`SCRIPT`), KEYS[4] the
+#: prefix of the count of those whose turn came (let in or booked); ARGV: openings a
+#: second, the second the runner holds (0: none), their slot's second (0: unknown),
+#: microseconds into a second the last second's runners are kept room for, and before
+#: which one may be booked ahead. Returns {second, now, admitted}: admitted now (their
+#: own second, or room in this one), or the second booked for them (the first with room;
+#: a held second still to come is kept).
+#:
+#: The page brings a runner back at the fraction of a second they arrived at, and a
+#: slot's second holds runners who arrived within a few milliseconds: they come back
+#: together, and when that is at the very end of a second some are answered in the next.
+#: Two rules keep whoever came first from being let in after a later runner:
+#:
+#: - in the first part of a second its own runners leave room for the last second's
+#:   runners who have not come yet (late by a hair);
+#: - when this second's own runners still to come would not all fit, one who comes early
+#:   in it is booked into the next second (while that one has room besides its own
+#:   slots): back in it at the same early fraction, they are let in one second late, where
+#:   a runner at the second's very end, turned away, would cross into the one after.
 FORM_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local second = tonumber(t[1])
 local rate = tonumber(ARGV[1])
 local held = tonumber(ARGV[2])
+local from = tonumber(ARGV[3])
+local part = tonumber(ARGV[4])
 if held == second then
   return {second, now, 1}
 end
 if held > second then
   return {held, now, 0}
 end
-local used = tonumber(redis.call('GET', KEYS[1] .. second) or '0')
-if used < rate then
+local function count(prefix, s)
+  return tonumber(redis.call('GET', prefix .. string.format('%d', s)) or '0')
+end
+local function book(k, used)
+  redis.call('SET', KEYS[1] .. k, used + 1, 'EX', k - second + 120)
+  if used + 1 >= rate then
+    redis.call('SET', KEYS[2], k + 1, 'EX', k - second + 120)
+  end
+end
+local used = count(KEYS[1], second)
+local room = rate
+local ahead = false
+if held == 0 and from >= second then
+  local early = tonumber(t[2]) < part
+  local owed = 0
+  if early then
+    owed = math.max(0, count(KEYS[3], second - 1) - count(KEYS[4], second - 1))
+  end
+  room = rate - owed
+  local own = math.max(1, count(KEYS[3], second) - count(KEYS[4], second))
+  if early and used + owed + own > rate then
+    local next_used = count(KEYS[1], second + 1)
+    ahead = next_used + count(KEYS[3], second + 1) < rate and next_used < rate
+  end
+end
+if held == 0 and from > 0 then
+  local came = KEYS[4] .. string.format('%d', from)
+  redis.call('INCR', came)
+  redis.call('EXPIRE', came, 120)
+end
+if ahead then
+  book(second + 1, count(KEYS[1], second + 1))
+  return {second + 1, now, 0}
+end
+if used < room then
   redis.call('SET', KEYS[1] .. second, used + 1, 'EX', 120)
   return {second, now, 1}
 end
 local k = math.max(second + 1, tonumber(redis.call('GET', KEYS[2]) or '0'))
 while true do
-  used = tonumber(redis.call('GET', KEYS[1] .. k) or '0')
+  used = count(KEYS[1], k)
   if used < rate then break end
   k = k + 1
 end
-redis.call('SET', KEYS[1] .. k, used + 1, 'EX', k - second + 120)
-if used + 1 >= rate then
-  redis.call('SET', KEYS[2], k + 1, 'EX', k - second + 120)
-end
+book(k, used)
 return {k, now, 0}
 """
+
+#: The part of a second (microseconds) in which its own runners leave room for the last
+#: second's still to come, and may be booked into the next (:data:`FORM_SCRIPT`).
+EARLY_PART = 500_000
 
 #: A booked second's holder is sent back this far into it (seconds): a hair after the
 #: second starts, so a clock a millisecond off does not bring them back before it.
@@ -177,7 +237,7 @@ class FormTurn:
     admitted: bool
 
 
-def form_turn(event_id: int, rate: int, held: int = 0) -> FormTurn | None:
+def form_turn(event_id: int, rate: int, held: int = 0, slot_second: int = 0) -> FormTurn | None:
     """Whether the form opens now for a runner whose slot has come: never more than
     ``rate`` in one whole second, however many come back at once.
 
@@ -187,10 +247,13 @@ def form_turn(event_id: int, rate: int, held: int = 0) -> FormTurn | None:
     runner is let in while this second has room, or in the second they hold; otherwise
     the first second with room is booked for them and their page brings them back in
     it, where they are not counted again. ``held`` is the second a runner's ticket
-    holds (0: none). None: no Redis, or it failed (let through).
+    holds (0: none), ``slot_second`` the whole second of their slot (0: unknown): those
+    of the last second who have not come yet are kept room for, before this second's
+    own (:data:`FORM_SCRIPT`). None: no Redis, or it failed (let through).
     """
-    answer = _run("funrun_queue_form_script", [key(event_id, "form:"), key(event_id, "form")],
-                  [rate, held])  # fmt: skip
+    keys = [key(event_id, "form:"), key(event_id, "form"), key(event_id, "slots:"),
+            key(event_id, "came:")]  # fmt: skip
+    answer = _run("funrun_queue_form_script", keys, [rate, held, slot_second, EARLY_PART])
     if answer is None:
         return None
     second, now, admitted = answer
@@ -250,7 +313,8 @@ def take(event_id: int, rate: int, *, only_if_due: bool = False) -> Slot | None:
     caller lets the runner through).
     """
     mode = "if_due" if only_if_due else "queue"
-    answer = _run("funrun_queue_script", [key(event_id)], [step(rate), mode])
+    answer = _run("funrun_queue_script", [key(event_id), key(event_id, "slots:")],
+                  [step(rate), mode])  # fmt: skip
     if answer is None:
         return None
     slot, now, taken = answer

@@ -222,6 +222,95 @@ def test_a_runner_late_for_their_second_gets_this_one_if_it_has_room(queued_app,
         assert not again.admitted and again.second == second + 1
 
 
+def _forget(url: str, event_id: int) -> None:
+    """Drop an event's queue keys (a test run again within the hour starts afresh)."""
+    with redis.Redis.from_url(url) as store:
+        found = store.keys(slots.key(event_id, "*"))
+        if found:
+            store.delete(*found)
+
+
+def test_the_last_seconds_runners_still_to_come_are_kept_room_before_this_seconds_own(
+    queued_app, redis_url
+):
+    """Three runners of the last second have not come (a crowd answered just after its
+    end): this second's own runners leave their room, and are booked into the next."""
+    _forget(redis_url, 18)
+    with queued_app.app_context():
+        for _attempt in range(3):
+            second = _start_of_a_second(redis_url)
+            with redis.Redis.from_url(redis_url) as store:
+                store.set(slots.key(18, f"slots:{second - 1}"), 4, ex=60)
+                store.set(slots.key(18, f"came:{second - 1}"), 1, ex=60)
+            own = [slots.form_turn(18, 4, slot_second=second) for _ in range(2)]
+            late = [slots.form_turn(18, 4, slot_second=second - 1) for _ in range(3)]
+            after = slots.form_turn(18, 4, slot_second=second - 1)
+            turns = [*own, *late, after]
+            assert all(turn is not None for turn in turns)
+            if all(int(turn.given) == second for turn in turns):  # type: ignore[union-attr]
+                break
+            _forget(redis_url, 18)
+        else:
+            pytest.fail("the steps never fell in one second")
+    # Rate 4, three still owed: one place for this second's own; the late all fit.
+    assert [turn.admitted for turn in own] == [True, False]  # type: ignore[union-attr]
+    assert own[1].second == second + 1  # type: ignore[union-attr]
+    assert [turn.admitted for turn in late] == [True, True, True]  # type: ignore[union-attr]
+    # The second is full now (1 + 3), whoever comes.
+    assert not after.admitted and after.second == second + 1  # type: ignore[union-attr]
+    with redis.Redis.from_url(redis_url) as store:
+        assert int(store.get(slots.key(18, f"form:{second}")) or 0) == 4
+        assert int(store.get(slots.key(18, f"came:{second - 1}")) or 0) == 5
+        assert int(store.get(slots.key(18, f"came:{second}")) or 0) == 2
+
+
+def test_a_runner_early_in_a_second_too_full_for_its_own_is_booked_into_the_next(
+    queued_app, redis_url
+):
+    """Rate 4: two runners of the last second and three of this one still to come. The
+    first of this second's own, early in it, is booked into the next; the rest of this
+    second's own, the one at its very end too, and the two late ones all fit."""
+    _forget(redis_url, 20)
+    with queued_app.app_context():
+        for _attempt in range(3):
+            second = _start_of_a_second(redis_url)
+            with redis.Redis.from_url(redis_url) as store:
+                store.set(slots.key(20, f"slots:{second - 1}"), 2, ex=60)
+                store.set(slots.key(20, f"slots:{second}"), 3, ex=60)
+            first, second_own = (slots.form_turn(20, 4, slot_second=second) for _ in range(2))
+            late = [slots.form_turn(20, 4, slot_second=second - 1) for _ in range(2)]
+            last = slots.form_turn(20, 4, slot_second=second)
+            turns = [first, second_own, *late, last]
+            assert all(turn is not None for turn in turns)
+            if all(int(turn.given) == second for turn in turns):  # type: ignore[union-attr]
+                break
+            _forget(redis_url, 20)
+        else:
+            pytest.fail("the steps never fell in one second")
+    assert not first.admitted and first.second == second + 1  # type: ignore[union-attr]
+    assert second_own.admitted  # type: ignore[union-attr]
+    assert all(turn.admitted for turn in late)  # type: ignore[union-attr]
+    assert last.admitted  # type: ignore[union-attr]
+    with redis.Redis.from_url(redis_url) as store:
+        assert int(store.get(slots.key(20, f"form:{second}")) or 0) == 4
+        assert int(store.get(slots.key(20, f"form:{second + 1}")) or 0) == 1
+
+
+def test_queued_slots_are_counted_in_their_second_and_the_apis_are_not(queued_app, redis_url):
+    _forget(redis_url, 19)
+    with queued_app.app_context():
+        taken = [slots.take(19, 10) for _ in range(12)]
+        # A busy queue: the API takes nothing (not due), and counts nothing.
+        assert not slots.take(19, 10, only_if_due=True).taken  # type: ignore[union-attr]
+    with redis.Redis.from_url(redis_url) as store:
+        seconds = {slot.micros // 1_000_000 for slot in taken}  # type: ignore[union-attr]
+        counted = {s: int(store.get(slots.key(19, f"slots:{s}")) or 0) for s in seconds}
+    assert sum(counted.values()) == 12
+    for s, n in counted.items():
+        assert n == sum(1 for slot in taken if slot.micros // 1_000_000 == s)  # type: ignore[union-attr]
+        assert n <= 8  # 80% of the rate a second
+
+
 def test_many_at_once_never_open_the_form_more_than_the_rate_in_a_second(queued_app, redis_url):
     """Eight threads, 400 runners whose slots came at once: each second's openings (when
     the form let them in, and the seconds booked) stay within the rate, and every booked
