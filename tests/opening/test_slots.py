@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -230,34 +231,50 @@ def _forget(url: str, event_id: int) -> None:
             store.delete(*found)
 
 
+def _in_one_second(
+    url: str,
+    event_id: int,
+    counts: Callable[[int], dict[str, int]],
+    steps: Callable[[int], list[slots.FormTurn | None]],
+) -> tuple[int, list[slots.FormTurn]]:
+    """At the start of a second, set the event's ``counts(second)`` (key suffixes and
+    values) and take ``steps(second)``; in a later second again (three tries) when a busy
+    machine stalled them past it. That second and the form's turns."""
+    for _attempt in range(3):
+        _forget(url, event_id)
+        second = _start_of_a_second(url)
+        with redis.Redis.from_url(url) as store:
+            for suffix, value in counts(second).items():
+                store.set(slots.key(event_id, suffix), value, ex=60)
+        turns = steps(second)
+        assert all(turn is not None for turn in turns)
+        if all(int(turn.given) == second for turn in turns):  # type: ignore[union-attr]
+            return second, turns  # type: ignore[return-value]
+    pytest.fail("the steps never fell in one second")
+
+
 def test_the_last_seconds_runners_still_to_come_are_kept_room_before_this_seconds_own(
     queued_app, redis_url
 ):
     """Three runners of the last second have not come (a crowd answered just after its
     end): this second's own runners leave their room, and are booked into the next."""
-    _forget(redis_url, 18)
     with queued_app.app_context():
-        for _attempt in range(3):
-            second = _start_of_a_second(redis_url)
-            with redis.Redis.from_url(redis_url) as store:
-                store.set(slots.key(18, f"slots:{second - 1}"), 4, ex=60)
-                store.set(slots.key(18, f"came:{second - 1}"), 1, ex=60)
-            own = [slots.form_turn(18, 4, slot_second=second) for _ in range(2)]
-            late = [slots.form_turn(18, 4, slot_second=second - 1) for _ in range(3)]
-            after = slots.form_turn(18, 4, slot_second=second - 1)
-            turns = [*own, *late, after]
-            assert all(turn is not None for turn in turns)
-            if all(int(turn.given) == second for turn in turns):  # type: ignore[union-attr]
-                break
-            _forget(redis_url, 18)
-        else:
-            pytest.fail("the steps never fell in one second")
+        second, turns = _in_one_second(
+            redis_url,
+            18,
+            lambda second: {f"slots:{second - 1}": 4, f"came:{second - 1}": 1},
+            lambda second: (
+                [slots.form_turn(18, 4, slot_second=second) for _ in range(2)]
+                + [slots.form_turn(18, 4, slot_second=second - 1) for _ in range(4)]
+            ),
+        )
+    own, late, after = turns[:2], turns[2:5], turns[5]
     # Rate 4, three still owed: one place for this second's own; the late all fit.
-    assert [turn.admitted for turn in own] == [True, False]  # type: ignore[union-attr]
-    assert own[1].second == second + 1  # type: ignore[union-attr]
-    assert [turn.admitted for turn in late] == [True, True, True]  # type: ignore[union-attr]
+    assert [turn.admitted for turn in own] == [True, False]
+    assert own[1].second == second + 1
+    assert [turn.admitted for turn in late] == [True, True, True]
     # The second is full now (1 + 3), whoever comes.
-    assert not after.admitted and after.second == second + 1  # type: ignore[union-attr]
+    assert not after.admitted and after.second == second + 1
     with redis.Redis.from_url(redis_url) as store:
         assert int(store.get(slots.key(18, f"form:{second}")) or 0) == 4
         assert int(store.get(slots.key(18, f"came:{second - 1}")) or 0) == 5
@@ -270,27 +287,22 @@ def test_a_runner_early_in_a_second_too_full_for_its_own_is_booked_into_the_next
     """Rate 4: two runners of the last second and three of this one still to come. The
     first of this second's own, early in it, is booked into the next; the rest of this
     second's own, the one at its very end too, and the two late ones all fit."""
-    _forget(redis_url, 20)
     with queued_app.app_context():
-        for _attempt in range(3):
-            second = _start_of_a_second(redis_url)
-            with redis.Redis.from_url(redis_url) as store:
-                store.set(slots.key(20, f"slots:{second - 1}"), 2, ex=60)
-                store.set(slots.key(20, f"slots:{second}"), 3, ex=60)
-            first, second_own = (slots.form_turn(20, 4, slot_second=second) for _ in range(2))
-            late = [slots.form_turn(20, 4, slot_second=second - 1) for _ in range(2)]
-            last = slots.form_turn(20, 4, slot_second=second)
-            turns = [first, second_own, *late, last]
-            assert all(turn is not None for turn in turns)
-            if all(int(turn.given) == second for turn in turns):  # type: ignore[union-attr]
-                break
-            _forget(redis_url, 20)
-        else:
-            pytest.fail("the steps never fell in one second")
-    assert not first.admitted and first.second == second + 1  # type: ignore[union-attr]
-    assert second_own.admitted  # type: ignore[union-attr]
-    assert all(turn.admitted for turn in late)  # type: ignore[union-attr]
-    assert last.admitted  # type: ignore[union-attr]
+        second, turns = _in_one_second(
+            redis_url,
+            20,
+            lambda second: {f"slots:{second - 1}": 2, f"slots:{second}": 3},
+            lambda second: (
+                [slots.form_turn(20, 4, slot_second=second) for _ in range(2)]
+                + [slots.form_turn(20, 4, slot_second=second - 1) for _ in range(2)]
+                + [slots.form_turn(20, 4, slot_second=second)]
+            ),
+        )
+    first, second_own, *late, last = turns
+    assert not first.admitted and first.second == second + 1
+    assert second_own.admitted
+    assert all(turn.admitted for turn in late)
+    assert last.admitted
     with redis.Redis.from_url(redis_url) as store:
         assert int(store.get(slots.key(20, f"form:{second}")) or 0) == 4
         assert int(store.get(slots.key(20, f"form:{second + 1}")) or 0) == 1
