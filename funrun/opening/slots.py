@@ -175,6 +175,7 @@ end
 local used = count(KEYS[1], second)
 local room = rate
 local ahead = false
+local next_used = 0
 if held == 0 and from >= second then
   local early = tonumber(t[2]) < part
   local owed = 0
@@ -184,8 +185,8 @@ if held == 0 and from >= second then
   room = rate - owed
   local own = math.max(1, count(KEYS[3], second) - count(KEYS[4], second))
   if early and used + owed + own > rate then
-    local next_used = count(KEYS[1], second + 1)
-    ahead = next_used + count(KEYS[3], second + 1) < rate and next_used < rate
+    next_used = count(KEYS[1], second + 1)
+    ahead = next_used + count(KEYS[3], second + 1) < rate
   end
 end
 if held == 0 and from > 0 then
@@ -194,7 +195,7 @@ if held == 0 and from > 0 then
   redis.call('EXPIRE', came, 120)
 end
 if ahead then
-  book(second + 1, count(KEYS[1], second + 1))
+  book(second + 1, next_used)
   return {second + 1, now, 0}
 end
 if used < room then
@@ -247,9 +248,10 @@ def form_turn(event_id: int, rate: int, held: int = 0, slot_second: int = 0) -> 
     runner is let in while this second has room, or in the second they hold; otherwise
     the first second with room is booked for them and their page brings them back in
     it, where they are not counted again. ``held`` is the second a runner's ticket
-    holds (0: none), ``slot_second`` the whole second of their slot (0: unknown): those
-    of the last second who have not come yet are kept room for, before this second's
-    own (:data:`FORM_SCRIPT`). None: no Redis, or it failed (let through).
+    holds (0: none), ``slot_second`` the whole second of their slot (0: unknown): early
+    in a second, the last second's runners who have not come yet are kept room for, and
+    one of this second's own is booked into the next when its own would not all fit
+    (:data:`FORM_SCRIPT`). None: no Redis, or it failed (let through).
     """
     keys = [key(event_id, "form:"), key(event_id, "form"), key(event_id, "slots:"),
             key(event_id, "came:")]  # fmt: skip
