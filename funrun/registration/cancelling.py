@@ -27,9 +27,12 @@ from funrun.registration.outcomes import AlreadyCancelled, RegistrationSnapshot
 
 
 def waitlist_position(registration: Registration | RegistrationSnapshot) -> int | None:
-    """1 for the head of the waitlist; None when not waitlisted."""
+    """1 for the head of the waitlist; None when not waitlisted. A registration just
+    made brings the position its statement read (no second query)."""
     if registration.status != RegistrationStatus.WAITLISTED:
         return None
+    if isinstance(registration, RegistrationSnapshot) and registration.waitlist_position:
+        return registration.waitlist_position
     return db.session.scalar(
         select(func.count()).where(
             Registration.event_id == registration.event_id,

@@ -46,6 +46,9 @@ class RegistrationSnapshot:
     is_member: bool
     created_at: datetime
     cancelled_at: datetime | None
+    #: A waitlisted registration's position as the statement that made it read it
+    #: (:func:`~funrun.registration.places.waitlist_position`); None when not read.
+    waitlist_position: int | None = None
 
     @classmethod
     def of(cls, registration: Registration) -> RegistrationSnapshot:
@@ -77,9 +80,12 @@ class RegistrationSnapshot:
         number: int,
         data: RegistrationData,
         now: datetime,
+        *,
+        waitlist_position: int | None = None,
     ) -> RegistrationSnapshot:
         """What the runner is shown of a registration just made (nothing read back);
-        ``event`` is its id, slug and bib prefix."""
+        ``event`` is its id, slug and bib prefix, ``waitlist_position`` a waitlisted
+        runner's, read by the statement that made it."""
         event_id, event_slug, bib_prefix = event
         confirmed = status == RegistrationStatus.CONFIRMED
         return cls(
@@ -97,6 +103,7 @@ class RegistrationSnapshot:
             is_member=data.is_member,
             created_at=now,
             cancelled_at=None,
+            waitlist_position=waitlist_position,
         )
 
 

@@ -37,6 +37,7 @@ from sqlalchemy import (
     case,
     cast,
     exists,
+    func,
     literal,
     null,
     or_,
@@ -278,6 +279,25 @@ def _taken(
         .values({**changes, _E.updated_at: _E.updated_at})
         .returning(number.label("number"))
     )
+
+
+def waitlist_position(number: Any) -> ColumnElement[Any]:
+    """The waitlist position (1: the head) of the runner just given waitlist ``number`` in
+    the event, by the statement that gave it: those still waitlisted before them, counted.
+
+    A waitlist number is given under the event row lock, held to COMMIT, so numbers are
+    committed in their order and a statement sees a gap-free run of them, 1 to some
+    ``seen``. On SQLite (a write transaction) that is every number before its own. On
+    PostgreSQL a statement that waited for the lock sees the event row as its holder left
+    it, and every other row as it was when the statement began: the numbers given
+    between ``seen`` and its own, committed meanwhile, are not seen, and are counted as
+    what they were when given (waitlisted): the position is those seen waiting, plus
+    the ``number - 1 - seen`` not seen, plus one.
+    """
+    before = and_(_R.event_id == EVENT_ID, _R.waitlist_seq < number)
+    waiting = select(func.count()).where(before, _R.status == RegistrationStatus.WAITLISTED.value)
+    seen = select(func.coalesce(func.max(_R.waitlist_seq), 0)).where(before)
+    return waiting.scalar_subquery() + number - seen.scalar_subquery()
 
 
 def add_person(dialect: str, when: ColumnElement[bool] | None = None) -> Insert:

@@ -17,7 +17,17 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Select, bindparam, exists, select, true, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    bindparam,
+    exists,
+    null,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.exc import IntegrityError
 
 from funrun import fastdb
@@ -155,9 +165,11 @@ def _made(
     """The registration stored with ``token`` (a fresh random one when None)."""
     token, params["manage_token_hash"] = (token, hash_token(token)) if token else new_manage_token()
     params["manage_token_encrypted"] = data_cipher().encrypt(token, context=TOKEN_CONTEXT)
-    registration_id, status, number = _write(params, kinds)
+    registration_id, status, number, position = _write(params, kinds)
     event_ref = (event.id, event.slug, event.bib_prefix)
-    snapshot = RegistrationSnapshot.made(registration_id, event_ref, status, number, data, now)
+    snapshot = RegistrationSnapshot.made(
+        registration_id, event_ref, status, number, data, now, waitlist_position=position
+    )
     return NewRegistration(token, snapshot)
 
 
@@ -179,9 +191,14 @@ def _refused(exc: IntegrityError) -> None:
         raise TokenTaken from exc
 
 
-def _write(params: dict[str, Any], kinds: tuple[str, ...]) -> tuple[int, RegistrationStatus, int]:
-    """Take a place of the first kind left and store the registration: its id, status and
-    bib or waitlist number. The one place where the databases differ."""
+#: A registration's id, status, bib, waitlist or entry number, and waitlist position.
+_Made = tuple[int, RegistrationStatus, int, int | None]
+
+
+def _write(params: dict[str, Any], kinds: tuple[str, ...]) -> _Made:
+    """Take a place of the first kind left and store the registration: its id, status,
+    bib or waitlist number and waitlist position (None unless waitlisted). The one place
+    where the databases differ."""
     if fastdb.available():
         return _in_one_statement(params, kinds)
     begin_write()
@@ -198,9 +215,7 @@ def _write(params: dict[str, Any], kinds: tuple[str, ...]) -> tuple[int, Registr
     return made
 
 
-def _in_steps(
-    params: dict[str, Any], kinds: tuple[str, ...]
-) -> tuple[int, RegistrationStatus, int]:
+def _in_steps(params: dict[str, Any], kinds: tuple[str, ...]) -> _Made:
     """The rule's statements one by one, in the session's write transaction."""
     run = db.session.execute
     person_id = run(places.find_person(), params).scalar()
@@ -229,7 +244,10 @@ def _in_steps(
         message = queueing.for_new_registration(_MESSAGE[status], params["channels"])
         if message is not None:
             run(message, {**params, "registration_id": registration_id})
-        return registration_id, status, number
+        position = None
+        if status == RegistrationStatus.WAITLISTED:
+            position = run(_POSITION, {**params, "number": number}).scalar_one()
+        return registration_id, status, number, position
     raise RuntimeError("event places kept changing; giving up")  # pragma: no cover
 
 
@@ -242,6 +260,10 @@ def _refuse_without_waitlist(kinds: tuple[str, ...]) -> None:
         raise NoWalkupPlace(
             _("This event is full and has no walk-up places left: no bib can be given.")
         )
+
+
+#: The waitlist position of the number just taken (:func:`places.waitlist_position`).
+_POSITION = select(places.waitlist_position(bindparam("number", type_=Integer)))
 
 
 @functools.cache
@@ -276,7 +298,9 @@ def one_statement(kind: str, channels: tuple[Channel, ...] = ()) -> Select[Any]:
     message (:mod:`funrun.messages.queueing`, on ``channels``). Nothing is written
     when no place is taken; a race on the same person ends in the unique index, which
     undoes the whole statement. Answers whether the person holds a place already, the
-    new registration's id, its number, and whether the window is open.
+    new registration's id, its number, whether the window is open, and a waitlisted
+    runner's position (:func:`places.waitlist_position`, read in the same statement: the
+    answer needs no second round trip).
     """
     found = places.find_person().cte("found")
     # A scalar subquery, not a join: the planner cannot see into a CTE, and a join walked
@@ -292,11 +316,17 @@ def one_statement(kind: str, channels: tuple[Channel, ...] = ()) -> Select[Any]:
     registration = places.insert_registration(
         status, person.c.id, place.c.number, place.join(person, true()), places.pool_of(kind)
     ).cte("reg")
+    position = (
+        select(places.waitlist_position(place.c.number)).scalar_subquery()
+        if status == RegistrationStatus.WAITLISTED
+        else null()
+    )
     answer = select(
         exists(holder.select()),
         select(registration.c.id).scalar_subquery(),
         select(place.c.number).scalar_subquery(),
         places.is_open().scalar_subquery(),
+        position,
     )
     message = queueing.for_new_registration(
         _MESSAGE[status], channels, registration.c.id, registration
@@ -306,14 +336,12 @@ def one_statement(kind: str, channels: tuple[Channel, ...] = ()) -> Select[Any]:
     return answer
 
 
-def _in_one_statement(
-    params: dict[str, Any], kinds: tuple[str, ...]
-) -> tuple[int, RegistrationStatus, int]:
+def _in_one_statement(params: dict[str, Any], kinds: tuple[str, ...]) -> _Made:
     """The rule on PostgreSQL: one autocommit statement per kind of place tried."""
     for _attempt in range(5):
         for kind in kinds:
             try:
-                [(holds_place, registration_id, number, is_open)] = fastdb.run_hot(
+                [(holds_place, registration_id, number, is_open, position)] = fastdb.run_hot(
                     one_statement(kind, params["channels"]), params
                 )
             except IntegrityError as exc:
@@ -323,7 +351,7 @@ def _in_one_statement(
                 raise _duplicate()
             if registration_id is not None:
                 fastdb.after_write()
-                return registration_id, places.status_of(kind), number
+                return registration_id, places.status_of(kind), number, position
             if not is_open:
                 raise RegistrationClosed(_("Registration for this event is closed."))
         if _attempt:  # full twice over (not a place freed between two statements)

@@ -32,6 +32,7 @@ from funrun.registration.services import (
     new_submission_ref,
     register,
     resent_registration,
+    waitlist_position,
 )
 from funrun.registration.validation import RegistrationData, clean_registration
 from tests.conftest import build_app, person_payload, reset_database, truncate_all
@@ -239,6 +240,40 @@ def test_rush_of_three_times_the_quota(conc_app, setup):
     assert event.confirmed_count == quota
     assert event.bib_next == bib_first + quota
     assert event.waitlist_seq == attempts - quota
+
+
+def test_a_rush_onto_the_waitlist_tells_each_runner_their_own_position(conc_app, setup):
+    """Each answer's position is read by the statement that took the number: on
+    PostgreSQL most of them waited for the event row while others' numbers were
+    committed, which their snapshot does not show. Every runner is still told a
+    different position, their number less those who left the waitlist before them."""
+    quota, before, rush = 2, 3, 64
+    event_id = make_event(quota=quota)
+    notice = current_privacy_notice("id")
+    event = db.session.get(Event, event_id)
+    made = [register(event, d, notice=notice) for d in payloads(event_id, range(quota + before))]
+    assert [m.snapshot.waitlist_position for m in made[quota:]] == [1, 2, 3]
+    cancel(made[quota + 1].registration)  # waitlist number 2 leaves: 3 is now second
+    notice_id = notice.id
+
+    def job(data: RegistrationData) -> Callable[[], Any]:
+        def run() -> tuple[int | None, int | None]:
+            stored = db.session.get(Event, event_id), db.session.get(PrivacyNotice, notice_id)
+            new = register(stored[0], data, notice=stored[1])
+            return new.snapshot.waitlist_seq, new.snapshot.waitlist_position
+
+        return run
+
+    told = oks(run_together(conc_app, [job(d) for d in payloads(event_id, range(100, 100 + rush))]))
+
+    assert sorted(seq for seq, _position in told) == list(range(before + 1, before + rush + 1))
+    assert all(position == seq - 1 for seq, position in told), sorted(told)
+    answered = {seq: position for seq, position in told}
+    assert all(
+        answered[r.waitlist_seq] == waitlist_position(r)
+        for r in registrations(event_id)
+        if r.waitlist_seq in answered
+    )
 
 
 def test_concurrent_cancellations_are_filled_from_the_waitlist_in_order(conc_app, setup):
