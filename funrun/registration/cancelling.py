@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, case, func, select, update
+from sqlalchemy import ColumnElement, case, select, update
 
 from funrun.dbtx import begin_write
 from funrun.dbtypes import utcnow
@@ -21,7 +21,7 @@ from funrun.events.models import Event
 from funrun.extensions import db
 from funrun.messages.models import MessageKind
 from funrun.messages.queueing import queue, queue_for, queue_promoted
-from funrun.registration import pools
+from funrun.registration import places, pools
 from funrun.registration.models import Pool, Registration, RegistrationStatus
 from funrun.registration.outcomes import AlreadyCancelled, RegistrationSnapshot
 
@@ -34,11 +34,8 @@ def waitlist_position(registration: Registration | RegistrationSnapshot) -> int 
     if isinstance(registration, RegistrationSnapshot) and registration.waitlist_position:
         return registration.waitlist_position
     return db.session.scalar(
-        select(func.count()).where(
-            Registration.event_id == registration.event_id,
-            Registration.status == RegistrationStatus.WAITLISTED,
-            Registration.waitlist_seq <= registration.waitlist_seq,
-        )
+        select(places.waitlist_position(registration.waitlist_seq)),
+        {"event_id": registration.event_id},
     )
 
 

@@ -282,22 +282,25 @@ def _taken(
 
 
 def waitlist_position(number: Any) -> ColumnElement[Any]:
-    """The waitlist position (1: the head) of the runner just given waitlist ``number`` in
-    the event, by the statement that gave it: those still waitlisted before them, counted.
+    """The waitlist position (1: the head) of waitlist ``number`` in the event: the
+    numbers before it, less those that left the waitlist (promoted, held or cancelled).
 
-    A waitlist number is given under the event row lock, held to COMMIT, so numbers are
-    committed in their order and a statement sees a gap-free run of them, 1 to some
-    ``seen``. On SQLite (a write transaction) that is every number before its own. On
-    PostgreSQL a statement that waited for the lock sees the event row as its holder left
-    it, and every other row as it was when the statement began: the numbers given
-    between ``seen`` and its own, committed meanwhile, are not seen, and are counted as
-    what they were when given (waitlisted): the position is those seen waiting, plus
-    the ``number - 1 - seen`` not seen, plus one.
+    Waitlist numbers have no gaps (the counter rolls back with a failed attempt) and no
+    registration row is deleted, so only the few rows that left are read (their partial
+    index, ``ix_registrations_left_waitlist``), never the whole waitlist ahead. A number
+    is given under the event row lock, held to COMMIT: on PostgreSQL the statement that
+    takes one does not see the numbers given while it waited for the lock (committed
+    after it began), and counts them as what they were when given, waiting.
     """
-    before = and_(_R.event_id == EVENT_ID, _R.waitlist_seq < number)
-    waiting = select(func.count()).where(before, _R.status == RegistrationStatus.WAITLISTED.value)
-    seen = select(func.coalesce(func.max(_R.waitlist_seq), 0)).where(before)
-    return waiting.scalar_subquery() + number - seen.scalar_subquery()
+    # No "waitlist_seq IS NOT NULL" here: the comparison implies it, for both databases'
+    # planners, and written out it made PostgreSQL's read the unique (event, number)
+    # index instead, and through it the whole waitlist ahead (1.5-3.3 ms at 4,000).
+    left = select(func.count()).where(
+        _R.event_id == EVENT_ID,
+        _R.waitlist_seq < number,
+        _R.status != RegistrationStatus.WAITLISTED.value,
+    )
+    return number - left.scalar_subquery()
 
 
 def add_person(dialect: str, when: ColumnElement[bool] | None = None) -> Insert:

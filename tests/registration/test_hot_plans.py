@@ -14,13 +14,17 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Connection, create_engine
+from sqlalchemy import Connection, Integer, bindparam, create_engine, select
 from sqlalchemy.dialects import postgresql
 
 from funrun import fastdb
+from funrun.registration import places
 from funrun.registration.models import RegistrationStatus
 from funrun.registration.register import one_statement
+from funrun.registration.services import cancel, current_privacy_notice, register
 from funrun.registration.terms import TERMS_STATEMENT
+from funrun.registration.validation import clean_registration
+from tests.conftest import person_payload
 
 _NAMED = re.compile(r"%\((\w+)\)s")
 HOT = {
@@ -67,3 +71,50 @@ def test_cold_plans_of_registration_use_the_indexes(app: Flask, postgres_url: st
     with fastdb.connection() as conn:
         fast = {name: _generic_seq_scans(conn, statement) for name, statement in HOT.items()}
     assert fast == {name: set() for name in HOT}
+
+
+def _index_reads(plan: dict[str, Any]) -> dict[str, int]:
+    """Each index the plan read registrations through, and the rows it gave."""
+    reads: dict[str, int] = {}
+    nodes = [plan["Plan"]]
+    while nodes:
+        node = nodes.pop()
+        nodes.extend(node.get("Plans", []))
+        if "Index Name" in node:
+            reads[node["Index Name"]] = reads.get(node["Index Name"], 0) + node["Actual Rows"]
+    return reads
+
+
+def test_a_waitlist_position_reads_only_the_numbers_that_left(
+    app: Flask, postgres_url: str, make_event: Any
+) -> None:
+    """The position of the last of a waitlist of 300, two of whom left: the count reads
+    the two through the partial index, not the 300 ahead (the generic plan a fast-path
+    connection keeps)."""
+    event = make_event(quota=1)
+    notice = current_privacy_notice("id")
+    made = [
+        register(event, clean_registration(person_payload(i), event), notice=notice)
+        for i in range(301)
+    ]
+    for gone in (made[10], made[200]):
+        cancel(gone.registration)
+    last = made[-1].snapshot
+    assert (last.waitlist_seq, last.waitlist_position) == (300, 300)
+    position = select(places.waitlist_position(bindparam("number", type_=Integer)))
+    hot = fastdb.HotPlan.compile(position, fastdb.hot_dialect(postgresql.psycopg.dialect()))
+    values = ", ".join(map(str, hot.values({"event_id": event.id, "number": 300})))
+    with fastdb.connection() as conn:
+        conn.exec_driver_sql("ANALYZE registrations")
+        conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        conn.exec_driver_sql(f"PREPARE position AS {hot.text}")
+        try:
+            [plan] = conn.exec_driver_sql(
+                f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE position({values})"
+            ).scalar()
+            [(answer,)] = conn.exec_driver_sql(f"EXECUTE position({values})").all()
+        finally:
+            conn.exec_driver_sql("DEALLOCATE position")
+            conn.exec_driver_sql("RESET plan_cache_mode")
+    assert answer == 298
+    assert _index_reads(plan) == {"ix_registrations_left_waitlist": 2}
