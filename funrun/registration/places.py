@@ -293,7 +293,7 @@ def waitlist_position(number: Any) -> ColumnElement[Any]:
     after it began), and counts them as what they were when given, waiting.
     """
     # No "waitlist_seq IS NOT NULL" here: the comparison implies it, for both databases'
-    # planners, and written out it made PostgreSQL's read the unique (event, number)
+    # planners, and written out it made PostgreSQL's planner read the unique (event, number)
     # index instead, and through it the whole waitlist ahead (1.5-3.3 ms at 4,000).
     left = select(func.count()).where(
         _R.event_id == EVENT_ID,
