@@ -24,12 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
 
 VERSION = "FR1"
 MAX_PAYLOAD = 120
@@ -70,68 +66,87 @@ def _b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def public_bytes(key: Ed25519PublicKey) -> bytes:
+def public_bytes(key: VerifyKey) -> bytes:
     """The raw 32 bytes of a public key."""
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return bytes(key)
 
 
-def key_id(key: Ed25519PublicKey) -> str:
+def key_id(key: VerifyKey) -> str:
     """Two base32 characters derived from the public key (names it inside payloads)."""
     return _b32(hashlib.sha256(public_bytes(key)).digest())[:2]
 
 
-def load_private_key(text: str) -> Ed25519PrivateKey:
+def sign(key: SigningKey, message: bytes) -> bytes:
+    """The 64-byte Ed25519 signature of ``message``."""
+    return key.sign(message).signature
+
+
+def signature_is_valid(key: VerifyKey, signature: bytes, message: bytes) -> bool:
+    """Whether ``signature`` is ``key``'s Ed25519 signature of ``message``."""
+    try:
+        key.verify(message, signature)
+    except (BadSignatureError, ValueError):
+        return False
+    return True
+
+
+def _seed_from_pem(text: str) -> bytes:
+    """The 32-byte seed of a PEM (PKCS#8) Ed25519 private key.
+
+    cryptography reads the PEM, imported only here: it holds ~8 MB in every process that
+    loads it, which a key given as base64url of its seed (the form ``instance/`` and the
+    README's commands write) never needs.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = serialization.load_pem_private_key(text.encode(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("FUNRUN_SIGNING_KEY is not an Ed25519 key")
+    return key.private_bytes_raw()
+
+
+def load_private_key(text: str) -> SigningKey:
     """A private key from PEM (PKCS#8) or URL-safe base64 of the raw 32-byte seed."""
     text = text.strip()
     if text.startswith("-----BEGIN"):
-        key = serialization.load_pem_private_key(text.encode(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError("FUNRUN_SIGNING_KEY is not an Ed25519 key")
-        return key
+        return SigningKey(_seed_from_pem(text))
     try:
         raw = _b64url_decode(text)
     except (binascii.Error, ValueError) as exc:
         raise ValueError("FUNRUN_SIGNING_KEY must be PEM or base64url of 32 bytes") from exc
     if len(raw) != 32:
         raise ValueError("FUNRUN_SIGNING_KEY must be PEM or base64url of 32 bytes")
-    return Ed25519PrivateKey.from_private_bytes(raw)
+    return SigningKey(raw)
 
 
-def load_public_key(text: str) -> Ed25519PublicKey:
+def load_public_key(text: str) -> VerifyKey:
     """A public key from URL-safe base64 of its raw 32 bytes (the JWK ``x``)."""
     raw = _b64url_decode(text.strip())
     if len(raw) != 32:
         raise ValueError("an accepted signing key must be base64url of 32 bytes")
-    return Ed25519PublicKey.from_public_bytes(raw)
+    return VerifyKey(raw)
 
 
 def new_private_key_text() -> str:
     """A fresh private key as base64url of its seed (what development stores)."""
-    key = Ed25519PrivateKey.generate()
-    raw = key.private_bytes(
-        serialization.Encoding.Raw,
-        serialization.PrivateFormat.Raw,
-        serialization.NoEncryption(),
-    )
-    return _b64url(raw)
+    return _b64url(bytes(SigningKey.generate()))
 
 
 class BibSigner:
     """Signs with the current key; verifies with it and any previous accepted keys."""
 
-    def __init__(
-        self, private_key: Ed25519PrivateKey, previous: list[Ed25519PublicKey] | None = None
-    ) -> None:
+    def __init__(self, private_key: SigningKey, previous: list[VerifyKey] | None = None) -> None:
         self._private = private_key
-        self.current_kid = key_id(private_key.public_key())
-        self.keys: dict[str, Ed25519PublicKey] = {self.current_kid: private_key.public_key()}
+        self.current_kid = key_id(private_key.verify_key)
+        self.keys: dict[str, VerifyKey] = {self.current_kid: private_key.verify_key}
         for key in previous or []:
             self.keys.setdefault(key_id(key), key)
 
     def sign(self, event_id: int, bib_number: int) -> str:
         """The signed payload for a bib."""
         message = f"{VERSION}{self.current_kid}:{event_id}:{bib_number}"
-        payload = f"{message}:{_b32(self._private.sign(message.encode()))}"
+        payload = f"{message}:{_b32(sign(self._private, message.encode()))}"
         if len(payload) > MAX_PAYLOAD:
             raise ValueError("bib payload would exceed 120 characters")
         return payload
@@ -173,7 +188,7 @@ def bib_signer() -> BibSigner:
 
 
 def verify_payload(
-    payload: str, keys: Mapping[str, Ed25519PublicKey], event_id: int | None = None
+    payload: str, keys: Mapping[str, VerifyKey], event_id: int | None = None
 ) -> Verification:
     """Pure check of ``payload``: malformed, forged, wrong event, or valid."""
     if not isinstance(payload, str) or len(payload) > MAX_PAYLOAD:
@@ -194,9 +209,7 @@ def verify_payload(
     if len(signature) != 64 or _b32(signature) != signature_text:
         return Verification(Verdict.FORGED, signed_event, bib)
     message = payload[: payload.rindex(":")].encode()
-    try:
-        key.verify(signature, message)
-    except InvalidSignature:
+    if not signature_is_valid(key, signature, message):
         return Verification(Verdict.FORGED, signed_event, bib)
     if event_id is not None and signed_event != event_id:
         return Verification(Verdict.WRONG_EVENT, signed_event, bib)

@@ -15,7 +15,6 @@ import textwrap
 from dataclasses import dataclass
 from datetime import date
 
-from cryptography.exceptions import InvalidSignature
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -23,7 +22,7 @@ from flask_babel import gettext as _
 from funrun.bibs.pdf import MONTHS_ID, draw_qr
 from funrun.bibs.pdfwriter import Page, StreamingPdf
 from funrun.bibs.qr import dark_runs
-from funrun.bibs.signing import bib_signer, key_id, load_private_key
+from funrun.bibs.signing import bib_signer, key_id, load_private_key, sign, signature_is_valid
 from funrun.enrolment.wording import period_text
 
 MM = 72 / 25.4
@@ -43,8 +42,8 @@ def card_payload(participant_number: str) -> str:
     if key is None:
         key = load_private_key(str(current_app.config["FUNRUN_SIGNING_KEY"]))
         current_app.extensions["funrun_card_key"] = key
-    message = f"{CARD_VERSION}{key_id(key.public_key())}:{participant_number}"
-    return f"{message}:{_b32(key.sign(message.encode()))}"
+    message = f"{CARD_VERSION}{key_id(key.verify_key)}:{participant_number}"
+    return f"{message}:{_b32(sign(key, message.encode()))}"
 
 
 def verify_card_payload(payload: str) -> str | None:
@@ -58,8 +57,9 @@ def verify_card_payload(payload: str) -> str | None:
         return None
     try:
         raw = base64.b32decode(signature + "=" * (-len(signature) % 8))
-        key.verify(raw, payload[: payload.rindex(":")].encode())
-    except (ValueError, InvalidSignature):
+    except ValueError:
+        return None
+    if not signature_is_valid(key, raw, payload[: payload.rindex(":")].encode()):
         return None
     return number if _b32(raw) == signature else None
 

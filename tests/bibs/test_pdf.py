@@ -359,13 +359,13 @@ _MEMORY_CHILD = textwrap.dedent(
     import resource, sys
     from datetime import date, time
 
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from nacl.signing import SigningKey
 
     from funrun.bibs.pdf import BibFace, EventLook, batch_pdf
     from funrun.bibs.signing import BibSigner
 
     count = int(sys.argv[1])
-    signer = BibSigner(Ed25519PrivateKey.from_private_bytes(bytes(range(32))))
+    signer = BibSigner(SigningKey(bytes(range(32))))
     look = EventLook(
         "Fun Run Jakarta", "Jakarta", date(2015, 12, 13), time(6, 0), "Monas", "#0A7A3D", "JKT"
     )

@@ -6,11 +6,10 @@ import base64
 from datetime import date
 
 import pytest
-from cryptography.exceptions import InvalidTag
 from hypothesis import given
 from hypothesis import strategies as st
 
-from funrun.people.crypto import DataCipher, mask_nik
+from funrun.people.crypto import DataCipher, Forged, aes_gcm, hkdf_sha256, mask_nik
 from funrun.people.nik import check_nik, normalise_nik
 from tests.conftest import make_nik
 
@@ -203,19 +202,89 @@ def test_tampered_ciphertext_raises(position):
     cipher = DataCipher(KEY)
     blob = bytearray(cipher.encrypt("3174011708850001"))
     blob[position] ^= 0x01
-    with pytest.raises(InvalidTag):
+    with pytest.raises(Forged):
         cipher.decrypt(bytes(blob))
 
 
 def test_ciphertext_is_bound_to_its_key_format_and_context():
     cipher = DataCipher(KEY)
     blob = cipher.encrypt("3174011708850001")
-    with pytest.raises(InvalidTag):
+    with pytest.raises(Forged):
         DataCipher(OTHER_KEY).decrypt(blob)
-    with pytest.raises(InvalidTag):
+    with pytest.raises(Forged):
         cipher.decrypt(blob, context=b"kpj")
     with pytest.raises(ValueError, match="format"):
         cipher.decrypt(b"\x02" + blob[1:])
+
+
+@pytest.mark.parametrize(
+    ("ikm", "salt", "info", "length", "okm"),
+    [
+        # RFC 5869, appendix A: test cases 1 and 3 (SHA-256).
+        (
+            "0b" * 22,
+            "000102030405060708090a0b0c",
+            "f0f1f2f3f4f5f6f7f8f9",
+            42,
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+        ),
+        (
+            "0b" * 22,
+            "",
+            "",
+            42,
+            "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8",
+        ),
+    ],
+)
+def test_hkdf_gives_the_rfc_5869_keys(ikm, salt, info, length, okm):
+    derived = hkdf_sha256(bytes.fromhex(ikm), bytes.fromhex(info), length, bytes.fromhex(salt))
+    assert derived.hex() == okm
+
+
+@given(st.binary(min_size=32, max_size=64), st.binary(max_size=40), st.integers(1, 96))
+def test_hkdf_derives_what_cryptography_derived(master, info, length):
+    # The keys of data written before libsodium took over are derived the same way.
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    theirs = HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(master)
+    assert hkdf_sha256(master, info, length) == theirs
+
+
+def test_ciphertexts_read_and_written_as_cryptography_did():
+    """A NIK stored by the earlier cipher (cryptography's AESGCM, the same key derivation)
+    still decrypts, and what is written now decrypts with cryptography."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    master = base64.urlsafe_b64decode(KEY)
+    theirs = AESGCM(hkdf_sha256(master, b"funrun/nik/encrypt"))
+    nonce = bytes(range(12))
+    stored = b"\x01" + nonce + theirs.encrypt(nonce, b"3174011708850001", b"nik")
+    cipher = DataCipher(KEY)
+    assert cipher.decrypt(stored) == "3174011708850001"
+    ours = cipher.encrypt("3205124412990002", context=b"kpj")
+    assert theirs.decrypt(ours[1:13], ours[13:], b"kpj") == b"3205124412990002"
+    with pytest.raises(Forged):
+        cipher.decrypt(stored, context=b"kpj")
+
+
+@given(st.binary(max_size=300), st.binary(max_size=20))
+def test_both_aes_gcm_engines_write_the_same_bytes(plaintext, aad):
+    """libsodium's (CPUs with AES instructions) and cryptography's (the rest) are one
+    cipher: the same ciphertext, each reads the other's, both refuse a changed byte."""
+    key, nonce = bytes(range(32)), bytes(range(100, 112))
+    sodium_encrypt, sodium_decrypt = aes_gcm(key, hardware=True)
+    other_encrypt, other_decrypt = aes_gcm(key, hardware=False)
+    blob = sodium_encrypt(nonce, plaintext, aad)
+    assert blob == other_encrypt(nonce, plaintext, aad)
+    assert sodium_decrypt(nonce, blob, aad) == other_decrypt(nonce, blob, aad) == plaintext
+    changed = bytes([blob[0] ^ 0x80]) + blob[1:]
+    for decrypt in (sodium_decrypt, other_decrypt):
+        with pytest.raises(Forged):
+            decrypt(nonce, changed, aad)
+        with pytest.raises(Forged):
+            decrypt(nonce, blob[:10], aad)
 
 
 def test_lookup_hash_is_stable_and_keyed():
