@@ -78,11 +78,11 @@ def event_look() -> Any:
 
 
 def signer() -> Any:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from nacl.signing import SigningKey
 
     from funrun.bibs.signing import BibSigner
 
-    return BibSigner(Ed25519PrivateKey.from_private_bytes(BENCH_SEED))
+    return BibSigner(SigningKey(BENCH_SEED))
 
 
 def runner(number: int) -> tuple[str, str]:
@@ -278,7 +278,7 @@ def median(rounds: list[dict[str, Any]], key: str) -> float:
 
 def versions() -> dict[str, str]:
     found = {}
-    for name in ("zxing-cpp", "segno", "reportlab", "cryptography", "pillow"):
+    for name in ("zxing-cpp", "segno", "reportlab", "pynacl", "pillow"):
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
