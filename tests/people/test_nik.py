@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import date
+from functools import partial
 
 import pytest
 from hypothesis import given
@@ -204,6 +205,17 @@ def test_tampered_ciphertext_raises(position):
     blob[position] ^= 0x01
     with pytest.raises(Forged):
         cipher.decrypt(bytes(blob))
+
+
+@pytest.mark.parametrize("hardware", [True, False])
+@pytest.mark.parametrize("length", [1, 4, 13, 28])
+def test_a_truncated_ciphertext_is_forged_on_either_engine(monkeypatch, hardware, length):
+    from funrun.people import crypto
+
+    monkeypatch.setattr(crypto, "aes_gcm", partial(crypto.aes_gcm, hardware=hardware))
+    cipher = DataCipher(KEY)
+    with pytest.raises(Forged):
+        cipher.decrypt(cipher.encrypt("3174011708850001")[:length])
 
 
 def test_ciphertext_is_bound_to_its_key_format_and_context():
